@@ -1,0 +1,14 @@
+// The project's target graph: composes each step's targets from the cluster config. Each step module
+// exports a function that takes the config and the targets it builds on, and returns its own targets
+// (typed, so a later step can depend on a specific earlier target) plus `all`, the list to register.
+
+import type { AnyTarget } from '../lib/target.ts';
+import type { ClusterConfig } from './config.ts';
+import { ipPlanTarget } from './ip-plan.ts';
+
+/** Every target of the project for one cluster config. The CLI registers these. */
+export function projectTargets(config: ClusterConfig): AnyTarget[] {
+  const plan = ipPlanTarget(config);
+  // Steps are added here in build order; each receives the earlier steps' targets it needs.
+  return [plan];
+}
