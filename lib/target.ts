@@ -95,6 +95,11 @@ export interface Target<R extends Json, D extends DepMap = DepMap> {
    * and says what will have to be rebuilt.
    */
   precious?: boolean;
+  /**
+   * Checks and reports (smoke tests, certificate checks) that must run every time they are requested,
+   * whatever their key. Their result is still stored and passed to dependents.
+   */
+  alwaysRun?: boolean;
 }
 
 /**
