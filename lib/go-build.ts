@@ -1,0 +1,257 @@
+// Builds main packages of Go modules fetched through the module proxy: writes a small wrapper module
+// (require + replace + godebug), tidies it once, and runs `go build` with progress lines.
+// Generic: knows nothing of Kubernetes; callers say which modules, replaces and ldflags.
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { cachePath } from './cache-root.ts';
+
+/** A Go build step failed; the message carries the tail of Go's own output. */
+export class GoBuildError extends Error {
+  hint?: string;
+  constructor(message: string, hint?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    if (hint !== undefined) this.hint = hint;
+  }
+}
+
+/** No `go` command could be found. The hint names the sources that need no toolchain. */
+export class GoToolchainMissingError extends GoBuildError {}
+
+/** What to say when Go is missing; callers that have other sources pass their own alternatives. */
+const DEFAULT_MISSING_HINT = 'install Go 1.24 or newer (https://go.dev/dl/, or Debian backports golang-go) and make sure `go` is on PATH, or set GO to its path';
+
+/** The wrapper module that pulls the wanted modules from the proxy and pins their dependencies. */
+export type WrapperModuleSpec = {
+  /** Module path of the wrapper itself (never published). */
+  module: string;
+  /** The `go` directive, e.g. `1.24.0`: at least what the required modules declare. */
+  goDirective: string;
+  /** `godebug` settings copied from the upstream module (e.g. `default=go1.24`), so behaviour matches upstream builds. */
+  godebug: string[];
+  /** module path → version. */
+  require: Record<string, string>;
+  /** module path → `path version` (or a local directory). */
+  replace: Record<string, string>;
+  /** Main packages to build; imported from a `tools` file so `go mod tidy` keeps their dependencies. */
+  packages: string[];
+};
+
+/** Where the Go caches live: shared by every build of the project, outside the repo. */
+export function goCacheEnv(): Record<string, string> {
+  return {
+    GOMODCACHE: process.env.HARDER_GOMODCACHE ?? cachePath('go', 'mod'),
+    GOCACHE: process.env.HARDER_GOCACHE ?? cachePath('go', 'build'),
+    // Module cache files writable, so `rm -rf ~/.cache/harder` works without chmod.
+    GOFLAGS: '-modcacherw',
+    CGO_ENABLED: '0',
+  };
+}
+
+/** The go command: $GO, else `go` on PATH, else the default install location /usr/local/go/bin/go. */
+export function goCommand(): string {
+  if (process.env.GO) return process.env.GO;
+  const onPath = (process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, 'go')));
+  if (!onPath && existsSync('/usr/local/go/bin/go')) return '/usr/local/go/bin/go';
+  return 'go';
+}
+
+type RunOptions = {
+  cwd?: string;
+  signal?: AbortSignal;
+  /** Called with every line Go writes to stderr (go build -v lists packages there). */
+  onStderrLine?: (line: string) => void;
+  missingHint?: string;
+};
+
+/** Runs the go command; resolves with stdout, rejects with GoBuildError carrying the tail of stderr. */
+function runGo(args: string[], options: RunOptions = {}): Promise<string> {
+  const command = goCommand();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: { ...process.env, ...goCacheEnv() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      signal: options.signal,
+    });
+    const stdout: Buffer[] = [];
+    const tail: string[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      tail.push(line);
+      if (tail.length > 40) tail.shift();
+      options.onStderrLine?.(line);
+    });
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') {
+        reject(new GoToolchainMissingError(`the Go toolchain is not installed: \`${command}\` was not found`, options.missingHint ?? DEFAULT_MISSING_HINT));
+      } else if (error.name === 'AbortError') {
+        reject(error);
+      } else {
+        reject(new GoBuildError(`\`${command} ${args[0]}\` could not start: ${error.message}`, undefined, { cause: error }));
+      }
+    });
+    child.on('close', (code, signal) => {
+      if (code === 0) return resolve(Buffer.concat(stdout).toString('utf8'));
+      if (options.signal?.aborted) return; // the 'error' event already rejected with the AbortError
+      const where = options.cwd ? ` in ${options.cwd}` : '';
+      reject(new GoBuildError(`\`go ${args.join(' ')}\`${where} failed (${code ?? signal}):\n${tail.join('\n')}`));
+    });
+  });
+}
+
+/** The toolchain's version (`go1.26.8`). Throws GoToolchainMissingError with `missingHint` when there is none. */
+export async function goVersion(missingHint?: string): Promise<string> {
+  return (await runGo(['env', 'GOVERSION'], { missingHint })).trim();
+}
+
+/** Downloads one module into the module cache and returns where it is (`Dir`) and its go.mod (`GoMod`). */
+export async function goModDownload(
+  module: string,
+  version: string,
+  options: { signal?: AbortSignal; missingHint?: string } = {},
+): Promise<{ dir: string; goMod: string; time?: string }> {
+  // Run outside any module (the cache root), so no surrounding go.mod is consulted.
+  await mkdir(cachePath(), { recursive: true });
+  const out = await runGo(['mod', 'download', '-json', `${module}@${version}`], { ...options, cwd: cachePath() });
+  const info = JSON.parse(out) as { Dir?: string; GoMod?: string; Info?: string; Error?: string };
+  if (info.Error || !info.Dir || !info.GoMod) throw new GoBuildError(`go mod download ${module}@${version}: ${info.Error ?? 'no directory reported'}`);
+  // The .info file holds the version's commit time: a deterministic build date for version ldflags.
+  const meta = info.Info ? ((JSON.parse(await readFile(info.Info, 'utf8').catch(() => '{}')) as { Time?: string })) : {};
+  return { dir: info.Dir, goMod: info.GoMod, ...(meta.Time ? { time: meta.Time } : {}) };
+}
+
+/** The parsed form of a go.mod file, as `go mod edit -json` prints it (the fields used here). */
+export type GoModJson = {
+  Module: { Path: string };
+  Go?: string;
+  GoDebug?: { Key: string; Value: string }[];
+  Require?: { Path: string; Version: string }[];
+  Replace?: { Old: { Path: string; Version?: string }; New: { Path: string; Version?: string } }[];
+};
+
+/** Parses a go.mod file with the toolchain itself (no hand-written parser to drift from Go's grammar). */
+export async function readGoMod(goModPath: string, signal?: AbortSignal): Promise<GoModJson> {
+  const out = await runGo(['mod', 'edit', '-json', goModPath], { signal, cwd: dirname(goModPath) });
+  return JSON.parse(out) as GoModJson;
+}
+
+/** go.mod text for a wrapper module. */
+export function renderWrapperGoMod(spec: WrapperModuleSpec): string {
+  const lines = [`// Generated by harder: a wrapper that builds upstream main packages through the module proxy.`, `module ${spec.module}`, '', `go ${spec.goDirective}`, ''];
+  for (const setting of spec.godebug) lines.push(`godebug ${setting}`);
+  if (spec.godebug.length) lines.push('');
+  const requires = Object.entries(spec.require).sort(([a], [b]) => a.localeCompare(b));
+  lines.push('require (', ...requires.map(([path, version]) => `\t${path} ${version}`), ')', '');
+  const replaces = Object.entries(spec.replace).sort(([a], [b]) => a.localeCompare(b));
+  if (replaces.length) lines.push('replace (', ...replaces.map(([path, target]) => `\t${path} => ${target}`), ')', '');
+  return lines.join('\n');
+}
+
+function renderToolsFile(packages: string[]): string {
+  const imports = [...packages].sort().map((pkg) => `\t_ "${pkg}"`);
+  return ['//go:build tools', '', '// Generated by harder: keeps the main packages in the module graph for `go mod tidy`.', 'package tools', '', 'import (', ...imports, ')', ''].join('\n');
+}
+
+const prepared = new Map<string, Promise<void>>();
+
+/**
+ * Writes the wrapper module into `dir` and runs `go mod tidy` (downloads through the proxy, writes go.sum).
+ * Skipped when `dir` already holds a tidied module for the same spec; concurrent callers share one run.
+ */
+export function prepareWrapperModule(dir: string, spec: WrapperModuleSpec, options: { signal?: AbortSignal; log?: (line: string) => void; missingHint?: string } = {}): Promise<void> {
+  let run = prepared.get(dir);
+  if (!run) {
+    run = prepare(dir, spec, options);
+    prepared.set(dir, run);
+    run.catch(() => prepared.delete(dir));
+  }
+  return run;
+}
+
+async function prepare(dir: string, spec: WrapperModuleSpec, options: { signal?: AbortSignal; log?: (line: string) => void; missingHint?: string }): Promise<void> {
+  const marker = join(dir, 'harder-spec.json');
+  const wanted = JSON.stringify(spec, null, 2);
+  if (existsSync(join(dir, 'go.sum')) && (await readFile(marker, 'utf8').catch(() => '')) === wanted) return;
+  await mkdir(dir, { recursive: true });
+  await rm(marker, { force: true });
+  await writeFile(join(dir, 'go.mod'), renderWrapperGoMod(spec));
+  await writeFile(join(dir, 'tools.go'), renderToolsFile(spec.packages));
+  await rm(join(dir, 'go.sum'), { force: true });
+  options.log?.(`go mod tidy in ${dir} (fetches ${Object.keys(spec.require).join(', ')} and dependencies through the module proxy)`);
+  await runGo(['mod', 'tidy'], { cwd: dir, signal: options.signal, missingHint: options.missingHint });
+  // The marker is written last: an interrupted tidy is redone next time.
+  await writeFile(marker, wanted);
+}
+
+/** One `go build` at a time per process: each uses every core, and the second reuses the first's cache. */
+let buildQueue: Promise<unknown> = Promise.resolve();
+
+export type GoBuildOptions = {
+  /** A prepared wrapper module directory. */
+  dir: string;
+  /** The main package to build. */
+  package: string;
+  /** Where the binary goes; written to a temp file first and renamed, so a failed build leaves nothing. */
+  output: string;
+  ldflags: string[];
+  signal?: AbortSignal;
+  /** Progress lines (package counts while compiling, heartbeats while linking). */
+  log?: (line: string) => void;
+  /** Seconds between progress lines. Default 15. */
+  progressEverySeconds?: number;
+  missingHint?: string;
+};
+
+/**
+ * `go build -trimpath -ldflags ... -o output package`, with progress lines: how many packages were
+ * compiled (go build -v names each one it compiles) out of the package's dependency count.
+ */
+export function goBuild(options: GoBuildOptions): Promise<{ seconds: number; compiled: number }> {
+  const run = buildQueue.then(() => buildNow(options));
+  buildQueue = run.catch(() => undefined);
+  return run;
+}
+
+async function buildNow(options: GoBuildOptions): Promise<{ seconds: number; compiled: number }> {
+  options.signal?.throwIfAborted();
+  const log = options.log ?? (() => {});
+  const name = options.package.split('/').pop();
+  const started = Date.now();
+  const deps = await runGo(['list', '-deps', options.package], { cwd: options.dir, signal: options.signal, missingHint: options.missingHint });
+  const total = deps.split('\n').filter(Boolean).length;
+  let compiled = 0;
+  let last = '';
+  const elapsed = () => Math.round((Date.now() - started) / 1000);
+  log(`go build ${name}: ${total} packages in its dependency graph; unchanged ones come from the build cache`);
+  const timer = setInterval(() => {
+    const phase = compiled === 0 ? 'checking the build cache' : `compiled ${compiled}/${total} packages (last ${last})`;
+    log(`go build ${name}: ${phase}, ${elapsed()} s`);
+  }, (options.progressEverySeconds ?? 15) * 1000);
+  const temp = `${options.output}.tmp-${process.pid}`;
+  await mkdir(dirname(options.output), { recursive: true });
+  try {
+    await runGo(['build', '-v', '-trimpath', '-ldflags', options.ldflags.join(' '), '-o', temp, options.package], {
+      cwd: options.dir,
+      signal: options.signal,
+      missingHint: options.missingHint,
+      onStderrLine: (line) => {
+        // -v prints one import path per compiled package; anything else (errors) stays in the tail.
+        if (/^[\w.\-/~]+$/.test(line)) {
+          compiled++;
+          last = line;
+        }
+      },
+    });
+    await rename(temp, options.output);
+  } finally {
+    clearInterval(timer);
+    await rm(temp, { force: true });
+  }
+  log(`go build ${name}: done in ${elapsed()} s (${compiled} packages compiled, the rest cached)`);
+  return { seconds: (Date.now() - started) / 1000, compiled };
+}

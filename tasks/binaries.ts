@@ -1,0 +1,363 @@
+// The Kubernetes binaries and crictl: one target per binary, from the release files, a directory on
+// disk, or a build of the Go module, cached outside the repo under a path keyed by version and source.
+
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { alias, target } from '../lib/target.ts';
+import { cachePath } from '../lib/cache-root.ts';
+import { ChecksumMismatchError, downloadVerified, fetchChecksum, fileDigest, joinUrl, parseChecksumFile, probeUrl, type Digest } from '../lib/download.ts';
+import { goBuild, goModDownload, goVersion, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../lib/go-build.ts';
+import type { BinarySource, ClusterConfig } from './config.ts';
+
+/** The Kubernetes components this project runs, all from one release / one module version. */
+export const KUBERNETES_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl'] as const;
+export type KubernetesBinary = (typeof KUBERNETES_BINARIES)[number];
+export type BinaryName = KubernetesBinary | 'crictl';
+
+/** A source that actually produced a binary (`auto` resolves to one of these). */
+export type ResolvedSource = Exclude<BinarySource, 'auto'>;
+
+/** A binary ready to copy onto nodes. `sha256` is what the probe and the node steps check. */
+export type BinaryResult = {
+  name: string;
+  version: string;
+  source: ResolvedSource;
+  /** Absolute path in the cache (~/.cache/harder/bin/<version>/<source>/<name>). */
+  path: string;
+  sha256: string;
+};
+
+/** Environment variables the binaries read; part of every binary target's key. */
+export const BINARY_ENV = ['HARDER_CACHE', 'HARDER_K8S_RELEASE_URL', 'HARDER_CRICTL_RELEASE_URL', 'HARDER_BINARIES_DIR'] as const;
+
+/** Where release files come from: the official host, or a mirror with the same layout. */
+export function kubernetesReleaseBase(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HARDER_K8S_RELEASE_URL || 'https://dl.k8s.io';
+}
+
+export function crictlReleaseBase(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HARDER_CRICTL_RELEASE_URL || 'https://github.com/kubernetes-sigs/cri-tools/releases/download';
+}
+
+/** crictl follows Kubernetes minors: cri-tools v1.N.0 is the release made for Kubernetes 1.N. */
+export function crictlVersionFor(kubernetesVersion: string): string {
+  const { minor } = parseVersion(kubernetesVersion);
+  return `v1.${minor}.0`;
+}
+
+export function parseVersion(version: string): { major: number; minor: number; patch: number } {
+  const match = /^v(\d+)\.(\d+)\.(\d+)$/.exec(version);
+  if (!match) throw new BinaryError(`"${version}" is not a release version like v1.34.4`, 'set kubernetesVersion in tasks/config.ts to vMAJOR.MINOR.PATCH');
+  return { major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3]) };
+}
+
+/** A binary could not be obtained; the hint says which other source or setting to try. */
+export class BinaryError extends Error {
+  hint?: string;
+  constructor(message: string, hint?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BinaryError';
+    if (hint !== undefined) this.hint = hint;
+  }
+}
+
+function goArch(): string {
+  const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[process.arch];
+  if (!arch) throw new BinaryError(`no Kubernetes binaries for this CPU (${process.arch})`);
+  return arch;
+}
+
+/** What each binary is, how to build it and how it prints its version. */
+type BinarySpec = {
+  name: BinaryName;
+  version: string;
+  /** Module and main package for the go source. */
+  goPackage: string;
+  /** How to ask the binary its version, and the texts accepted in the answer (checked for every source). */
+  versionArgs: string[];
+  versionOutput: string[];
+};
+
+function binarySpec(name: BinaryName, kubernetesVersion: string): BinarySpec {
+  if (name === 'crictl') {
+    const version = crictlVersionFor(kubernetesVersion);
+    // Release builds strip the leading v from the version (cri-tools' Makefile); ours keep it.
+    const versionOutput = [`crictl version ${version}`, `crictl version ${version.slice(1)}`];
+    return { name, version, goPackage: 'sigs.k8s.io/cri-tools/cmd/crictl', versionArgs: ['--version'], versionOutput };
+  }
+  const goPackage = `k8s.io/kubernetes/cmd/${name}`;
+  // kubectl has no --version flag; the server components print `Kubernetes vX.Y.Z`.
+  if (name === 'kubectl') return { name, version: kubernetesVersion, goPackage, versionArgs: ['version', '--client'], versionOutput: [`Client Version: ${kubernetesVersion}`] };
+  return { name, version: kubernetesVersion, goPackage, versionArgs: ['--version'], versionOutput: [`Kubernetes ${kubernetesVersion}`] };
+}
+
+/** The cached file for a binary: keyed by version and source, so sources never overwrite each other. */
+export function cachedBinaryPath(name: string, version: string, source: ResolvedSource): string {
+  return cachePath('bin', version, source, name);
+}
+
+/** Metadata written next to a cached binary; a build is reused only when it matches. */
+type CacheMeta = { name: string; version: string; source: ResolvedSource; sha256: string; recipe: string };
+
+async function reuseCached(path: string, recipe: string, log: (line: string) => void): Promise<string | undefined> {
+  const meta = JSON.parse(await readFile(`${path}.json`, 'utf8').catch(() => 'null')) as CacheMeta | null;
+  if (!meta || meta.recipe !== recipe || !existsSync(path)) return undefined;
+  const sha256 = await fileDigest(path);
+  if (sha256 !== meta.sha256) return undefined;
+  log(`reusing ${path} (in the cache since an earlier run)`);
+  return sha256;
+}
+
+async function recordCached(path: string, meta: CacheMeta): Promise<void> {
+  await writeFile(`${path}.json`, `${JSON.stringify(meta, null, 2)}\n`);
+}
+
+/** Runs `<binary> --version` (kubectl: `version --client`) and checks it reports the pinned version. */
+export async function checkVersion(path: string, spec: { versionArgs: string[]; versionOutput: string[] }): Promise<void> {
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn(path, spec.versionArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.stderr.on('data', (c: Buffer) => chunks.push(c));
+    child.on('error', reject);
+    child.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+  if (!spec.versionOutput.some((text) => output.includes(text))) {
+    throw new BinaryError(
+      `${path} reports "${output.trim().split('\n')[0]}", expected "${spec.versionOutput[0]}"`,
+      'the file is another version: replace it, or pin that version in tasks/config.ts',
+    );
+  }
+}
+
+// ---- source: release -------------------------------------------------------------------------
+
+async function fromRelease(spec: BinarySpec, signal: AbortSignal, log: (line: string) => void): Promise<{ path: string; sha256: string }> {
+  const dest = cachedBinaryPath(spec.name, spec.version, 'release');
+  const arch = goArch();
+  if (spec.name === 'crictl') {
+    const file = `crictl-${spec.version}-linux-${arch}.tar.gz`;
+    const url = joinUrl(crictlReleaseBase(), `${spec.version}/${file}`);
+    const expected = await fetchChecksum(`${url}.sha256`, 'sha256', { fileName: file, signal });
+    log(`downloading ${url}`);
+    const archive = await downloadVerified({ url, dest: cachePath('downloads', file), expected, signal, onProgress: progressLogger(log, url) });
+    await extractFromTarGz(archive.path, 'crictl', dest);
+    return { path: dest, sha256: await fileDigest(dest) };
+  }
+  const url = joinUrl(kubernetesReleaseBase(), `release/${spec.version}/bin/linux/${arch}/${spec.name}`);
+  const expected = await fetchChecksum(`${url}.sha256`, 'sha256', { signal });
+  log(`downloading ${url}`);
+  const result = await downloadVerified({ url, dest, expected, mode: 0o755, signal, onProgress: progressLogger(log, url) });
+  return { path: dest, sha256: result.sha256 };
+}
+
+/** Logs download progress at most every 10 s. */
+function progressLogger(log: (line: string) => void, url: string): (received: number, total: number | undefined) => void {
+  let last = Date.now();
+  return (received, total) => {
+    if (Date.now() - last < 10_000) return;
+    last = Date.now();
+    const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+    log(`${url}: ${mb(received)}${total ? ` of ${mb(total)}` : ''}`);
+  };
+}
+
+/** Extracts one regular file from a .tar.gz to dest (temp file, then rename). */
+async function extractFromTarGz(archive: string, entryName: string, dest: string): Promise<void> {
+  const tar = await import('tar-stream');
+  const extract = tar.extract();
+  const temp = `${dest}.tmp-${process.pid}`;
+  await mkdir(dirname(dest), { recursive: true });
+  let found = false;
+  const done = pipeline(createReadStream(archive), createGunzip(), extract);
+  for await (const entry of extract) {
+    if (!found && entry.header.type === 'file' && entry.header.name.replace(/^\.\//, '') === entryName) {
+      await pipeline(entry, createWriteStream(temp, { mode: 0o755 }));
+      found = true;
+    } else {
+      entry.resume();
+    }
+  }
+  await done;
+  if (!found) throw new BinaryError(`${archive} holds no file named ${entryName}`);
+  await chmod(temp, 0o755);
+  await rename(temp, dest);
+}
+
+// ---- source: dir -----------------------------------------------------------------------------
+
+async function fromDir(spec: BinarySpec, signal: AbortSignal, log: (line: string) => void): Promise<{ path: string; sha256: string }> {
+  const dir = process.env.HARDER_BINARIES_DIR;
+  if (!dir) {
+    throw new BinaryError('binary source "dir" needs HARDER_BINARIES_DIR: the directory holding kube-apiserver, kubelet, ...', 'export HARDER_BINARIES_DIR=/path/to/binaries');
+  }
+  const source = join(dir, spec.name);
+  if (!existsSync(source)) throw new BinaryError(`${source} does not exist`, `put the ${spec.version} binaries in ${dir}, or use another binary source (--binaries release|go)`);
+  const expected = await knownDigest(source, spec, signal);
+  const sha256 = await fileDigest(source);
+  if (expected) {
+    const actual = expected.algorithm === 'sha256' ? sha256 : await fileDigest(source, expected.algorithm);
+    if (actual !== expected.hex) throw new ChecksumMismatchError(source, expected, actual);
+    log(`${source}: ${expected.algorithm} verified`);
+  } else {
+    log(`warning: no checksum known for ${source} (no ${spec.name}.sha256 beside it, release host unreachable): accepted unverified`);
+  }
+  const dest = cachedBinaryPath(spec.name, spec.version, 'dir');
+  await mkdir(dirname(dest), { recursive: true });
+  const temp = `${dest}.tmp-${process.pid}`;
+  await copyFile(source, temp);
+  await chmod(temp, 0o755);
+  await rename(temp, dest);
+  return { path: dest, sha256 };
+}
+
+/** The digest a binary in a directory should have: a checksum file beside it, else the release's. */
+async function knownDigest(file: string, spec: BinarySpec, signal: AbortSignal): Promise<Digest | undefined> {
+  for (const algorithm of ['sha512', 'sha256'] as const) {
+    const text = await readFile(`${file}.${algorithm}`, 'utf8').catch(() => undefined);
+    const hex = text === undefined ? undefined : parseChecksumFile(text, algorithm, spec.name);
+    if (hex) return { algorithm, hex };
+  }
+  if (spec.name === 'crictl') return undefined; // its release checksums cover the tarball, not the binary
+  const url = joinUrl(kubernetesReleaseBase(), `release/${spec.version}/bin/linux/${goArch()}/${spec.name}.sha256`);
+  return fetchChecksum(url, 'sha256', { signal, timeoutMs: 3000 }).catch(() => undefined);
+}
+
+// ---- source: go ------------------------------------------------------------------------------
+
+const GO_MISSING_HINT =
+  'install Go 1.24+ (https://go.dev/dl/) and put `go` on PATH (or set GO), or use another binary source: ' +
+  '`--binaries release` (downloads from dl.k8s.io or HARDER_K8S_RELEASE_URL) or `--binaries dir` with HARDER_BINARIES_DIR';
+
+/** The wrapper module for a Kubernetes version: its staging modules replaced by their published v0.X.Y tags. */
+async function kubernetesWrapper(version: string, signal: AbortSignal): Promise<WrapperModuleSpec> {
+  const { minor, patch } = parseVersion(version);
+  const upstream = await goModDownload('k8s.io/kubernetes', version, { signal, missingHint: GO_MISSING_HINT });
+  const mod = await readGoMod(upstream.goMod, signal);
+  const replace: Record<string, string> = {};
+  for (const entry of mod.Replace ?? []) {
+    // Upstream points each staging module at ./staging/src/k8s.io/<m>; outside its repo those are the published tags.
+    if (entry.New.Path.startsWith('./staging/')) replace[entry.Old.Path] = `${entry.Old.Path} v0.${minor}.${patch}`;
+  }
+  return {
+    module: 'harder.local/kubernetes-build',
+    goDirective: mod.Go ?? '1.24.0',
+    godebug: (mod.GoDebug ?? []).map((d) => `${d.Key}=${d.Value}`),
+    require: { 'k8s.io/kubernetes': version },
+    replace,
+    packages: KUBERNETES_BINARIES.map((name) => `k8s.io/kubernetes/cmd/${name}`),
+  };
+}
+
+async function crictlWrapper(version: string, signal: AbortSignal): Promise<WrapperModuleSpec> {
+  const upstream = await goModDownload('sigs.k8s.io/cri-tools', version, { signal, missingHint: GO_MISSING_HINT });
+  const mod = await readGoMod(upstream.goMod, signal);
+  return {
+    module: 'harder.local/cri-tools-build',
+    goDirective: mod.Go ?? '1.24.0',
+    godebug: (mod.GoDebug ?? []).map((d) => `${d.Key}=${d.Value}`),
+    require: { 'sigs.k8s.io/cri-tools': version },
+    replace: {},
+    packages: ['sigs.k8s.io/cri-tools/cmd/crictl'],
+  };
+}
+
+/** Version ldflags: without them every component reports v0.0.0 and version-skew checks misbehave. */
+export function kubernetesLdflags(version: string, buildDate?: string): string[] {
+  const { major, minor } = parseVersion(version);
+  const flags = ['-s', '-w'];
+  for (const pkg of ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']) {
+    flags.push(`-X ${pkg}.gitVersion=${version}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`, `-X ${pkg}.gitTreeState=clean`);
+    if (buildDate) flags.push(`-X ${pkg}.buildDate=${buildDate}`);
+  }
+  return flags;
+}
+
+async function fromGo(spec: BinarySpec, signal: AbortSignal, log: (line: string) => void): Promise<{ path: string; sha256: string }> {
+  const toolchain = await goVersion(GO_MISSING_HINT);
+  const dest = cachedBinaryPath(spec.name, spec.version, 'go');
+  const isCrictl = spec.name === 'crictl';
+  const wrapper = isCrictl ? await crictlWrapper(spec.version, signal) : await kubernetesWrapper(spec.version, signal);
+  const buildDate = isCrictl ? undefined : (await goModDownload('k8s.io/kubernetes', spec.version, { signal })).time;
+  const ldflags = isCrictl ? ['-s', '-w', `-X sigs.k8s.io/cri-tools/pkg/version.Version=${spec.version}`] : kubernetesLdflags(spec.version, buildDate);
+  // The recipe names everything that shapes the binary; a cached file built another way is rebuilt.
+  const recipe = JSON.stringify({ toolchain, wrapper, ldflags, cgo: 0, trimpath: true });
+  const reused = await reuseCached(dest, recipe, log);
+  if (reused) return { path: dest, sha256: reused };
+  const dir = cachePath('go', 'work', `${wrapper.module.split('/').pop()}-${spec.version}`);
+  await prepareWrapperModule(dir, wrapper, { signal, log, missingHint: GO_MISSING_HINT });
+  log(`building ${spec.name} ${spec.version} from ${spec.goPackage} with ${toolchain} (long on a cold cache: minutes per binary)`);
+  await goBuild({ dir, package: spec.goPackage, output: dest, ldflags, signal, log, missingHint: GO_MISSING_HINT });
+  const sha256 = await fileDigest(dest);
+  await recordCached(dest, { name: spec.name, version: spec.version, source: 'go', sha256, recipe });
+  return { path: dest, sha256 };
+}
+
+// ---- source choice ---------------------------------------------------------------------------
+
+let autoChoice: Promise<ResolvedSource> | undefined;
+
+/** `auto`: the release files when their host answers within a few seconds, else a build from source. */
+function resolveAuto(version: string, log: (line: string) => void): Promise<ResolvedSource> {
+  autoChoice ??= (async () => {
+    const url = joinUrl(kubernetesReleaseBase(), `release/${version}/bin/linux/${goArch()}/kubectl.sha256`);
+    const probe = await probeUrl(url, 3000);
+    if (probe.ok) {
+      log(`binary source auto: ${new URL(url).host} answers, using the release files`);
+      return 'release';
+    }
+    log(`binary source auto: ${new URL(url).host} is unreachable (${probe.reason}); building from the Go module instead`);
+    return 'go';
+  })();
+  return autoChoice;
+}
+
+/** Obtains one binary from the configured source, checks its version, and describes it. */
+async function obtain(spec: BinarySpec, config: ClusterConfig, signal: AbortSignal, log: (line: string) => void): Promise<BinaryResult> {
+  const source = config.binarySource;
+  const resolved = source === 'auto' ? await resolveAuto(config.kubernetesVersion, log) : source;
+  let got: { path: string; sha256: string };
+  if (resolved === 'release') got = await fromRelease(spec, signal, log);
+  else if (resolved === 'dir') got = await fromDir(spec, signal, log);
+  else got = await fromGo(spec, signal, log);
+  await checkVersion(got.path, spec);
+  return { name: spec.name, version: spec.version, source: resolved, path: got.path, sha256: got.sha256 };
+}
+
+/** The probe: the cached file is still there with the recorded sha256 (the cache lives outside output/). */
+export async function probeBinary(result: BinaryResult): Promise<string | undefined> {
+  if (!existsSync(result.path)) return `${result.path} is gone from the cache`;
+  const sha256 = await fileDigest(result.path);
+  return sha256 === result.sha256 ? undefined : `${result.path} changed (sha256 ${sha256.slice(0, 12)}…, expected ${result.sha256.slice(0, 12)}…)`;
+}
+
+/** One target per binary (`bin:kubelet`, …, `bin:crictl`) and the alias `binaries`. */
+export function binariesTargets(config: ClusterConfig) {
+  const make = (name: BinaryName) => {
+    const spec = binarySpec(name, config.kubernetesVersion);
+    return target({
+      name: `bin:${name}`,
+      description: `${name} ${spec.version} (source: ${config.binarySource}), cached in ~/.cache/harder/bin`,
+      deps: {},
+      version: 1,
+      inputs: { values: { version: spec.version, binarySource: config.binarySource }, env: [...BINARY_ENV] },
+      build: async (ctx): Promise<BinaryResult> => obtain(spec, config, ctx.signal, ctx.log),
+      probe: async (result) => probeBinary(result),
+      // No clean: the cache outlives clusters on purpose (rebuilding costs minutes); `rm -rf ~/.cache/harder/bin` resets it.
+    });
+  };
+  const kubeApiserver = make('kube-apiserver');
+  const kubeControllerManager = make('kube-controller-manager');
+  const kubeScheduler = make('kube-scheduler');
+  const kubelet = make('kubelet');
+  const kubeProxy = make('kube-proxy');
+  const kubectl = make('kubectl');
+  const crictl = make('crictl');
+  const list = [kubeApiserver, kubeControllerManager, kubeScheduler, kubelet, kubeProxy, kubectl, crictl];
+  const binaries = alias('binaries', 'Every Kubernetes binary and crictl, from the configured source', list);
+  return { kubeApiserver, kubeControllerManager, kubeScheduler, kubelet, kubeProxy, kubectl, crictl, binaries, all: [...list, binaries] };
+}

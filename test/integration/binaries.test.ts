@@ -1,0 +1,149 @@
+// The go source builds real binaries from the k8s.io/kubernetes and cri-tools modules (cached in
+// ~/.cache/harder across runs) and they report the pinned version; the release source verifies against
+// a local mirror; the dir source checks what it is given.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { binariesTargets, cachedBinaryPath, probeBinary, type BinaryResult } from '../../tasks/binaries.ts';
+import { defaultConfig, type BinarySource, type ClusterConfig } from '../../tasks/config.ts';
+import type { AnyTarget } from '../../lib/target.ts';
+
+const run = promisify(execFile);
+const version = defaultConfig.kubernetesVersion;
+const lines: string[] = [];
+
+/** Runs a target's build the way the engine does, with a context that records the progress lines. */
+async function build(t: AnyTarget): Promise<BinaryResult> {
+  const ctx = {
+    deps: {},
+    signal: new AbortController().signal,
+    log: (line: string) => {
+      lines.push(line);
+      console.log(`  [${t.name}] ${line}`);
+    },
+    root: process.cwd(),
+    outDir: join(process.cwd(), 'output'),
+    previous: undefined,
+    reason: 'test',
+  };
+  return (await t.build!(ctx)) as BinaryResult;
+}
+
+function configWith(binarySource: BinarySource): ClusterConfig {
+  return { ...defaultConfig, binarySource };
+}
+
+let goScheduler: BinaryResult;
+
+test('go source: kube-scheduler built from the module reports the pinned version', async () => {
+  const targets = binariesTargets(configWith('go'));
+  const started = Date.now();
+  goScheduler = await build(targets.kubeScheduler);
+  console.log(`  kube-scheduler from go: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  assert.is(goScheduler.name, 'kube-scheduler');
+  assert.is(goScheduler.version, version);
+  assert.is(goScheduler.source, 'go');
+  assert.is(goScheduler.path, cachedBinaryPath('kube-scheduler', version, 'go'));
+  const { stdout } = await run(goScheduler.path, ['--version']);
+  assert.is(stdout.trim(), `Kubernetes ${version}`);
+  assert.is(createHash('sha256').update(await readFile(goScheduler.path)).digest('hex'), goScheduler.sha256);
+  assert.is(await probeBinary(goScheduler), undefined, 'probe accepts the cached file');
+});
+
+test('go source: a second build reuses the cached binary without running go build', async () => {
+  const targets = binariesTargets(configWith('go'));
+  lines.length = 0;
+  const started = Date.now();
+  const again = await build(targets.kubeScheduler);
+  assert.equal(again, goScheduler);
+  assert.ok(lines.some((l) => l.startsWith('reusing ')), 'says it reused the cache');
+  assert.not.ok(lines.some((l) => l.includes('go build kube-scheduler')), 'no go build');
+  assert.ok(Date.now() - started < 20_000);
+});
+
+test('go source: crictl from sigs.k8s.io/cri-tools', async () => {
+  const crictl = await build(binariesTargets(configWith('go')).crictl);
+  assert.is(crictl.version, 'v1.34.0');
+  const { stdout } = await run(crictl.path, ['--version']);
+  assert.match(stdout, 'crictl version v1.34.0');
+});
+
+/** A mirror of dl.k8s.io's layout serving the go-built kube-scheduler as if it were the release file. */
+async function startMirror(body: Buffer, digest: string): Promise<{ server: Server; base: string }> {
+  const path = `/release/${version}/bin/linux/amd64/kube-scheduler`;
+  const server = createServer((req, res) => {
+    if (req.url === path) res.writeHead(200, { 'content-length': body.length }).end(body);
+    else if (req.url === `${path}.sha256`) res.writeHead(200).end(digest);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+test('release source: downloads from the mirror base URL, verified, into its own cache path', async () => {
+  const cache = await mkdtemp(join(tmpdir(), 'harder-cache-'));
+  const body = await readFile(goScheduler.path);
+  const mirror = await startMirror(body, goScheduler.sha256);
+  const saved = { ...process.env };
+  process.env.HARDER_CACHE = cache;
+  process.env.HARDER_K8S_RELEASE_URL = mirror.base;
+  try {
+    const result = await build(binariesTargets(configWith('release')).kubeScheduler);
+    assert.is(result.source, 'release');
+    assert.is(result.path, join(cache, 'bin', version, 'release', 'kube-scheduler'));
+    assert.is(result.sha256, goScheduler.sha256);
+    const { stdout } = await run(result.path, ['--version']);
+    assert.is(stdout.trim(), `Kubernetes ${version}`);
+    // auto picks the release files when their host answers.
+    const auto = await build(binariesTargets(configWith('auto')).kubeScheduler);
+    assert.is(auto.source, 'release');
+  } finally {
+    process.env = saved;
+    mirror.server.close();
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+test('dir source: verifies against a checksum file beside the binary, and rejects a mismatch', async () => {
+  const cache = await mkdtemp(join(tmpdir(), 'harder-cache-'));
+  const dir = await mkdtemp(join(tmpdir(), 'harder-bins-'));
+  const saved = { ...process.env };
+  process.env.HARDER_CACHE = cache;
+  process.env.HARDER_BINARIES_DIR = dir;
+  process.env.HARDER_K8S_RELEASE_URL = 'http://127.0.0.1:9'; // nothing listens: no release checksum
+  try {
+    await copyFile(goScheduler.path, join(dir, 'kube-scheduler'));
+    await writeFile(join(dir, 'kube-scheduler.sha256'), `${goScheduler.sha256}  kube-scheduler\n`);
+    const result = await build(binariesTargets(configWith('dir')).kubeScheduler);
+    assert.is(result.source, 'dir');
+    assert.is(result.sha256, goScheduler.sha256);
+    assert.ok(lines.some((l) => l.includes('sha256 verified')));
+
+    await writeFile(join(dir, 'kube-scheduler.sha256'), `${'0'.repeat(64)}\n`);
+    try {
+      await build(binariesTargets(configWith('dir')).kubeScheduler);
+      assert.unreachable('a mismatching binary must be rejected');
+    } catch (error) {
+      assert.match((error as Error).message, 'checksum mismatch');
+    }
+  } finally {
+    process.env = saved;
+    await rm(cache, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('probe: a changed or removed cached file is reported', async () => {
+  assert.match((await probeBinary({ ...goScheduler, sha256: '0'.repeat(64) })) ?? '', 'changed');
+  assert.match((await probeBinary({ ...goScheduler, path: '/nonexistent/kube-scheduler' })) ?? '', 'gone');
+});
+
+test.run();
