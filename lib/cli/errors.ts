@@ -1,0 +1,29 @@
+// CLI-level errors (bad flags, bad project options, bad command arguments). Engine errors are in
+// lib/engine/errors.ts; lib/cli/render-error.ts renders both kinds in one exhaustive switch.
+
+export type CliErrorKind =
+  /** An unknown flag, a flag missing its value, a malformed value. */
+  | 'bad-flag'
+  /** A project option (tasks/options.ts) that cannot be turned into a config. */
+  | 'bad-option'
+  /** A project command (`load <image…>`) given wrong arguments. */
+  | 'bad-command-args';
+
+export class CliError extends Error {
+  readonly kind: CliErrorKind;
+  readonly hint: string | undefined;
+  constructor(kind: CliErrorKind, message: string, hint?: string) {
+    super(message);
+    this.name = 'CliError';
+    this.kind = kind;
+    this.hint = hint;
+  }
+}
+
+/** Thrown by a project's `configure` (tasks/options.ts) for an invalid option value; shown without a stack. */
+export class OptionError extends CliError {
+  constructor(message: string, hint?: string) {
+    super('bad-option', message, hint);
+    this.name = 'OptionError';
+  }
+}

@@ -1,0 +1,147 @@
+// The CLI: parses argv, builds the project's config and targets, and runs a build, a clean, a dry run
+// or a graph export. The only place that prints errors and chooses the exit code. Reusable by fixture
+// projects in tests: runCli({ argv, root, project }).
+
+import { join } from 'node:path';
+import { cleanTargets } from '../engine/clean.ts';
+import { graphDot, graphStates } from '../engine/dot.ts';
+import { EngineError, InvalidGraphError } from '../engine/errors.ts';
+import { runBuild } from '../engine/executor.ts';
+import type { AnyTarget } from '../target.ts';
+import { parseArgs } from './args.ts';
+import { CliError } from './errors.ts';
+import { helpText } from './help.ts';
+import type { CliProject, ProjectCommand } from './project.ts';
+import { renderError, renderFailure } from './render-error.ts';
+import { createReporter, type Out } from './reporter.ts';
+
+export { CliError, OptionError, type CliErrorKind } from './errors.ts';
+export type { CliProject, ProjectCommand } from './project.ts';
+export type { ProjectFlag } from './args.ts';
+
+export type CliOptions<C> = {
+  argv: readonly string[];
+  /** Project root: inputs/outputs are relative to it; state goes to <root>/output unless outDir is set. */
+  root: string;
+  project: CliProject<C>;
+  outDir?: string;
+  stdout?: Out;
+  stderr?: Out;
+  env?: Record<string, string | undefined>;
+  /** Install SIGINT/SIGTERM handlers (default true): first signal aborts the run, a second exits at once. */
+  handleSignals?: boolean;
+};
+
+/** Exit codes: 0 ok, 1 a build/clean failed, 2 bad usage or invalid graph, 130 interrupted. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+function exitCodeFor(error: unknown): number {
+  if (error instanceof CliError || error instanceof InvalidGraphError) return EXIT.usage;
+  return EXIT.failed;
+}
+
+/** Runs the CLI; resolves to the exit code (the caller sets process.exitCode). */
+export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
+  const stdout = opts.stdout ?? process.stdout;
+  const stderr = opts.stderr ?? process.stderr;
+  const env = opts.env ?? process.env;
+  const { project } = opts;
+  let verbose = opts.argv.includes('--verbose') || opts.argv.includes('-v');
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (): void => {
+    signals++;
+    if (signals === 1) {
+      stderr.write('\ninterrupted: stopping running targets (press Ctrl-C again to exit at once)\n');
+      controller.abort();
+    } else {
+      process.exit(EXIT.interrupted);
+    }
+  };
+  const handleSignals = opts.handleSignals ?? true;
+  if (handleSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  try {
+    const args = parseArgs(opts.argv, project.flags);
+    verbose = args.flags.verbose;
+    const config = project.configure ? project.configure(args.project, opts.root) : (undefined as C);
+    const registry = project.targets(config);
+    const commands: Record<string, ProjectCommand<C>> = project.commands ?? {};
+    if (args.flags.help) {
+      stdout.write(helpText({ program: project.program, targets: registry, flags: project.flags ?? [], commands: commands as Record<string, ProjectCommand<never>> }));
+      return EXIT.ok;
+    }
+    const names = new Set(registry.map((t) => t.name));
+    let targets: readonly AnyTarget[] = registry;
+    let requested = args.positionals;
+    const first = requested[0];
+    if (first !== undefined && Object.hasOwn(commands, first) && !names.has(first)) {
+      const generated = commands[first]!.targets(requested.slice(1), config, registry);
+      targets = [...registry, ...generated.filter((t) => !registry.includes(t))];
+      requested = generated.map((t) => t.name);
+      if (!requested.length) throw new CliError('bad-command-args', `${first} has nothing to do with these arguments`, `usage: ${project.program} ${first} ${commands[first]!.usage}`);
+    }
+    if (!requested.length && !args.flags.graph) {
+      stdout.write(helpText({ program: project.program, targets: registry, flags: project.flags ?? [], commands: commands as Record<string, ProjectCommand<never>> }));
+      return EXIT.ok;
+    }
+    const outDir = opts.outDir ?? join(opts.root, 'output');
+    if (args.flags.graph) {
+      const wanted = requested.length ? requested : targets.map((t) => t.name);
+      const states = await graphStates({ targets, requested: wanted, root: opts.root, outDir });
+      stdout.write(graphDot(targets, wanted, states, 'harder'));
+      return EXIT.ok;
+    }
+    const cleans = requested.filter((r) => r.startsWith('clean:') && !names.has(r)).map((r) => r.slice('clean:'.length));
+    const builds = requested.filter((r) => !(r.startsWith('clean:') && !names.has(r)));
+    let code: number = EXIT.ok;
+    if (cleans.length) {
+      const report = await cleanTargets({ targets, requested: cleans, root: opts.root, outDir, yes: args.flags.yes, signal: controller.signal, log: (t, m) => stdout.write(`  ${t}: ${m}\n`) });
+      for (const item of report.removed) stdout.write(`removed ${item}\n`);
+      if (!report.removed.length) stdout.write(`clean: nothing to remove for ${cleans.join(', ')}\n`);
+      if (report.dependents.length) stdout.write(`will have to be rebuilt (if the results change): ${report.dependents.join(', ')}\n`);
+      for (const failure of report.failures) stderr.write(`${renderFailure(failure, verbose)}\n`);
+      if (!report.ok) code = EXIT.failed;
+    }
+    if (builds.length && code === EXIT.ok) {
+      const live = !!stdout.isTTY && !env.CI && !args.flags.plain && !args.flags.dryRun;
+      const reporter = createReporter({ out: stdout, live, explain: args.flags.explain || args.flags.dryRun, verbose });
+      try {
+        const report = await runBuild({
+          targets,
+          requested: builds,
+          root: opts.root,
+          outDir,
+          jobs: args.flags.jobs,
+          force: args.flags.force,
+          dryRun: args.flags.dryRun,
+          keepGoing: args.flags.keepGoing,
+          signal: controller.signal,
+          reporter,
+        });
+        for (const failure of report.failures) stderr.write(`${renderFailure(failure, verbose)}\n`);
+        if (!report.ok) code = EXIT.failed;
+      } finally {
+        reporter.dispose();
+      }
+    }
+    if (controller.signal.aborted) {
+      stderr.write('interrupted: finished targets are recorded; run again to continue\n');
+      return EXIT.interrupted;
+    }
+    return code;
+  } catch (error) {
+    stderr.write(`${renderError(error, verbose)}\n`);
+    if (controller.signal.aborted) return EXIT.interrupted;
+    return exitCodeFor(error);
+  } finally {
+    if (handleSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}
+
+export { EngineError };

@@ -1,0 +1,34 @@
+// What a project hands the CLI: its flags, how they become a config, its targets, and its commands.
+// See lib/cli/README.md for how to add a parametrised command such as `load <image…>`.
+
+import type { AnyTarget } from '../target.ts';
+import type { ProjectFlag } from './args.ts';
+
+/**
+ * A parametrised command: `tasks.ts <name> <args…>`. The CLI turns the remaining positionals into
+ * `args`, asks for the targets they stand for, adds them to the registry and builds them. The
+ * generated targets may depend on any registered target (e.g. the nodes) and are built like any other.
+ */
+export type ProjectCommand<C> = {
+  /** The argument synopsis shown by --help, e.g. `<image…>`. */
+  usage: string;
+  /** One line for --help. */
+  description: string;
+  /**
+   * The targets to build for these arguments. Throw CliError('bad-command-args', …) (or OptionError)
+   * for bad arguments. `registry` is the project's targets, to depend on.
+   */
+  targets(args: string[], config: C, registry: readonly AnyTarget[]): AnyTarget[];
+};
+
+export type CliProject<C> = {
+  /** How the user starts the CLI, for usage lines: `npx tsx tasks.ts`. */
+  program: string;
+  /** Project flags, turned into a config by `configure`. */
+  flags?: ProjectFlag[];
+  /** Builds the config from the project flag values; throw OptionError for invalid values. */
+  configure?(flags: Record<string, string>, root: string): C;
+  /** Every target for this config. */
+  targets(config: C): AnyTarget[];
+  commands?: Record<string, ProjectCommand<C>>;
+};

@@ -1,0 +1,123 @@
+// clean: removes what the named targets own (their `outputs` files and state records) and calls their
+// clean() for artefacts outside output/. Never touches anything a target does not declare.
+
+import { unlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { AnyTarget, ArtefactContext } from '../target.ts';
+import { EngineError, hintOf, messageOf } from './errors.ts';
+import { buildGraph, checkRequested, closure, type Graph } from './graph.ts';
+import { acquireLock } from './lock.ts';
+import { readRecord, removeRecord } from './state.ts';
+import type { Failure } from './types.ts';
+
+export type CleanOptions = {
+  targets: readonly AnyTarget[];
+  /** Target, alias or group names. */
+  requested: readonly string[];
+  root: string;
+  outDir?: string;
+  /** Required when a precious target is among those cleaned. */
+  yes?: boolean;
+  signal?: AbortSignal;
+  /** Receives clean() functions' ctx.log lines. */
+  log?: (target: string, message: string) => void;
+};
+
+export type CleanReport = {
+  ok: boolean;
+  /** Targets cleaned, dependents first. */
+  cleaned: string[];
+  /** What was removed: project-relative files, and "state of <target>" for records. */
+  removed: string[];
+  /** Targets with state that depend on a cleaned one: the next build rebuilds them if results change. */
+  dependents: string[];
+  failures: Failure[];
+};
+
+/** The targets a clean request covers: a target; an alias's or group's members, through nested aliases. */
+function cleanMembers(graph: Graph, requested: readonly string[]): string[] {
+  const out = new Set<string>();
+  const add = (name: string): void => {
+    if (out.has(name)) return;
+    const t = graph.byName.get(name)!;
+    if (t.build) {
+      out.add(name);
+      return;
+    }
+    out.add(name); // aliases own nothing, but mark them seen
+    for (const [, dep] of graph.deps.get(name)!) add(dep);
+  };
+  for (const name of requested) {
+    if (graph.byName.has(name)) add(name);
+    else for (const member of graph.groups.get(name) ?? []) add(member);
+  }
+  return [...out].filter((name) => graph.byName.get(name)!.build);
+}
+
+/** Transitive dependents of `names` that have state, excluding `names` (what will have to be rebuilt). */
+function dependentsWithState(graph: Graph, names: string[], outDir: string): string[] {
+  const seen = new Set(names);
+  const queue = [...names];
+  const found: string[] = [];
+  while (queue.length) {
+    for (const dependent of graph.dependents.get(queue.shift()!)!) {
+      if (seen.has(dependent)) continue;
+      seen.add(dependent);
+      queue.push(dependent);
+      if (graph.byName.get(dependent)!.build && readRecord(outDir, dependent).kind === 'ok') found.push(dependent);
+    }
+  }
+  return found.sort();
+}
+
+/** Cleans the requested targets. Throws needs-yes (before removing anything) for precious targets without `yes`. */
+export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
+  const graph = buildGraph(opts.targets);
+  checkRequested(graph, opts.requested);
+  const root = resolve(opts.root);
+  const outDir = resolve(opts.outDir ?? join(root, 'output'));
+  const members = cleanMembers(graph, opts.requested);
+  const dependents = dependentsWithState(graph, members, outDir);
+  const precious = members.filter((name) => graph.byName.get(name)!.precious);
+  if (precious.length && !opts.yes) {
+    throw new EngineError('needs-yes', `${precious.join(', ')} ${precious.length > 1 ? 'are' : 'is'} precious: cleaning ${precious.length > 1 ? 'them' : 'it'} invalidates what was made from ${precious.length > 1 ? 'them' : 'it'}`, {
+      target: precious[0],
+      details: dependents.length ? [`will have to be rebuilt: ${dependents.join(', ')}`] : ['nothing built depends on it yet'],
+      hint: 'run again with --yes to clean anyway',
+    });
+  }
+  const lock = acquireLock(outDir, 'clean');
+  const removed: string[] = [];
+  const failures: Failure[] = [];
+  const signal = opts.signal ?? new AbortController().signal;
+  // Dependents first, so a container is removed before the network it sits on.
+  const ordered = closure(graph, members).filter((name) => members.includes(name)).reverse();
+  try {
+    for (const name of ordered) {
+      const t = graph.byName.get(name)!;
+      const read = readRecord(outDir, name);
+      const result = read.kind === 'ok' ? read.record.result : undefined;
+      // The record goes first: a clean interrupted half-way leaves the target "never built", never "up to date".
+      if (removeRecord(outDir, name)) removed.push(`state of ${name}`);
+      for (const path of t.outputs ?? []) {
+        try {
+          unlinkSync(join(root, path));
+          removed.push(path);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') failures.push({ target: name, kind: 'clean-failed', message: `could not remove ${path}: ${messageOf(error)}` });
+        }
+      }
+      if (t.clean) {
+        const ctx: ArtefactContext = { signal, root, outDir, log: (message) => opts.log?.(name, message) };
+        try {
+          await t.clean(result, ctx);
+        } catch (error) {
+          failures.push({ target: name, kind: 'clean-failed', message: `clean failed: ${messageOf(error)}`, hint: hintOf(error), cause: error });
+        }
+      }
+    }
+  } finally {
+    lock.release();
+  }
+  return { ok: failures.length === 0, cleaned: ordered, removed, dependents, failures };
+}

@@ -1,0 +1,275 @@
+// The executor: runs the requested closure on p-graph with a concurrency limit. For each target it
+// decides up to date or not (key, owned files, probe), builds when needed, and records the result.
+// Failure policy (p-graph has none of its own): on the first failure stop starting targets and abort
+// running builds through their AbortSignal; with keepGoing build everything not downstream of a failure.
+
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PGraph } from 'p-graph';
+import type { AnyTarget, ArtefactContext, Json } from '../target.ts';
+import { EngineError, hintOf, messageOf } from './errors.ts';
+import { explainChanges } from './explain.ts';
+import { expandGlob, isGlob } from './glob.ts';
+import { buildGraph, checkRequested, closure, forcedMembers, membersOf, type Graph } from './graph.ts';
+import { hashJson, jsonProblem } from './hash.ts';
+import { acquireLock } from './lock.ts';
+import { StatCache, restamp, stampFile, type FileStamp } from './stat-cache.ts';
+import { invalidateRecord, readRecord, writeRecord, type Manifest, type TargetRecord } from './state.ts';
+import type { BuildOptions, BuildReport, Entry, Failure } from './types.ts';
+
+/** A target's key: everything its build depends on, hashed. Dependencies count by their result. */
+function keyOf(name: string, manifest: Manifest): string {
+  return hashJson({ name, manifest });
+}
+
+/** Runs a build of the requested targets. Throws InvalidGraphError (bad graph/request) or lock-held. */
+export async function runBuild(opts: BuildOptions): Promise<BuildReport> {
+  const started = performance.now();
+  const graph = buildGraph(opts.targets);
+  checkRequested(graph, opts.requested);
+  const roots = opts.requested.flatMap((r) => membersOf(graph, r)!);
+  const forced = new Set(opts.force ? opts.requested.flatMap((r) => forcedMembers(graph, r)) : []);
+  const names = closure(graph, roots);
+  const root = resolve(opts.root);
+  const outDir = resolve(opts.outDir ?? join(root, 'output'));
+  const lock = opts.dryRun ? undefined : acquireLock(outDir);
+  try {
+    const run = new Run(graph, opts, root, outDir, forced);
+    return await run.execute(names, started);
+  } finally {
+    lock?.release();
+  }
+}
+
+class Run {
+  readonly entries: Record<string, Entry> = {};
+  readonly failures: Failure[] = [];
+  /** Result hash of each finished target (aliases: a hash of their members'), for dependents' keys. */
+  readonly resultHashes = new Map<string, string>();
+  readonly controller = new AbortController();
+  readonly stats: StatCache;
+  stopReason: string | undefined;
+
+  constructor(
+    readonly graph: Graph,
+    readonly opts: BuildOptions,
+    readonly root: string,
+    readonly outDir: string,
+    readonly forced: Set<string>,
+  ) {
+    this.stats = new StatCache(join(outDir, '.harder', 'stat-cache.json'));
+  }
+
+  stop(reason: string): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    this.controller.abort(new Error(reason));
+  }
+
+  async execute(names: string[], started: number): Promise<BuildReport> {
+    const { opts } = this;
+    const onAbort = (): void => this.stop('interrupted');
+    if (opts.signal?.aborted) onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    opts.reporter?.start?.({ total: names.length, names, dryRun: !!opts.dryRun });
+    try {
+      const nodes = new Map(names.map((name) => [name, { run: () => this.visit(name) }]));
+      const edges: [string, string][] = [];
+      for (const name of names) for (const [, dep] of this.graph.deps.get(name)!) edges.push([dep, name]);
+      // visit() never rejects, so p-graph's own failure handling never triggers: the policy is ours.
+      await new PGraph(nodes, edges).run({ concurrency: Math.max(1, opts.jobs ?? availableParallelism()) });
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (!opts.dryRun) this.stats.save();
+    }
+    const entries = this.entries;
+    const report: BuildReport = {
+      ok: this.failures.length === 0 && !names.some((n) => entries[n]?.outcome === 'cancelled'),
+      entries,
+      failures: this.failures,
+      ms: performance.now() - started,
+    };
+    opts.reporter?.end?.(report);
+    return report;
+  }
+
+  finish(name: string, entry: Entry): void {
+    this.entries[name] = entry;
+    this.opts.reporter?.targetEnd?.(name, entry);
+  }
+
+  fail(name: string, error: unknown, started: number, kind = 'build-failed'): void {
+    const engineError = error instanceof EngineError ? error : undefined;
+    const failure: Failure = {
+      target: name,
+      message: engineError ? engineError.message : messageOf(error),
+      hint: engineError ? engineError.hint : hintOf(error),
+      kind: engineError ? engineError.kind : kind,
+      cause: engineError?.cause ?? error,
+    };
+    this.failures.push(failure);
+    this.finish(name, { outcome: 'failed', reason: failure.message, ms: performance.now() - started });
+    if (!this.opts.keepGoing) this.stop(`stopped after ${name} failed`);
+  }
+
+  artefactContext(name: string): ArtefactContext {
+    return {
+      signal: this.controller.signal,
+      log: (message: string) => this.opts.reporter?.targetLog?.(name, message),
+      root: this.root,
+      outDir: this.outDir,
+    };
+  }
+
+  manifestOf(t: AnyTarget, edges: [string, string][]): Manifest {
+    const files: Record<string, string> = {};
+    for (const pattern of t.inputs?.files ?? []) {
+      if (isGlob(pattern)) {
+        for (const rel of expandGlob(this.root, pattern)) {
+          const stamp = this.stats.stamp(join(this.root, rel));
+          if (stamp) files[rel] = stamp.hash;
+        }
+        continue;
+      }
+      const stamp = this.stats.stamp(join(this.root, pattern));
+      if (!stamp) {
+        throw new EngineError('missing-input', `input file ${pattern} does not exist`, {
+          target: t.name,
+          hint: `create ${pattern}, or fix inputs.files of ${t.name} (paths are relative to ${this.root})`,
+        });
+      }
+      files[pattern] = stamp.hash;
+    }
+    const values = t.inputs?.values ?? {};
+    const problem = jsonProblem(values, 'inputs.values');
+    if (problem) throw new EngineError('bad-target', `${problem}`, { target: t.name, hint: 'inputs.values must be JSON values' });
+    const env: Record<string, string | null> = {};
+    for (const name of t.inputs?.env ?? []) env[name] = process.env[name] ?? null;
+    const deps: Record<string, string> = {};
+    for (const [alias, dep] of edges) deps[alias] = `${dep}@${this.resultHashes.get(dep)}`;
+    return { version: t.version ?? 0, files, values, env, deps, outputs: t.outputs ?? [] };
+  }
+
+  /** Why the owned files do not match the record, or undefined. Refreshes stamps of touched-but-equal files. */
+  checkOutputs(t: AnyTarget, record: TargetRecord): string | undefined {
+    let refreshed = false;
+    const outputs = { ...record.outputs };
+    for (const path of t.outputs ?? []) {
+      const stamp = outputs[path];
+      const abs = join(this.root, path);
+      if (!stamp) return `output ${path} has no recorded hash`;
+      const current = restamp(abs, stamp);
+      if (current === 'missing') return `output ${path} is missing`;
+      if (current === 'same') continue;
+      if (current.hash !== stamp.hash) return `output ${path} was modified`;
+      outputs[path] = current;
+      refreshed = true;
+    }
+    if (refreshed && !this.opts.dryRun) writeRecord(this.outDir, { ...record, outputs });
+    return undefined;
+  }
+
+  async visit(name: string): Promise<void> {
+    const started = performance.now();
+    const t = this.graph.byName.get(name)!;
+    const edges = this.graph.deps.get(name)!;
+    const dryRun = !!this.opts.dryRun;
+    let wouldDep: string | undefined;
+    for (const [, dep] of edges) {
+      const e = this.entries[dep]!;
+      if (e.outcome === 'failed' || e.outcome === 'skipped') {
+        return this.finish(name, { outcome: 'skipped', reason: `dependency ${dep} ${e.outcome === 'failed' ? 'failed' : 'was skipped'}`, ms: 0 });
+      }
+      if (e.outcome === 'cancelled') return this.finish(name, { outcome: 'cancelled', reason: this.stopReason ?? 'cancelled', ms: 0 });
+      if (e.outcome === 'would-build' && !wouldDep) wouldDep = dep;
+    }
+    if (this.stopReason) return this.finish(name, { outcome: 'cancelled', reason: this.stopReason, ms: 0 });
+
+    if (!t.build) {
+      // An alias: done when its members are. Its "result hash" combines theirs, so a target that
+      // depends on an alias still rebuilds when a member's result changes.
+      this.resultHashes.set(name, hashJson(edges.map(([alias, dep]) => [alias, this.resultHashes.get(dep) ?? null])));
+      const outcome = wouldDep ? 'would-build' : 'up-to-date';
+      return this.finish(name, { outcome, reason: wouldDep ? `member ${wouldDep} would rebuild` : 'alias', result: null, ms: 0, alias: true });
+    }
+
+    const read = readRecord(this.outDir, name);
+    const record = read.kind === 'ok' ? read.record : undefined;
+    let manifest: Manifest | undefined;
+    let key: string | undefined;
+    let reason: string | undefined;
+    if (wouldDep) {
+      reason = record ? `dependency ${wouldDep} would rebuild` : 'never built';
+    } else {
+      try {
+        manifest = this.manifestOf(t, edges);
+      } catch (error) {
+        return this.fail(name, error, started);
+      }
+      key = keyOf(name, manifest);
+      if (read.kind === 'missing') reason = 'never built';
+      else if (read.kind === 'unusable') reason = `${read.why}; rebuilding`;
+      else if (record!.key === null) reason = 'the previous build did not finish';
+      else if (this.forced.has(name)) reason = 'forced';
+      else if (t.alwaysRun) reason = 'always runs';
+      else if (record!.key !== key) reason = explainChanges(record!.manifest, manifest);
+      else reason = this.checkOutputs(t, record!);
+      if (!reason && t.probe) {
+        try {
+          reason = (await t.probe(record!.result, this.artefactContext(name))) ?? undefined;
+          if (reason) reason = `probe: ${reason}`;
+        } catch (error) {
+          reason = `probe failed: ${messageOf(error)}`;
+        }
+      }
+    }
+    if (!reason) {
+      this.resultHashes.set(name, record!.resultHash);
+      return this.finish(name, { outcome: 'up-to-date', reason: 'up to date', result: record!.result, ms: performance.now() - started });
+    }
+    if (dryRun) return this.finish(name, { outcome: 'would-build', reason, ms: performance.now() - started });
+    if (this.stopReason) return this.finish(name, { outcome: 'cancelled', reason: this.stopReason, ms: 0 });
+
+    // Invalidate first: if we are killed from here on, the next run must not trust the old record.
+    invalidateRecord(this.outDir, record, name);
+    this.opts.reporter?.targetStart?.(name, reason);
+    const deps: Record<string, Json> = {};
+    for (const [alias, dep] of edges) deps[alias] = this.entries[dep]!.result ?? null;
+    let result: unknown;
+    try {
+      result = await t.build({
+        deps,
+        signal: this.controller.signal,
+        log: (message: string) => this.opts.reporter?.targetLog?.(name, message),
+        root: this.root,
+        outDir: this.outDir,
+        previous: record?.result,
+        reason,
+      });
+    } catch (error) {
+      if (this.controller.signal.aborted && this.stopReason) {
+        return this.finish(name, { outcome: 'cancelled', reason: this.stopReason, ms: performance.now() - started });
+      }
+      return this.fail(name, error, started);
+    }
+    const problem = jsonProblem(result);
+    if (problem) {
+      return this.fail(name, new EngineError('bad-result', `the build returned a value that is not JSON: ${problem}`, { target: name, hint: 'results are stored and compared as JSON; return plain data' }), started);
+    }
+    const outputs: Record<string, FileStamp> = {};
+    for (const path of t.outputs ?? []) {
+      const stamp = stampFile(join(this.root, path));
+      if (!stamp) {
+        return this.fail(name, new EngineError('missing-output', `the build did not write ${path}, which it declares in outputs`, { target: name, hint: `write ${path} in the build, or remove it from outputs` }), started);
+      }
+      outputs[path] = stamp;
+    }
+    // Normalise through JSON so this run's dependents see exactly what a later no-op run reads back.
+    const json = JSON.parse(JSON.stringify(result ?? null)) as Json;
+    const resultHash = hashJson(json);
+    const ms = performance.now() - started;
+    writeRecord(this.outDir, { schema: 1, name, key: key!, manifest: manifest!, result: json, resultHash, outputs, builtAt: new Date().toISOString(), ms: Math.round(ms) });
+    this.resultHashes.set(name, resultHash);
+    this.finish(name, { outcome: 'built', reason, result: json, ms });
+  }
+}

@@ -1,0 +1,187 @@
+// Graph validation and resolution: checks the whole registry (duplicate names, unknown dependencies,
+// cycles, malformed targets) collecting every problem, then resolves requested names (target, alias or
+// group) to the set of targets to run, in dependency order.
+
+import { groupOf, type AnyTarget } from '../target.ts';
+import { EngineError, InvalidGraphError } from './errors.ts';
+import { suggest } from './suggest.ts';
+
+/** The validated registry. Dependency edges are by name; `deps` keeps each target's aliases. */
+export type Graph = {
+  byName: Map<string, AnyTarget>;
+  /** name → [alias, dependency name] in declaration order. */
+  deps: Map<string, [string, string][]>;
+  /** name → names of the targets that depend on it. */
+  dependents: Map<string, string[]>;
+  /** group → member names, in registration order. */
+  groups: Map<string, string[]>;
+  /** Registration order, used to keep outputs deterministic. */
+  order: string[];
+};
+
+const NAME = /^[A-Za-z0-9_.@+-][A-Za-z0-9_.@+:/=-]*$/;
+
+/** Validates the registry; throws InvalidGraphError listing all problems. */
+export function buildGraph(targets: readonly AnyTarget[]): Graph {
+  const problems: EngineError[] = [];
+  const byName = new Map<string, AnyTarget>();
+  const order: string[] = [];
+  for (const t of targets) {
+    if (!t || typeof t !== 'object' || typeof t.name !== 'string') {
+      problems.push(new EngineError('bad-target', `a registered target is not a target object (got ${t === null ? 'null' : typeof t})`, { hint: 'register objects made with target() or alias()' }));
+      continue;
+    }
+    if (!NAME.test(t.name)) {
+      problems.push(new EngineError('bad-target', `target name ${JSON.stringify(t.name)} is not valid`, { target: t.name, hint: 'use letters, digits and - _ . : / (a group prefix such as "pki:"), no spaces, not starting with ":" or "-"' }));
+    }
+    if (!t.deps || typeof t.deps !== 'object') {
+      problems.push(new EngineError('bad-target', `${t.name}: deps must be an object of alias → target`, { target: t.name, hint: 'use deps: {} when it has no dependencies' }));
+    }
+    if (t.build !== undefined && typeof t.build !== 'function') {
+      problems.push(new EngineError('bad-target', `${t.name}: build must be an async function`, { target: t.name }));
+    }
+    if (byName.has(t.name)) {
+      problems.push(new EngineError('duplicate-target', `two targets are named ${t.name}`, { target: t.name, hint: 'target names must be unique; rename one, or register the target once' }));
+      continue;
+    }
+    byName.set(t.name, t);
+    order.push(t.name);
+  }
+  const deps = new Map<string, [string, string][]>();
+  const dependents = new Map<string, string[]>();
+  const groups = new Map<string, string[]>();
+  for (const name of order) {
+    dependents.set(name, []);
+    const group = groupOf(name);
+    const members = groups.get(group);
+    if (members) members.push(name);
+    else groups.set(group, [name]);
+  }
+  for (const name of order) {
+    const t = byName.get(name)!;
+    const edges: [string, string][] = [];
+    for (const [aliasName, value] of Object.entries(t.deps ?? {})) {
+      const dep = value as AnyTarget | undefined;
+      if (!dep || typeof dep !== 'object' || typeof dep.name !== 'string') {
+        problems.push(new EngineError('bad-target', `${name}: dependency "${aliasName}" is not a target object`, { target: name, hint: 'is the target it names defined before use (import order)?' }));
+        continue;
+      }
+      const registered = byName.get(dep.name);
+      if (!registered) {
+        const close = suggest(dep.name, order);
+        problems.push(new EngineError('unknown-dependency', `${name} depends on ${dep.name} (as "${aliasName}"), which is not registered`, {
+          target: name,
+          hint: `add ${dep.name} to the project's target list${close.length ? `; registered names close to it: ${close.join(', ')}` : ''}`,
+        }));
+        continue;
+      }
+      if (registered !== dep) {
+        problems.push(new EngineError('duplicate-target', `${name} depends on a target named ${dep.name} that is a different object from the registered ${dep.name}`, {
+          target: name,
+          hint: `create ${dep.name} once and pass that object to both the registry and its dependents`,
+        }));
+        continue;
+      }
+      edges.push([aliasName, dep.name]);
+      dependents.get(dep.name)!.push(name);
+    }
+    deps.set(name, edges);
+  }
+  for (const cycle of findCycles(order, deps)) {
+    problems.push(new EngineError('cycle', `dependency cycle: ${cycle.join(' → ')}`, { target: cycle[0], hint: 'a target cannot depend on itself, even indirectly; remove one of these dependencies' }));
+  }
+  if (problems.length) throw new InvalidGraphError(problems);
+  return { byName, deps, dependents, groups, order };
+}
+
+/** Each cycle found by depth-first search, as a path that starts and ends on the same name. */
+function findCycles(order: string[], deps: Map<string, [string, string][]>): string[][] {
+  const state = new Map<string, 1 | 2>(); // 1 = on the stack, 2 = done
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const visit = (name: string): void => {
+    state.set(name, 1);
+    stack.push(name);
+    for (const [, dep] of deps.get(name) ?? []) {
+      const s = state.get(dep);
+      if (s === 1) cycles.push([...stack.slice(stack.indexOf(dep)), dep]);
+      else if (s === undefined) visit(dep);
+    }
+    stack.pop();
+    state.set(name, 2);
+  };
+  for (const name of order) if (!state.has(name)) visit(name);
+  return cycles;
+}
+
+/**
+ * The targets a requested name stands for: the target of that name; otherwise every target of the
+ * group of that name. Undefined when it is neither.
+ */
+export function membersOf(graph: Graph, requested: string): string[] | undefined {
+  if (graph.byName.has(requested)) return [requested];
+  return graph.groups.get(requested);
+}
+
+/** Throws InvalidGraphError (unknown-target, with suggestions) for each name that resolves to nothing. */
+export function checkRequested(graph: Graph, requested: readonly string[]): void {
+  const problems: EngineError[] = [];
+  for (const name of requested) {
+    if (membersOf(graph, name)) continue;
+    const close = suggest(name, [...graph.order, ...[...graph.groups.keys()].filter((g) => !graph.byName.has(g))]);
+    problems.push(new EngineError('unknown-target', `unknown target ${name}`, {
+      target: name,
+      hint: close.length ? `did you mean ${close.join(', ')}?` : 'run with --help to list the targets',
+    }));
+  }
+  if (problems.length) throw new InvalidGraphError(problems);
+}
+
+/**
+ * What `--force` forces for a requested name: the named target itself; for an alias (a target without
+ * build) or a group, its members, recursively through aliases, except those marked precious.
+ */
+export function forcedMembers(graph: Graph, requested: string): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const add = (name: string, explicit: boolean): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const t = graph.byName.get(name)!;
+    if (!t.build) {
+      for (const [, dep] of graph.deps.get(name)!) add(dep, false);
+      return;
+    }
+    if (explicit || !t.precious) out.push(name);
+  };
+  if (graph.byName.has(requested)) add(requested, true);
+  else for (const member of graph.groups.get(requested) ?? []) add(member, false);
+  return out;
+}
+
+/** The requested targets and everything they depend on, in a dependency-first order. */
+export function closure(graph: Graph, roots: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  // Iterative DFS: a 10,000-long chain must not overflow the call stack.
+  for (const root of roots) {
+    if (seen.has(root)) continue;
+    const stack: [string, number][] = [[root, 0]];
+    seen.add(root);
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const edges = graph.deps.get(top[0])!;
+      if (top[1] < edges.length) {
+        const dep = edges[top[1]++]![1];
+        if (!seen.has(dep)) {
+          seen.add(dep);
+          stack.push([dep, 0]);
+        }
+      } else {
+        stack.pop();
+        out.push(top[0]);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,63 @@
+// The engine's public types: build options, the report, and the reporter interface progress views implement.
+
+import type { AnyTarget, Json } from '../target.ts';
+
+export type Outcome = 'built' | 'up-to-date' | 'failed' | 'skipped' | 'would-build' | 'cancelled';
+
+/** What happened to one target in a run. */
+export type Entry = {
+  outcome: Outcome;
+  /** One line: why it ran, why it did not, or why it failed/was skipped (what --explain prints). */
+  reason: string;
+  result?: Json;
+  /** Time spent on the target (check + build). */
+  ms: number;
+  /** Set on aliases (targets without build), which the summary does not count. */
+  alias?: boolean;
+};
+
+/** One failure, ready to print. */
+export type Failure = { target: string; message: string; hint?: string; kind?: string; cause?: unknown };
+
+export type BuildReport = {
+  ok: boolean;
+  entries: Record<string, Entry>;
+  failures: Failure[];
+  /** Wall time of the run. */
+  ms: number;
+};
+
+/** Receives progress events. Every method is optional. */
+export type Reporter = {
+  /** The run starts with this many targets to visit (aliases included). */
+  start?(info: { total: number; names: string[]; dryRun: boolean }): void;
+  /** A target's build begins (not called for up-to-date targets). */
+  targetStart?(name: string, reason: string): void;
+  /** A build called ctx.log. */
+  targetLog?(name: string, message: string): void;
+  /** A target reached its outcome. */
+  targetEnd?(name: string, entry: Entry): void;
+  end?(report: BuildReport): void;
+};
+
+export type BuildOptions = {
+  /** The whole registry. */
+  targets: readonly AnyTarget[];
+  /** Target, alias or group names. */
+  requested: readonly string[];
+  /** Project root; files in inputs/outputs are relative to it. */
+  root: string;
+  /** State directory; default `<root>/output`. */
+  outDir?: string;
+  /** Maximum concurrent targets; default os.availableParallelism(). */
+  jobs?: number;
+  /** Rebuild the requested targets (alias/group: their non-precious members) even if up to date. */
+  force?: boolean;
+  /** Decide what would run and why; run nothing, write nothing. */
+  dryRun?: boolean;
+  /** After a failure, keep building everything that does not depend on it. */
+  keepGoing?: boolean;
+  /** Aborting it cancels the run: no new targets start, running builds see their ctx.signal abort. */
+  signal?: AbortSignal;
+  reporter?: Reporter;
+};
