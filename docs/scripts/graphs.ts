@@ -1,0 +1,137 @@
+// Draws the docs' pictures at build time: each chapter's target graph from `tasks.ts --graph`, the whole
+// cluster for the front page, and the hand-drawn DOT diagrams in docs/diagrams/, all as SVG in
+// docs/public/graphs/ (git-ignored), so the pictures are redrawn from the code on every docs build.
+//
+// Usage: npx tsx docs/scripts/graphs.ts [--strict]
+//   --strict (implied when CI is set): a chapter whose graph cannot be drawn fails the build instead of
+//   getting a placeholder picture.
+
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chapters, frontPageGraph } from '../.vitepress/chapters.ts';
+import { countSvgNodes, renderDot } from './render-dot.ts';
+
+const docsDir = resolve(fileURLToPath(import.meta.url), '../..');
+const root = resolve(docsDir, '..');
+const outDir = join(docsDir, 'public', 'graphs');
+
+/** What one picture came out as; written to manifest.json for the browser test. */
+export type GraphRecord = { name: string; source: string; nodes: number; placeholder: boolean; note?: string };
+
+export class GraphError extends Error {
+  hint: string;
+  constructor(message: string, hint: string) {
+    super(message);
+    this.name = 'GraphError';
+    this.hint = hint;
+  }
+}
+
+/**
+ * Keeps the requested names that the project defines (a target name, or a group with at least one
+ * target), so a chapter written ahead of its code still builds. Returns the kept and the unknown names.
+ */
+export function knownNames(requested: string[], targetNames: string[]): { known: string[]; unknown: string[] } {
+  const names = new Set(targetNames);
+  const groups = new Set(targetNames.map((n) => (n.includes(':') ? n.slice(0, n.indexOf(':')) : n)));
+  const known = requested.filter((r) => names.has(r) || groups.has(r));
+  return { known, unknown: requested.filter((r) => !known.includes(r)) };
+}
+
+/** The names of every target the CLI registers, read from the same function the CLI calls. */
+async function projectTargetNames(): Promise<string[]> {
+  const { projectTargets } = await import('../../tasks/index.ts');
+  const { defaultConfig } = await import('../../tasks/config.ts');
+  return projectTargets(defaultConfig).map((t: { name: string }) => t.name);
+}
+
+/** Runs `tasks.ts --graph <targets>` and returns its DOT output. */
+export function graphFromCli(projectRoot: string, targets: string[]): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'tasks.ts', '--graph', ...targets],
+      { cwd: projectRoot, timeout: 120_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, CI: '1', NO_COLOR: '1' } },
+      (error, stdout, stderr) => {
+        if (error) {
+          const detail = (stderr || error.message).trim().split('\n').slice(0, 5).join(' | ');
+          reject(new GraphError(`tasks.ts --graph ${targets.join(' ')} failed: ${detail}`, 'run the same command by hand from the project root'));
+          return;
+        }
+        if (!/^\s*(strict\s+)?digraph\b/m.test(stdout)) {
+          reject(new GraphError(`tasks.ts --graph ${targets.join(' ')} printed no DOT digraph`, 'the CLI must print Graphviz DOT on stdout for --graph'));
+          return;
+        }
+        resolvePromise(stdout);
+      },
+    );
+  });
+}
+
+/** A picture that says why the real one is missing; it has no graph nodes, so the browser test notices. */
+export function placeholderSvg(message: string): string {
+  const escaped = message.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const lines = escaped.match(/.{1,90}(\s|$)/g) ?? [escaped];
+  const text = lines.map((line, i) => `<text x="12" y="${28 + i * 18}" font-family="sans-serif" font-size="13">${line.trim()}</text>`).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="720" height="${40 + lines.length * 18}" data-placeholder="true"><rect width="100%" height="100%" fill="#fff4e5" stroke="#e0a040"/>${text}</svg>\n`;
+}
+
+async function drawTargets(name: string, requested: string[], allNames: string[], strict: boolean): Promise<GraphRecord> {
+  const { known, unknown } = knownNames(requested, allNames);
+  const source = `tasks.ts --graph ${requested.join(' ')}`;
+  try {
+    if (known.length === 0) {
+      throw new GraphError(`no target or group named ${unknown.join(', ')} exists yet`, 'fix the names in docs/.vitepress/chapters.ts');
+    }
+    const svg = await renderDot(await graphFromCli(root, known), source);
+    await writeFile(join(outDir, `${name}.svg`), svg);
+    const note = unknown.length ? `not drawn (unknown): ${unknown.join(', ')}` : undefined;
+    if (note) console.warn(`graphs: ${name}: ${note}`);
+    return { name, source, nodes: countSvgNodes(svg), placeholder: false, ...(note ? { note } : {}) };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (strict) throw error;
+    console.warn(`graphs: ${name}: placeholder picture: ${message}`);
+    await writeFile(join(outDir, `${name}.svg`), placeholderSvg(`Graph not available yet: ${message}`));
+    return { name, source, nodes: 0, placeholder: true, note: message };
+  }
+}
+
+/** Renders every DOT file of `dir` to `<outDir>/diagram-<name>.svg`. These are hand-written, so errors always fail. */
+export async function drawDiagrams(dir: string, target: string): Promise<GraphRecord[]> {
+  const records: GraphRecord[] = [];
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.dot')).sort()) {
+    const name = `diagram-${file.replace(/\.dot$/, '')}`;
+    const svg = await renderDot(await readFile(join(dir, file), 'utf8'), `docs/diagrams/${file}`);
+    await writeFile(join(target, `${name}.svg`), svg);
+    records.push({ name, source: `docs/diagrams/${file}`, nodes: countSvgNodes(svg), placeholder: false });
+  }
+  return records;
+}
+
+async function main(): Promise<void> {
+  const strict = process.argv.includes('--strict') || Boolean(process.env.CI);
+  const started = Date.now();
+  await rm(outDir, { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+  const allNames = await projectTargetNames();
+  const records: GraphRecord[] = [];
+  records.push(await drawTargets(frontPageGraph.name, frontPageGraph.targets, allNames, strict));
+  for (const chapter of chapters) {
+    if (chapter.graph.length) records.push(await drawTargets(chapter.slug, chapter.graph, allNames, strict));
+  }
+  records.push(...(await drawDiagrams(join(docsDir, 'diagrams'), outDir)));
+  await writeFile(join(outDir, 'manifest.json'), JSON.stringify(records, null, 2) + '\n');
+  const placeholders = records.filter((r) => r.placeholder).length;
+  console.log(`graphs: ${records.length} pictures in ${Date.now() - started} ms (${placeholders} placeholders) → docs/public/graphs/`);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error: unknown) => {
+    const err = error as Error & { hint?: string };
+    console.error(`graphs: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}`);
+    process.exit(1);
+  });
+}
