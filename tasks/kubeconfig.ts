@@ -1,0 +1,112 @@
+// Kubeconfig targets: one file per client identity, with the cluster CA, client cert and key embedded.
+
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { target } from '../lib/target.ts';
+import { describeCertificate } from '../lib/pki/inspect.ts';
+import { replaceFiles } from '../lib/pki/files.ts';
+import { workers, type ClusterConfig } from './config.ts';
+import { planIps } from './ip-plan.ts';
+import type { PkiTargets } from './pki.ts';
+
+export const KUBECONFIG_DIR = 'output/kubeconfig';
+
+export type KubeconfigResult = { path: string; sha256: string; server: string; user: string; cluster: string };
+
+export type KubeconfigInput = {
+  clusterName: string;
+  server: string;
+  user: string;
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+};
+
+const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+/** A YAML scalar: JSON strings are valid YAML double-quoted scalars, so names with ':' or '@' need no care. */
+const q = (text: string) => JSON.stringify(text);
+
+/** Renders a kubeconfig with one cluster, one user and one context (named user@cluster, as kubeadm does). */
+export function renderKubeconfig(input: KubeconfigInput): string {
+  const context = `${input.user}@${input.clusterName}`;
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    `- name: ${q(input.clusterName)}`,
+    '  cluster:',
+    `    server: ${q(input.server)}`,
+    `    certificate-authority-data: ${b64(input.caPem)}`,
+    'users:',
+    `- name: ${q(input.user)}`,
+    '  user:',
+    `    client-certificate-data: ${b64(input.certPem)}`,
+    `    client-key-data: ${b64(input.keyPem)}`,
+    'contexts:',
+    `- name: ${q(context)}`,
+    '  context:',
+    `    cluster: ${q(input.clusterName)}`,
+    `    user: ${q(input.user)}`,
+    `current-context: ${q(context)}`,
+    'preferences: {}',
+    '',
+  ].join('\n');
+}
+
+export type KubeconfigSpec = { id: string; certId: string; server: string; description: string };
+
+/**
+ * Which kubeconfigs exist and where each points. admin is used from the host, which reaches the first
+ * control plane directly on the Docker bridge; the components use the plan's in-cluster API URL.
+ */
+export function kubeconfigCatalog(config: ClusterConfig): KubeconfigSpec[] {
+  const plan = planIps(config);
+  const firstControlPlane = plan.nodes.find((n) => n.role === 'control-plane')!;
+  const hostUrl = `https://${firstControlPlane.ip}:${config.apiServerPort}`;
+  return [
+    { id: 'admin', certId: 'admin', server: hostUrl, description: 'Admin kubeconfig for the host (kubectl --kubeconfig output/kubeconfig/admin.kubeconfig)' },
+    { id: 'kube-controller-manager', certId: 'kube-controller-manager', server: plan.apiServerUrl, description: 'kube-controller-manager kubeconfig' },
+    { id: 'kube-scheduler', certId: 'kube-scheduler', server: plan.apiServerUrl, description: 'kube-scheduler kubeconfig' },
+    { id: 'kube-proxy', certId: 'kube-proxy', server: plan.apiServerUrl, description: 'kube-proxy kubeconfig' },
+    ...workers(config).map((node) => ({
+      id: `kubelet:${node.name}`,
+      certId: `kubelet:${node.name}`,
+      server: plan.apiServerUrl,
+      description: `kubelet kubeconfig of ${node.name}`,
+    })),
+  ];
+}
+
+export function kubeconfigPath(id: string): string {
+  return `${KUBECONFIG_DIR}/${id.replace(/:/g, '-')}.kubeconfig`;
+}
+
+function kubeconfigTarget(spec: KubeconfigSpec, config: ClusterConfig, pki: PkiTargets) {
+  const cert = pki.leaves[spec.certId];
+  if (!cert) throw new Error(`kubeconfig ${spec.id}: no certificate target certs:${spec.certId}`);
+  const path = kubeconfigPath(spec.id);
+  return target({
+    name: `kubeconfig:${spec.id}`,
+    description: spec.description,
+    deps: { ca: pki.cas.ca, cert },
+    inputs: { values: { clusterName: config.clusterName, server: spec.server } },
+    outputs: [path],
+    version: 1,
+    build: async (ctx): Promise<KubeconfigResult> => {
+      const read = (file: string) => readFile(resolve(ctx.root, file), 'utf8');
+      const [caPem, certPem, keyPem] = await Promise.all([read(ctx.deps.ca.cert), read(ctx.deps.cert.cert), read(ctx.deps.cert.key)]);
+      // The user entry is named after the identity the apiserver will see: the cert's CN.
+      const user = describeCertificate(certPem, ctx.deps.cert.cert).CN;
+      const text = renderKubeconfig({ clusterName: config.clusterName, server: spec.server, user, caPem, certPem, keyPem });
+      await replaceFiles([{ path: resolve(ctx.root, path), data: text, mode: 0o600 }]);
+      return { path, sha256: createHash('sha256').update(text).digest('hex'), server: spec.server, user, cluster: config.clusterName };
+    },
+  });
+}
+
+export function kubeconfigTargets(config: ClusterConfig, pki: PkiTargets) {
+  const byId: Record<string, ReturnType<typeof kubeconfigTarget>> = {};
+  for (const spec of kubeconfigCatalog(config)) byId[spec.id] = kubeconfigTarget(spec, config, pki);
+  return { byId, all: Object.values(byId) };
+}
