@@ -2,6 +2,8 @@
 // Targets declare the fields they read as inputs (`inputs.values`), so changing one field rebuilds
 // exactly the targets that read it. Types here are `type` aliases (not interfaces) so they are Json.
 
+import type { Json } from '../lib/target.ts';
+
 /** What a node does in the cluster. Control-plane nodes run etcd and the control plane; workers run pods. */
 export type NodeRole = 'control-plane' | 'worker';
 
@@ -51,6 +53,12 @@ export type ClusterConfig = {
   keyAlgorithm: KeyAlgorithm;
   /** Port the apiserver listens on. */
   apiServerPort: number;
+  /**
+   * KubeletConfiguration fields merged over the rendered kubelet config, by worker name (`*`: every worker),
+   * e.g. `{ "worker-2": { "maxPods": 50 } }`. Changing one worker's entry rewrites only that worker's
+   * kubelet config and restarts only that kubelet.
+   */
+  kubeletOverrides: Record<string, Record<string, Json>>;
 };
 
 /** How many nodes of each kind `defaultNodes` makes. */
@@ -88,6 +96,7 @@ export const defaultConfig: ClusterConfig = {
   binarySource: 'auto',
   keyAlgorithm: 'ecdsa',
   apiServerPort: 6443,
+  kubeletOverrides: {},
 };
 
 export function controlPlanes(config: ClusterConfig): NodeSpec[] {
