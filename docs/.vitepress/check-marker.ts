@@ -10,7 +10,7 @@
 //   node=<name>     run inside that node (`docker exec <cluster>-<name> bash -c …`); absent = on the host
 //   expect=/re/flg  a JavaScript regex the output (stdout + stderr) must match; may repeat
 //   reject=/re/flg  a regex the output must NOT match; may repeat
-//   exit=<n>|nonzero  expected exit status (default 0)
+//   exit=<n>|nonzero|any  expected exit status (default 0)
 //   retry=<s>       keep retrying for up to s seconds until it passes (for things that settle)
 //   timeout=<s>     per-attempt time limit in seconds (default 60)
 // Shared by the VitePress config (which shows readers what is checked) and test/lib/doc-commands.ts.
@@ -29,8 +29,8 @@ export type CheckSpec = {
   node: string | null;
   expect: RegExp[];
   reject: RegExp[];
-  /** Expected exit code, or 'nonzero'. */
-  exit: number | 'nonzero';
+  /** Expected exit code, 'nonzero', or 'any' (only the output matters). */
+  exit: number | 'nonzero' | 'any';
   retrySeconds: number;
   timeoutSeconds: number;
 };
@@ -109,9 +109,9 @@ export function parseMarker(body: string, where = 'marker'): CheckSpec {
         spec.reject.push(regex(value, key, where));
         break;
       case 'exit':
-        if (value === 'nonzero') spec.exit = 'nonzero';
+        if (value === 'nonzero' || value === 'any') spec.exit = value;
         else if (/^\d+$/.test(value)) spec.exit = Number(value);
-        else throw new MarkerError(`${where}: exit must be a number or "nonzero", got ${value}`);
+        else throw new MarkerError(`${where}: exit must be a number, "nonzero" or "any", got ${value}`);
         break;
       case 'retry':
         spec.retrySeconds = seconds(value, key, where);
@@ -165,5 +165,5 @@ export function findMarkedCommands(markdown: string, file: string): MarkedComman
 export function describeSpec(spec: CheckSpec): string {
   const where = spec.node ? `inside ${spec.node}` : 'on the host';
   const what = spec.expect.map((r) => r.source).join(' and ');
-  return `${where}; output must match ${what}${spec.exit === 0 ? '' : `; exit ${spec.exit}`}`;
+  return `${where}; output must match ${what}${spec.exit === 0 || spec.exit === 'any' ? '' : `; exit ${spec.exit}`}`;
 }
