@@ -91,7 +91,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
     if (args.flags.graph) {
       const wanted = requested.length ? requested : targets.map((t) => t.name);
       const states = await graphStates({ targets, requested: wanted, root: opts.root, outDir });
-      stdout.write(graphDot(targets, wanted, states, 'harder'));
+      stdout.write(graphDot(targets, wanted, states, 'targets'));
       return EXIT.ok;
     }
     const cleans = requested.filter((r) => r.startsWith('clean:') && !names.has(r)).map((r) => r.slice('clean:'.length));

@@ -51,7 +51,7 @@ export function graphDot(targets: readonly AnyTarget[], requested: readonly stri
       const t = graph.byName.get(name)!;
       const state = states[name] ?? (t.build ? 'never-built' : 'alias');
       const style = t.build ? '' : ', style="rounded,dashed"';
-      lines.push(`    ${q(name)} [label=${q(name)}, tooltip=${q(`${t.description} (${state.replace('-', ' ')})`)}, fillcolor=${q(STATE_COLOURS[state])}${style}];`);
+      lines.push(`    ${q(name)} [label=${q(name)}, tooltip=${q(`${t.description} (${state.replaceAll('-', ' ')})`)}, fillcolor=${q(STATE_COLOURS[state])}${style}];`);
     }
     lines.push('  }');
   }

@@ -73,7 +73,7 @@ class Run {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     opts.reporter?.start?.({ total: names.length, names, dryRun: !!opts.dryRun });
     try {
-      const nodes = new Map(names.map((name) => [name, { run: () => this.visit(name) }]));
+      const nodes = new Map(names.map((name) => [name, { run: () => this.visitSafely(name) }]));
       const edges: [string, string][] = [];
       for (const name of names) for (const [, dep] of this.graph.deps.get(name)!) edges.push([dep, name]);
       // visit() never rejects, so p-graph's own failure handling never triggers: the policy is ours.
@@ -94,6 +94,7 @@ class Run {
   }
 
   finish(name: string, entry: Entry): void {
+    if (!this.graph.byName.get(name)!.build) entry.alias = true;
     this.entries[name] = entry;
     this.opts.reporter?.targetEnd?.(name, entry);
   }
@@ -169,6 +170,15 @@ class Run {
     return undefined;
   }
 
+  /** visit() with a net: an unexpected exception (a full disk while writing state) fails that target only. */
+  async visitSafely(name: string): Promise<void> {
+    try {
+      await this.visit(name);
+    } catch (error) {
+      if (!this.entries[name]) this.fail(name, error, performance.now());
+    }
+  }
+
   async visit(name: string): Promise<void> {
     const started = performance.now();
     const t = this.graph.byName.get(name)!;
@@ -209,7 +219,7 @@ class Run {
       key = keyOf(name, manifest);
       if (read.kind === 'missing') reason = 'never built';
       else if (read.kind === 'unusable') reason = `${read.why}; rebuilding`;
-      else if (record!.key === null) reason = 'the previous build did not finish';
+      else if (record!.key === null) reason = 'the last build failed or was interrupted';
       else if (this.forced.has(name)) reason = 'forced';
       else if (t.alwaysRun) reason = 'always runs';
       else if (record!.key !== key) reason = explainChanges(record!.manifest, manifest);

@@ -97,20 +97,34 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
 /** Each cycle found by depth-first search, as a path that starts and ends on the same name. */
 function findCycles(order: string[], deps: Map<string, [string, string][]>): string[][] {
   const state = new Map<string, 1 | 2>(); // 1 = on the stack, 2 = done
-  const stack: string[] = [];
   const cycles: string[][] = [];
-  const visit = (name: string): void => {
-    state.set(name, 1);
-    stack.push(name);
-    for (const [, dep] of deps.get(name) ?? []) {
-      const s = state.get(dep);
-      if (s === 1) cycles.push([...stack.slice(stack.indexOf(dep)), dep]);
-      else if (s === undefined) visit(dep);
+  // Iterative, so a 10,000-long chain cannot overflow the call stack.
+  for (const start of order) {
+    if (state.has(start)) continue;
+    const path: string[] = [start];
+    const next: number[] = [0];
+    state.set(start, 1);
+    while (path.length) {
+      const name = path[path.length - 1]!;
+      const edges = deps.get(name) ?? [];
+      const i = next[next.length - 1]!;
+      if (i < edges.length) {
+        next[next.length - 1] = i + 1;
+        const dep = edges[i]![1];
+        const s = state.get(dep);
+        if (s === 1) cycles.push([...path.slice(path.indexOf(dep)), dep]);
+        else if (s === undefined) {
+          state.set(dep, 1);
+          path.push(dep);
+          next.push(0);
+        }
+      } else {
+        state.set(name, 2);
+        path.pop();
+        next.pop();
+      }
     }
-    stack.pop();
-    state.set(name, 2);
-  };
-  for (const name of order) if (!state.has(name)) visit(name);
+  }
   return cycles;
 }
 

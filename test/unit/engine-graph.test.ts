@@ -1,0 +1,190 @@
+// Bad graphs and bad builds (one clear message each), the failure policy with and without keep-going,
+// and a shuffled-order stress test that catches undeclared dependencies.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { InvalidGraphError } from '../../lib/engine/index.ts';
+import { alias, target, type AnyTarget } from '../../lib/target.ts';
+import { build, tempProject, withOutcome } from '../fixtures/engine/helpers.ts';
+
+const leaf = (name: string, deps: Record<string, AnyTarget> = {}): AnyTarget => target({ name, description: name, deps, build: async () => name });
+
+async function problems(targets: AnyTarget[], requested: string[]): Promise<string[]> {
+  try {
+    await build(tempProject('graph'), { targets, requested });
+  } catch (error) {
+    assert.instance(error, InvalidGraphError);
+    return (error as InvalidGraphError).problems.map((p) => `${p.kind}: ${p.message}${p.hint ? ` | ${p.hint}` : ''}`);
+  }
+  throw new Error('expected an InvalidGraphError');
+}
+
+test('cycles are printed a → b → a, with all other problems at once', async () => {
+  const a = { name: 'a', description: 'a', deps: {} as Record<string, AnyTarget>, build: async () => 1 };
+  const b = leaf('b', { a });
+  a.deps.b = b;
+  const found = await problems([a, b, leaf('c'), leaf('c')], ['a']);
+  assert.equal(found, [
+    'duplicate-target: two targets are named c | target names must be unique; rename one, or register the target once',
+    'cycle: dependency cycle: a → b → a | a target cannot depend on itself, even indirectly; remove one of these dependencies',
+  ]);
+});
+
+test('a self-dependency and a longer cycle', async () => {
+  const s = { name: 'self', description: '', deps: {} as Record<string, AnyTarget>, build: async () => 1 };
+  s.deps.me = s;
+  assert.equal((await problems([s], ['self']))[0], 'cycle: dependency cycle: self → self | a target cannot depend on itself, even indirectly; remove one of these dependencies');
+  const x = { name: 'x', description: '', deps: {} as Record<string, AnyTarget>, build: async () => 1 };
+  const y = leaf('y', { x });
+  const z = leaf('z', { y });
+  x.deps.z = z;
+  assert.match((await problems([x, y, z], ['x']))[0]!, 'dependency cycle: x → z → y → x');
+});
+
+test('unknown dependency, a different object under a registered name, unknown requested target', async () => {
+  const ca = leaf('pki:ca');
+  const admin = leaf('pki:admin', { ca });
+  assert.equal(await problems([admin], ['pki:admin']), ['unknown-dependency: pki:admin depends on pki:ca (as "ca"), which is not registered | add pki:ca to the project\'s target list']);
+  const twin = leaf('pki:ca');
+  const user = leaf('pki:user', { ca: twin });
+  assert.match((await problems([ca, user], ['pki:user']))[0]!, 'depends on a target named pki:ca that is a different object from the registered pki:ca');
+  assert.equal(await problems([ca, admin], ['pki:cq']), ['unknown-target: unknown target pki:cq | did you mean pki:ca?']);
+  assert.equal(await problems([ca, admin], ['bad name']), ['unknown-target: unknown target bad name | run with --help to list the targets']);
+  assert.match((await problems([leaf('has space')], ['x']))[0]!, 'bad-target: target name "has space" is not valid');
+});
+
+test('a group name builds every target of the group', async () => {
+  const root = tempProject('group');
+  const report = await build(root, { targets: [leaf('pki:ca'), leaf('pki:admin'), leaf('net:plan')], requested: ['pki'] });
+  assert.equal(Object.keys(report.entries).sort(), ['pki:admin', 'pki:ca']);
+});
+
+test('bad builds: thrown error (with hint), non-JSON result, missing input, missing output', async () => {
+  const root = tempProject('bad');
+  class HelpfulError extends Error {
+    hint = 'start dockerd';
+  }
+  const targets = [
+    target({ name: 'throws', description: '', deps: {}, build: async (): Promise<number> => { throw new HelpfulError('docker socket not found'); } }),
+    target({ name: 'date', description: '', deps: {}, build: async () => ({ when: new Date(0) }) as never }),
+    target({ name: 'noinput', description: '', deps: {}, inputs: { files: ['csr/missing.json'] }, build: async () => 1 }),
+    target({ name: 'nooutput', description: '', deps: {}, outputs: ['out/never.txt'], build: async () => 1 }),
+  ];
+  const report = await build(root, { targets, requested: ['throws', 'date', 'noinput', 'nooutput'], keepGoing: true });
+  assert.not.ok(report.ok);
+  const byTarget = Object.fromEntries(report.failures.map((f) => [f.target, `${f.kind}: ${f.message} | ${f.hint}`]));
+  assert.equal(byTarget, {
+    throws: 'build-failed: docker socket not found | start dockerd',
+    date: 'bad-result: the build returned a value that is not JSON: result.when is a Date (only plain objects, arrays, strings, numbers, booleans and null are JSON) | results are stored and compared as JSON; return plain data',
+    noinput: `missing-input: input file csr/missing.json does not exist | create csr/missing.json, or fix inputs.files of noinput (paths are relative to ${root})`,
+    nooutput: 'missing-output: the build did not write out/never.txt, which it declares in outputs | write out/never.txt in the build, or remove it from outputs',
+  });
+});
+
+/** a fails after 50ms; slow runs 2s unless aborted; independent chain c1 → c2; d depends on a. */
+function failureGraph(log: string[]) {
+  const a = target({ name: 'a', description: '', deps: {}, build: async () => { await sleep(50); log.push('a failed'); throw new Error('a broke'); } });
+  const slow = target({
+    name: 'slow', description: '', deps: {},
+    build: async (ctx) => {
+      try {
+        await sleep(2000, undefined, { signal: ctx.signal });
+      } catch (error) {
+        log.push('slow aborted');
+        throw error;
+      }
+      return 'slow';
+    },
+  });
+  const d = target({ name: 'd', description: '', deps: { a }, build: async () => 'd' });
+  const c1 = target({ name: 'c1', description: '', deps: { slow }, build: async () => { log.push('c1'); return 1; } });
+  const c2 = target({ name: 'c2', description: '', deps: { c1 }, build: async () => { log.push('c2'); return 2; } });
+  const e = target({ name: 'e', description: '', deps: {}, build: async () => { await sleep(100); log.push('e'); return 'e'; } });
+  return [a, slow, d, c1, c2, e, alias('all', '', [d, c2, e])];
+}
+
+test('first failure: no new targets start, running ones are aborted, every failure reported', async () => {
+  const log: string[] = [];
+  const started = Date.now();
+  const report = await build(tempProject('fail'), { targets: failureGraph(log), requested: ['all'], jobs: 3 });
+  assert.ok(Date.now() - started < 1500, 'the slow build was aborted, not awaited');
+  assert.not.ok(report.ok);
+  assert.equal(report.failures.map((f) => f.target), ['a']);
+  assert.ok(log.includes('slow aborted'));
+  assert.not.ok(log.includes('c1'));
+  assert.is(report.entries.slow!.outcome, 'cancelled');
+  assert.is(report.entries.slow!.reason, 'stopped after a failed');
+  assert.is(report.entries.d!.outcome, 'skipped');
+  assert.is(report.entries.d!.reason, 'dependency a failed');
+  assert.is(report.entries.c2!.outcome, 'cancelled');
+  // e was running and ignores the signal: it finishes and its good result is kept.
+  assert.is(report.entries.e!.outcome, 'built');
+});
+
+test('--keep-going builds everything that does not depend on a failure and reports all failures', async () => {
+  const log: string[] = [];
+  const targets = failureGraph(log);
+  targets.push(target({ name: 'b', description: '', deps: {}, build: async (): Promise<number> => { throw new Error('b broke too'); } }));
+  targets.push(alias('more', '', [targets[6]!, targets[7]!]));
+  const report = await build(tempProject('keep'), { targets, requested: ['more'], jobs: 2, keepGoing: true });
+  assert.equal(report.failures.map((f) => f.target).sort(), ['a', 'b']);
+  assert.equal(withOutcome(report, 'built'), ['c1', 'c2', 'e', 'slow']);
+  assert.equal(withOutcome(report, 'skipped'), ['d']);
+});
+
+test('an external abort (SIGINT) cancels the run', async () => {
+  const log: string[] = [];
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 30);
+  const report = await build(tempProject('abort'), { targets: failureGraph(log).filter((t) => ['slow', 'c1', 'c2'].includes(t.name)), requested: ['c2'], signal: controller.signal });
+  assert.not.ok(report.ok);
+  assert.is(report.failures.length, 0);
+  assert.is(report.entries.slow!.outcome, 'cancelled');
+  assert.is(report.entries.slow!.reason, 'interrupted');
+});
+
+/** Deterministic pseudo-random numbers, so a failure can be replayed from its seed. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+}
+
+test('shuffled order, random jobs and timings: every dependency always finishes before its dependents', async () => {
+  for (let round = 0; round < 25; round++) {
+    const random = rng(round + 1);
+    const finished = new Set<string>();
+    const violations: string[] = [];
+    const all: AnyTarget[] = [];
+    for (let i = 0; i < 40; i++) {
+      const deps: Record<string, AnyTarget> = {};
+      for (let k = 0; k < 3 && all.length; k++) {
+        const dep = all[Math.floor(random() * all.length)]!;
+        deps[dep.name] = dep;
+      }
+      const pause = Math.floor(random() * 3);
+      const name = `t${i}`;
+      all.push(
+        target({
+          name, description: name, deps, inputs: { values: { round } },
+          build: async (ctx) => {
+            for (const dep of Object.keys(deps)) if (!finished.has(dep)) violations.push(`${name} started before ${dep} finished`);
+            assert.equal(Object.keys(ctx.deps).sort(), Object.keys(deps).sort());
+            if (pause) await sleep(pause);
+            finished.add(name);
+            return i;
+          },
+        }),
+      );
+    }
+    // Register in a shuffled order: the engine must not depend on registration order.
+    const shuffled = [...all].sort(() => random() - 0.5);
+    const report = await build(tempProject('shuffle'), { targets: shuffled, requested: shuffled.slice(0, 5).map((t) => t.name), jobs: 1 + Math.floor(random() * 8) });
+    assert.ok(report.ok, `round ${round}`);
+    assert.equal(violations, [], `round ${round}`);
+  }
+});
+
+test.run();

@@ -1,0 +1,90 @@
+// Hashing, JSON checks, the stat cache (re-hash only on size/mtime/inode change) and input globs.
+
+import { utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { hashJson, jsonProblem, stableStringify } from '../../lib/engine/hash.ts';
+import { expandGlob } from '../../lib/engine/glob.ts';
+import { StatCache, hashCounter } from '../../lib/engine/stat-cache.ts';
+import { editDistance, suggest } from '../../lib/engine/suggest.ts';
+import { tempProject, write } from '../fixtures/engine/helpers.ts';
+
+test('stableStringify sorts keys at every depth, so equal values hash equal', () => {
+  assert.is(stableStringify({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } }), '{"a":{"c":null,"d":[1,{"x":1,"y":2}]},"b":1}');
+  assert.is(hashJson({ a: 1, b: 2 }), hashJson({ b: 2, a: 1 }));
+  assert.is.not(hashJson({ a: 1 }), hashJson({ a: '1' }));
+});
+
+test('jsonProblem names the path of the first non-JSON value', () => {
+  assert.is(jsonProblem({ a: [1, 'x', null, { b: true }] }), undefined);
+  assert.is(jsonProblem(undefined), 'result is undefined (return null, or a value)');
+  assert.is(jsonProblem({ nodes: [{ created: new Date(0) }] }), 'result.nodes[0].created is a Date (only plain objects, arrays, strings, numbers, booleans and null are JSON)');
+  assert.match(jsonProblem({ n: NaN })!, /result.n is NaN/);
+  assert.match(jsonProblem({ f: () => 1 })!, /result.f is a function/);
+  assert.match(jsonProblem({ m: new Map() })!, /is a Map/);
+  assert.match(jsonProblem(10n)!, /bigint/);
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  assert.match(jsonProblem(cyclic)!, /refers back to itself/);
+  // An absent optional field is fine: JSON drops it.
+  assert.is(jsonProblem({ a: undefined, b: 1 }), undefined);
+});
+
+test('the stat cache hashes a file once, and again only when it changed', () => {
+  const root = tempProject('stat');
+  const file = join(root, 'a.txt');
+  writeFileSync(file, 'hello');
+  // Make the file's mtime old enough to be cached (not "racily clean").
+  utimesSync(file, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+  const cacheFile = join(root, 'cache.json');
+  const cache = new StatCache(cacheFile);
+  const before = hashCounter.files;
+  const first = cache.stamp(file)!;
+  assert.is(hashCounter.files, before + 1);
+  cache.stamp(file);
+  assert.is(hashCounter.files, before + 1, 'second stamp is a cache hit');
+  cache.save();
+  // A new cache object (a new run) loads the persisted entries: still no hashing.
+  const again = new StatCache(cacheFile);
+  assert.equal(again.stamp(file), first);
+  assert.is(hashCounter.files, before + 1, 'persisted cache hit');
+  // Touch without changing content: re-hashed (the stat changed), same hash.
+  utimesSync(file, new Date(Date.now() - 5_000), new Date(Date.now() - 5_000));
+  const touched = again.stamp(file)!;
+  assert.is(hashCounter.files, before + 2);
+  assert.is(touched.hash, first.hash);
+  // Change content: new hash.
+  writeFileSync(file, 'hello!');
+  utimesSync(file, new Date(Date.now() - 4_000), new Date(Date.now() - 4_000));
+  assert.is.not(again.stamp(file)!.hash, first.hash);
+  assert.is(again.stamp(join(root, 'missing.txt')), undefined);
+});
+
+test('a corrupt stat cache file is ignored (files are simply re-hashed)', () => {
+  const root = tempProject('stat');
+  write(root, 'a.txt', 'x');
+  write(root, 'cache.json', '{"format":1,"files":{');
+  const cache = new StatCache(join(root, 'cache.json'));
+  const before = hashCounter.files;
+  assert.ok(cache.stamp(join(root, 'a.txt')));
+  assert.is(hashCounter.files, before + 1);
+});
+
+test('expandGlob matches *, ? and ** and skips dot-files', () => {
+  const root = tempProject('glob');
+  for (const f of ['csr/ca.json', 'csr/admin.json', 'csr/notes.txt', 'csr/.hidden.json', 'src/a/b/c.ts', 'src/d.ts', 'src/e.js']) write(root, f, f);
+  assert.equal(expandGlob(root, 'csr/*.json'), ['csr/admin.json', 'csr/ca.json']);
+  assert.equal(expandGlob(root, 'src/**/*.ts'), ['src/a/b/c.ts', 'src/d.ts']);
+  assert.equal(expandGlob(root, 'csr/c?.json'), ['csr/ca.json']);
+  assert.equal(expandGlob(root, 'nothing/*.x'), []);
+});
+
+test('suggest offers the closest names', () => {
+  assert.is(editDistance('kitten', 'sitting'), 3);
+  assert.equal(suggest('net:pln', ['net:plan', 'pki:ca', 'nodes']), ['net:plan']);
+  assert.equal(suggest('ca', ['pki:ca', 'pki:admin', 'net:plan']), ['pki:ca']);
+  assert.equal(suggest('zzzzzz', ['pki:ca']), []);
+});
+
+test.run();

@@ -1,0 +1,245 @@
+// Staleness for each reason, early cutoff, --force semantics, probes, generated targets, atomic state.
+
+import { readdirSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readRecord, readStoredResult, recordPath } from '../../lib/engine/index.ts';
+import { alias, target, type AnyTarget, type Json } from '../../lib/target.ts';
+import { build, tempProject, withOutcome, write } from '../fixtures/engine/helpers.ts';
+
+/** A small project: `in` reads in.txt and owns out/in.txt; `mid` depends on it; `top` on mid. */
+function project(root: string, opts: { value?: Json; version?: number; midResult?: (n: string) => Json; probe?: () => string | undefined; env?: string[] } = {}) {
+  const runs: string[] = [];
+  const input = target({
+    name: 'g:in',
+    description: 'reads in.txt',
+    deps: {},
+    version: opts.version,
+    inputs: { files: ['in.txt'], values: { setting: opts.value ?? 'a' }, env: opts.env },
+    outputs: ['out/in.txt'],
+    build: async (ctx) => {
+      runs.push('g:in');
+      write(ctx.root, 'out/in.txt', 'made');
+      return { text: 'in' };
+    },
+  });
+  const mid = target({
+    name: 'g:mid',
+    description: 'depends on in',
+    deps: { input },
+    probe: async () => opts.probe?.(),
+    build: async (ctx) => {
+      runs.push('g:mid');
+      return opts.midResult ? opts.midResult(ctx.deps.input.text) : { upper: ctx.deps.input.text.toUpperCase() };
+    },
+  });
+  const top = target({
+    name: 'h:top',
+    description: 'depends on mid',
+    deps: { mid },
+    build: async () => {
+      runs.push('h:top');
+      return 1;
+    },
+  });
+  const everything = alias('all', 'all', [top]);
+  return { runs, targets: [input, mid, top, everything] as AnyTarget[], input, mid, top };
+}
+
+function fresh() {
+  const root = tempProject('stale');
+  write(root, 'in.txt', 'one');
+  return root;
+}
+
+test('never built, then up to date', async () => {
+  const root = fresh();
+  const p = project(root);
+  const first = await build(root, { targets: p.targets, requested: ['all'] });
+  assert.ok(first.ok);
+  assert.equal(withOutcome(first, 'built'), ['g:in', 'g:mid', 'h:top']);
+  assert.is(first.entries['g:in']!.reason, 'never built');
+  const second = await build(root, { targets: project(root).targets, requested: ['all'] });
+  assert.equal(withOutcome(second, 'up-to-date'), ['g:in', 'g:mid', 'h:top']);
+  assert.equal(second.entries['g:mid']!.result, { upper: 'IN' });
+  assert.equal(readStoredResult(join(root, 'output'), 'g:mid'), { upper: 'IN' });
+});
+
+test('input file change: named in the reason; early cutoff stops at an unchanged result', async () => {
+  const root = fresh();
+  await build(root, { targets: project(root).targets, requested: ['all'] });
+  write(root, 'in.txt', 'two');
+  const p = project(root);
+  const report = await build(root, { targets: p.targets, requested: ['all'] });
+  assert.match(report.entries['g:in']!.reason, /^input file in.txt changed: [0-9a-f]{8} → [0-9a-f]{8}$/);
+  // g:in rebuilt but returned the same result: nothing downstream runs.
+  assert.equal(p.runs, ['g:in']);
+});
+
+test('dependency result change rebuilds dependents and says which dependency', async () => {
+  const root = fresh();
+  await build(root, { targets: project(root).targets, requested: ['all'] });
+  const p = project(root, { midResult: () => ({ upper: 'CHANGED' }), version: 2 });
+  const report = await build(root, { targets: p.targets, requested: ['all'] });
+  assert.is(report.entries['g:in']!.reason, 'recipe version changed: 0 → 2');
+  // g:in's result is unchanged, so g:mid is up to date even though its build would now differ.
+  assert.equal(p.runs, ['g:in']);
+  const forced = project(root, { midResult: () => ({ upper: 'CHANGED' }), version: 2 });
+  const report2 = await build(root, { targets: forced.targets, requested: ['g:mid'], force: true });
+  assert.is(report2.entries['g:mid']!.reason, 'forced');
+  const report3 = await build(root, { targets: forced.targets, requested: ['all'] });
+  assert.is(report3.entries['h:top']!.reason, 'dependency g:mid has a new result');
+});
+
+test('value and env changes are explained from → to', async () => {
+  const root = fresh();
+  process.env.HARDER_TEST_ENV = 'x';
+  await build(root, { targets: project(root, { value: { nodes: [1, 2] }, env: ['HARDER_TEST_ENV'] }).targets, requested: ['g:in'] });
+  const r1 = await build(root, { targets: project(root, { value: { nodes: [1, 3] }, env: ['HARDER_TEST_ENV'] }).targets, requested: ['g:in'] });
+  assert.is(r1.entries['g:in']!.reason, 'value setting.nodes[1] changed: 2 → 3');
+  delete process.env.HARDER_TEST_ENV;
+  const r2 = await build(root, { targets: project(root, { value: { nodes: [1, 3] }, env: ['HARDER_TEST_ENV'] }).targets, requested: ['g:in'] });
+  assert.is(r2.entries['g:in']!.reason, 'env HARDER_TEST_ENV changed: "x" → (unset)');
+});
+
+test('owned output missing or modified → rebuild; touched but equal → up to date, not re-hashed twice', async () => {
+  const root = fresh();
+  await build(root, { targets: project(root).targets, requested: ['g:in'] });
+  unlinkSync(join(root, 'out/in.txt'));
+  const r1 = await build(root, { targets: project(root).targets, requested: ['g:in'] });
+  assert.is(r1.entries['g:in']!.reason, 'output out/in.txt is missing');
+  write(root, 'out/in.txt', 'tampered');
+  const r2 = await build(root, { targets: project(root).targets, requested: ['g:in'] });
+  assert.is(r2.entries['g:in']!.reason, 'output out/in.txt was modified');
+  utimesSync(join(root, 'out/in.txt'), new Date(), new Date(Date.now() + 5000));
+  const r3 = await build(root, { targets: project(root).targets, requested: ['g:in'] });
+  assert.is(r3.entries['g:in']!.outcome, 'up-to-date');
+  // The refreshed stamp was recorded: the next check matches by stat alone.
+  const record = readRecord(join(root, 'output'), 'g:in');
+  assert.ok(record.kind === 'ok' && record.record.outputs['out/in.txt']!.mtimeMs > Date.now());
+});
+
+test('a failing probe rebuilds with its reason; a throwing probe too', async () => {
+  const root = fresh();
+  await build(root, { targets: project(root).targets, requested: ['g:mid'] });
+  const p = project(root, { probe: () => 'container harder-worker-1 is gone' });
+  const report = await build(root, { targets: p.targets, requested: ['g:mid'] });
+  assert.is(report.entries['g:mid']!.reason, 'probe: container harder-worker-1 is gone');
+  assert.equal(p.runs, ['g:mid']);
+  const throwing = project(root, { probe: () => { throw new Error('docker is down'); } });
+  const r2 = await build(root, { targets: throwing.targets, requested: ['g:mid'] });
+  assert.is(r2.entries['g:mid']!.reason, 'probe failed: docker is down');
+});
+
+test('alwaysRun targets run every time; their unchanged result does not rebuild dependents', async () => {
+  const root = fresh();
+  let runs = 0;
+  const check = target({ name: 'check', description: 'smoke', deps: {}, alwaysRun: true, build: async () => { runs++; return 'ok'; } });
+  let after = 0;
+  const dependent = target({ name: 'after', description: 'after', deps: { check }, build: async () => ++after });
+  await build(root, { targets: [check, dependent], requested: ['after'] });
+  const report = await build(root, { targets: [check, dependent], requested: ['after'] });
+  assert.is(runs, 2);
+  assert.is(after, 1);
+  assert.is(report.entries.check!.reason, 'always runs');
+});
+
+test('--force on an alias or group skips precious members unless named', async () => {
+  const root = fresh();
+  const made: string[] = [];
+  const ca = target({ name: 'pki:ca', description: 'ca', deps: {}, precious: true, build: async () => { made.push('pki:ca'); return 'ca'; } });
+  const cert = target({ name: 'pki:cert', description: 'cert', deps: { ca }, build: async () => { made.push('pki:cert'); return 'cert'; } });
+  const certs = alias('certs', 'all certs', [ca, cert]);
+  const targets = [ca, cert, certs];
+  await build(root, { targets, requested: ['certs'] });
+  made.length = 0;
+  await build(root, { targets, requested: ['certs'], force: true });
+  assert.equal(made, ['pki:cert']);
+  made.length = 0;
+  await build(root, { targets, requested: ['pki'], force: true });
+  assert.equal(made, ['pki:cert']);
+  made.length = 0;
+  // Named explicitly, the precious target is forced; its dependent keeps its record (same result).
+  await build(root, { targets, requested: ['pki:ca', 'pki:cert'], force: true });
+  assert.equal(made, ['pki:ca', 'pki:cert']);
+  made.length = 0;
+  const onlyCa = await build(root, { targets, requested: ['pki:ca'], force: true });
+  assert.equal(made, ['pki:ca']);
+  assert.is(onlyCa.entries['pki:ca']!.reason, 'forced');
+});
+
+test('generated targets: adding one more builds only it', async () => {
+  const root = fresh();
+  const made: string[] = [];
+  const gen = (workers: number) => {
+    const plan = target({ name: 'plan', description: 'plan', deps: {}, build: async () => 'p' });
+    const certs = Array.from({ length: workers }, (_, i) =>
+      target({ name: `cert:worker-${i + 1}`, description: 'kubelet cert', deps: { plan }, inputs: { values: { node: `worker-${i + 1}` } }, build: async () => { made.push(`worker-${i + 1}`); return i; } }),
+    );
+    return [plan, ...certs, alias('certs', 'certs', certs)];
+  };
+  await build(root, { targets: gen(2), requested: ['certs'] });
+  made.length = 0;
+  const report = await build(root, { targets: gen(3), requested: ['certs'] });
+  assert.equal(made, ['worker-3']);
+  assert.equal(withOutcome(report, 'up-to-date'), ['cert:worker-1', 'cert:worker-2', 'plan']);
+});
+
+test('state: a torn temp file is ignored; a corrupt or foreign record means rebuild, not a crash', async () => {
+  const root = fresh();
+  await build(root, { targets: project(root).targets, requested: ['all'] });
+  const outDir = join(root, 'output');
+  const file = recordPath(outDir, 'g:mid');
+  // A temp file left by a kill during an atomic write: never read.
+  writeFileSync(`${file}.99999.0.tmp`, '{"schema":1,"na');
+  const r1 = await build(root, { targets: project(root).targets, requested: ['all'] });
+  assert.equal(withOutcome(r1, 'built'), []);
+  writeFileSync(file, '{"schema":1,"name":"g:m');
+  const p = project(root);
+  const r2 = await build(root, { targets: p.targets, requested: ['all'] });
+  assert.is(r2.entries['g:mid']!.reason, 'its state record is corrupt (not JSON); rebuilding');
+  assert.equal(p.runs, ['g:mid']);
+  writeFileSync(file, JSON.stringify({ schema: 0, name: 'g:mid' }));
+  const r3 = await build(root, { targets: project(root).targets, requested: ['all'] });
+  assert.match(r3.entries['g:mid']!.reason, /schema 0, this engine writes 1; rebuilding/);
+  assert.ok(readdirSync(join(outDir, '.harder', 'targets')).length >= 3);
+});
+
+test('a record is invalidated before its build and written only after success', async () => {
+  const root = fresh();
+  await build(root, { targets: project(root).targets, requested: ['g:in'] });
+  write(root, 'in.txt', 'changed');
+  let seenDuring: string | undefined;
+  const input = target({
+    name: 'g:in', description: 'x', deps: {}, inputs: { files: ['in.txt'], values: { setting: 'a' } }, outputs: ['out/in.txt'],
+    build: async (ctx) => {
+      const read = readRecord(ctx.outDir, 'g:in');
+      seenDuring = read.kind === 'ok' ? String(read.record.key) : read.kind;
+      assert.equal(ctx.previous, { text: 'in' }, 'the previous result is still offered to the build');
+      throw new Error('fails');
+    },
+  });
+  const report = await build(root, { targets: [input], requested: ['g:in'] });
+  assert.is(seenDuring, 'null');
+  assert.not.ok(report.ok);
+  assert.is(readStoredResult(join(root, 'output'), 'g:in'), undefined);
+  const again = await build(root, { targets: project(root).targets, requested: ['g:in'] });
+  assert.is(again.entries['g:in']!.reason, 'the last build failed or was interrupted');
+});
+
+test('dry run decides without building or writing, and dependents of would-build say so', async () => {
+  const root = fresh();
+  await build(root, { targets: project(root).targets, requested: ['all'] });
+  write(root, 'in.txt', 'three');
+  const p = project(root);
+  const report = await build(root, { targets: p.targets, requested: ['all'], dryRun: true });
+  assert.equal(p.runs, []);
+  assert.is(report.entries['g:in']!.outcome, 'would-build');
+  assert.is(report.entries['g:mid']!.reason, 'dependency g:in would rebuild');
+  assert.is(report.entries['h:top']!.reason, 'dependency g:mid would rebuild');
+  const real = await build(root, { targets: project(root).targets, requested: ['all'] });
+  assert.equal(withOutcome(real, 'built'), ['g:in']);
+});
+
+test.run();
