@@ -65,9 +65,9 @@ test('bad builds: thrown error (with hint), non-JSON result, missing input, miss
   class HelpfulError extends Error {
     hint = 'start dockerd';
   }
-  const targets = [
+  const targets: AnyTarget[] = [
     target({ name: 'throws', description: '', deps: {}, build: async (): Promise<number> => { throw new HelpfulError('docker socket not found'); } }),
-    target({ name: 'date', description: '', deps: {}, build: async () => ({ when: new Date(0) }) as never }),
+    target({ name: 'date', description: '', deps: {}, build: async () => ({ when: new Date(0) }) as unknown as number }),
     target({ name: 'noinput', description: '', deps: {}, inputs: { files: ['csr/missing.json'] }, build: async () => 1 }),
     target({ name: 'nooutput', description: '', deps: {}, outputs: ['out/never.txt'], build: async () => 1 }),
   ];
@@ -83,8 +83,8 @@ test('bad builds: thrown error (with hint), non-JSON result, missing input, miss
 });
 
 /** a fails after 50ms; slow runs 2s unless aborted; independent chain c1 → c2; d depends on a. */
-function failureGraph(log: string[]) {
-  const a = target({ name: 'a', description: '', deps: {}, build: async () => { await sleep(50); log.push('a failed'); throw new Error('a broke'); } });
+function failureGraph(log: string[]): AnyTarget[] {
+  const a = target({ name: 'a', description: '', deps: {}, build: async (): Promise<number> => { await sleep(50); log.push('a failed'); throw new Error('a broke'); } });
   const slow = target({
     name: 'slow', description: '', deps: {},
     build: async (ctx) => {

@@ -213,7 +213,7 @@ test('a record is invalidated before its build and written only after success', 
   let seenDuring: string | undefined;
   const input = target({
     name: 'g:in', description: 'x', deps: {}, inputs: { files: ['in.txt'], values: { setting: 'a' } }, outputs: ['out/in.txt'],
-    build: async (ctx) => {
+    build: async (ctx): Promise<{ text: string }> => {
       const read = readRecord(ctx.outDir, 'g:in');
       seenDuring = read.kind === 'ok' ? String(read.record.key) : read.kind;
       assert.equal(ctx.previous, { text: 'in' }, 'the previous result is still offered to the build');
