@@ -6,11 +6,13 @@ import type { AnyTarget } from '../lib/target.ts';
 import type { ClusterConfig } from './config.ts';
 import { ipPlanTarget } from './ip-plan.ts';
 import { certsStep } from './certs.ts';
+import { nodesStep } from './nodes.ts';
 
 /** Every target of the project for one cluster config. The CLI registers these. */
 export function projectTargets(config: ClusterConfig): AnyTarget[] {
   const plan = ipPlanTarget(config);
   // Steps are added here in build order; each receives the earlier steps' targets it needs.
   const certs = certsStep(config);
-  return [plan, ...certs.all];
+  const nodes = nodesStep(config, { plan });
+  return [plan, ...certs.all, ...nodes.all];
 }

@@ -1,0 +1,135 @@
+// Makes sure a Docker engine answers: when none does and we are root on Debian/Ubuntu with the default
+// socket, installs Debian's docker.io (and debootstrap) with apt-get and starts dockerd in the background.
+// Anywhere else it stops with one message naming what to install. Used by host:preflight and .ci/run.
+
+import { spawn } from 'node:child_process';
+import { existsSync, openSync, readFileSync } from 'node:fs';
+import { connectDocker, dockerAddress, dockerAnswers, START_DOCKER_HINT } from './connect.ts';
+import { DockerError, DockerUnavailableError } from './errors.ts';
+
+export type EngineFacts = {
+  serverVersion: string;
+  apiVersion: string;
+  cgroupVersion: string;
+  cgroupDriver: string;
+  storageDriver: string;
+  /** What this function did: nothing, started an installed dockerd, or installed and started it. */
+  action: 'none' | 'started' | 'installed';
+};
+
+export type EnsureEngineOptions = {
+  log?: (line: string) => void;
+  /** Install/start when possible (default true). False: only check, and fail with the clear error. */
+  allowSetup?: boolean;
+  /** How long to wait for a freshly started dockerd (default 60 s). */
+  startTimeoutMs?: number;
+  /** Where the started dockerd writes its log. */
+  dockerdLog?: string;
+  signal?: AbortSignal;
+};
+
+const DEFAULT_SOCKET = 'unix:///var/run/docker.sock';
+
+function osRelease(): Record<string, string> {
+  try {
+    const text = readFileSync('/etc/os-release', 'utf8');
+    return Object.fromEntries(
+      text
+        .split('\n')
+        .map((line) => /^([A-Z_]+)=("?)(.*)\2$/.exec(line))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => [m[1]!, m[3]!]),
+    );
+  } catch {
+    return {};
+  }
+}
+
+function isDebianLike(): boolean {
+  const os = osRelease();
+  return [os.ID, ...(os.ID_LIKE ?? '').split(' ')].some((id) => id === 'debian' || id === 'ubuntu');
+}
+
+/** Ensures an engine answers (installing/starting it where that is safe) and returns what it is. */
+export async function ensureDockerEngine(options: EnsureEngineOptions = {}): Promise<EngineFacts> {
+  const log = options.log ?? (() => undefined);
+  let action: EngineFacts['action'] = 'none';
+  if (!(await dockerAnswers())) {
+    const address = dockerAddress();
+    const canSetup =
+      options.allowSetup !== false && (address === DEFAULT_SOCKET || address === 'unix:///run/docker.sock') && process.getuid?.() === 0 && isDebianLike();
+    if (!canSetup) {
+      const what = isDebianLike()
+        ? 'install it with `sudo apt-get install -y docker.io debootstrap`, then start it (`sudo systemctl start docker`)'
+        : 'install Docker Engine (https://docs.docker.com/engine/install/) and start it';
+      throw new DockerUnavailableError(`Docker is not running: no engine answers at ${address}`, `${what}; ${START_DOCKER_HINT}`);
+    }
+    if (!existsSync('/usr/sbin/dockerd') || !existsSync('/usr/sbin/debootstrap')) {
+      log('no Docker engine answers and dockerd is not installed: installing docker.io and debootstrap with apt-get');
+      await run('apt-get', ['update'], log, options.signal);
+      await run('apt-get', ['install', '-y', '--no-install-recommends', 'docker.io', 'debootstrap'], log, options.signal, { DEBIAN_FRONTEND: 'noninteractive' });
+      action = 'installed';
+    } else {
+      action = 'started';
+    }
+    await startDockerd(log, options.dockerdLog ?? '/var/log/dockerd.log');
+    await waitForEngine(options.startTimeoutMs ?? 60_000, options.signal);
+    log('Docker engine is ready');
+  }
+  const docker = await connectDocker();
+  const info = (await docker.info()) as { ServerVersion?: string; CgroupVersion?: string; CgroupDriver?: string; Driver?: string };
+  const version = (await docker.version()) as { ApiVersion?: string };
+  return {
+    serverVersion: info.ServerVersion ?? 'unknown',
+    apiVersion: version.ApiVersion ?? 'unknown',
+    cgroupVersion: info.CgroupVersion ?? '1',
+    cgroupDriver: info.CgroupDriver ?? 'unknown',
+    storageDriver: info.Driver ?? 'unknown',
+    action,
+  };
+}
+
+/** Starts dockerd: through systemd when systemd is the init system, else as a detached background process. */
+async function startDockerd(log: (line: string) => void, logFile: string): Promise<void> {
+  if (existsSync('/run/systemd/system')) {
+    log('starting Docker with `systemctl start docker`');
+    await run('systemctl', ['start', 'docker'], log);
+    return;
+  }
+  log(`starting /usr/sbin/dockerd in the background (log: ${logFile})`);
+  const out = openSync(logFile, 'a');
+  const child = spawn('/usr/sbin/dockerd', [], { detached: true, stdio: ['ignore', out, out] });
+  child.on('error', () => undefined);
+  child.unref();
+}
+
+async function waitForEngine(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    signal?.throwIfAborted();
+    if (await dockerAnswers(2000)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new DockerUnavailableError(`dockerd was started but does not answer after ${Math.round(timeoutMs / 1000)} s`, 'see /var/log/dockerd.log');
+}
+
+function run(command: string, args: string[], log: (line: string) => void, signal?: AbortSignal, env: Record<string, string> = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, signal });
+    const tail: string[] = [];
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        tail.push(line);
+        if (tail.length > 10) tail.shift();
+        log(line);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (error) => reject(new DockerError(`${command} could not run: ${error.message}`)));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new DockerError(`\`${command} ${args.join(' ')}\` exited ${code}:\n${tail.join('\n')}`)),
+    );
+  });
+}

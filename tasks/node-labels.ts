@@ -1,0 +1,15 @@
+// The Docker labels that mark what belongs to a cluster: clean:nodes and every probe go by these,
+// never by name patterns, so nothing of another cluster (or another project) is touched.
+
+export const CLUSTER_LABEL = 'harder.cluster';
+export const ROLE_LABEL = 'harder.role';
+export const NODE_LABEL = 'harder.node';
+/** The node container's spec hash: equal label ⇔ the container was made from the same inputs. */
+export const KEY_LABEL = 'harder.key';
+/** What an object is to the cluster: `node`, `containerd-volume`, `network`. */
+export const PART_LABEL = 'harder.part';
+
+/** Container name of a node: `<clusterName>-<nodeName>`. */
+export function containerName(clusterName: string, nodeName: string): string {
+  return `${clusterName}-${nodeName}`;
+}

@@ -1,0 +1,61 @@
+// The cluster's Docker network: a user-defined bridge named after the cluster, with the subnet and
+// gateway of the IP plan, labelled with the cluster; refuses to take over or overlap anything else.
+
+import { target, type AnyTarget, type Target } from '../lib/target.ts';
+import type { ClusterConfig } from './config.ts';
+import type { ipPlanTarget } from './ip-plan.ts';
+import { CLUSTER_LABEL, PART_LABEL } from './node-labels.ts';
+
+export type ClusterNetwork = { name: string; id: string; subnet: string; gateway: string };
+
+/** Typed by result only (see BaseImageTarget in node-images.ts for why). */
+export type NetworkTarget = Target<ClusterNetwork, any>;
+
+export function networkTarget(config: ClusterConfig, deps: { host: AnyTarget; plan: ReturnType<typeof ipPlanTarget> }): NetworkTarget {
+  const labels = { [CLUSTER_LABEL]: config.clusterName, [PART_LABEL]: 'network' };
+  return target({
+    name: 'net:network',
+    description: `Docker bridge network "${config.clusterName}" with the planned subnet and gateway`,
+    deps: { host: deps.host, plan: deps.plan },
+    inputs: { values: { clusterName: config.clusterName } },
+    build: async (ctx): Promise<ClusterNetwork> => {
+      const { connectDocker } = await import('../lib/docker/connect.ts');
+      const { ensureNetwork } = await import('../lib/docker/networks.ts');
+      const { removeContainer, inspectContainer } = await import('../lib/docker/containers.ts');
+      const docker = await connectDocker();
+      return ensureNetwork(
+        docker,
+        { name: config.clusterName, subnet: ctx.deps.plan.subnet, gateway: ctx.deps.plan.gateway, labels },
+        {
+          log: ctx.log,
+          // Only our own nodes can be attached to our network; they hold addresses of the old subnet
+          // and are recreated by their targets (whose inputs include the network) right after.
+          onStaleMembers: async (ids) => {
+            for (const id of ids) {
+              const info = await inspectContainer(docker, id);
+              if (info?.Config.Labels?.[CLUSTER_LABEL] !== config.clusterName) {
+                throw new Error(`container ${info?.Name ?? id} of another owner is attached to network ${config.clusterName}; detach it first`);
+              }
+              ctx.log(`removing ${info.Name.replace(/^\//, '')}: its address is from the old subnet`);
+              await removeContainer(docker, id);
+            }
+          },
+        },
+      );
+    },
+    probe: async (result) => {
+      const { connectDocker } = await import('../lib/docker/connect.ts');
+      const { inspectNetwork } = await import('../lib/docker/networks.ts');
+      const network = await inspectNetwork(await connectDocker(), result.name);
+      if (!network) return `network ${result.name} no longer exists`;
+      if (network.Id !== result.id) return `network ${result.name} was recreated by someone else`;
+      return undefined;
+    },
+    // Sweeps by label, not by the stored result: containers, volumes and the network of this cluster go
+    // even when output/ was deleted or a node left the config. Nodes are cleaned before (dependents first).
+    clean: async (_result, ctx) => {
+      const { removeClusterObjects } = await import('./node-cleanup.ts');
+      await removeClusterObjects(config.clusterName, ctx.log);
+    },
+  });
+}

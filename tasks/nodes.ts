@@ -1,0 +1,39 @@
+// The nodes step: host preflight, base and node images, the cluster network and one container per
+// node. `npx tsx tasks.ts nodes` builds all of it; a second run only probes. `clean:nodes` (the CLI's
+// clean command on this alias) removes the containers, their volumes and the network, found by label.
+
+import { alias, type AnyTarget } from '../lib/target.ts';
+import type { ClusterConfig } from './config.ts';
+import { hostPreflightTarget } from './host.ts';
+import type { ipPlanTarget } from './ip-plan.ts';
+import { nodeTarget, type NodeExtras } from './node-containers.ts';
+import { baseImageTarget, nodeImageTarget, type BaseImageOptions } from './node-images.ts';
+import { networkTarget } from './node-network.ts';
+
+export type NodesStepOptions = {
+  baseImage?: BaseImageOptions;
+  /** Per-node container settings, by node name. */
+  nodeExtras?: Record<string, NodeExtras>;
+  readyTimeoutMs?: number;
+};
+
+export function nodesStep(config: ClusterConfig, deps: { plan: ReturnType<typeof ipPlanTarget> }, options: NodesStepOptions = {}) {
+  const host = hostPreflightTarget();
+  const base = baseImageTarget({ host }, options.baseImage);
+  const image = nodeImageTarget({ base });
+  const network = networkTarget(config, { host, plan: deps.plan });
+  const nodes = config.nodes.map((node) =>
+    nodeTarget(config, node, { image, network, plan: deps.plan }, { extras: options.nodeExtras?.[node.name], readyTimeoutMs: options.readyTimeoutMs }),
+  );
+  /** Node targets by node name, for later steps that work on one node. */
+  const byNode = Object.fromEntries(nodes.map((t, i) => [config.nodes[i]!.name, t]));
+  const all: AnyTarget[] = [
+    host,
+    base,
+    image,
+    network,
+    ...nodes,
+    alias('nodes', 'Images, network and every node container up with systemd running', [image, network, ...nodes]),
+  ];
+  return { host, base, image, network, nodes, byNode, all };
+}
