@@ -229,7 +229,7 @@ async function knownDigest(file: string, spec: BinarySpec, signal: AbortSignal):
 
 // ---- source: go ------------------------------------------------------------------------------
 
-const GO_MISSING_HINT =
+export const GO_MISSING_HINT =
   'install Go 1.24+ (https://go.dev/dl/) and put `go` on PATH (or set GO), or use another binary source: ' +
   '`--binaries release` (downloads from dl.k8s.io or HARDER_K8S_RELEASE_URL) or `--binaries dir` with HARDER_BINARIES_DIR';
 
@@ -278,22 +278,41 @@ export function kubernetesLdflags(version: string, buildDate?: string): string[]
 }
 
 async function fromGo(spec: BinarySpec, signal: AbortSignal, log: (line: string) => void): Promise<{ path: string; sha256: string }> {
-  const toolchain = await goVersion(GO_MISSING_HINT);
-  const dest = cachedBinaryPath(spec.name, spec.version, 'go');
   const isCrictl = spec.name === 'crictl';
   const wrapper = isCrictl ? await crictlWrapper(spec.version, signal) : await kubernetesWrapper(spec.version, signal);
   const buildDate = isCrictl ? undefined : (await goModDownload('k8s.io/kubernetes', spec.version, { signal })).time;
   const ldflags = isCrictl ? ['-s', '-w', `-X sigs.k8s.io/cri-tools/pkg/version.Version=${spec.version}`] : kubernetesLdflags(spec.version, buildDate);
+  return buildGoBinary({ name: spec.name, version: spec.version, wrapper, package: spec.goPackage, ldflags, signal, log });
+}
+
+export type GoBinaryBuild = {
+  name: string;
+  version: string;
+  wrapper: WrapperModuleSpec;
+  package: string;
+  ldflags: string[];
+  signal: AbortSignal;
+  log: (line: string) => void;
+};
+
+/**
+ * Builds a main package into the binary cache (bin/<version>/go/<name>), or reuses the file there when
+ * it was built by the same recipe (toolchain, wrapper module, ldflags) and is intact.
+ */
+export async function buildGoBinary(options: GoBinaryBuild): Promise<{ path: string; sha256: string }> {
+  const { name, version, wrapper, signal, log } = options;
+  const toolchain = await goVersion(GO_MISSING_HINT);
+  const dest = cachedBinaryPath(name, version, 'go');
   // The recipe names everything that shapes the binary; a cached file built another way is rebuilt.
-  const recipe = JSON.stringify({ toolchain, wrapper, ldflags, cgo: 0, trimpath: true });
+  const recipe = JSON.stringify({ toolchain, wrapper, package: options.package, ldflags: options.ldflags, cgo: 0, trimpath: true });
   const reused = await reuseCached(dest, recipe, log);
   if (reused) return { path: dest, sha256: reused };
-  const dir = cachePath('go', 'work', `${wrapper.module.split('/').pop()}-${spec.version}`);
+  const dir = cachePath('go', 'work', `${wrapper.module.split('/').pop()}-${version}`);
   await prepareWrapperModule(dir, wrapper, { signal, log, missingHint: GO_MISSING_HINT });
-  log(`building ${spec.name} ${spec.version} from ${spec.goPackage} with ${toolchain} (long on a cold cache: minutes per binary)`);
-  await goBuild({ dir, package: spec.goPackage, output: dest, ldflags, signal, log, missingHint: GO_MISSING_HINT });
+  log(`building ${name} ${version} from ${options.package} with ${toolchain} (minutes on a cold build cache)`);
+  await goBuild({ dir, package: options.package, output: dest, ldflags: options.ldflags, signal, log, missingHint: GO_MISSING_HINT });
   const sha256 = await fileDigest(dest);
-  await recordCached(dest, { name: spec.name, version: spec.version, source: 'go', sha256, recipe });
+  await recordCached(dest, { name, version, source: 'go', sha256, recipe });
   return { path: dest, sha256 };
 }
 

@@ -1,0 +1,110 @@
+// Loads a local Docker image into a node's containerd (what `kind load docker-image` does): streams
+// `docker save` into `ctr images import -` on the node, skipping nodes that already hold the same image.
+
+import type Dockerode from 'dockerode';
+import { connectDocker } from './connect.ts';
+import { DockerError, engineMessage } from './errors.ts';
+import { inspectImage } from './images.ts';
+import type { NodeHandle } from './node-access.ts';
+
+/** The containerd namespace the CRI plugin (and so kubelet) reads images from. */
+export const CRI_NAMESPACE = 'k8s.io';
+
+/**
+ * The name containerd gives an image that Docker calls `ref`: Docker Hub names get their implicit
+ * `docker.io/` (and `library/`) prefix, and a missing tag becomes `latest`.
+ */
+export function normalizeImageRef(ref: string): string {
+  let name = ref;
+  const slash = name.indexOf('/');
+  const first = slash === -1 ? '' : name.slice(0, slash);
+  const hasDomain = slash !== -1 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  if (!hasDomain) name = `docker.io/${slash === -1 ? `library/${name}` : name}`;
+  const lastPart = name.slice(name.lastIndexOf('/') + 1);
+  if (!lastPart.includes(':') && !lastPart.includes('@')) name += ':latest';
+  return name;
+}
+
+type Descriptor = { mediaType?: string; digest: string; platform?: { architecture?: string; os?: string } };
+
+/**
+ * The config digest (= Docker's image ID) of image `ref` in the node's containerd, or undefined when the
+ * node does not have it. Reads the image's manifest (through an index when it is one) with `ctr content get`.
+ */
+export async function nodeImageId(node: NodeHandle, ref: string, signal?: AbortSignal): Promise<string | undefined> {
+  const name = normalizeImageRef(ref);
+  const ls = await node.exec(['ctr', '-n', CRI_NAMESPACE, 'images', 'ls', `name==${name}`], { signal });
+  const row = ls.stdout
+    .toString('utf8')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .find((cols) => cols[0] === name);
+  const digest = row?.find((col) => /^sha256:[0-9a-f]{64}$/.test(col));
+  if (!digest) return undefined;
+  let manifest = await readJsonBlob(node, digest, signal);
+  for (let depth = 0; manifest && Array.isArray(manifest.manifests) && depth < 3; depth++) {
+    // An index: pick this machine's platform (nodes run on the host's architecture), else the first.
+    const entries = manifest.manifests as Descriptor[];
+    const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+    const chosen = entries.find((m) => m.platform?.architecture === arch && (m.platform.os ?? 'linux') === 'linux') ?? entries[0];
+    manifest = chosen ? await readJsonBlob(node, chosen.digest, signal) : undefined;
+  }
+  const config = manifest?.config as Descriptor | undefined;
+  return config?.digest;
+}
+
+async function readJsonBlob(node: NodeHandle, digest: string, signal?: AbortSignal): Promise<Record<string, unknown> | undefined> {
+  const result = await node.exec(['ctr', '-n', CRI_NAMESPACE, 'content', 'get', digest], { signal, allowFailure: true });
+  if (result.exitCode !== 0) return undefined; // content missing (e.g. garbage-collected): treat as absent
+  try {
+    return JSON.parse(result.stdout.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+export type LoadOutcome = {
+  /** containerd's name for the image. */
+  ref: string;
+  /** Docker's image ID, which is also the config digest in containerd. */
+  id: string;
+  /** True when the node already had the image and nothing was transferred. */
+  skipped: boolean;
+};
+
+/**
+ * Makes the node's containerd (namespace k8s.io) hold Docker image `ref` exactly as Docker has it now.
+ * Skips the transfer when the node already has the same image ID under that name.
+ */
+export async function loadImageIntoNode(
+  node: NodeHandle,
+  ref: string,
+  options: { docker?: Dockerode; signal?: AbortSignal; log?: (line: string) => void } = {},
+): Promise<LoadOutcome> {
+  const docker = options.docker ?? (await connectDocker());
+  const local = await inspectImage(docker, ref);
+  if (!local) throw new DockerError(`Docker has no image ${ref}`, `build or pull it first (docker images lists what there is)`);
+  const name = normalizeImageRef(ref);
+  const present = await nodeImageId(node, ref, options.signal);
+  if (present === local.id) {
+    options.log?.(`${node.name}: already has ${name} (${local.id.slice(7, 19)}), skipped`);
+    return { ref: name, id: local.id, skipped: true };
+  }
+  options.log?.(`${node.name}: importing ${name} (${local.id.slice(7, 19)})${present ? `, replacing ${present.slice(7, 19)}` : ''}`);
+  let save: NodeJS.ReadableStream;
+  try {
+    save = await docker.getImage(ref).get();
+  } catch (error) {
+    throw new DockerError(`docker save ${ref} failed: ${engineMessage(error)}`, undefined, { cause: error });
+  }
+  await node.exec(['ctr', '-n', CRI_NAMESPACE, 'images', 'import', '-'], { stdin: save, signal: options.signal });
+  const after = await nodeImageId(node, ref, options.signal);
+  if (after !== local.id) {
+    throw new DockerError(
+      `${node.name}: after importing ${name}, containerd reports ${after ?? 'no such image'} instead of ${local.id}`,
+      `inspect with \`docker exec ${node.name} ctr -n ${CRI_NAMESPACE} images ls\``,
+    );
+  }
+  return { ref: name, id: local.id, skipped: false };
+}

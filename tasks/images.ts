@@ -1,0 +1,354 @@
+// The images the cluster runs, built locally (no registry is reachable): the pod sandbox ("pause"), a
+// tiny HTTP test workload, and CoreDNS; plus `load:<image>@<node>` targets that put them into each
+// node's containerd, and the `load <image…>` command for any local image.
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { alias, target, type AnyTarget, type Target } from '../lib/target.ts';
+import { cachePath } from '../lib/cache-root.ts';
+import { connectDocker } from '../lib/docker/connect.ts';
+import { buildImage, inspectImage, removeImage, type ContextFile } from '../lib/docker/images.ts';
+import { loadImageIntoNode, nodeImageId, normalizeImageRef } from '../lib/docker/load-image.ts';
+import { nodeHandle } from '../lib/docker/node-access.ts';
+import { goModDownload, readGoMod } from '../lib/go-build.ts';
+import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from './binaries.ts';
+import type { ClusterConfig } from './config.ts';
+
+/** Per Kubernetes minor: the pause and CoreDNS versions kubeadm deploys (cmd/kubeadm/app/constants). */
+const KUBEADM_IMAGE_VERSIONS: Record<number, { pause: string; coredns: string }> = {
+  32: { pause: '3.10', coredns: 'v1.11.3' },
+  33: { pause: '3.10', coredns: 'v1.12.0' },
+  34: { pause: '3.10.1', coredns: 'v1.12.1' },
+};
+
+function imageVersions(kubernetesVersion: string): { pause: string; coredns: string } {
+  const { minor } = parseVersion(kubernetesVersion);
+  const row = KUBEADM_IMAGE_VERSIONS[minor];
+  if (!row) {
+    throw new ImageError(
+      `no pause/CoreDNS versions recorded for Kubernetes 1.${minor}`,
+      'add a row to KUBEADM_IMAGE_VERSIONS in tasks/images.ts (PauseVersion and CoreDNSVersion from cmd/kubeadm/app/constants/constants.go)',
+    );
+  }
+  return row;
+}
+
+/** The sandbox image for a Kubernetes version; containerd's `sandbox_image` must be exactly this. */
+export function pauseImageFor(kubernetesVersion: string): string {
+  return `registry.k8s.io/pause:${imageVersions(kubernetesVersion).pause}`;
+}
+
+/** The CoreDNS image for a Kubernetes version (same name as upstream, so manifests need no change). */
+export function corednsImageFor(kubernetesVersion: string): string {
+  return `registry.k8s.io/coredns/coredns:${imageVersions(kubernetesVersion).coredns}`;
+}
+
+/** containerd `sandbox_image` for the default Kubernetes version: `registry.k8s.io/pause:3.10.1`. */
+export const PAUSE_IMAGE = 'registry.k8s.io/pause:3.10.1';
+/** CoreDNS for the default Kubernetes version (kubeadm's CoreDNSVersion for 1.34). */
+export const COREDNS_IMAGE = 'registry.k8s.io/coredns/coredns:v1.12.1';
+/** The smoke-test workload: busybox httpd answering with the container's hostname, plus a shell. */
+export const TEST_IMAGE = 'harder.local/echo:1';
+/** The port the test image serves on (override with the PORT environment variable of the container). */
+export const TEST_IMAGE_PORT = 8080;
+
+/** Label on every image built here, so cleaning removes only what this project made. */
+const IMAGE_LABEL = 'harder.cluster-image';
+
+export class ImageError extends Error {
+  hint?: string;
+  constructor(message: string, hint?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ImageError';
+    if (hint !== undefined) this.hint = hint;
+  }
+}
+
+/** Runs a host command; a missing program becomes an ImageError with the given install hint. */
+function runTool(argv: string[], missingHint: string, signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], signal });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => out.push(c));
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'ENOENT' ? new ImageError(`\`${argv[0]}\` is not installed`, missingHint) : error),
+    );
+    child.on('close', (code) => {
+      const text = Buffer.concat(out).toString('utf8');
+      if (code === 0) resolve(text);
+      else reject(new ImageError(`\`${argv.join(' ')}\` failed (${code}):\n${text.trim()}`));
+    });
+  });
+}
+
+/** True when an ELF file has no program interpreter, i.e. is statically linked (needed in FROM scratch). */
+async function isStaticElf(path: string): Promise<boolean> {
+  const file = await open(path, 'r');
+  try {
+    const header = Buffer.alloc(64);
+    await file.read(header, 0, 64, 0);
+    if (header.readUInt32BE(0) !== 0x7f454c46 || header[4] !== 2) return false; // ELF64 only
+    const phoff = Number(header.readBigUInt64LE(32));
+    const phentsize = header.readUInt16LE(54);
+    const phnum = header.readUInt16LE(56);
+    const table = Buffer.alloc(phentsize * phnum);
+    await file.read(table, 0, table.length, phoff);
+    for (let i = 0; i < phnum; i++) if (table.readUInt32LE(i * phentsize) === 3) return false; // PT_INTERP
+    return true;
+  } finally {
+    await file.close();
+  }
+}
+
+/** Checks the kubeadm constants in the module source against the table above; a drift is a clear error. */
+async function checkKubeadmConstants(moduleDir: string, kubernetesVersion: string): Promise<void> {
+  const source = await readFile(join(moduleDir, 'cmd/kubeadm/app/constants/constants.go'), 'utf8');
+  const expected = imageVersions(kubernetesVersion);
+  const pause = /PauseVersion\s*=\s*"([^"]+)"/.exec(source)?.[1];
+  const coredns = /CoreDNSVersion\s*=\s*"([^"]+)"/.exec(source)?.[1];
+  if (pause !== expected.pause || coredns !== expected.coredns) {
+    throw new ImageError(
+      `Kubernetes ${kubernetesVersion} expects pause ${pause} and CoreDNS ${coredns}, but tasks/images.ts records ${expected.pause} and ${expected.coredns}`,
+      'correct KUBEADM_IMAGE_VERSIONS in tasks/images.ts',
+    );
+  }
+}
+
+async function dockerBuild(tag: string, kind: string, context: ContextFile[], log: (line: string) => void, signal: AbortSignal): Promise<string> {
+  const docker = await connectDocker();
+  // Only the step headlines: the engine's per-step container chatter is noise in a progress view.
+  const onProgress = (line: string) => {
+    if (/^(Step \d|Successfully tagged)/.test(line)) log(line);
+  };
+  return buildImage(docker, { tags: [tag], context, labels: { [IMAGE_LABEL]: kind }, onProgress, signal });
+}
+
+/** The probe of an image target: the tag still points at the image this target built. */
+async function probeImage(tag: string, id: string): Promise<string | undefined> {
+  const info = await inspectImage(await connectDocker(), tag);
+  if (!info) return `image ${tag} is gone from Docker`;
+  return info.id === id ? undefined : `${tag} now points to ${info.id.slice(7, 19)}, not ${id.slice(7, 19)}`;
+}
+
+/** Removes the tag, but only from an image this project built (never a pulled image of the same name). */
+async function cleanImage(tag: string): Promise<void> {
+  const docker = await connectDocker();
+  const info = await inspectImage(docker, tag);
+  if (info?.labels[IMAGE_LABEL]) await removeImage(docker, tag);
+}
+
+// ---- pause -----------------------------------------------------------------------------------
+
+const CC_HINT = 'install a C compiler with a static libc: `apt-get install gcc libc6-dev` (or musl-tools and set CC=musl-gcc)';
+
+export function pauseImageTarget(config: ClusterConfig) {
+  const tag = pauseImageFor(config.kubernetesVersion);
+  const version = imageVersions(config.kubernetesVersion).pause;
+  return target({
+    name: 'image:pause',
+    description: `${tag}: the pod sandbox, a static C build of build/pause from the k8s.io/kubernetes module`,
+    deps: {},
+    version: 1,
+    inputs: { values: { tag, kubernetesVersion: config.kubernetesVersion }, env: ['CC', 'HARDER_CACHE'] },
+    build: async (ctx): Promise<string> => {
+      const module = await goModDownload('k8s.io/kubernetes', config.kubernetesVersion, { signal: ctx.signal, missingHint: GO_MISSING_HINT });
+      await checkKubeadmConstants(module.dir, config.kubernetesVersion);
+      const binary = cachePath('images', 'pause', version, 'pause');
+      await mkdir(dirname(binary), { recursive: true });
+      const cc = process.env.CC || 'gcc';
+      const temp = `${binary}.tmp-${process.pid}`;
+      // The flags of upstream's build/pause/Makefile; VERSION is what `pause -v` prints.
+      await runTool([cc, '-Os', '-Wall', '-Werror', '-static', `-DVERSION=v${version}-harder`, '-o', temp, join(module.dir, 'build/pause/linux/pause.c')], CC_HINT, ctx.signal);
+      await rename(temp, binary);
+      if (!(await isStaticElf(binary))) throw new ImageError(`${cc} produced a dynamically linked pause`, CC_HINT);
+      ctx.log(`compiled ${binary} with ${cc} -static`);
+      const context: ContextFile[] = [
+        { path: 'pause', content: await readFile(binary), mode: 0o755 },
+        { path: 'Dockerfile', content: 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' },
+      ];
+      return dockerBuild(tag, 'pause', context, ctx.log, ctx.signal);
+    },
+    probe: async (id) => probeImage(tag, id),
+    clean: async () => cleanImage(tag),
+  });
+}
+
+// ---- test workload ---------------------------------------------------------------------------
+
+/** Where Debian's busybox-static puts its binary; HARDER_BUSYBOX overrides. */
+const BUSYBOX_HINT = 'install Debian\'s static busybox: `apt-get install busybox-static` (or set HARDER_BUSYBOX to a static busybox)';
+
+const SERVE_SCRIPT = `#!/bin/sh
+# Serves this container's hostname over HTTP on $PORT (default ${TEST_IMAGE_PORT}), in the foreground.
+mkdir -p /tmp/www
+hostname > /tmp/www/index.html
+exec httpd -f -v -p "\${PORT:-${TEST_IMAGE_PORT}}" -h /tmp/www
+`;
+
+export function testImageTarget() {
+  return target({
+    name: 'image:echo',
+    description: `${TEST_IMAGE}: busybox httpd answering with the hostname, and a shell, for smoke tests`,
+    deps: {},
+    version: 1,
+    inputs: { values: { tag: TEST_IMAGE, port: TEST_IMAGE_PORT }, env: ['HARDER_BUSYBOX'] },
+    build: async (ctx): Promise<string> => {
+      const busybox = process.env.HARDER_BUSYBOX || '/bin/busybox';
+      if (!existsSync(busybox)) throw new ImageError(`${busybox} does not exist`, BUSYBOX_HINT);
+      if (!(await isStaticElf(busybox))) throw new ImageError(`${busybox} is dynamically linked and cannot run in a FROM scratch image`, BUSYBOX_HINT);
+      const context: ContextFile[] = [
+        { path: 'busybox', content: await readFile(busybox), mode: 0o755 },
+        { path: 'serve', content: SERVE_SCRIPT, mode: 0o755 },
+        { path: 'passwd', content: 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' },
+        { path: 'group', content: 'root:x:0:\nnogroup:x:65534:\n' },
+        {
+          path: 'Dockerfile',
+          content: [
+            'FROM scratch',
+            'COPY busybox /bin/busybox',
+            // Exec form: there is no shell until busybox has installed its applet links.
+            'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
+            'RUN ["/bin/sh", "-c", "mkdir -p -m 1777 /tmp && mkdir -p /root /etc"]',
+            'COPY passwd group /etc/',
+            'COPY serve /serve',
+            'ENV PATH=/bin',
+            `EXPOSE ${TEST_IMAGE_PORT}`,
+            'CMD ["/serve"]',
+            '',
+          ].join('\n'),
+        },
+      ];
+      return dockerBuild(TEST_IMAGE, 'echo', context, ctx.log, ctx.signal);
+    },
+    probe: async (id) => probeImage(TEST_IMAGE, id),
+    clean: async () => cleanImage(TEST_IMAGE),
+  });
+}
+
+// ---- CoreDNS ---------------------------------------------------------------------------------
+
+export function corednsImageTarget(config: ClusterConfig) {
+  const tag = corednsImageFor(config.kubernetesVersion);
+  const version = imageVersions(config.kubernetesVersion).coredns;
+  return target({
+    name: 'image:coredns',
+    description: `${tag}: CoreDNS built from the github.com/coredns/coredns Go module`,
+    deps: {},
+    version: 1,
+    inputs: { values: { tag, kubernetesVersion: config.kubernetesVersion }, env: ['HARDER_CACHE'] },
+    build: async (ctx): Promise<string> => {
+      const upstream = await goModDownload('github.com/coredns/coredns', version, { signal: ctx.signal, missingHint: GO_MISSING_HINT });
+      const mod = await readGoMod(upstream.goMod, ctx.signal);
+      const built = await buildGoBinary({
+        name: 'coredns',
+        version,
+        wrapper: {
+          module: 'harder.local/coredns-build',
+          goDirective: mod.Go ?? '1.23.0',
+          godebug: (mod.GoDebug ?? []).map((d) => `${d.Key}=${d.Value}`),
+          require: { 'github.com/coredns/coredns': version },
+          replace: {},
+          packages: ['github.com/coredns/coredns'],
+        },
+        package: 'github.com/coredns/coredns',
+        ldflags: ['-s', '-w', `-X github.com/coredns/coredns/coremain.GitCommit=${version}`],
+        signal: ctx.signal,
+        log: ctx.log,
+      });
+      await checkVersion(built.path, { versionArgs: ['-version'], versionOutput: [`CoreDNS-${version.slice(1)}`] });
+      const context: ContextFile[] = [
+        { path: 'coredns', content: await readFile(built.path), mode: 0o755 },
+        // Runs as root (upstream's image runs as nonroot with a file capability for port 53, which a
+        // FROM scratch build cannot set); the Deployment can still drop every capability but NET_BIND_SERVICE.
+        { path: 'Dockerfile', content: 'FROM scratch\nCOPY coredns /coredns\nEXPOSE 53 53/udp\nENTRYPOINT ["/coredns"]\n' },
+      ];
+      return dockerBuild(tag, 'coredns', context, ctx.log, ctx.signal);
+    },
+    probe: async (id) => probeImage(tag, id),
+    clean: async () => cleanImage(tag),
+  });
+}
+
+// ---- load into nodes -------------------------------------------------------------------------
+
+/** What a node target returns (tasks/nodes.ts); only the fields loading needs. */
+type NodeRef = { name: string; container: string };
+
+/** One image in one node's containerd. */
+export type LoadResult = { ref: string; node: string; container: string; id: string };
+
+/**
+ * `load:<image>@<node>`: the image (an image target's result is its Docker ID) in the node's containerd.
+ * Skips the transfer when the node already has that image; the probe re-checks both sides, so a node
+ * recreated since (empty containerd) or a local image rebuilt since gets loaded again.
+ */
+export function loadTarget(imageName: string, ref: string, image: Target<string> | undefined, node: AnyTarget) {
+  const nodeName = node.name.replace(/^node:/, '');
+  return target({
+    name: `load:${imageName}@${nodeName}`,
+    description: `${ref} in ${nodeName}'s containerd (namespace k8s.io)`,
+    // Without an image target (the load command, for any local image) the Docker ID is read at build time.
+    deps: image ? { node, image } : { node },
+    version: 1,
+    inputs: { values: { ref } },
+    build: async (ctx): Promise<LoadResult> => {
+      const where = ctx.deps.node as NodeRef;
+      const outcome = await loadImageIntoNode(nodeHandle(where.container), ref, { signal: ctx.signal, log: ctx.log });
+      return { ref: outcome.ref, node: where.name, container: where.container, id: outcome.id };
+    },
+    probe: async (result) => {
+      const local = await inspectImage(await connectDocker(), ref);
+      if (local && local.id !== result.id) return `Docker's ${ref} is now ${local.id.slice(7, 19)}, the node has ${result.id.slice(7, 19)}`;
+      let present: string | undefined;
+      try {
+        present = await nodeImageId(nodeHandle(result.container), result.ref);
+      } catch (error) {
+        return `cannot check ${result.node}: ${(error as Error).message}`;
+      }
+      if (present === result.id) return undefined;
+      return present ? `${result.node} has ${result.ref} as ${present.slice(7, 19)}, not ${result.id.slice(7, 19)}` : `${result.node} no longer has ${result.ref}`;
+    },
+  });
+}
+
+export type ImageTargets = {
+  pause: ReturnType<typeof pauseImageTarget>;
+  echo: ReturnType<typeof testImageTarget>;
+  coredns: ReturnType<typeof corednsImageTarget>;
+  loads: AnyTarget[];
+  images: AnyTarget;
+  all: AnyTarget[];
+};
+
+/**
+ * The cluster images, and (given the node targets) one load target per (image, node). The alias
+ * `images` stands for every load target, or for the image builds when there are no nodes yet.
+ */
+export function imagesTargets(config: ClusterConfig, deps: { nodes?: AnyTarget[] } = {}): ImageTargets {
+  const pause = pauseImageTarget(config);
+  const echo = testImageTarget();
+  const coredns = corednsImageTarget(config);
+  const built: [string, string, Target<string>][] = [
+    ['pause', pauseImageFor(config.kubernetesVersion), pause],
+    ['echo', TEST_IMAGE, echo],
+    ['coredns', corednsImageFor(config.kubernetesVersion), coredns],
+  ];
+  const loads: AnyTarget[] = [];
+  for (const node of deps.nodes ?? []) for (const [name, ref, image] of built) loads.push(loadTarget(name, ref, image, node));
+  const images = alias('images', 'The pause, test and CoreDNS images, built and loaded into every node', [pause, echo, coredns, ...loads]);
+  return { pause, echo, coredns, loads, images, all: [pause, echo, coredns, ...loads, images] };
+}
+
+/** For the `load <image…>` command: one load target per (image, node) for local Docker images. */
+export function loadCommandTargets(refs: string[], nodes: AnyTarget[]): AnyTarget[] {
+  const targets: AnyTarget[] = [];
+  for (const ref of refs) {
+    const name = normalizeImageRef(ref);
+    for (const node of nodes) targets.push(loadTarget(name, ref, undefined, node));
+  }
+  return targets;
+}
+
