@@ -1,0 +1,101 @@
+// Kubeconfigs and the encryption config: the real kubectl accepts every kubeconfig, the embedded data is
+// exactly the cert files, servers point where they should; the encryption key survives rebuilds.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { certsStep } from '../../tasks/certs.ts';
+import { ENCRYPTION_CONFIG } from '../../tasks/encryption.ts';
+import { buildDirect, configWith, removeRoot, run, tempRoot } from './pki-support.ts';
+
+const config = configWith({ controlPlanes: 1, workers: 3, clusterName: 'pki-test' });
+const root = tempRoot();
+const read = (p: string) => readFileSync(join(root, p), 'utf8');
+
+test.before(async () => {
+  await buildDirect(config, root);
+});
+test.after(() => removeRoot(root));
+
+const KUBECONFIGS: [string, string, string, string][] = [
+  ['admin', 'admin', 'admin', 'https://10.240.0.10:6443'],
+  ['kube-controller-manager', 'kube-controller-manager', 'system:kube-controller-manager', 'https://10.240.0.10:6443'],
+  ['kube-scheduler', 'kube-scheduler', 'system:kube-scheduler', 'https://10.240.0.10:6443'],
+  ['kube-proxy', 'kube-proxy', 'system:kube-proxy', 'https://10.240.0.10:6443'],
+  ['kubelet-worker-1', 'kubelet-worker-1', 'system:node:worker-1', 'https://10.240.0.10:6443'],
+  ['kubelet-worker-2', 'kubelet-worker-2', 'system:node:worker-2', 'https://10.240.0.10:6443'],
+  ['kubelet-worker-3', 'kubelet-worker-3', 'system:node:worker-3', 'https://10.240.0.10:6443'],
+];
+
+test('one kubeconfig target per identity', () => {
+  const names = certsStep(config).kubeconfigs.all.map((t) => t.name).sort();
+  assert.equal(names, ['kubeconfig:admin', 'kubeconfig:kube-controller-manager', 'kubeconfig:kube-proxy', 'kubeconfig:kube-scheduler', 'kubeconfig:kubelet:worker-1', 'kubeconfig:kubelet:worker-2', 'kubeconfig:kubelet:worker-3']);
+});
+
+for (const [file, cert, user, server] of KUBECONFIGS) {
+  test(`kubectl accepts ${file}.kubeconfig; embedded data equals the files`, () => {
+    const path = join(root, `output/kubeconfig/${file}.kubeconfig`);
+    const out = run('kubectl', ['config', 'view', '--kubeconfig', path, '--raw', '-o', 'json']);
+    assert.is(out.status, 0, out.stderr);
+    const view = JSON.parse(out.stdout);
+    assert.is(view['current-context'], `${user}@pki-test`);
+    assert.is(view.clusters.length, 1);
+    assert.is(view.clusters[0].name, 'pki-test');
+    assert.is(view.clusters[0].cluster.server, server);
+    assert.is(view.users[0].name, user);
+    assert.equal(view.contexts[0].context, { cluster: 'pki-test', user });
+    const decode = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
+    assert.is(decode(view.clusters[0].cluster['certificate-authority-data']), read('output/pki/ca.crt'));
+    assert.is(decode(view.users[0].user['client-certificate-data']), read(`output/pki/${cert}.crt`));
+    assert.is(decode(view.users[0].user['client-key-data']), read(`output/pki/${cert}.key`));
+    // kubectl itself can use the credentials: it resolves the context without contacting a server.
+    const ctx = run('kubectl', ['config', 'current-context', '--kubeconfig', path]);
+    assert.is(ctx.stdout.trim(), `${user}@pki-test`);
+  });
+}
+
+test('encryption config: EncryptionConfiguration v1, secretbox with a 32-byte key, then identity', () => {
+  const text = read(ENCRYPTION_CONFIG);
+  assert.match(text, /^apiVersion: apiserver\.config\.k8s\.io\/v1\nkind: EncryptionConfiguration\n/);
+  const secret = /secret: (\S+)/.exec(text)![1]!;
+  assert.is(Buffer.from(secret, 'base64').length, 32);
+  assert.ok(text.indexOf('secretbox:') < text.indexOf('identity: {}'));
+  assert.is(
+    text,
+    [
+      'apiVersion: apiserver.config.k8s.io/v1',
+      'kind: EncryptionConfiguration',
+      'resources:',
+      '  - resources:',
+      '      - secrets',
+      '    providers:',
+      '      - secretbox:',
+      '          keys:',
+      '            - name: key1',
+      `              secret: ${secret}`,
+      '      - identity: {}',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('encryption config: a rebuild keeps the key; an unusable file is refused, not replaced', async () => {
+  const before = read(ENCRYPTION_CONFIG);
+  const encryption = certsStep(config).encryption;
+  const ctx = { deps: {}, root, outDir: join(root, 'output'), signal: new AbortController().signal, log: () => {}, previous: undefined, reason: 'test' };
+  const first = await encryption.build!(ctx);
+  assert.is(read(ENCRYPTION_CONFIG), before);
+  writeFileSync(join(root, ENCRYPTION_CONFIG), before.replace(/secret: \S+/, 'secret: c2hvcnQ='));
+  try {
+    await encryption.build!(ctx);
+    assert.unreachable('a file without a 32-byte key must not be replaced');
+  } catch (error) {
+    assert.match((error as Error).message, /^output\/encryption\/encryption-config\.yaml: no 32-byte "secret" key found; refusing to replace it/);
+  }
+  assert.match(read(ENCRYPTION_CONFIG), /secret: c2hvcnQ=/);
+  writeFileSync(join(root, ENCRYPTION_CONFIG), before);
+  assert.equal(await encryption.build!(ctx), first);
+});
+
+test.run();
