@@ -22,7 +22,8 @@ function failure(fn: () => unknown): PkiInputError {
     assert.instance(error, PkiInputError);
     return error as PkiInputError;
   }
-  throw new assert.Assertion({ message: 'expected a PkiInputError', operator: 'throws', generated: true });
+  assert.unreachable('expected a PkiInputError');
+  throw new Error('unreachable');
 }
 
 const INVALID_REQUESTS: [string, string, RegExp][] = [

@@ -60,7 +60,7 @@ function connect(clientCert: string | undefined, servername: string, ca = 'ca.cr
     // With TLS 1.3 the client finishes its side before the server has judged the client cert, so a
     // refused client sees the connection close (or an alert) instead of a handshake error: success is
     // the server's reply arriving.
-    socket.on('end', () => resolve(data === 'ok' ? { ok: true, serverCN: socket.getPeerCertificate().subject.CN, data } : { ok: false, error: 'closed by the server without a reply' }));
+    socket.on('end', () => resolve(data === 'ok' ? { ok: true, serverCN: String(socket.getPeerCertificate().subject.CN), data } : { ok: false, error: 'closed by the server without a reply' }));
     socket.on('error', (error) => resolve({ ok: false, error: error.message }));
   });
 }
