@@ -1,0 +1,205 @@
+// The CLI end to end: real child processes of a fixture project (test/fixtures/engine/project.ts)
+// in temp dirs — help, errors, dry run, explain, failures, the lock, commands, clean, and killing a
+// build mid-way with SIGINT and SIGKILL, then checking the rerun rebuilds only what was not finished.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tempProject, write } from '../fixtures/engine/helpers.ts';
+
+const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+const fixture = join(repo, 'test/fixtures/engine/project.ts');
+
+type Run = { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string };
+
+function start(root: string, args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, ...args], {
+    cwd: repo,
+    env: { ...process.env, CI: '', FIXTURE_ROOT: root, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  const done = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { child, done };
+}
+
+const cli = (root: string, args: string[], env: Record<string, string> = {}): Promise<Run> => start(root, args, env).done;
+
+function project(): string {
+  const root = tempProject('cli');
+  write(root, 'seed.txt', 'seed');
+  return root;
+}
+
+/** Lines of builds.log (what the fixture's builds recorded), optionally only those after `from`. */
+function log(root: string, from = 0): string[] {
+  const path = join(root, 'builds.log');
+  return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).slice(from) : [];
+}
+
+async function waitFor(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+test('--help lists targets by group, commands and flags', async () => {
+  const run = await cli(project(), ['--help']);
+  assert.is(run.code, 0);
+  assert.match(run.stdout, 'Usage: fixture <target|alias|group…> [flags]');
+  assert.match(run.stdout, /  step\n    step:1 +Fan-out step 1\n/);
+  assert.match(run.stdout, /src:seed +Reads the seed file \[precious\]/);
+  assert.match(run.stdout, /all +Everything \[alias\]/);
+  assert.match(run.stdout, /echo <word…> +Builds one target per word/);
+  assert.match(run.stdout, /--keep-going/);
+});
+
+test('unknown target and bad flag: one message with a suggestion, exit 2, no stack', async () => {
+  const root = project();
+  const unknown = await cli(root, ['stpe:1']);
+  assert.is(unknown.code, 2);
+  assert.is(unknown.stderr, '✗ unknown target stpe:1\n  hint: did you mean step:1?\n');
+  const flag = await cli(root, ['all', '--kep-going']);
+  assert.is(flag.code, 2);
+  assert.is(flag.stderr, '✗ unknown flag --kep-going\n  hint: did you mean --keep-going?\n');
+  const jobs = await cli(root, ['all', '-j', 'zero']);
+  assert.is(jobs.stderr, '✗ -j wants a whole number ≥ 1, got "zero"\n');
+  const command = await cli(root, ['echo']);
+  assert.is(command.code, 2);
+  assert.is(command.stderr, '✗ echo needs at least one word\n');
+});
+
+test('build, no-op, dry run and explain', async () => {
+  const root = project();
+  const first = await cli(root, ['all']);
+  assert.is(first.code, 0, first.stderr);
+  assert.match(first.stdout, /^▶ src:seed\n✓ src:seed \(\d+ms\)\n/);
+  assert.match(first.stdout, /\n5 built, 0 up to date, 0 failed in \d+ms\n$/);
+  const noop = await cli(root, ['all']);
+  assert.match(noop.stdout, /^0 built, 5 up to date, 0 failed in \d+ms\n$/);
+  write(root, 'seed.txt', 'changed');
+  const dry = await cli(root, ['all', '-n']);
+  assert.match(dry.stdout, /^would build src:seed: input file seed.txt changed: [0-9a-f]{8} → [0-9a-f]{8}\nwould build step:1: dependency src:seed would rebuild\n/);
+  assert.match(dry.stdout, /dry run: 5 would build, 0 up to date in \d+ms\n$/);
+  const explained = await cli(root, ['all', '--explain']);
+  assert.match(explained.stdout, /^▶ src:seed: input file seed.txt changed: [0-9a-f]{8} → [0-9a-f]{8}\n✓ src:seed/);
+  // The seed's result did not change: early cutoff, nothing else ran.
+  assert.match(explained.stdout, /1 built, 4 up to date, 0 failed/);
+  const forced = await cli(root, ['step', '--force', '--explain']);
+  assert.match(forced.stdout, /▶ step:1: forced\n/);
+  assert.match(forced.stdout, /3 built, 1 up to date, 0 failed/);
+});
+
+test('a failing build: one readable error with hint, exit 1; --verbose adds the stack', async () => {
+  const root = project();
+  const run = await cli(root, ['all', '--jobs', '1'], { FIXTURE_FAIL: 'step:2' });
+  assert.is(run.code, 1);
+  assert.is(run.stderr, '✗ step:2: build failed: step:2 was told to fail\n  hint: unset FIXTURE_FAIL\n');
+  assert.match(run.stdout, /✗ step:2: step:2 was told to fail\n/);
+  assert.match(run.stdout, /failed/);
+  const verbose = await cli(root, ['all', '--verbose'], { FIXTURE_FAIL: 'step:2' });
+  assert.match(verbose.stderr, /\n {4}Error: step:2 was told to fail\n {8}at /);
+  const kept = await cli(project(), ['all', '-k'], { FIXTURE_FAIL: 'step:2,step:3' });
+  assert.is(kept.code, 1);
+  assert.is(kept.stderr.match(/✗ /g)!.length, 2);
+  assert.match(kept.stdout, /- final:join skipped: dependency step:2 failed/);
+});
+
+test('the lock refuses a second run naming the first one\'s pid, and a stale lock is recovered', async () => {
+  const root = project();
+  const first = start(root, ['all', '-j', '1'], { FIXTURE_DELAY: '300' });
+  await waitFor('the first build to start', () => log(root).length > 0);
+  const second = await cli(root, ['all']);
+  assert.is(second.code, 1);
+  assert.match(second.stderr, new RegExp(`^✗ another run \\(pid ${first.child.pid}\\) is using ${root}/output\\n  hint: wait for it to finish, or stop it \\(kill ${first.child.pid}\\)`));
+  assert.is((await first.done).code, 0);
+  // A lock left by a process that is gone: taken over.
+  const dead = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => dead.on('close', resolve));
+  writeFileSync(join(root, 'output/.harder/lock'), JSON.stringify({ pid: dead.pid, started: 'earlier' }));
+  const third = await cli(root, ['all']);
+  assert.is(third.code, 0, third.stderr);
+  assert.not.ok(existsSync(join(root, 'output/.harder/lock')), 'released at the end');
+});
+
+test('commands generate targets; adding one more builds only it', async () => {
+  const root = project();
+  const run = await cli(root, ['echo', 'a', 'b']);
+  assert.is(run.code, 0, run.stderr);
+  assert.equal(log(root).sort(), ['start echo:a', 'start echo:b', 'start src:seed']);
+  const before = log(root).length;
+  await cli(root, ['echo', 'a', 'b', 'c']);
+  assert.equal(log(root, before), ['start echo:c']);
+});
+
+test('clean: precious needs --yes and lists what will be rebuilt; removes only owned files', async () => {
+  const root = project();
+  await cli(root, ['all']);
+  write(root, 'out/mine.txt', 'not owned');
+  const refused = await cli(root, ['clean:src']);
+  assert.is(refused.code, 1);
+  assert.is(refused.stderr, '✗ src:seed is precious: cleaning it invalidates what was made from it\n    will have to be rebuilt: final:join, step:1, step:2, step:3\n  hint: run again with --yes to clean anyway\n');
+  const step = await cli(root, ['clean:step:1']);
+  assert.is(step.stdout, 'removed state of step:1\nremoved out/step_1.txt\nwill have to be rebuilt (if the results change): final:join\n');
+  const yes = await cli(root, ['clean:src', '--yes']);
+  assert.is(yes.code, 0);
+  assert.is(yes.stdout, 'removed state of src:seed\nremoved out/src_seed.txt\nwill have to be rebuilt (if the results change): final:join, step:2, step:3\n');
+  // An alias cleans its members (here final:join), not their dependencies.
+  const alias = await cli(root, ['clean:all']);
+  assert.is(alias.stdout, 'removed state of final:join\nremoved out/final_join.txt\n');
+  assert.ok(existsSync(join(root, 'out/mine.txt')));
+  assert.ok(existsSync(join(root, 'out/step_2.txt')));
+});
+
+test('--graph prints DOT of the closure', async () => {
+  const run = await cli(project(), ['--graph', 'step:1']);
+  assert.is(run.code, 0);
+  assert.match(run.stdout, /^digraph "targets" \{\n/);
+  assert.match(run.stdout, /"src:seed" -> "step:1";/);
+  assert.not.match(run.stdout, /final:join/);
+});
+
+/** Starts `all` one target at a time (300ms each), kills it while the third target builds. */
+async function killMidBuild(signal: NodeJS.Signals): Promise<{ root: string; run: Run; finished: string[] }> {
+  const root = project();
+  const build = start(root, ['all', '-j', '1'], { FIXTURE_DELAY: '300' });
+  await waitFor('the third target to start', () => log(root).length >= 3);
+  build.child.kill(signal);
+  const run = await build.done;
+  // Targets that started before the one that was running when the kill arrived had finished.
+  const started = log(root).map((l) => l.replace('start ', ''));
+  return { root, run, finished: started.slice(0, -1) };
+}
+
+for (const signal of ['SIGINT', 'SIGKILL'] as const) {
+  test(`killed with ${signal} mid-build: the rerun completes and rebuilds only what had not finished`, async () => {
+    const { root, run, finished } = await killMidBuild(signal);
+    if (signal === 'SIGINT') {
+      assert.is(run.code, 130);
+      assert.match(run.stderr, 'interrupted: stopping running targets');
+      assert.not.ok(existsSync(join(root, 'output/.harder/lock')), 'SIGINT releases the lock');
+    } else {
+      assert.is(run.signal, 'SIGKILL');
+      assert.ok(existsSync(join(root, 'output/.harder/lock')), 'SIGKILL leaves a stale lock behind');
+    }
+    assert.is(finished.length, 2);
+    const before = log(root).length;
+    const rerun = await cli(root, ['all', '--explain']);
+    assert.is(rerun.code, 0, rerun.stderr);
+    const rebuilt = log(root, before).map((l) => l.replace('start ', ''));
+    const all = ['src:seed', 'step:1', 'step:2', 'step:3', 'final:join'];
+    assert.equal(rebuilt.sort(), all.filter((t) => !finished.includes(t)).sort());
+    assert.match(rerun.stdout, /3 built, 2 up to date, 0 failed/);
+  });
+}
+
+test.run();
