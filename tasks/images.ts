@@ -14,7 +14,8 @@ import { loadImageIntoNode, nodeImageId, normalizeImageRef } from '../lib/docker
 import { nodeHandle } from '../lib/docker/node-access.ts';
 import { goModDownload, readGoMod } from '../lib/go-build.ts';
 import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from './binaries.ts';
-import type { ClusterConfig } from './config.ts';
+import { workers, type ClusterConfig } from './config.ts';
+import { CliError, type ProjectCommand } from '../lib/cli/index.ts';
 
 /** Per Kubernetes minor: the pause and CoreDNS versions kubeadm deploys (cmd/kubeadm/app/constants). */
 const KUBEADM_IMAGE_VERSIONS: Record<number, { pause: string; coredns: string }> = {
@@ -324,8 +325,20 @@ export type ImageTargets = {
 };
 
 /**
- * The cluster images, and (given the node targets) one load target per (image, node). The alias
- * `images` stands for every load target, or for the image builds when there are no nodes yet.
+ * The node targets whose containerd serves Kubernetes: the workers (control planes here run the
+ * control plane as host processes, no kubelet). `node:<name>` targets from the nodes step.
+ */
+export function podNodeTargets(config: ClusterConfig, nodes: readonly AnyTarget[]): AnyTarget[] {
+  const byName = new Map(nodes.map((t) => [t.name, t]));
+  return workers(config)
+    .map((node) => byName.get(`node:${node.name}`))
+    .filter((t): t is AnyTarget => t !== undefined);
+}
+
+/**
+ * The cluster images, and (given the node targets) one load target per (image, worker node):
+ * `load:pause@worker-1`, `load:echo@worker-1`, `load:coredns@worker-1`, ... The alias `images` stands
+ * for the builds and every load.
  */
 export function imagesTargets(config: ClusterConfig, deps: { nodes?: AnyTarget[] } = {}): ImageTargets {
   const pause = pauseImageTarget(config);
@@ -337,18 +350,34 @@ export function imagesTargets(config: ClusterConfig, deps: { nodes?: AnyTarget[]
     ['coredns', corednsImageFor(config.kubernetesVersion), coredns],
   ];
   const loads: AnyTarget[] = [];
-  for (const node of deps.nodes ?? []) for (const [name, ref, image] of built) loads.push(loadTarget(name, ref, image, node));
-  const images = alias('images', 'The pause, test and CoreDNS images, built and loaded into every node', [pause, echo, coredns, ...loads]);
+  for (const node of podNodeTargets(config, deps.nodes ?? [])) for (const [name, ref, image] of built) loads.push(loadTarget(name, ref, image, node));
+  const images = alias('images', 'The pause, test and CoreDNS images, built and loaded into every worker node', [pause, echo, coredns, ...loads]);
   return { pause, echo, coredns, loads, images, all: [pause, echo, coredns, ...loads, images] };
 }
 
-/** For the `load <image…>` command: one load target per (image, node) for local Docker images. */
-export function loadCommandTargets(refs: string[], nodes: AnyTarget[]): AnyTarget[] {
+/**
+ * For the `load <image…>` command: one target per (image, worker node), named after containerd's
+ * name for the image (`load:docker.io/library/nginx:1.27@worker-1`, never clashing with `load:pause@…`).
+ * They always run, like `kind load`: each run compares image IDs and transfers only what differs.
+ */
+export function loadCommandTargets(refs: string[], nodes: readonly AnyTarget[]): AnyTarget[] {
   const targets: AnyTarget[] = [];
   for (const ref of refs) {
-    const name = normalizeImageRef(ref);
-    for (const node of nodes) targets.push(loadTarget(name, ref, undefined, node));
+    for (const node of nodes) targets.push({ ...loadTarget(normalizeImageRef(ref), ref, undefined, node), alwaysRun: true });
   }
   return targets;
 }
 
+/** The `load <image…>` command (tasks/index.ts exports it through projectCommands). */
+export function loadCommand(): ProjectCommand<ClusterConfig> {
+  return {
+    usage: '<image…>',
+    description: "load local Docker images into every worker node's containerd (k8s.io namespace), skipping nodes that already have them",
+    targets(args, config, registry) {
+      if (args.length === 0) throw new CliError('bad-command-args', 'load needs at least one image name', 'npx tsx tasks.ts load harder.local/echo:1');
+      const nodes = podNodeTargets(config, registry);
+      if (nodes.length === 0) throw new CliError('bad-command-args', 'there are no worker node targets to load images into', 'check the nodes in tasks/config.ts');
+      return loadCommandTargets(args, nodes);
+    },
+  };
+}

@@ -1,0 +1,146 @@
+// Builds the pause and test images, loads them into a real node container (cluster harder-t-images,
+// subnet 10.242.0.0/24) through the engine, checks containerd lists them, runs the test image with
+// `ctr run --net-host` and fetches its page inside the node, and checks that loading again skips.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBuild, cleanTargets } from '../../lib/engine/index.ts';
+import { connectDocker } from '../../lib/docker/connect.ts';
+import { inspectImage } from '../../lib/docker/images.ts';
+import { loadImageIntoNode, nodeImageId, normalizeImageRef } from '../../lib/docker/load-image.ts';
+import { nodeHandle, type NodeHandle } from '../../lib/docker/node-access.ts';
+import type { AnyTarget } from '../../lib/target.ts';
+import { defaultConfig, type ClusterConfig } from '../../tasks/config.ts';
+import { ipPlanTarget } from '../../tasks/ip-plan.ts';
+import { nodesStep } from '../../tasks/nodes.ts';
+import { imagesTargets, loadCommandTargets, PAUSE_IMAGE, podNodeTargets, TEST_IMAGE } from '../../tasks/images.ts';
+
+const config: ClusterConfig = {
+  ...defaultConfig,
+  clusterName: 'harder-t-images',
+  nodeSubnet: '10.242.0.0/24',
+  nodes: [
+    { name: 'controller-1', role: 'control-plane' },
+    { name: 'worker-1', role: 'worker' },
+  ],
+};
+const root = process.cwd();
+let outDir: string;
+let registry: AnyTarget[];
+let node: NodeHandle;
+
+const plan = ipPlanTarget(config);
+const nodes = nodesStep(config, { plan });
+const images = imagesTargets(config, { nodes: nodes.nodes });
+registry = [plan, ...nodes.all, ...images.all];
+
+async function build(requested: string[]) {
+  const report = await runBuild({
+    targets: registry,
+    requested,
+    root,
+    outDir,
+    jobs: 2,
+    reporter: {
+      targetLog: (target, line) => console.log(`  [${target}] ${line}`),
+      targetEnd: (target, entry) => console.log(`  ${target}: ${entry.outcome} (${entry.reason}) ${entry.ms} ms`),
+    },
+  });
+  if (!report.ok) throw new Error(report.failures.map((f) => `${f.target}: ${f.message}`).join('\n'));
+  return report;
+}
+
+test.before(async () => {
+  outDir = await mkdtemp(join(tmpdir(), 'harder-images-state-'));
+});
+
+test.after(async () => {
+  // Remove the node (container, volume) and network this test made; leave the shared node image alone.
+  await cleanTargets({ targets: registry, requested: ['node:worker-1', 'node:controller-1', 'net:network'], root, outDir, yes: true }).catch((e) => console.error(e));
+  const docker = await connectDocker();
+  for (const c of await docker.listContainers({ all: true, filters: { name: ['harder-t-images-'] } })) {
+    await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => {});
+  }
+  await rm(outDir, { recursive: true, force: true });
+});
+
+test('only worker nodes get load targets, one per image', () => {
+  const names = images.loads.map((t) => t.name).sort();
+  assert.equal(names, ['load:coredns@worker-1', 'load:echo@worker-1', 'load:pause@worker-1']);
+  assert.equal(podNodeTargets(config, registry).map((t) => t.name), ['node:worker-1']);
+});
+
+test('pause and test images load into a real node; containerd lists them with the Docker IDs', async () => {
+  const started = Date.now();
+  const report = await build(['load:pause@worker-1', 'load:echo@worker-1']);
+  console.log(`  first build: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const nodeResult = report.entries['node:worker-1']!.result as { container: string };
+  node = nodeHandle(nodeResult.container);
+  const docker = await connectDocker();
+  const ls = (await node.exec(['ctr', '-n', 'k8s.io', 'images', 'ls', '-q'])).stdout.toString('utf8');
+  for (const ref of [PAUSE_IMAGE, TEST_IMAGE]) {
+    assert.ok(ls.split('\n').includes(ref), `ctr images ls lists ${ref}:\n${ls}`);
+    const local = await inspectImage(docker, ref);
+    assert.is(await nodeImageId(node, ref), local!.id, `${ref} in the node is Docker's image`);
+  }
+  const pauseResult = report.entries['load:pause@worker-1']!.result as { id: string; node: string };
+  assert.is(pauseResult.node, 'worker-1');
+  assert.is(pauseResult.id, report.entries['image:pause']!.result);
+});
+
+test('ctr run --net-host of the test image answers over HTTP inside the node', async () => {
+  const id = 'harder-t-echo';
+  await node.exec(['ctr', '-n', 'k8s.io', 'run', '-d', '--net-host', '--env', 'PORT=18080', TEST_IMAGE, id]);
+  try {
+    let page = '';
+    for (let attempt = 0; attempt < 50 && !page; attempt++) {
+      // A second container of the same image fetches the page over the node's network.
+      const probe = await node.exec(['ctr', '-n', 'k8s.io', 'run', '--rm', '--net-host', TEST_IMAGE, `${id}-probe-${attempt}`, 'wget', '-qO-', 'http://127.0.0.1:18080/'], {
+        allowFailure: true,
+      });
+      page = probe.exitCode === 0 ? probe.stdout.toString('utf8').trim() : '';
+      if (!page) await new Promise((r) => setTimeout(r, 200));
+    }
+    const hostname = (await node.exec(['hostname'])).stdout.toString('utf8').trim();
+    assert.is(page, hostname, 'the page is the hostname (the node\'s, with --net-host)');
+  } finally {
+    await node.exec(['ctr', '-n', 'k8s.io', 'tasks', 'kill', '-s', 'SIGKILL', id], { allowFailure: true });
+    await new Promise((r) => setTimeout(r, 300));
+    await node.exec(['ctr', '-n', 'k8s.io', 'tasks', 'delete', id], { allowFailure: true });
+    await node.exec(['ctr', '-n', 'k8s.io', 'containers', 'delete', id], { allowFailure: true });
+  }
+});
+
+test('a second load run skips: targets up to date, and a direct load transfers nothing', async () => {
+  const report = await build(['load:pause@worker-1', 'load:echo@worker-1']);
+  assert.is(report.entries['load:pause@worker-1']!.outcome, 'up-to-date');
+  assert.is(report.entries['load:echo@worker-1']!.outcome, 'up-to-date');
+  const lines: string[] = [];
+  const outcome = await loadImageIntoNode(node, TEST_IMAGE, { log: (l) => lines.push(l) });
+  assert.is(outcome.skipped, true);
+  assert.match(lines.join('\n'), 'already has');
+});
+
+test('an image removed from the node (as on a recreated node) is loaded again', async () => {
+  await node.exec(['ctr', '-n', 'k8s.io', 'images', 'rm', TEST_IMAGE]);
+  assert.is(await nodeImageId(node, TEST_IMAGE), undefined);
+  const report = await build(['load:echo@worker-1']);
+  assert.is(report.entries['load:echo@worker-1']!.outcome, 'built');
+  assert.match(report.entries['load:echo@worker-1']!.reason, 'no longer has');
+  assert.ok(await nodeImageId(node, TEST_IMAGE));
+});
+
+test('the load command: any local image by name, always checked, skipped when present', async () => {
+  const generated = loadCommandTargets([TEST_IMAGE], podNodeTargets(config, registry));
+  assert.equal(generated.map((t) => t.name), [`load:${normalizeImageRef(TEST_IMAGE)}@worker-1`]);
+  registry = [...registry, ...generated];
+  const report = await build(generated.map((t) => t.name));
+  const entry = report.entries[generated[0]!.name]!;
+  assert.is(entry.outcome, 'built', 'always runs');
+  assert.is((entry.result as { id: string }).id, (await inspectImage(await connectDocker(), TEST_IMAGE))!.id);
+});
+
+test.run();
