@@ -318,12 +318,15 @@ export async function buildGoBinary(options: GoBinaryBuild): Promise<{ path: str
 
 // ---- source choice ---------------------------------------------------------------------------
 
-let autoChoice: Promise<ResolvedSource> | undefined;
+/** One reachability check per release URL and process, shared by every binary target. */
+const autoChoices = new Map<string, Promise<ResolvedSource>>();
 
 /** `auto`: the release files when their host answers within a few seconds, else a build from source. */
 function resolveAuto(version: string, log: (line: string) => void): Promise<ResolvedSource> {
-  autoChoice ??= (async () => {
-    const url = joinUrl(kubernetesReleaseBase(), `release/${version}/bin/linux/${goArch()}/kubectl.sha256`);
+  const url = joinUrl(kubernetesReleaseBase(), `release/${version}/bin/linux/${goArch()}/kubectl.sha256`);
+  let choice = autoChoices.get(url);
+  if (choice) return choice;
+  choice = (async (): Promise<ResolvedSource> => {
     const probe = await probeUrl(url, 3000);
     if (probe.ok) {
       log(`binary source auto: ${new URL(url).host} answers, using the release files`);
@@ -332,7 +335,8 @@ function resolveAuto(version: string, log: (line: string) => void): Promise<Reso
     log(`binary source auto: ${new URL(url).host} is unreachable (${probe.reason}); building from the Go module instead`);
     return 'go';
   })();
-  return autoChoice;
+  autoChoices.set(url, choice);
+  return choice;
 }
 
 /** Obtains one binary from the configured source, checks its version, and describes it. */

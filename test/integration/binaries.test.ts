@@ -141,6 +141,39 @@ test('dir source: verifies against a checksum file beside the binary, and reject
   }
 });
 
+test('auto: an unreachable release host falls back to the go source and says so', async () => {
+  const saved = { ...process.env };
+  process.env.HARDER_K8S_RELEASE_URL = 'http://127.0.0.1:9'; // nothing listens on the discard port
+  lines.length = 0;
+  try {
+    const result = await build(binariesTargets(configWith('auto')).kubeScheduler);
+    assert.is(result.source, 'go');
+    assert.is(result.sha256, goScheduler.sha256, 'the go build from the cache');
+    assert.ok(lines.some((l) => l.includes('unreachable') && l.includes('Go module')), lines.join('\n'));
+  } finally {
+    process.env = saved;
+  }
+});
+
+test('go source without a Go toolchain: a clear error naming the other sources', async () => {
+  const cache = await mkdtemp(join(tmpdir(), 'harder-cache-'));
+  const saved = { ...process.env };
+  process.env.GO = '/nonexistent/go';
+  process.env.HARDER_CACHE = cache;
+  try {
+    await build(binariesTargets(configWith('go')).kubectl);
+    assert.unreachable('there is no go to run');
+  } catch (error) {
+    assert.match((error as Error).message, 'Go toolchain is not installed');
+    const hint = (error as { hint?: string }).hint ?? '';
+    assert.match(hint, '--binaries release');
+    assert.match(hint, '--binaries dir');
+  } finally {
+    process.env = saved;
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
 test('probe: a changed or removed cached file is reported', async () => {
   assert.match((await probeBinary({ ...goScheduler, sha256: '0'.repeat(64) })) ?? '', 'changed');
   assert.match((await probeBinary({ ...goScheduler, path: '/nonexistent/kube-scheduler' })) ?? '', 'gone');
