@@ -1,40 +1,53 @@
 // The tutorial's chapters in build order: one list that drives the sidebar, the graph pictures and the tests.
 
+/** Which part of the target graph a chapter shows. */
+export type ChapterGraph = {
+  /** Targets, aliases or groups passed to `tasks.ts --graph` (the picture starts from their closure). */
+  request: string[];
+  /**
+   * A regex source selecting the chapter's own targets from that closure; they are drawn with the
+   * targets they read directly (faded). Absent: the whole closure is drawn.
+   */
+  focus?: string;
+};
+
 /** One chapter of the tutorial. */
 export type Chapter = {
   /** Page file name without `.md`, relative to docs/. */
   slug: string;
   /** Title shown in the sidebar and the prev/next links. */
   title: string;
-  /**
-   * Targets (exact names or group names) whose graph is drawn for this chapter with `tasks.ts --graph`.
-   * Empty when the chapter has no target graph of its own.
-   */
-  graph: string[];
+  /** The chapter's target graph, drawn at docs build time; null when the chapter has none. */
+  graph: ChapterGraph | null;
   /** Whether the chapter must contain at least one command the end-to-end test runs (see test/lib/doc-commands.ts). */
   needsCheckedCommand: boolean;
 };
 
 export const chapters: Chapter[] = [
-  { slug: 'introduction', title: 'Introduction and prerequisites', graph: [], needsCheckedCommand: false },
-  { slug: 'how-it-works', title: 'How this project works', graph: ['net:plan'], needsCheckedCommand: false },
-  { slug: 'nodes', title: 'Nodes as containers', graph: ['nodes'], needsCheckedCommand: true },
-  { slug: 'network', title: 'The network and the IP plan', graph: ['net'], needsCheckedCommand: true },
-  { slug: 'pki', title: 'The PKI', graph: ['certs'], needsCheckedCommand: true },
-  { slug: 'kubeconfigs', title: 'Kubeconfigs', graph: ['kubeconfigs'], needsCheckedCommand: true },
-  { slug: 'encryption', title: 'Encryption at rest', graph: ['encryption'], needsCheckedCommand: true },
-  { slug: 'binaries', title: 'Getting the binaries', graph: ['binaries'], needsCheckedCommand: true },
-  { slug: 'etcd', title: 'etcd', graph: ['etcd'], needsCheckedCommand: true },
-  { slug: 'control-plane', title: 'The control plane', graph: ['control-plane'], needsCheckedCommand: true },
-  { slug: 'workers', title: 'The workers', graph: ['workers'], needsCheckedCommand: true },
-  { slug: 'dns', title: 'Cluster DNS', graph: ['dns'], needsCheckedCommand: true },
-  { slug: 'smoke-tests', title: 'Smoke tests', graph: ['cluster:smoke'], needsCheckedCommand: true },
-  { slug: 'day-two', title: 'Day two', graph: [], needsCheckedCommand: true },
-  { slug: 'troubleshooting', title: 'Troubleshooting', graph: [], needsCheckedCommand: true },
+  { slug: 'introduction', title: 'Introduction and prerequisites', graph: null, needsCheckedCommand: false },
+  { slug: 'how-it-works', title: 'How this project works', graph: { request: ['kubeconfig:admin'] }, needsCheckedCommand: false },
+  { slug: 'nodes', title: 'Nodes as containers', graph: { request: ['nodes'] }, needsCheckedCommand: true },
+  { slug: 'network', title: 'The network and the IP plan', graph: { request: ['net'] }, needsCheckedCommand: true },
+  { slug: 'pki', title: 'The PKI', graph: { request: ['certs'], focus: '^certs:(?!check$)' }, needsCheckedCommand: true },
+  { slug: 'kubeconfigs', title: 'Kubeconfigs', graph: { request: ['kubeconfig'], focus: '^kubeconfig:' }, needsCheckedCommand: true },
+  { slug: 'encryption', title: 'Encryption at rest', graph: { request: ['encryption'] }, needsCheckedCommand: true },
+  { slug: 'binaries', title: 'Getting the binaries', graph: { request: ['binaries', 'images'], focus: '^(bin|image:(pause|echo|coredns)|load):' }, needsCheckedCommand: true },
+  { slug: 'etcd', title: 'etcd', graph: { request: ['cluster:etcd-healthy'], focus: '^((install|unit):[^:]+:etcd|cluster:etcd)' }, needsCheckedCommand: true },
+  {
+    slug: 'control-plane',
+    title: 'The control plane',
+    graph: { request: ['cluster:apiserver-ready', 'cluster:kubelet-rbac'], focus: '^((install|unit):controller-1:(?!etcd|sysctl|node-sysctl|pod-routes)|cluster:(apiserver-ready|kubelet-rbac)$)' },
+    needsCheckedCommand: true,
+  },
+  { slug: 'workers', title: 'The workers', graph: { request: ['ready:worker-1:node'], focus: '^((install|unit):worker-1:|ready:worker-1:)' }, needsCheckedCommand: true },
+  { slug: 'dns', title: 'Cluster DNS', graph: { request: ['cluster:coredns'], focus: '^(cluster:coredns|load:coredns@|image:coredns)' }, needsCheckedCommand: true },
+  { slug: 'smoke-tests', title: 'Smoke tests', graph: { request: ['cluster:smoke'], focus: '^(cluster:smoke|cluster)$' }, needsCheckedCommand: true },
+  { slug: 'day-two', title: 'Day two', graph: null, needsCheckedCommand: true },
+  { slug: 'troubleshooting', title: 'Troubleshooting', graph: null, needsCheckedCommand: true },
 ];
 
-/** The picture on the front page: the whole cluster. */
-export const frontPageGraph = { name: 'cluster', targets: ['cluster'] };
+/** The pictures on the front page: the whole cluster by group, and every target of it (linked). */
+export const frontPageGraph = { name: 'cluster', request: ['cluster'], fullName: 'cluster-full' };
 
 /** Hand-drawn teaching diagrams, as DOT files in docs/diagrams/ rendered by the same pipeline. */
 export const diagramDir = 'diagrams';

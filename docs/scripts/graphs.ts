@@ -11,6 +11,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chapters, frontPageGraph } from '../.vitepress/chapters.ts';
+import { focusView, groupView, parseEngineDot } from './dot-views.ts';
 import { countSvgNodes, renderDot } from './render-dot.ts';
 
 const docsDir = resolve(fileURLToPath(import.meta.url), '../..');
@@ -78,14 +79,24 @@ export function placeholderSvg(message: string): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="720" height="${40 + lines.length * 18}" data-placeholder="true"><rect width="100%" height="100%" fill="#fff4e5" stroke="#e0a040"/>${text}</svg>\n`;
 }
 
-async function drawTargets(name: string, requested: string[], allNames: string[], strict: boolean): Promise<GraphRecord> {
+/** How a picture is derived from the --graph output. */
+type View = { kind: 'closure' } | { kind: 'focus'; focus: RegExp } | { kind: 'groups' };
+
+/** The DOT for one view of the requested targets' graph. */
+export function viewDot(dot: string, view: View, title: string): string {
+  if (view.kind === 'closure') return dot;
+  const parsed = parseEngineDot(dot);
+  return view.kind === 'focus' ? focusView(parsed, view.focus, title) : groupView(parsed, title);
+}
+
+async function drawTargets(name: string, requested: string[], view: View, allNames: string[], strict: boolean): Promise<GraphRecord> {
   const { known, unknown } = knownNames(requested, allNames);
-  const source = `tasks.ts --graph ${requested.join(' ')}`;
+  const source = `tasks.ts --graph ${requested.join(' ')}${view.kind === 'focus' ? ` (focus ${view.focus.source})` : view.kind === 'groups' ? ' (by group)' : ''}`;
   try {
     if (known.length === 0) {
       throw new GraphError(`no target or group named ${unknown.join(', ')} exists yet`, 'fix the names in docs/.vitepress/chapters.ts');
     }
-    const svg = await renderDot(await graphFromCli(root, known), source);
+    const svg = await renderDot(viewDot(await graphFromCli(root, known), view, name), source);
     await writeFile(join(outDir, `${name}.svg`), svg);
     const note = unknown.length ? `not drawn (unknown): ${unknown.join(', ')}` : undefined;
     if (note) console.warn(`graphs: ${name}: ${note}`);
@@ -118,9 +129,12 @@ async function main(): Promise<void> {
   await mkdir(outDir, { recursive: true });
   const allNames = await projectTargetNames();
   const records: GraphRecord[] = [];
-  records.push(await drawTargets(frontPageGraph.name, frontPageGraph.targets, allNames, strict));
+  records.push(await drawTargets(frontPageGraph.name, frontPageGraph.request, { kind: 'groups' }, allNames, strict));
+  records.push(await drawTargets(frontPageGraph.fullName, frontPageGraph.request, { kind: 'closure' }, allNames, strict));
   for (const chapter of chapters) {
-    if (chapter.graph.length) records.push(await drawTargets(chapter.slug, chapter.graph, allNames, strict));
+    if (!chapter.graph) continue;
+    const view: View = chapter.graph.focus ? { kind: 'focus', focus: new RegExp(chapter.graph.focus) } : { kind: 'closure' };
+    records.push(await drawTargets(chapter.slug, chapter.graph.request, view, allNames, strict));
   }
   records.push(...(await drawDiagrams(join(docsDir, 'diagrams'), outDir)));
   await writeFile(join(outDir, 'manifest.json'), JSON.stringify(records, null, 2) + '\n');
