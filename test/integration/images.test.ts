@@ -16,7 +16,7 @@ import type { AnyTarget } from '../../lib/target.ts';
 import { defaultConfig, type ClusterConfig } from '../../tasks/config.ts';
 import { ipPlanTarget } from '../../tasks/ip-plan.ts';
 import { nodesStep } from '../../tasks/nodes.ts';
-import { imagesTargets, loadCommandTargets, PAUSE_IMAGE, podNodeTargets, TEST_IMAGE } from '../../tasks/images.ts';
+import { COREDNS_IMAGE, imagesTargets, loadCommandTargets, PAUSE_IMAGE, podNodeTargets, TEST_IMAGE } from '../../tasks/images.ts';
 
 const config: ClusterConfig = {
   ...defaultConfig,
@@ -131,6 +131,33 @@ test('an image removed from the node (as on a recreated node) is loaded again', 
   assert.is(report.entries['load:echo@worker-1']!.outcome, 'built');
   assert.match(report.entries['load:echo@worker-1']!.reason, 'no longer has');
   assert.ok(await nodeImageId(node, TEST_IMAGE));
+});
+
+test('the CoreDNS image (built from its Go module) answers DNS queries', async () => {
+  const started = Date.now();
+  const report = await build(['image:coredns']);
+  console.log(`  image:coredns: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const docker = await connectDocker();
+  // No Corefile: CoreDNS serves the whoami plugin on :53, which answers any name with the client's address.
+  const server = await docker.createContainer({ Image: COREDNS_IMAGE, Labels: { 'harder.test': 'images' } });
+  try {
+    await server.start();
+    const ip = Object.values((await server.inspect()).NetworkSettings.Networks)[0]!.IPAddress;
+    const client = await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['nslookup', '-type=a', 'whoami.example', ip], Labels: { 'harder.test': 'images' } });
+    try {
+      await client.start();
+      const { StatusCode } = (await client.wait()) as { StatusCode: number };
+      const logs = (await server.logs({ stdout: true, stderr: true })).toString('utf8');
+      assert.is(StatusCode, 0);
+      assert.match(logs, 'CoreDNS-1.12.1');
+      assert.match(logs, /"A IN whoami\.example\. udp \d+ false \d+" NOERROR/);
+    } finally {
+      await client.remove({ force: true });
+    }
+  } finally {
+    await server.remove({ force: true });
+  }
+  assert.is(report.entries['image:coredns']!.result, (await inspectImage(docker, COREDNS_IMAGE))!.id);
 });
 
 test('the load command: any local image by name, always checked, skipped when present', async () => {
