@@ -7,6 +7,9 @@ import type { ClusterConfig } from './config.ts';
 import { ipPlanTarget } from './ip-plan.ts';
 import { certsStep } from './certs.ts';
 import { nodesStep } from './nodes.ts';
+import { binariesTargets } from './binaries.ts';
+import { imagesTargets, loadCommand } from './images.ts';
+import type { ProjectCommand } from '../lib/cli/index.ts';
 
 /** Every target of the project for one cluster config. The CLI registers these. */
 export function projectTargets(config: ClusterConfig): AnyTarget[] {
@@ -14,5 +17,12 @@ export function projectTargets(config: ClusterConfig): AnyTarget[] {
   // Steps are added here in build order; each receives the earlier steps' targets it needs.
   const certs = certsStep(config);
   const nodes = nodesStep(config, { plan });
-  return [plan, ...certs.all, ...nodes.all];
+  const binaries = binariesTargets(config);
+  const images = imagesTargets(config, { nodes: nodes.nodes });
+  return [plan, ...certs.all, ...nodes.all, ...binaries.all, ...images.all];
+}
+
+/** Parametrised commands of the CLI (tasks.ts): `load <image…>` loads local images into the worker nodes. */
+export function projectCommands(): Record<string, ProjectCommand<ClusterConfig>> {
+  return { load: loadCommand() };
 }
