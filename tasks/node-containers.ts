@@ -183,14 +183,17 @@ export function nodeTarget(
       await waitForSystemd(nodeHandle(result.container, docker), { timeoutMs: readyTimeoutMs });
       return undefined;
     },
-    clean: async () => {
+    clean: async (_result, ctx) => {
       const { connectDocker } = await import('../lib/docker/connect.ts');
       const { inspectContainer, removeContainer, removeVolume } = await import('../lib/docker/containers.ts');
       const docker = await connectDocker();
       const info = await inspectContainer(docker, container);
-      if (info && info.Config.Labels?.[CLUSTER_LABEL] !== config.clusterName) return;
-      await removeContainer(docker, container);
-      await removeVolume(docker, containerdVolumeName(container));
+      if (info && info.Config.Labels?.[CLUSTER_LABEL] !== config.clusterName) {
+        ctx.log(`left ${container} alone: it is not labelled ${CLUSTER_LABEL}=${config.clusterName}`);
+        return;
+      }
+      if (await removeContainer(docker, container)) ctx.log(`removed container ${container}`);
+      if (await removeVolume(docker, containerdVolumeName(container))) ctx.log(`removed volume ${containerdVolumeName(container)}`);
     },
   });
 }

@@ -84,7 +84,7 @@ export function baseImageTarget(deps: { host: AnyTarget }, options: BaseImageOpt
             ctx.log(`no registry answers; using the ${UPSTREAM_BASE} image already on the engine`);
             return { id: local.id, ref: UPSTREAM_BASE, source: 'local' };
           }
-          ctx.log(`no registry answers (${(error as Error).message.split('\n')[0]}); building the base offline with debootstrap`);
+          ctx.log(`no registry answers (${(error as Error).message.split('\n')[0]!.slice(0, 160)}); using the offline base (debootstrap)`);
         }
       }
       // The debootstrap image is the cache: a fresh state directory (or another checkout) reuses it
