@@ -7,7 +7,7 @@ import type { AnyTarget, ArtefactContext } from '../target.ts';
 import { EngineError, hintOf, messageOf } from './errors.ts';
 import { buildGraph, checkRequested, closure, type Graph } from './graph.ts';
 import { acquireLock } from './lock.ts';
-import { readRecord, removeRecord } from './state.ts';
+import { StateStore } from './state.ts';
 import type { Failure } from './types.ts';
 
 export type CleanOptions = {
@@ -55,7 +55,7 @@ function cleanMembers(graph: Graph, requested: readonly string[]): string[] {
 }
 
 /** Transitive dependents of `names` that have state, excluding `names` (what will have to be rebuilt). */
-function dependentsWithState(graph: Graph, names: string[], outDir: string): string[] {
+function dependentsWithState(graph: Graph, names: string[], store: StateStore): string[] {
   const seen = new Set(names);
   const queue = [...names];
   const found: string[] = [];
@@ -64,7 +64,7 @@ function dependentsWithState(graph: Graph, names: string[], outDir: string): str
       if (seen.has(dependent)) continue;
       seen.add(dependent);
       queue.push(dependent);
-      if (graph.byName.get(dependent)!.build && readRecord(outDir, dependent).kind === 'ok') found.push(dependent);
+      if (graph.byName.get(dependent)!.build && store.get(dependent).kind === 'ok') found.push(dependent);
     }
   }
   return found.sort();
@@ -77,7 +77,7 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
   const root = resolve(opts.root);
   const outDir = resolve(opts.outDir ?? join(root, 'output'));
   const members = cleanMembers(graph, opts.requested);
-  const dependents = dependentsWithState(graph, members, outDir);
+  const dependents = dependentsWithState(graph, members, new StateStore(outDir));
   const precious = members.filter((name) => graph.byName.get(name)!.precious);
   if (precious.length && !opts.yes) {
     throw new EngineError('needs-yes', `${precious.join(', ')} ${precious.length > 1 ? 'are' : 'is'} precious: cleaning ${precious.length > 1 ? 'them' : 'it'} invalidates what was made from ${precious.length > 1 ? 'them' : 'it'}`, {
@@ -87,6 +87,7 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
     });
   }
   const lock = acquireLock(outDir, 'clean');
+  const store = new StateStore(outDir);
   const removed: string[] = [];
   const failures: Failure[] = [];
   const signal = opts.signal ?? new AbortController().signal;
@@ -95,10 +96,10 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
   try {
     for (const name of ordered) {
       const t = graph.byName.get(name)!;
-      const read = readRecord(outDir, name);
+      const read = store.get(name);
       const result = read.kind === 'ok' ? read.record.result : undefined;
       // The record goes first: a clean interrupted half-way leaves the target "never built", never "up to date".
-      if (removeRecord(outDir, name)) removed.push(`state of ${name}`);
+      if (store.remove(name)) removed.push(`state of ${name}`);
       for (const path of t.outputs ?? []) {
         try {
           unlinkSync(join(root, path));
@@ -117,6 +118,7 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
       }
     }
   } finally {
+    store.close();
     lock.release();
   }
   return { ok: failures.length === 0, cleaned: ordered, removed, dependents, failures };

@@ -14,7 +14,7 @@ import { buildGraph, checkRequested, closure, forcedMembers, membersOf, type Gra
 import { hashJson, jsonProblem } from './hash.ts';
 import { acquireLock } from './lock.ts';
 import { StatCache, restamp, stampFile, type FileStamp } from './stat-cache.ts';
-import { invalidateRecord, readRecord, writeRecord, type Manifest, type TargetRecord } from './state.ts';
+import { SCHEMA, StateStore, type Manifest, type TargetRecord } from './state.ts';
 import type { BuildOptions, BuildReport, Entry, Failure } from './types.ts';
 
 /** A target's key: everything its build depends on, hashed. Dependencies count by their result. */
@@ -48,6 +48,7 @@ class Run {
   readonly resultHashes = new Map<string, string>();
   readonly controller = new AbortController();
   readonly stats: StatCache;
+  readonly store: StateStore;
   stopReason: string | undefined;
 
   constructor(
@@ -58,6 +59,7 @@ class Run {
     readonly forced: Set<string>,
   ) {
     this.stats = new StatCache(join(outDir, '.harder', 'stat-cache.json'));
+    this.store = new StateStore(outDir);
   }
 
   stop(reason: string): void {
@@ -80,7 +82,10 @@ class Run {
       await new PGraph(nodes, edges).run({ concurrency: Math.max(1, opts.jobs ?? availableParallelism()) });
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
-      if (!opts.dryRun) this.stats.save();
+      if (!opts.dryRun) {
+        this.store.close();
+        this.stats.save();
+      }
     }
     const entries = this.entries;
     const report: BuildReport = {
@@ -166,7 +171,7 @@ class Run {
       outputs[path] = current;
       refreshed = true;
     }
-    if (refreshed && !this.opts.dryRun) writeRecord(this.outDir, { ...record, outputs });
+    if (refreshed && !this.opts.dryRun) this.store.put({ ...record, outputs });
     return undefined;
   }
 
@@ -203,7 +208,7 @@ class Run {
       return this.finish(name, { outcome, reason: wouldDep ? `member ${wouldDep} would rebuild` : 'alias', result: null, ms: 0, alias: true });
     }
 
-    const read = readRecord(this.outDir, name);
+    const read = this.store.get(name);
     const record = read.kind === 'ok' ? read.record : undefined;
     let manifest: Manifest | undefined;
     let key: string | undefined;
@@ -241,7 +246,7 @@ class Run {
     if (this.stopReason) return this.finish(name, { outcome: 'cancelled', reason: this.stopReason, ms: 0 });
 
     // Invalidate first: if we are killed from here on, the next run must not trust the old record.
-    invalidateRecord(this.outDir, record, name);
+    this.store.invalidate(name);
     this.opts.reporter?.targetStart?.(name, reason);
     const deps: Record<string, Json> = {};
     for (const [alias, dep] of edges) deps[alias] = this.entries[dep]!.result ?? null;
@@ -278,7 +283,7 @@ class Run {
     const json = JSON.parse(JSON.stringify(result ?? null)) as Json;
     const resultHash = hashJson(json);
     const ms = performance.now() - started;
-    writeRecord(this.outDir, { schema: 1, name, key: key!, manifest: manifest!, result: json, resultHash, outputs, builtAt: new Date().toISOString(), ms: Math.round(ms) });
+    this.store.put({ schema: SCHEMA, name, key: key!, manifest: manifest!, result: json, resultHash, outputs, builtAt: new Date().toISOString(), ms: Math.round(ms) });
     this.resultHashes.set(name, resultHash);
     this.finish(name, { outcome: 'built', reason, result: json, ms });
   }

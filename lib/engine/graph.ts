@@ -37,6 +37,12 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
     if (!t.deps || typeof t.deps !== 'object') {
       problems.push(new EngineError('bad-target', `${t.name}: deps must be an object of alias → target`, { target: t.name, hint: 'use deps: {} when it has no dependencies' }));
     }
+    for (const out of t.outputs ?? []) {
+      // clean: deletes these paths, so they must stay inside the project.
+      if (typeof out !== 'string' || out.startsWith('/') || out.split('/').includes('..') || out === '') {
+        problems.push(new EngineError('bad-target', `${t.name}: output ${JSON.stringify(out)} must be a path inside the project (relative, no "..")`, { target: t.name, hint: 'declare outputs relative to the project root, e.g. output/pki/ca.pem' }));
+      }
+    }
     if (t.build !== undefined && typeof t.build !== 'function') {
       problems.push(new EngineError('bad-target', `${t.name}: build must be an async function`, { target: t.name }));
     }

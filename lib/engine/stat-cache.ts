@@ -20,13 +20,8 @@ export function stampMatches(stamp: FileStamp, stats: Stats): boolean {
 
 /** Hashes a file's content now (no cache), returning its stamp, or undefined when it does not exist. */
 export function stampFile(absPath: string): FileStamp | undefined {
-  let stats: Stats;
-  try {
-    stats = statSync(absPath);
-  } catch {
-    return undefined;
-  }
-  if (!stats.isFile()) return undefined;
+  const stats = statSync(absPath, { throwIfNoEntry: false });
+  if (!stats || !stats.isFile()) return undefined;
   hashCounter.files++;
   const hash = sha256(readFileSync(absPath));
   return { hash, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino };
@@ -37,13 +32,8 @@ export function stampFile(absPath: string): FileStamp | undefined {
  * when it is gone, otherwise its fresh stamp (re-hashed) for the caller to compare hashes.
  */
 export function restamp(absPath: string, recorded: FileStamp): 'same' | 'missing' | FileStamp {
-  let stats: Stats;
-  try {
-    stats = statSync(absPath);
-  } catch {
-    return 'missing';
-  }
-  if (!stats.isFile()) return 'missing';
+  const stats = statSync(absPath, { throwIfNoEntry: false });
+  if (!stats || !stats.isFile()) return 'missing';
   if (stampMatches(recorded, stats)) return 'same';
   hashCounter.files++;
   return { hash: sha256(readFileSync(absPath)), size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino };
@@ -78,13 +68,8 @@ export class StatCache {
    */
   stamp(absPath: string): FileStamp | undefined {
     const entries = this.#load();
-    let stats: Stats;
-    try {
-      stats = statSync(absPath);
-    } catch {
-      return undefined;
-    }
-    if (!stats.isFile()) return undefined;
+    const stats = statSync(absPath, { throwIfNoEntry: false });
+    if (!stats || !stats.isFile()) return undefined;
     const cached = entries.get(absPath);
     if (cached && stampMatches(cached, stats)) return cached;
     hashCounter.files++;

@@ -168,6 +168,26 @@ test('--graph prints DOT of the closure', async () => {
   assert.not.match(run.stdout, /final:join/);
 });
 
+/** Runs the fixture on a pseudo-terminal (util-linux `script`), returning what the terminal received. */
+function onTerminal(root: string, args: string[], env: Record<string, string>): Promise<string> {
+  const command = [process.execPath, '--import', 'tsx', fixture, ...args].map((a) => `'${a}'`).join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: repo, env: { ...process.env, FIXTURE_ROOT: root, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d));
+  return new Promise((resolve) => child.on('close', () => resolve(out)));
+}
+
+test('progress: a live status line on a terminal, plain lines when CI is set', async () => {
+  const live = await onTerminal(project(), ['all', '-j', '2'], { FIXTURE_DELAY: '250', CI: '' });
+  assert.match(live, /\r\x1b\[K\[0\/6\] \d+ms {2}running: src:seed/);
+  assert.match(live, /running: step:\d, step:\d/);
+  assert.match(live, /✓ final:join \(\d+ms\)/);
+  assert.match(live, /5 built, 0 up to date, 0 failed in [\d.]+m?s/);
+  const plain = await onTerminal(project(), ['all'], { CI: '1' });
+  assert.not.match(plain, /\x1b\[K/);
+  assert.match(plain, /▶ src:seed\r?\n✓ src:seed/);
+});
+
 /** Starts `all` one target at a time (300ms each), kills it while the third target builds. */
 async function killMidBuild(signal: NodeJS.Signals): Promise<{ root: string; run: Run; finished: string[] }> {
   const root = project();

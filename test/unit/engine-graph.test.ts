@@ -52,6 +52,8 @@ test('unknown dependency, a different object under a registered name, unknown re
   assert.equal(await problems([ca, admin], ['pki:cq']), ['unknown-target: unknown target pki:cq | did you mean pki:ca?']);
   assert.equal(await problems([ca, admin], ['bad name']), ['unknown-target: unknown target bad name | run with --help to list the targets']);
   assert.match((await problems([leaf('has space')], ['x']))[0]!, 'bad-target: target name "has space" is not valid');
+  const escaping = target({ name: 'esc', description: '', deps: {}, outputs: ['../etc/passwd'], build: async () => 1 });
+  assert.equal(await problems([escaping], ['esc']), ['bad-target: esc: output "../etc/passwd" must be a path inside the project (relative, no "..") | declare outputs relative to the project root, e.g. output/pki/ca.pem']);
 });
 
 test('a group name builds every target of the group', async () => {

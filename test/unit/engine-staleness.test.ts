@@ -1,10 +1,10 @@
 // Staleness for each reason, early cutoff, --force semantics, probes, generated targets, atomic state.
 
-import { readdirSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readRecord, readStoredResult, recordPath } from '../../lib/engine/index.ts';
+import { journalPath, readRecord, readStoredResult } from '../../lib/engine/index.ts';
 import { alias, target, type AnyTarget, type Json } from '../../lib/target.ts';
 import { build, tempProject, withOutcome, write } from '../fixtures/engine/helpers.ts';
 
@@ -186,24 +186,46 @@ test('generated targets: adding one more builds only it', async () => {
   assert.equal(withOutcome(report, 'up-to-date'), ['cert:worker-1', 'cert:worker-2', 'plan']);
 });
 
-test('state: a torn temp file is ignored; a corrupt or foreign record means rebuild, not a crash', async () => {
+test('state: a torn last line is ignored; a corrupt or foreign record means rebuild, not a crash', async () => {
   const root = fresh();
   await build(root, { targets: project(root).targets, requested: ['all'] });
   const outDir = join(root, 'output');
-  const file = recordPath(outDir, 'g:mid');
-  // A temp file left by a kill during an atomic write: never read.
-  writeFileSync(`${file}.99999.0.tmp`, '{"schema":1,"na');
+  const file = journalPath(outDir);
+  // A kill in the middle of an append leaves a torn last line: ignored, and the next append starts a new line.
+  appendFileSync(file, '"g:mid"\t{"schema":1,"na');
   const r1 = await build(root, { targets: project(root).targets, requested: ['all'] });
   assert.equal(withOutcome(r1, 'built'), []);
-  writeFileSync(file, '{"schema":1,"name":"g:m');
+  write(root, 'in.txt', 'torn');
+  await build(root, { targets: project(root).targets, requested: ['all'] });
+  const lines = readFileSync(file, 'utf8').split('\n');
+  assert.ok(lines.includes('"g:mid"\t{"schema":1,"na'), 'the torn line was closed, not glued to the next one');
+  assert.equal(readStoredResult(outDir, 'g:in'), { text: 'in' });
+  // A record line that is not JSON: that target rebuilds.
+  appendFileSync(file, '"g:mid"\t{"schema":1,"name":"g:m\n');
   const p = project(root);
   const r2 = await build(root, { targets: p.targets, requested: ['all'] });
   assert.is(r2.entries['g:mid']!.reason, 'its state record is corrupt (not JSON); rebuilding');
   assert.equal(p.runs, ['g:mid']);
-  writeFileSync(file, JSON.stringify({ schema: 0, name: 'g:mid' }));
+  appendFileSync(file, `"g:mid"\t${JSON.stringify({ schema: 0, name: 'g:mid' })}\n`);
   const r3 = await build(root, { targets: project(root).targets, requested: ['all'] });
   assert.match(r3.entries['g:mid']!.reason, /schema 0, this engine writes 1; rebuilding/);
-  assert.ok(readdirSync(join(outDir, '.harder', 'targets')).length >= 3);
+  // A journal of another format version: everything rebuilds, nothing crashes.
+  writeFileSync(file, '{"harder-state":99}\n"g:in"\t{}\n');
+  const r4 = await build(root, { targets: project(root).targets, requested: ['all'] });
+  assert.equal(withOutcome(r4, 'built'), ['g:in', 'g:mid', 'h:top']);
+  assert.ok(readFileSync(file, 'utf8').startsWith('{"harder-state":1}\n'));
+});
+
+test('the journal is compacted once it holds many superseded lines', async () => {
+  const root = fresh();
+  const file = journalPath(join(root, 'output'));
+  for (let i = 0; i < 60; i++) {
+    const t = target({ name: 'flip', description: '', deps: {}, inputs: { values: { i } }, build: async () => i });
+    await build(root, { targets: [t], requested: ['flip'] });
+  }
+  // 60 builds wrote 119 lines (record + invalidation); compaction keeps the journal short.
+  assert.ok(readFileSync(file, 'utf8').trim().split('\n').length < 110);
+  assert.is(readStoredResult(join(root, 'output'), 'flip'), 59);
 });
 
 test('a record is invalidated before its build and written only after success', async () => {
