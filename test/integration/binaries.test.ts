@@ -12,6 +12,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createGzip } from 'node:zlib';
 import { binariesTargets, cachedBinaryPath, probeBinary, type BinaryResult } from '../../tasks/binaries.ts';
 import { defaultConfig, type BinarySource, type ClusterConfig } from '../../tasks/config.ts';
 import type { AnyTarget } from '../../lib/target.ts';
@@ -108,6 +109,39 @@ test('release source: downloads from the mirror base URL, verified, into its own
   } finally {
     process.env = saved;
     mirror.server.close();
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+test('release source for crictl: the tarball is verified, then crictl is extracted from it', async () => {
+  const cache = await mkdtemp(join(tmpdir(), 'harder-cache-'));
+  const crictl = await build(binariesTargets(configWith('go')).crictl);
+  const tar = await import('tar-stream');
+  const pack = tar.pack();
+  const body = await readFile(crictl.path);
+  pack.entry({ name: 'crictl', size: body.length, mode: 0o755 }, body);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack.pipe(createGzip())) chunks.push(chunk as Buffer);
+  const tarball = Buffer.concat(chunks);
+  const file = 'crictl-v1.34.0-linux-amd64.tar.gz';
+  const server = createServer((req, res) => {
+    if (req.url === `/cri/v1.34.0/${file}`) res.writeHead(200, { 'content-length': tarball.length }).end(tarball);
+    else if (req.url === `/cri/v1.34.0/${file}.sha256`) res.writeHead(200).end(`${createHash('sha256').update(tarball).digest('hex')}  ${file}\n`);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const saved = { ...process.env };
+  process.env.HARDER_CACHE = cache;
+  process.env.HARDER_CRICTL_RELEASE_URL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cri`;
+  try {
+    const result = await build(binariesTargets(configWith('release')).crictl);
+    assert.is(result.source, 'release');
+    assert.is(result.path, join(cache, 'bin', 'v1.34.0', 'release', 'crictl'));
+    assert.is(result.sha256, crictl.sha256);
+  } finally {
+    process.env = saved;
+    server.close();
     await rm(cache, { recursive: true, force: true });
   }
 });
