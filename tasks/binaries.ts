@@ -10,7 +10,7 @@ import { createGunzip } from 'node:zlib';
 import { alias, target } from '../lib/target.ts';
 import { cachePath } from '../lib/cache-root.ts';
 import { ChecksumMismatchError, downloadVerified, fetchChecksum, fileDigest, joinUrl, parseChecksumFile, probeUrl, type Digest } from '../lib/download.ts';
-import { goBuild, goModDownload, goVersion, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../lib/go-build.ts';
+import { GoToolchainMissingError, goBuild, goModDownload, goVersion, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../lib/go-build.ts';
 import type { BinarySource, ClusterConfig } from './config.ts';
 
 /** The Kubernetes components this project runs, all from one release / one module version. */
@@ -285,6 +285,19 @@ async function fromGo(spec: BinarySpec, signal: AbortSignal, log: (line: string)
   return buildGoBinary({ name: spec.name, version: spec.version, wrapper, package: spec.goPackage, ldflags, signal, log });
 }
 
+/**
+ * Go 1.21+ fetches the toolchain a module asks for by itself (GOTOOLCHAIN=auto); an older Go fails
+ * with a confusing go.mod error, so say plainly what is needed.
+ */
+export function checkToolchain(toolchain: string, goDirective: string): void {
+  const have = /^go(\d+)\.(\d+)/.exec(toolchain);
+  if (!have) return; // a development toolchain (devel +abc): let go itself decide
+  const [major, minor] = [Number(have[1]), Number(have[2])];
+  if (major === 1 && minor < 21) {
+    throw new GoToolchainMissingError(`${toolchain} is too old to build modules that need Go ${goDirective}`, `install Go ${goDirective} or newer; ${GO_MISSING_HINT.replace(/^install Go 1\.24\+ \(https:\/\/go\.dev\/dl\/\) and put `go` on PATH \(or set GO\), or /, '')}`);
+  }
+}
+
 export type GoBinaryBuild = {
   name: string;
   version: string;
@@ -302,6 +315,7 @@ export type GoBinaryBuild = {
 export async function buildGoBinary(options: GoBinaryBuild): Promise<{ path: string; sha256: string }> {
   const { name, version, wrapper, signal, log } = options;
   const toolchain = await goVersion(GO_MISSING_HINT);
+  checkToolchain(toolchain, wrapper.goDirective);
   const dest = cachedBinaryPath(name, version, 'go');
   // The recipe names everything that shapes the binary; a cached file built another way is rebuilt.
   const recipe = JSON.stringify({ toolchain, wrapper, package: options.package, ldflags: options.ldflags, cgo: 0, trimpath: true });

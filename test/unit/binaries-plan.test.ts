@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { crictlVersionFor, kubernetesLdflags, parseVersion, cachedBinaryPath } from '../../tasks/binaries.ts';
+import { checkToolchain, crictlVersionFor, kubernetesLdflags, parseVersion, cachedBinaryPath } from '../../tasks/binaries.ts';
 import { COREDNS_IMAGE, corednsImageFor, PAUSE_IMAGE, pauseImageFor } from '../../tasks/images.ts';
 import { defaultConfig } from '../../tasks/config.ts';
 import { normalizeImageRef } from '../../lib/docker/load-image.ts';
@@ -62,6 +62,19 @@ test('the wrapper go.mod is valid Go module syntax with godebug, require and rep
     assert.equal(mod.Replace, [{ Old: { Path: 'k8s.io/api' }, New: { Path: 'k8s.io/api', Version: 'v0.34.4' } }]);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a Go older than 1.21 (which cannot fetch the needed toolchain) is a clear error', () => {
+  checkToolchain('go1.26.8', '1.24.0');
+  checkToolchain('go1.21.0', '1.24.0');
+  checkToolchain('devel go1.27-abc', '1.24.0');
+  try {
+    checkToolchain('go1.19.8', '1.24.0');
+    assert.unreachable('Go 1.19 cannot build these modules');
+  } catch (error) {
+    assert.match((error as Error).message, 'go1.19.8 is too old');
+    assert.match((error as { hint?: string }).hint ?? '', '--binaries release');
   }
 });
 
