@@ -39,7 +39,7 @@ const TABLE: Row[] = [
   { id: 'front-proxy-client', file: 'front-proxy-client', ca: 'front-proxy-ca', subject: 'CN=front-proxy-client', sans: [], eku: CLIENT },
   ...[1, 2].flatMap((i): Row[] => [
     { id: `etcd-server:controller-${i}`, file: `etcd-server-controller-${i}`, ca: 'etcd-ca', subject: `CN=controller-${i}`, sans: [`DNS:controller-${i}`, `IP:10.240.0.1${i - 1}`, 'DNS:localhost', 'IP:127.0.0.1'], eku: BOTH },
-    { id: `etcd-peer:controller-${i}`, file: `etcd-peer-controller-${i}`, ca: 'etcd-ca', subject: `CN=controller-${i}`, sans: [`DNS:controller-${i}`, `IP:10.240.0.1${i - 1}`], eku: BOTH },
+    { id: `etcd-peer:controller-${i}`, file: `etcd-peer-controller-${i}`, ca: 'etcd-ca', subject: `CN=controller-${i}`, sans: [`DNS:controller-${i}`, `IP:10.240.0.1${i - 1}`, 'DNS:localhost', 'IP:127.0.0.1'], eku: BOTH },
     { id: `kubelet:worker-${i}`, file: `kubelet-worker-${i}`, ca: 'ca', subject: `CN=system:node:worker-${i},O=system:nodes`, sans: [], eku: CLIENT },
     { id: `kubelet-serving:worker-${i}`, file: `kubelet-serving-worker-${i}`, ca: 'ca', subject: `CN=system:node:worker-${i},O=system:nodes`, sans: [`DNS:worker-${i}`, `IP:10.240.0.2${i - 1}`], eku: SERVER },
   ]),
