@@ -168,6 +168,13 @@ test('dir source: verifies against a checksum file beside the binary, and reject
     } catch (error) {
       assert.match((error as Error).message, 'checksum mismatch');
     }
+
+    // No checksum anywhere (none beside it, release host down): accepted, with a warning.
+    await rm(join(dir, 'kube-scheduler.sha256'));
+    lines.length = 0;
+    const unverified = await build(binariesTargets(configWith('dir')).kubeScheduler);
+    assert.is(unverified.sha256, goScheduler.sha256);
+    assert.ok(lines.some((l) => l.startsWith('warning: no checksum known')), lines.join('\n'));
   } finally {
     process.env = saved;
     await rm(cache, { recursive: true, force: true });
