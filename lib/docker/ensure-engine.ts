@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import { connectDocker, dockerAddress, dockerAnswers, START_DOCKER_HINT } from './connect.ts';
+import { findDebootstrap } from './debootstrap.ts';
 import { DockerError, DockerUnavailableError } from './errors.ts';
 
 export type EngineFacts = {
@@ -64,15 +65,17 @@ export async function ensureDockerEngine(options: EnsureEngineOptions = {}): Pro
         : 'install Docker Engine (https://docs.docker.com/engine/install/) and start it';
       throw new DockerUnavailableError(`Docker is not running: no engine answers at ${address}`, `${what}; ${START_DOCKER_HINT}`);
     }
-    if (!existsSync('/usr/sbin/dockerd') || !existsSync('/usr/sbin/debootstrap')) {
-      log('no Docker engine answers and dockerd is not installed: installing docker.io and debootstrap with apt-get');
+    // docker.io only where no engine is installed at all: Docker's own packages (/usr/bin/dockerd) stay.
+    const missing = [...(findDockerd() ? [] : ['docker.io']), ...(findDebootstrap() ? [] : ['debootstrap'])];
+    if (missing.length > 0) {
+      log(`no Docker engine answers: installing ${missing.join(' and ')} with apt-get`);
       await run('apt-get', ['update'], log, options.signal);
-      await run('apt-get', ['install', '-y', '--no-install-recommends', 'docker.io', 'debootstrap'], log, options.signal, { DEBIAN_FRONTEND: 'noninteractive' });
-      action = 'installed';
-    } else {
-      action = 'started';
+      await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], log, options.signal, { DEBIAN_FRONTEND: 'noninteractive' });
     }
-    await startDockerd(log, options.dockerdLog ?? '/var/log/dockerd.log');
+    action = missing.includes('docker.io') ? 'installed' : 'started';
+    const dockerd = findDockerd();
+    if (!dockerd) throw new DockerUnavailableError('dockerd is still missing after installing docker.io', 'install Docker Engine by hand');
+    await startDockerd(dockerd, log, options.dockerdLog ?? '/var/log/dockerd.log');
     await waitForEngine(options.startTimeoutMs ?? 60_000, options.signal);
     log('Docker engine is ready');
   }
@@ -89,16 +92,21 @@ export async function ensureDockerEngine(options: EnsureEngineOptions = {}): Pro
   };
 }
 
+/** The dockerd binary: Debian's (/usr/sbin) or Docker's own packages' (/usr/bin). */
+function findDockerd(): string | undefined {
+  return ['/usr/sbin/dockerd', '/usr/bin/dockerd', '/usr/local/bin/dockerd'].find((p) => existsSync(p));
+}
+
 /** Starts dockerd: through systemd when systemd is the init system, else as a detached background process. */
-async function startDockerd(log: (line: string) => void, logFile: string): Promise<void> {
+async function startDockerd(dockerd: string, log: (line: string) => void, logFile: string): Promise<void> {
   if (existsSync('/run/systemd/system')) {
     log('starting Docker with `systemctl start docker`');
     await run('systemctl', ['start', 'docker'], log);
     return;
   }
-  log(`starting /usr/sbin/dockerd in the background (log: ${logFile})`);
+  log(`starting ${dockerd} in the background (log: ${logFile})`);
   const out = openSync(logFile, 'a');
-  const child = spawn('/usr/sbin/dockerd', [], { detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(dockerd, [], { detached: true, stdio: ['ignore', out, out] });
   child.on('error', () => undefined);
   child.unref();
 }
