@@ -135,15 +135,18 @@ test('an image removed from the node (as on a recreated node) is loaded again', 
 
 test('the CoreDNS image (built from its Go module) answers DNS queries', async () => {
   const started = Date.now();
-  const report = await build(['image:coredns']);
+  const report = await build(['image:coredns', 'net:network']);
   console.log(`  image:coredns: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const docker = await connectDocker();
+  // On this test's own network (not Docker's default bridge, which other tests may have disturbed).
+  const network = (report.entries['net:network']!.result as { name: string }).name;
+  const HostConfig = { NetworkMode: network };
   // No Corefile: CoreDNS serves the whoami plugin on :53, which answers any name with the client's address.
-  const server = await docker.createContainer({ Image: COREDNS_IMAGE, Labels: { 'harder.test': 'images' } });
+  const server = await docker.createContainer({ Image: COREDNS_IMAGE, Labels: { 'harder.test': 'images' }, HostConfig });
   try {
     await server.start();
-    const ip = Object.values((await server.inspect()).NetworkSettings.Networks)[0]!.IPAddress;
-    const client = await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['nslookup', '-type=a', 'whoami.example', ip], Labels: { 'harder.test': 'images' } });
+    const ip = (await server.inspect()).NetworkSettings.Networks[network]!.IPAddress;
+    const client = await docker.createContainer({ Image: TEST_IMAGE, Cmd: ['nslookup', '-type=a', 'whoami.example', ip], Labels: { 'harder.test': 'images' }, HostConfig });
     try {
       await client.start();
       const { StatusCode } = (await client.wait()) as { StatusCode: number };
