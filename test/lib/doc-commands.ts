@@ -37,7 +37,10 @@ export type RunDocCommandsOptions = {
   pathPrepend?: string[];
   /** Node names whose container names are rewritten; default controller-N and worker-N. */
   nodes?: string[];
-  /** Extra literal rewrites of the command text, applied last (e.g. a different node subnet). */
+  /**
+   * Extra literal rewrites, applied last to the command text and to the expect/reject patterns (where a
+   * `.` may appear escaped as `\.`): e.g. [['10.240.0.', '10.241.0.']] for a cluster on another node subnet.
+   */
   replacements?: [string, string][];
   /** The commands to run; default extractDocCommands(docsDir). */
   commands?: DocCommand[];
@@ -85,6 +88,16 @@ export function substituteCommand(script: string, options: RunDocCommandsOptions
   text = text.replace(new RegExp(`\\b${escapeRegExp(from)}-(${nodePattern})\\b`, 'g'), (_m, node: string) => `${options.clusterName}-${node}`);
   for (const [a, b] of options.replacements ?? []) text = text.split(a).join(b);
   return text;
+}
+
+/** Applies `replacements` to a pattern's source, matching both plain and regex-escaped dots. */
+export function rewritePattern(pattern: RegExp, replacements: [string, string][] = []): RegExp {
+  let source = pattern.source;
+  for (const [a, b] of replacements) {
+    source = source.split(a.replace(/\./g, '\\.')).join(b.replace(/\./g, '\\.'));
+    source = source.split(a).join(b);
+  }
+  return source === pattern.source ? pattern : new RegExp(source, pattern.flags);
 }
 
 type Attempt = { exitCode: number | null; output: string; timedOut: boolean };
@@ -142,6 +155,11 @@ export async function runDocCommands(options: RunDocCommandsOptions): Promise<Do
   const outcomes: DocCommandOutcome[] = [];
   for (const command of commands) {
     const ran = substituteCommand(command.script, options);
+    const expected = {
+      exit: command.exit,
+      expect: command.expect.map((re) => rewritePattern(re, options.replacements)),
+      reject: command.reject.map((re) => rewritePattern(re, options.replacements)),
+    };
     const argv = command.node ? ['docker', 'exec', `${options.clusterName}-${command.node}`, 'bash', '-c', ran] : ['bash', '-c', ran];
     const started = Date.now();
     const deadline = started + command.retrySeconds * 1000;
@@ -151,7 +169,7 @@ export async function runDocCommands(options: RunDocCommandsOptions): Promise<Do
     for (;;) {
       attempts++;
       attempt = await runOnce(argv, cwd, env, command.timeoutSeconds);
-      problem = judge(command, attempt);
+      problem = judge(expected, attempt);
       if (!problem || Date.now() + 2000 > deadline) break;
       await new Promise((r) => setTimeout(r, 2000));
     }

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chapters } from '../../docs/.vitepress/chapters.ts';
 import { findMarkedCommands, MarkerError, parseMarker } from '../../docs/.vitepress/check-marker.ts';
-import { extractDocCommands, runDocCommands, substituteCommand } from '../lib/doc-commands.ts';
+import { extractDocCommands, rewritePattern, runDocCommands, substituteCommand } from '../lib/doc-commands.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const docsDir = join(root, 'docs');
@@ -85,6 +85,13 @@ test('substitution rewrites container names, the kubeconfig and output/ paths, a
     "docker exec harder-e2e-worker-1 ip route\ndocker inspect harder-e2e-controller-1 harder-e2e-worker-2\nkubectl --kubeconfig /tmp/e2e/admin.kubeconfig get secret harder-docs-secret\nopenssl x509 -in /tmp/e2e/output/pki/ca.pem",
   );
   assert.equal(substituteCommand('docker exec harder-worker-1 true', { clusterName: 'harder' }), 'docker exec harder-worker-1 true');
+  const moved: [string, string][] = [['10.240.0.', '10.241.0.']];
+  assert.equal(substituteCommand('ping -c 1 10.240.0.21', { clusterName: 'x', replacements: moved }), 'ping -c 1 10.241.0.21');
+  const re = rewritePattern(/inet 10\.240\.0\.20\/24/m, moved);
+  assert.equal(re.source, 'inet 10\\.241\\.0\\.20\\/24');
+  assert.equal(re.flags, 'm');
+  assert.ok(re.test('inet 10.241.0.20/24'));
+  assert.not.ok(re.test('inet 10.240.0.20/24'));
 });
 
 test('the runner runs host commands with bash and judges exit codes, expect, reject and retry', async () => {
