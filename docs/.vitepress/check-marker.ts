@@ -161,6 +161,18 @@ export function findMarkedCommands(markdown: string, file: string): MarkedComman
   return found;
 }
 
+/**
+ * A regex as readers would describe the text: anchors dropped, whitespace classes shown as a space, line
+ * breaks as ⏎, escapes removed. Only for display; the check itself uses the regex.
+ */
+export function readablePattern(re: RegExp): string {
+  return re.source
+    .replace(/^\^|\$$/g, '')
+    .replace(/\\n/g, ' ⏎ ')
+    .replace(/\\s[+*?]?/g, ' ')
+    .replace(/\\([^a-zA-Z0-9])/g, '$1');
+}
+
 /** A short human description of what a check expects, for the rendered page. */
 export function describeSpec(spec: CheckSpec): string {
   const where = spec.node ? `inside ${spec.node}` : 'on the host';

@@ -3,7 +3,7 @@
 
 import { defineConfig } from 'vitepress';
 import { chapters } from './chapters.ts';
-import { describeSpec, markerBody, parseMarker } from './check-marker.ts';
+import { describeSpec, markerBody, parseMarker, readablePattern } from './check-marker.ts';
 
 /** Site base path: `/` locally; the Pages workflow sets DOCS_BASE to `/<repository>/`. */
 const base = process.env.DOCS_BASE ?? '/';
@@ -48,8 +48,10 @@ export default defineConfig({
         if (body !== undefined) {
           const spec = parseMarker(body, (env as { relativePath?: string }).relativePath ?? 'markdown');
           return `<div class="doc-check" title="${escapeHtml(describeSpec(spec))}"><span class="doc-check-badge">tested</span> ` +
-            `${spec.node ? `run inside <code>${escapeHtml(spec.node)}</code>` : 'run on the host'}; expect output matching ` +
-            `${spec.expect.map((r) => `<code>${escapeHtml(r.source)}</code>`).join(' and ')}</div>\n`;
+            `${spec.node ? `run inside <code>${escapeHtml(spec.node)}</code>` : 'run on the host'}` +
+            `${spec.exit === 'nonzero' ? ', fails on purpose' : ''}; you should see ` +
+            `${spec.expect.map((r) => `<code>${escapeHtml(readablePattern(r))}</code>`).join(' and ')}` +
+            `${spec.reject.length ? `, and not ${spec.reject.map((r) => `<code>${escapeHtml(readablePattern(r))}</code>`).join(' or ')}` : ''}</div>\n`;
         }
         return fallback ? fallback(tokens, idx, options, env, self) : self.renderToken(tokens, idx, options);
       };

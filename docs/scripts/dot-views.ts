@@ -11,7 +11,7 @@ export class DotParseError extends Error {
 }
 
 const unquote = (text: string): string => text.replace(/\\(["\\])/g, '$1');
-const q = (text: string): string => `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+const q = (text: string): string => `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 
 /** Parses the DOT printed by `tasks.ts --graph`. Edges point from a dependency to the target that uses it. */
 export function parseEngineDot(dot: string): ParsedGraph {
