@@ -263,6 +263,26 @@ test("a change to one node's inputs recreates only that node", async () => {
   assert.equal(outcomes(back, 'node:'), { 'node:controller-1': 'up-to-date', 'node:worker-1': 'up-to-date', 'node:worker-2': 'built' });
 });
 
+test('a node dropped from the config is removed with its volume; the others keep their containers', async () => {
+  const before = await containerIds();
+  const smaller = clusterConfig(CLUSTER, '10.241.10.0/24', 1);
+  const report = await build(['nodes'], {}, { cfg: smaller });
+  assertOk(report);
+  const after = await containerIds();
+  assert.equal(Object.keys(after).sort(), [`${CLUSTER}-controller-1`, `${CLUSTER}-worker-1`]);
+  assert.is(after[`${CLUSTER}-controller-1`], before[`${CLUSTER}-controller-1`]);
+  assert.is(after[`${CLUSTER}-worker-1`], before[`${CLUSTER}-worker-1`]);
+  const volumes = await listVolumesByLabel(await connectDocker(), { [CLUSTER_LABEL]: CLUSTER });
+  assert.not.ok(volumes.includes(`${CLUSTER}-worker-2-containerd`));
+  // Back to two workers: worker-2 comes back with its planned address.
+  const back = await build(['nodes']);
+  assertOk(back);
+  assert.is(back.entries['node:worker-2']!.outcome, 'built');
+  assert.is(nodeResult(back, 'worker-2').ip, '10.241.10.21');
+  const again = await containerIds();
+  assert.is(again[`${CLUSTER}-controller-1`], before[`${CLUSTER}-controller-1`]);
+});
+
 test('docker restart of a node: the next run finds everything up to date and systemd running', async () => {
   const before = await containerIds();
   const docker = await connectDocker();
