@@ -3,17 +3,18 @@
 // projects in tests: runCli({ argv, root, project }).
 
 import { join } from 'node:path';
-import { cleanTargets } from '../engine/clean.ts';
-import { graphDot, graphStates } from '../engine/dot.ts';
 import { EngineError, InvalidGraphError } from '../engine/errors.ts';
 import { runBuild } from '../engine/executor.ts';
 import type { AnyTarget } from '../target.ts';
 import { parseArgs } from './args.ts';
 import { CliError } from './errors.ts';
-import { helpText } from './help.ts';
 import type { CliProject, ProjectCommand } from './project.ts';
-import { renderError, renderFailure } from './render-error.ts';
 import { createReporter, type Out } from './reporter.ts';
+
+// Modules only some invocations need are imported when needed: start-up time is part of every no-op.
+const helpText = async (...args: Parameters<typeof import('./help.ts').helpText>) => (await import('./help.ts')).helpText(...args);
+const renderError = async (error: unknown, verbose: boolean) => (await import('./render-error.ts')).renderError(error, verbose);
+const renderFailure = async (...args: Parameters<typeof import('./render-error.ts').renderFailure>) => (await import('./render-error.ts')).renderFailure(...args);
 
 export { CliError, OptionError, type CliErrorKind } from './errors.ts';
 export type { CliProject, ProjectCommand } from './project.ts';
@@ -70,7 +71,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
     const registry = project.targets(config);
     const commands: Record<string, ProjectCommand<C>> = project.commands ?? {};
     if (args.flags.help) {
-      stdout.write(helpText({ program: project.program, targets: registry, flags: project.flags ?? [], commands: commands as Record<string, ProjectCommand<never>> }));
+      stdout.write(await helpText({ program: project.program, targets: registry, flags: project.flags ?? [], commands: commands as Record<string, ProjectCommand<never>> }));
       return EXIT.ok;
     }
     const names = new Set(registry.map((t) => t.name));
@@ -84,12 +85,13 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       if (!requested.length) throw new CliError('bad-command-args', `${first} has nothing to do with these arguments`, `usage: ${project.program} ${first} ${commands[first]!.usage}`);
     }
     if (!requested.length && !args.flags.graph) {
-      stdout.write(helpText({ program: project.program, targets: registry, flags: project.flags ?? [], commands: commands as Record<string, ProjectCommand<never>> }));
+      stdout.write(await helpText({ program: project.program, targets: registry, flags: project.flags ?? [], commands: commands as Record<string, ProjectCommand<never>> }));
       return EXIT.ok;
     }
     const outDir = opts.outDir ?? join(opts.root, 'output');
     if (args.flags.graph) {
       const wanted = requested.length ? requested : targets.map((t) => t.name);
+      const { graphDot, graphStates } = await import('../engine/dot.ts');
       const states = await graphStates({ targets, requested: wanted, root: opts.root, outDir });
       stdout.write(graphDot(targets, wanted, states, 'targets'));
       return EXIT.ok;
@@ -98,11 +100,12 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
     const builds = requested.filter((r) => !(r.startsWith('clean:') && !names.has(r)));
     let code: number = EXIT.ok;
     if (cleans.length) {
+      const { cleanTargets } = await import('../engine/clean.ts');
       const report = await cleanTargets({ targets, requested: cleans, root: opts.root, outDir, yes: args.flags.yes, signal: controller.signal, log: (t, m) => stdout.write(`  ${t}: ${m}\n`) });
       for (const item of report.removed) stdout.write(`removed ${item}\n`);
       if (!report.removed.length) stdout.write(`clean: nothing to remove for ${cleans.join(', ')}\n`);
       if (report.dependents.length) stdout.write(`will have to be rebuilt (if the results change): ${report.dependents.join(', ')}\n`);
-      for (const failure of report.failures) stderr.write(`${renderFailure(failure, verbose)}\n`);
+      for (const failure of report.failures) stderr.write(`${await renderFailure(failure, verbose)}\n`);
       if (!report.ok) code = EXIT.failed;
     }
     if (builds.length && code === EXIT.ok) {
@@ -121,7 +124,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
           signal: controller.signal,
           reporter,
         });
-        for (const failure of report.failures) stderr.write(`${renderFailure(failure, verbose)}\n`);
+        for (const failure of report.failures) stderr.write(`${await renderFailure(failure, verbose)}\n`);
         if (!report.ok) code = EXIT.failed;
       } finally {
         reporter.dispose();
@@ -133,7 +136,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
     }
     return code;
   } catch (error) {
-    stderr.write(`${renderError(error, verbose)}\n`);
+    stderr.write(`${await renderError(error, verbose)}\n`);
     if (controller.signal.aborted) return EXIT.interrupted;
     return exitCodeFor(error);
   } finally {

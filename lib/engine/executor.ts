@@ -11,15 +11,29 @@ import { EngineError, hintOf, messageOf } from './errors.ts';
 import { explainChanges } from './explain.ts';
 import { expandGlob, isGlob } from './glob.ts';
 import { buildGraph, checkRequested, closure, forcedMembers, membersOf, type Graph } from './graph.ts';
-import { hashJson, jsonProblem } from './hash.ts';
+import { hashJson, jsonProblem, sha256, stableStringify } from './hash.ts';
 import { acquireLock } from './lock.ts';
 import { StatCache, restamp, stampFile, type FileStamp } from './stat-cache.ts';
 import { SCHEMA, StateStore, type Manifest, type TargetRecord } from './state.ts';
 import type { BuildOptions, BuildReport, Entry, Failure } from './types.ts';
 
-/** A target's key: everything its build depends on, hashed. Dependencies count by their result. */
+/**
+ * A target's key: everything its build depends on, hashed. Dependencies count by their result.
+ * The manifest's maps are built in sorted order, so native JSON.stringify is canonical for them;
+ * only the free-form `values` need the (slower) key-sorting serialiser.
+ */
 function keyOf(name: string, manifest: Manifest): string {
-  return hashJson({ name, manifest });
+  const { version, files, env, deps, outputs, values } = manifest;
+  return sha256(`${JSON.stringify([name, version, files, env, deps, outputs])}\n${stableStringify(values)}`);
+}
+
+/** `record` with its keys in sorted order (insertion order is what JSON.stringify follows). */
+function sortedRecord<V>(record: Record<string, V>): Record<string, V> {
+  const keys = Object.keys(record);
+  if (keys.length < 2) return record;
+  const out: Record<string, V> = {};
+  for (const key of keys.sort()) out[key] = record[key]!;
+  return out;
 }
 
 /** Runs a build of the requested targets. Throws InvalidGraphError (bad graph/request) or lock-held. */
@@ -41,6 +55,18 @@ export async function runBuild(opts: BuildOptions): Promise<BuildReport> {
   }
 }
 
+/** What prepare() found for a target that is not finished yet. */
+type Prepared = {
+  t: AnyTarget;
+  edges: [string, string][];
+  record: TargetRecord | undefined;
+  manifest?: Manifest;
+  key?: string;
+  /** Why it must run; undefined when up to date pending its probe. */
+  reason: string | undefined;
+  started: number;
+};
+
 class Run {
   readonly entries: Record<string, Entry> = {};
   readonly failures: Failure[] = [];
@@ -49,6 +75,8 @@ class Run {
   readonly controller = new AbortController();
   readonly stats: StatCache;
   readonly store: StateStore;
+  /** Targets decided by the fast path that still need a probe or a build. */
+  readonly prepared = new Map<string, Prepared>();
   stopReason: string | undefined;
 
   constructor(
@@ -75,9 +103,16 @@ class Run {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     opts.reporter?.start?.({ total: names.length, names, dryRun: !!opts.dryRun });
     try {
-      const nodes = new Map(names.map((name) => [name, { run: () => this.visitSafely(name) }]));
+      // Fast path first (names are in dependency order): targets decided without waiting are done;
+      // the rest, and everything downstream of them, go to the scheduler.
+      const pending = new Set<string>();
+      for (const name of names) {
+        const waits = this.graph.deps.get(name)!.some(([, dep]) => pending.has(dep));
+        if (waits || !this.quickVisitSafely(name)) pending.add(name);
+      }
+      const nodes = new Map([...pending].map((name) => [name, { run: () => this.visitSafely(name) }]));
       const edges: [string, string][] = [];
-      for (const name of names) for (const [, dep] of this.graph.deps.get(name)!) edges.push([dep, name]);
+      for (const name of pending) for (const [, dep] of this.graph.deps.get(name)!) if (pending.has(dep)) edges.push([dep, name]);
       // visit() never rejects, so p-graph's own failure handling never triggers: the policy is ours.
       await new PGraph(nodes, edges).run({ concurrency: Math.max(1, opts.jobs ?? availableParallelism()) });
     } finally {
@@ -153,7 +188,7 @@ class Run {
     for (const name of t.inputs?.env ?? []) env[name] = process.env[name] ?? null;
     const deps: Record<string, string> = {};
     for (const [alias, dep] of edges) deps[alias] = `${dep}@${this.resultHashes.get(dep)}`;
-    return { version: t.version ?? 0, files, values, env, deps, outputs: t.outputs ?? [] };
+    return { version: t.version ?? 0, files: sortedRecord(files), values, env: sortedRecord(env), deps: sortedRecord(deps), outputs: t.outputs ?? [] };
   }
 
   /** Why the owned files do not match the record, or undefined. Refreshes stamps of touched-but-equal files. */
@@ -175,6 +210,15 @@ class Run {
     return undefined;
   }
 
+  quickVisitSafely(name: string): boolean {
+    try {
+      return this.quickVisit(name);
+    } catch (error) {
+      if (!this.entries[name]) this.fail(name, error, performance.now());
+      return true;
+    }
+  }
+
   /** visit() with a net: an unexpected exception (a full disk while writing state) fails that target only. */
   async visitSafely(name: string): Promise<void> {
     try {
@@ -184,64 +228,108 @@ class Run {
     }
   }
 
-  async visit(name: string): Promise<void> {
+  /**
+   * The synchronous part of visiting a target: dependency outcomes, aliases, the record, the key and
+   * the reason to run. Returns 'finished' when the target got its outcome here, or what the
+   * asynchronous part (probe, build) needs. `reason` undefined = up to date unless a probe says otherwise.
+   */
+  prepare(name: string): Prepared | 'finished' {
     const started = performance.now();
     const t = this.graph.byName.get(name)!;
     const edges = this.graph.deps.get(name)!;
-    const dryRun = !!this.opts.dryRun;
     let wouldDep: string | undefined;
     for (const [, dep] of edges) {
       const e = this.entries[dep]!;
       if (e.outcome === 'failed' || e.outcome === 'skipped') {
-        return this.finish(name, { outcome: 'skipped', reason: `dependency ${dep} ${e.outcome === 'failed' ? 'failed' : 'was skipped'}`, ms: 0 });
+        this.finish(name, { outcome: 'skipped', reason: `dependency ${dep} ${e.outcome === 'failed' ? 'failed' : 'was skipped'}`, ms: 0 });
+        return 'finished';
       }
-      if (e.outcome === 'cancelled') return this.finish(name, { outcome: 'cancelled', reason: this.stopReason ?? 'cancelled', ms: 0 });
+      if (e.outcome === 'cancelled') {
+        this.finish(name, { outcome: 'cancelled', reason: this.stopReason ?? 'cancelled', ms: 0 });
+        return 'finished';
+      }
       if (e.outcome === 'would-build' && !wouldDep) wouldDep = dep;
     }
-    if (this.stopReason) return this.finish(name, { outcome: 'cancelled', reason: this.stopReason, ms: 0 });
-
+    if (this.stopReason) {
+      this.finish(name, { outcome: 'cancelled', reason: this.stopReason, ms: 0 });
+      return 'finished';
+    }
     if (!t.build) {
       // An alias: done when its members are. Its "result hash" combines theirs, so a target that
       // depends on an alias still rebuilds when a member's result changes.
       this.resultHashes.set(name, hashJson(edges.map(([alias, dep]) => [alias, this.resultHashes.get(dep) ?? null])));
       const outcome = wouldDep ? 'would-build' : 'up-to-date';
-      return this.finish(name, { outcome, reason: wouldDep ? `member ${wouldDep} would rebuild` : 'alias', result: null, ms: 0, alias: true });
+      this.finish(name, { outcome, reason: wouldDep ? `member ${wouldDep} would rebuild` : 'alias', result: null, ms: 0, alias: true });
+      return 'finished';
     }
-
     const read = this.store.get(name);
     const record = read.kind === 'ok' ? read.record : undefined;
-    let manifest: Manifest | undefined;
-    let key: string | undefined;
+    if (wouldDep) return { t, edges, record, reason: record ? `dependency ${wouldDep} would rebuild` : 'never built', started };
+    let manifest: Manifest;
+    try {
+      manifest = this.manifestOf(t, edges);
+    } catch (error) {
+      this.fail(name, error, started);
+      return 'finished';
+    }
+    const key = keyOf(name, manifest);
     let reason: string | undefined;
-    if (wouldDep) {
-      reason = record ? `dependency ${wouldDep} would rebuild` : 'never built';
-    } else {
+    if (read.kind === 'missing') reason = 'never built';
+    else if (read.kind === 'unusable') reason = `${read.why}; rebuilding`;
+    else if (record!.key === null) reason = 'the last build failed or was interrupted';
+    else if (this.forced.has(name)) reason = 'forced';
+    else if (t.alwaysRun) reason = 'always runs';
+    else if (record!.key !== key) reason = explainChanges(record!.manifest, manifest);
+    else reason = this.checkOutputs(t, record!);
+    return { t, edges, record, manifest, key, reason, started };
+  }
+
+  /**
+   * The no-op fast path: decides, without awaiting, every target whose dependencies are decided and
+   * that needs no probe or build. A no-op run over 10,000 targets never touches the scheduler.
+   * Returns true when the target is finished.
+   */
+  quickVisit(name: string): boolean {
+    const prepared = this.prepare(name);
+    if (prepared === 'finished') return true;
+    if (prepared.reason === undefined && !prepared.t.probe) {
+      this.upToDate(name, prepared);
+      return true;
+    }
+    if (prepared.reason !== undefined && this.opts.dryRun) {
+      this.finish(name, { outcome: 'would-build', reason: prepared.reason, ms: performance.now() - prepared.started });
+      return true;
+    }
+    this.prepared.set(name, prepared);
+    return false;
+  }
+
+  upToDate(name: string, prepared: Prepared): void {
+    this.resultHashes.set(name, prepared.record!.resultHash);
+    this.finish(name, { outcome: 'up-to-date', reason: 'up to date', result: prepared.record!.result, ms: performance.now() - prepared.started });
+  }
+
+  /** The scheduled part: probe, then build if needed, then record. Runs on p-graph. */
+  async visit(name: string): Promise<void> {
+    let prepared = this.prepared.get(name);
+    this.prepared.delete(name);
+    if (prepared && this.stopReason) return this.finish(name, { outcome: 'cancelled', reason: this.stopReason, ms: 0 });
+    prepared ??= ((p) => (p === 'finished' ? undefined : p))(this.prepare(name));
+    if (!prepared) return;
+    const { t, edges, record, manifest, key } = prepared;
+    // Timed from here: a target prepared by the fast path may have waited for a free job.
+    const started = performance.now();
+    let reason = prepared.reason;
+    const dryRun = !!this.opts.dryRun;
+    if (reason === undefined && t.probe) {
       try {
-        manifest = this.manifestOf(t, edges);
+        reason = (await t.probe(record!.result, this.artefactContext(name))) ?? undefined;
+        if (reason) reason = `probe: ${reason}`;
       } catch (error) {
-        return this.fail(name, error, started);
-      }
-      key = keyOf(name, manifest);
-      if (read.kind === 'missing') reason = 'never built';
-      else if (read.kind === 'unusable') reason = `${read.why}; rebuilding`;
-      else if (record!.key === null) reason = 'the last build failed or was interrupted';
-      else if (this.forced.has(name)) reason = 'forced';
-      else if (t.alwaysRun) reason = 'always runs';
-      else if (record!.key !== key) reason = explainChanges(record!.manifest, manifest);
-      else reason = this.checkOutputs(t, record!);
-      if (!reason && t.probe) {
-        try {
-          reason = (await t.probe(record!.result, this.artefactContext(name))) ?? undefined;
-          if (reason) reason = `probe: ${reason}`;
-        } catch (error) {
-          reason = `probe failed: ${messageOf(error)}`;
-        }
+        reason = `probe failed: ${messageOf(error)}`;
       }
     }
-    if (!reason) {
-      this.resultHashes.set(name, record!.resultHash);
-      return this.finish(name, { outcome: 'up-to-date', reason: 'up to date', result: record!.result, ms: performance.now() - started });
-    }
+    if (reason === undefined) return this.upToDate(name, prepared);
     if (dryRun) return this.finish(name, { outcome: 'would-build', reason, ms: performance.now() - started });
     if (this.stopReason) return this.finish(name, { outcome: 'cancelled', reason: this.stopReason, ms: 0 });
 
@@ -252,7 +340,7 @@ class Run {
     for (const [alias, dep] of edges) deps[alias] = this.entries[dep]!.result ?? null;
     let result: unknown;
     try {
-      result = await t.build({
+      result = await t.build!({
         deps,
         signal: this.controller.signal,
         log: (message: string) => this.opts.reporter?.targetLog?.(name, message),

@@ -3,8 +3,11 @@
 // (as ninja's .ninja_log): a run reads it once, appends a line per change, and compacts it when it
 // has grown. A kill can only tear the last line, which the next load ignores.
 //
-// Line format: `<JSON of the target name>\t<JSON payload>`; the name comes first so a load can index
-// every line and parse only the records it needs. Payloads: a full record; `{"invalidated":true}`
+// Line format: `<JSON of the target name>\t<payload>`; the name comes first so a load can index every
+// line and parse only the records it needs. A record's payload is two JSON texts separated by a tab:
+// the fields every up-to-date check reads (key, result, owned-file stamps), then the manifest and
+// timings, which are parsed only when something asks (--explain). JSON never contains a raw tab.
+// Other payloads: `{"invalidated":true}`
 // (the target started rebuilding: its record is no longer trusted, its result is kept as `previous`);
 // `{"removed":true}` (cleaned). The first line is a header naming the format version.
 //
@@ -61,12 +64,40 @@ export function journalPath(outDir: string): string {
 
 type Slot = { raw?: string; invalidated?: boolean; parsed?: ReadRecord };
 
+const EMPTY_MANIFEST: Manifest = { version: 0, files: {}, values: {}, env: {}, deps: {}, outputs: [] };
+
+/** A record's payload: the hot part, a tab, the cold part (see the file comment). */
+function serialise(record: TargetRecord): string {
+  const { schema, name, key, result, resultHash, outputs, manifest, builtAt, ms } = record;
+  return `${JSON.stringify({ schema, name, key, result, resultHash, outputs })}\t${JSON.stringify({ manifest, builtAt, ms })}`;
+}
+
 function parseRecord(name: string, raw: string): ReadRecord {
+  const tab = raw.indexOf('\t');
   try {
-    const record = JSON.parse(raw) as TargetRecord;
+    const record = JSON.parse(tab === -1 ? raw : raw.slice(0, tab)) as TargetRecord;
     if (!record || typeof record !== 'object') return { kind: 'unusable', why: 'its state record is corrupt' };
     if (record.schema !== SCHEMA) return { kind: 'unusable', why: `its state record has schema ${String(record.schema)}, this engine writes ${SCHEMA}` };
-    if (record.name !== name || !record.manifest || typeof record.resultHash !== 'string') return { kind: 'unusable', why: 'its state record is corrupt' };
+    if (record.name !== name || typeof record.resultHash !== 'string' || !record.outputs || tab === -1) return { kind: 'unusable', why: 'its state record is corrupt' };
+    // The cold part is parsed on first access. If it is damaged the manifest reads as empty, which
+    // can only make --explain list more changes; the key alone decides staleness.
+    let cold: { manifest: Manifest; builtAt: string; ms: number } | undefined;
+    const load = () => {
+      if (!cold) {
+        try {
+          cold = JSON.parse(raw.slice(tab + 1));
+        } catch {
+          /* damaged */
+        }
+        cold = { manifest: cold?.manifest ?? EMPTY_MANIFEST, builtAt: cold?.builtAt ?? '', ms: cold?.ms ?? 0 };
+      }
+      return cold;
+    };
+    Object.defineProperties(record, {
+      manifest: { get: () => load().manifest, enumerable: true, configurable: true },
+      builtAt: { get: () => load().builtAt, enumerable: true, configurable: true },
+      ms: { get: () => load().ms, enumerable: true, configurable: true },
+    });
     return { kind: 'ok', record };
   } catch {
     return { kind: 'unusable', why: 'its state record is corrupt (not JSON)' };
@@ -163,7 +194,7 @@ export class StateStore {
   }
 
   put(record: TargetRecord): void {
-    const raw = JSON.stringify(record);
+    const raw = serialise(record);
     this.#slots.set(record.name, { raw, parsed: { kind: 'ok', record } });
     this.#append(record.name, raw);
   }
@@ -198,7 +229,7 @@ export class StateStore {
     let lines = 0;
     for (const [name, slot] of this.#slots) {
       if (!slot.raw && !slot.parsed) continue;
-      const raw = slot.raw ?? JSON.stringify((slot.parsed as { record: TargetRecord }).record);
+      const raw = slot.raw ?? serialise((slot.parsed as { record: TargetRecord }).record);
       text += `${JSON.stringify(name)}\t${raw}\n`;
       lines++;
       if (slot.invalidated) {

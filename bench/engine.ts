@@ -1,0 +1,125 @@
+// Engine benchmark: a 10,000-target graph (chains with fan-in) built by the engine, by ninja and by
+// make, each target writing one trivial file. Prints, from one run: no-op time of all three (median of
+// RUNS whole-process runs) and the engine's full-build scheduling overhead per target (in-process,
+// trivial builds, no files). Usage: npx tsx bench/engine.ts [chains] [length]
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runBuild } from '../lib/engine/index.ts';
+import { benchNodes, benchTargets, type BenchNode } from './engine-fixture.ts';
+
+const RUNS = 7;
+const chains = Number(process.argv[2] ?? 100);
+const length = Number(process.argv[3] ?? 100);
+const repo = dirname(dirname(fileURLToPath(import.meta.url)));
+const nodes = benchNodes(chains, length);
+const ends = Array.from({ length: chains }, (_, c) => `out/c${c}_${length - 1}.txt`);
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const ms = (x: number): string => `${x.toFixed(x < 10 ? 2 : 0)} ms`;
+
+function setup(dir: string): void {
+  mkdirSync(join(dir, 'src'), { recursive: true });
+  mkdirSync(join(dir, 'out'), { recursive: true });
+  for (const node of nodes) writeFileSync(join(dir, node.src), node.name);
+}
+
+function makefile(): string {
+  const lines = ['all: ' + ends.join(' '), '.PHONY: all', ''];
+  for (const n of nodes) lines.push(`${n.out}: ${[n.src, ...n.deps.map((d) => `out/${d}.txt`)].join(' ')}`, '\ttouch $@');
+  return lines.join('\n') + '\n';
+}
+
+function ninjafile(): string {
+  const lines = ['rule touch', '  command = touch $out', ''];
+  for (const n of nodes) lines.push(`build ${n.out}: touch ${n.src}${n.deps.length ? ` | ${n.deps.map((d) => `out/${d}.txt`).join(' ')}` : ''}`);
+  lines.push(`build all: phony ${ends.join(' ')}`, 'default all');
+  return lines.join('\n') + '\n';
+}
+
+/** Wall time of a whole process, in ms; throws if it fails. */
+function timed(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): { ms: number; stdout: string } {
+  const started = performance.now();
+  const result = spawnSync(cmd, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const elapsed = performance.now() - started;
+  if (result.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${result.status}):\n${result.stderr}`);
+  return { ms: elapsed, stdout: result.stdout };
+}
+
+function noop(label: string, run: () => { ms: number; stdout: string }, check: (stdout: string) => boolean): number {
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = run();
+    if (!check(r.stdout)) throw new Error(`${label}: the no-op run did work:\n${r.stdout.slice(0, 500)}`);
+    times.push(r.ms);
+  }
+  return median(times);
+}
+
+const base = mkdtempSync(join(tmpdir(), 'harder-bench-'));
+try {
+  process.stdout.write(`graph: ${nodes.length} targets (${chains} chains of ${length}, fan-in every 10th), ${RUNS} runs each, medians\n`);
+  const makeDir = join(base, 'make');
+  const ninjaDir = join(base, 'ninja');
+  const engineDir = join(base, 'engine');
+  for (const dir of [makeDir, ninjaDir, engineDir]) setup(dir);
+  writeFileSync(join(makeDir, 'Makefile'), makefile());
+  writeFileSync(join(ninjaDir, 'build.ninja'), ninjafile());
+
+  const fullMake = timed('make', ['-s', '-j2', 'all'], makeDir).ms;
+  const fullNinja = timed('ninja', ['-j2'], ninjaDir).ms;
+  const engineEnv = { BENCH_ROOT: engineDir, BENCH_CHAINS: String(chains), BENCH_LENGTH: String(length), CI: '1' };
+  const engineArgs = ['--import', 'tsx', join(repo, 'bench/engine-fixture.ts'), 'all'];
+  const fullEngine = timed(process.execPath, engineArgs, repo, engineEnv);
+  if (!fullEngine.stdout.includes(`${nodes.length} built`)) throw new Error(`engine full build:\n${fullEngine.stdout.slice(-300)}`);
+
+  const noopMake = noop('make', () => timed('make', ['-s', '-j2', 'all'], makeDir), (out) => !out.includes('touch'));
+  const noopNinja = noop('ninja', () => timed('ninja', ['-j2'], ninjaDir), (out) => out.includes('no work to do'));
+  const noopEngine = noop('engine', () => timed(process.execPath, engineArgs, repo, engineEnv), (out) => out.startsWith(`0 built, ${nodes.length} up to date`));
+  // The same no-op inside one process (no node/tsx start-up): what the engine itself costs.
+  const inProcess: number[] = [];
+  const targets = benchTargets(nodes);
+  for (let i = 0; i < RUNS; i++) {
+    const started = performance.now();
+    const report = await runBuild({ targets, requested: ['all'], root: engineDir });
+    inProcess.push(performance.now() - started);
+    if (Object.values(report.entries).some((e) => e.outcome !== 'up-to-date')) throw new Error('in-process no-op did work');
+  }
+  const startup = median(Array.from({ length: RUNS }, () => timed(process.execPath, ['--import', 'tsx', '-e', ''], repo).ms));
+
+  // Scheduling overhead: full builds of trivial in-process targets (no files), fresh state each time.
+  const overhead: number[] = [];
+  const trivial = benchTargets(nodes, false);
+  for (let i = 0; i < RUNS; i++) {
+    const dir = mkdtempSync(join(base, 'trivial-'));
+    const started = performance.now();
+    const report = await runBuild({ targets: trivial, requested: ['all'], root: dir });
+    overhead.push(performance.now() - started);
+    if (!report.ok) throw new Error('trivial build failed');
+  }
+  const perTarget = (median(overhead) / nodes.length) * 1000;
+
+  const rows: [string, string, string, string][] = [
+    ['', 'full build', 'no-op (median)', 'no-op vs engine'],
+    ['make -j2', ms(fullMake), ms(noopMake), `${(noopMake / noopEngine).toFixed(1)}× engine`],
+    ['ninja -j2', ms(fullNinja), ms(noopNinja), `engine is ${(noopEngine / noopNinja).toFixed(1)}×`],
+    ['engine (whole process)', ms(fullEngine.ms), ms(noopEngine), '1.0×'],
+    ['engine (in-process)', '', ms(median(inProcess)), ''],
+    ['node + tsx start-up', '', ms(startup), ''],
+  ];
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const row of rows) process.stdout.write(`| ${row.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |\n`);
+  process.stdout.write(`\nengine scheduling overhead, full build of trivial in-process targets: ${ms(median(overhead))} for ${nodes.length} = ${perTarget.toFixed(1)} µs/target\n`);
+  const goals = [
+    [`engine no-op within 5× ninja's`, noopEngine <= 5 * noopNinja],
+    [`engine no-op ≥5× faster than make's`, noopMake >= 5 * noopEngine],
+    ['engine no-op under 1 s', noopEngine < 1000],
+  ] as const;
+  for (const [goal, met] of goals) process.stdout.write(`${met ? '✓' : '✗'} ${goal}\n`);
+} finally {
+  rmSync(base, { recursive: true, force: true });
+}
+void execFileSync;
