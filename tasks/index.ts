@@ -8,8 +8,9 @@ import { ipPlanTarget } from './ip-plan.ts';
 import { certsStep } from './certs.ts';
 import { nodesStep } from './nodes.ts';
 import { binariesTargets } from './binaries.ts';
-import { imagesTargets, loadCommand } from './images.ts';
+import { corednsImageFor, imagesTargets, loadCommand, pauseImageFor, TEST_IMAGE, TEST_IMAGE_PORT } from './images.ts';
 import type { ProjectCommand } from '../lib/cli/index.ts';
+import { clusterStep, imageLoadsByName } from './cluster/index.ts';
 
 /** Every target of the project for one cluster config. The CLI registers these. */
 export function projectTargets(config: ClusterConfig): AnyTarget[] {
@@ -19,7 +20,30 @@ export function projectTargets(config: ClusterConfig): AnyTarget[] {
   const nodes = nodesStep(config, { plan });
   const binaries = binariesTargets(config);
   const images = imagesTargets(config, { nodes: nodes.nodes });
-  return [plan, ...certs.all, ...nodes.all, ...binaries.all, ...images.all];
+  const cluster = clusterStep({
+    config,
+    planTarget: plan,
+    nodes: nodes.byNode,
+    binaries: {
+      'kube-apiserver': binaries.kubeApiserver,
+      'kube-controller-manager': binaries.kubeControllerManager,
+      'kube-scheduler': binaries.kubeScheduler,
+      kubelet: binaries.kubelet,
+      'kube-proxy': binaries.kubeProxy,
+      kubectl: binaries.kubectl,
+    },
+    pki: certs.pki,
+    kubeconfigs: certs.kubeconfigs.byId,
+    encryption: certs.encryption,
+    images: {
+      pause: pauseImageFor(config.kubernetesVersion),
+      coredns: corednsImageFor(config.kubernetesVersion),
+      test: TEST_IMAGE,
+      testPort: TEST_IMAGE_PORT,
+      loads: imageLoadsByName(images.loads, { pause: 'pause', coredns: 'coredns', test: 'echo' }),
+    },
+  });
+  return [plan, ...certs.all, ...nodes.all, ...binaries.all, ...images.all, ...cluster.all];
 }
 
 /** Parametrised commands of the CLI (tasks.ts): `load <image…>` loads local images into the worker nodes. */

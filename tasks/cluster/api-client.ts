@@ -1,0 +1,61 @@
+// A minimal HTTPS client for the Kubernetes API and kubelets from the host, with or without a client
+// certificate. Probes use it instead of spawning kubectl: a GET takes milliseconds.
+
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+
+export type TlsIdentity = { ca: string; cert?: string; key?: string };
+
+export type ApiResponse = { status: number; body: string };
+
+/** Reads PEM files once; `cert`/`key` omitted means an anonymous request. */
+export function loadIdentity(paths: { ca: string; cert?: string; key?: string }): TlsIdentity {
+  return {
+    ca: readFileSync(paths.ca, 'utf8'),
+    ...(paths.cert ? { cert: readFileSync(paths.cert, 'utf8') } : {}),
+    ...(paths.key ? { key: readFileSync(paths.key, 'utf8') } : {}),
+  };
+}
+
+export function apiRequest(
+  url: string,
+  identity: TlsIdentity | { insecure: true },
+  opts: { method?: string; body?: string; contentType?: string; timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const tls = 'insecure' in identity ? { rejectUnauthorized: false } : { ca: identity.ca, cert: identity.cert, key: identity.key };
+    const req = request(
+      url,
+      {
+        method: opts.method ?? 'GET',
+        ...tls,
+        headers: { accept: 'application/json', ...(opts.body ? { 'content-type': opts.contentType ?? 'application/json' } : {}) },
+        timeout: opts.timeoutMs ?? 5000,
+        signal: opts.signal,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer within ${(opts.timeoutMs ?? 5000) / 1000} s`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+type NodeCondition = { type: string; status: string; reason?: string; message?: string };
+type NodeObject = { metadata: { name: string }; status?: { conditions?: NodeCondition[] } };
+
+/** Ready status of each registered node, by name ("True", "False", "Unknown"). */
+export async function nodeReadiness(apiServerUrl: string, admin: TlsIdentity, signal?: AbortSignal): Promise<Map<string, string>> {
+  const res = await apiRequest(`${apiServerUrl}/api/v1/nodes`, admin, { signal });
+  if (res.status !== 200) throw new Error(`GET /api/v1/nodes answered ${res.status}: ${res.body.slice(0, 200)}`);
+  const list = JSON.parse(res.body) as { items: NodeObject[] };
+  const out = new Map<string, string>();
+  for (const node of list.items) out.set(node.metadata.name, node.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown');
+  return out;
+}

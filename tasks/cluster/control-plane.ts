@@ -1,0 +1,115 @@
+// Control-plane targets: per control-plane node the certs, kubeconfigs, configs, binaries and units of
+// kube-apiserver, kube-controller-manager and kube-scheduler; then `/readyz` through the API.
+
+import { target, type AnyTarget } from '../../lib/target.ts';
+import { controlPlanes } from '../config.ts';
+import { APISERVER_KUBELET_CLIENT_USER } from '../pki-catalog.ts';
+import { apiRequest, loadIdentity } from './api-client.ts';
+import { adminPaths, binaryOf, certSource, encryptionSource, kubeconfigSource, nodeTarget, serviceAccountSource, type ClusterContext } from './context.ts';
+import { NotReadyError } from './errors.ts';
+import { binDir, controlPlanePaths as cp, unitPath } from './layout.ts';
+import { binaryTarget, fileTarget, sleep, unitTarget } from './node-targets.ts';
+import { renderApiServerUnit, renderControllerManagerUnit, renderSchedulerConfig, renderSchedulerUnit } from './render/control-plane.ts';
+
+export function serviceAccountIssuer(clusterDomain: string): string {
+  return `https://kubernetes.default.svc.${clusterDomain}`;
+}
+
+export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget) {
+  const all: AnyTarget[] = [];
+  const apiservers: Record<string, AnyTarget> = {};
+  const others: Record<string, AnyTarget> = {};
+  const etcdIps = controlPlanes(ctx.config).map((n) => ctx.plan.nodes.find((p) => p.name === n.name)!.ip);
+  for (const spec of controlPlanes(ctx.config)) {
+    const node = spec.name;
+    const ip = ctx.plan.nodes.find((p) => p.name === node)!.ip;
+    const nt = nodeTarget(ctx, node);
+    const file = (id: string, path: string, description: string, source: Parameters<typeof fileTarget>[0]['source'], mode?: number) =>
+      fileTarget({ node, nodeTarget: nt, id, path, description, source, ...(mode ? { mode } : {}) });
+    const bin = (name: string) => binaryTarget(node, nt, binaryOf(ctx, name), name, `${binDir}/${name}`);
+    const shared = {
+      ca: file('ca', cp.ca, `cluster CA cert on ${node}`, certSource(ctx, 'ca', 'cert')),
+      saKey: file('sa-key', cp.serviceAccountKey, `service-account signing key on ${node}`, serviceAccountSource(ctx, 'key'), 0o600),
+    };
+    const apiFiles = {
+      ...shared,
+      binary: bin('kube-apiserver'),
+      etcdCa: file('etcd-ca-for-apiserver', cp.etcdCa, `etcd CA cert for the apiserver on ${node}`, certSource(ctx, 'etcd-ca', 'cert')),
+      cert: file('apiserver-cert', cp.apiserverCert, `apiserver serving cert on ${node}`, certSource(ctx, 'kube-apiserver', 'cert')),
+      key: file('apiserver-key', cp.apiserverKey, `apiserver serving key on ${node}`, certSource(ctx, 'kube-apiserver', 'key'), 0o600),
+      kubeletClientCert: file('apiserver-kubelet-client-cert', cp.kubeletClientCert, `apiserver→kubelet client cert on ${node}`, certSource(ctx, 'apiserver-kubelet-client', 'cert')),
+      kubeletClientKey: file('apiserver-kubelet-client-key', cp.kubeletClientKey, `apiserver→kubelet client key on ${node}`, certSource(ctx, 'apiserver-kubelet-client', 'key'), 0o600),
+      etcdClientCert: file('apiserver-etcd-client-cert', cp.etcdClientCert, `apiserver→etcd client cert on ${node}`, certSource(ctx, 'apiserver-etcd-client', 'cert')),
+      etcdClientKey: file('apiserver-etcd-client-key', cp.etcdClientKey, `apiserver→etcd client key on ${node}`, certSource(ctx, 'apiserver-etcd-client', 'key'), 0o600),
+      saPub: file('sa-pub', cp.serviceAccountPub, `service-account public key on ${node}`, serviceAccountSource(ctx, 'pub')),
+      frontProxyCa: file('front-proxy-ca', cp.frontProxyCa, `front-proxy CA cert on ${node}`, certSource(ctx, 'front-proxy-ca', 'cert')),
+      frontProxyCert: file('front-proxy-client-cert', cp.frontProxyClientCert, `front-proxy client cert on ${node}`, certSource(ctx, 'front-proxy-client', 'cert')),
+      frontProxyKey: file('front-proxy-client-key', cp.frontProxyClientKey, `front-proxy client key on ${node}`, certSource(ctx, 'front-proxy-client', 'key'), 0o600),
+      encryption: file('encryption-config', cp.encryptionConfig, `encryption-at-rest config on ${node}`, encryptionSource(ctx), 0o600),
+      unit: file('kube-apiserver-unit', unitPath('kube-apiserver'), `kube-apiserver unit on ${node}`, {
+        text: renderApiServerUnit({
+          advertiseAddress: ip,
+          port: ctx.config.apiServerPort,
+          etcdIps,
+          serviceCidr: ctx.config.serviceCidr,
+          serviceAccountIssuer: serviceAccountIssuer(ctx.config.clusterDomain),
+          frontProxy: { allowedNames: ['front-proxy-client'] },
+        }),
+      }),
+    };
+    const apiserver = unitTarget({ node, nodeTarget: nt, unit: 'kube-apiserver', description: `kube-apiserver on ${node}`, files: apiFiles, after: { etcd: etcdHealthy } });
+    const kcmFiles = {
+      ...shared,
+      binary: bin('kube-controller-manager'),
+      caKey: file('ca-key', cp.caKey, `cluster CA key on ${node} (the controller-manager signs CSRs)`, certSource(ctx, 'ca', 'key'), 0o600),
+      kubeconfig: file('kube-controller-manager-kubeconfig', cp.controllerManagerKubeconfig, `controller-manager kubeconfig on ${node}`, kubeconfigSource(ctx, 'kube-controller-manager'), 0o600),
+      unit: file('kube-controller-manager-unit', unitPath('kube-controller-manager'), `kube-controller-manager unit on ${node}`, {
+        text: renderControllerManagerUnit({ clusterName: ctx.config.clusterName, clusterCidr: ctx.config.clusterCidr, serviceCidr: ctx.config.serviceCidr }),
+      }),
+    };
+    const kcm = unitTarget({ node, nodeTarget: nt, unit: 'kube-controller-manager', description: `kube-controller-manager on ${node}`, files: kcmFiles, after: { apiserver } });
+    const schedFiles = {
+      binary: bin('kube-scheduler'),
+      kubeconfig: file('kube-scheduler-kubeconfig', cp.schedulerKubeconfig, `scheduler kubeconfig on ${node}`, kubeconfigSource(ctx, 'kube-scheduler'), 0o600),
+      config: file('kube-scheduler-config', cp.schedulerConfig, `scheduler config on ${node}`, { text: renderSchedulerConfig() }),
+      unit: file('kube-scheduler-unit', unitPath('kube-scheduler'), `kube-scheduler unit on ${node}`, { text: renderSchedulerUnit() }),
+    };
+    const scheduler = unitTarget({ node, nodeTarget: nt, unit: 'kube-scheduler', description: `kube-scheduler on ${node}`, files: schedFiles, after: { apiserver } });
+    apiservers[node] = apiserver;
+    others[`kcm:${node}`] = kcm;
+    others[`scheduler:${node}`] = scheduler;
+    const unique = new Set<AnyTarget>([...Object.values(apiFiles), ...Object.values(kcmFiles), ...Object.values(schedFiles), apiserver, kcm, scheduler]);
+    all.push(...unique);
+  }
+  const ready = target({
+    name: 'cluster:apiserver-ready',
+    description: 'kube-apiserver answers /livez and /readyz with the admin cert; controller-manager and scheduler run',
+    deps: { ...apiservers, ...others, admin: ctx.pki.leaves['admin']!, ca: ctx.pki.cas.ca },
+    build: async (bctx) => {
+      await waitApiReady(ctx.plan.apiServerUrl, adminPaths(ctx, bctx.root), bctx.signal);
+      return { url: ctx.plan.apiServerUrl, kubeletClientUser: APISERVER_KUBELET_CLIENT_USER };
+    },
+    probe: async (_result, actx) => {
+      const res = await apiRequest(`${ctx.plan.apiServerUrl}/readyz`, loadIdentity(adminPaths(ctx, actx.root)), { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, body: e.message }));
+      return res.status === 200 ? undefined : `/readyz answered ${res.status}: ${res.body.slice(0, 120)}`;
+    },
+  });
+  all.push(ready);
+  return { apiservers, ready, all };
+}
+
+async function waitApiReady(url: string, admin: { ca: string; cert: string; key: string }, signal: AbortSignal, timeoutMs = 120_000): Promise<void> {
+  const identity = loadIdentity(admin);
+  const deadline = performance.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (performance.now() < deadline) {
+    for (const path of ['/livez', '/readyz']) {
+      const res = await apiRequest(`${url}${path}`, identity, { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, body: e.message }));
+      last = `${path} → ${res.status} ${res.body.slice(0, 200)}`;
+      if (res.status !== 200) break;
+      if (path === '/readyz') return;
+    }
+    await sleep(1000, signal);
+  }
+  throw new NotReadyError(`kube-apiserver at ${url} is not ready after ${timeoutMs / 1000} s: ${last}`, 'see `docker exec <control plane> journalctl -u kube-apiserver -n 50`');
+}

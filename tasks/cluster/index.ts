@@ -1,0 +1,43 @@
+// The cluster step: etcd, control plane, workers, networking, add-ons, readiness, and `cluster:smoke`.
+// `cluster` is the alias for a working cluster with every node Ready and CoreDNS available.
+
+import { alias, type AnyTarget } from '../../lib/target.ts';
+import { clusterContext, type ClusterImages, type ClusterStepInputs } from './context.ts';
+import { controlPlaneTargets } from './control-plane.ts';
+import { addonTargets } from './dns.ts';
+import { etcdTargets } from './etcd.ts';
+import { nodeSystemTargets } from './node-system.ts';
+import { smokeTarget } from './smoke.ts';
+import { workerTargets } from './workers.ts';
+
+/** Finds the images step's `load:<image>@<node>` target for each image the cluster runs. */
+export function imageLoadsByName(loads: AnyTarget[], names: { pause: string; coredns: string; test: string }): ClusterImages['loads'] {
+  const byName = new Map(loads.map((t) => [t.name, t]));
+  return (image, node) => {
+    const name = `load:${names[image]}@${node}`;
+    const t = byName.get(name);
+    if (!t) throw new Error(`cluster: the images step has no target ${name}`);
+    return t;
+  };
+}
+
+export function clusterStep(inputs: ClusterStepInputs) {
+  const ctx = clusterContext(inputs);
+  const etcd = etcdTargets(ctx);
+  const system = nodeSystemTargets(ctx);
+  const controlPlane = controlPlaneTargets(ctx, etcd.healthy);
+  const workers = workerTargets(ctx, { apiserverReady: controlPlane.ready, sysctl: system.sysctl, routes: system.routes });
+  const addons = addonTargets(ctx, { apiserverReady: controlPlane.ready, nodesReady: workers.ready });
+  const cluster = alias('cluster', 'A working cluster: etcd, control plane, every worker Ready, CoreDNS available', [
+    etcd.healthy,
+    controlPlane.ready,
+    ...Object.values(system.sysctl),
+    ...Object.values(system.routes),
+    ...Object.values(workers.ready),
+    addons.rbac,
+    addons.coredns,
+  ]);
+  const smoke = smokeTarget(ctx, { cluster });
+  const all: AnyTarget[] = [...etcd.all, ...system.all, ...controlPlane.all, ...workers.all, ...addons.all, cluster, smoke];
+  return { cluster, smoke, etcd, controlPlane, workers, addons, all };
+}

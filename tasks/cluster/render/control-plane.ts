@@ -1,0 +1,139 @@
+// Units and config of the control plane: kube-apiserver, kube-controller-manager, kube-scheduler.
+
+import type { Json } from '../../../lib/target.ts';
+import { binDir, controlPlanePaths as cp } from '../layout.ts';
+import { etcdClientUrl } from './etcd.ts';
+import { renderUnit } from './systemd.ts';
+import { toYaml } from './yaml.ts';
+
+export type ApiServerParams = {
+  advertiseAddress: string;
+  port: number;
+  /** Every control plane's IP: the apiserver talks to all etcd members. */
+  etcdIps: string[];
+  serviceCidr: string;
+  /** The service-account token issuer (also the OIDC discovery URL). */
+  serviceAccountIssuer: string;
+  /** Set when the front-proxy CA and client cert exist: enables the aggregation layer's request headers. */
+  frontProxy?: { allowedNames: string[] };
+};
+
+const restart = { Restart: 'on-failure', RestartSec: 5 } as const;
+
+export function renderApiServerUnit(p: ApiServerParams): string {
+  const frontProxy = p.frontProxy
+    ? {
+        'requestheader-client-ca-file': cp.frontProxyCa,
+        'requestheader-allowed-names': p.frontProxy.allowedNames,
+        'requestheader-extra-headers-prefix': 'X-Remote-Extra-',
+        'requestheader-group-headers': 'X-Remote-Group',
+        'requestheader-username-headers': 'X-Remote-User',
+        'proxy-client-cert-file': cp.frontProxyClientCert,
+        'proxy-client-key-file': cp.frontProxyClientKey,
+      }
+    : {};
+  return renderUnit({
+    description: 'Kubernetes API Server',
+    documentation: 'https://kubernetes.io/docs/reference/command-line-tools-reference/kube-apiserver/',
+    after: ['network.target'],
+    service: { ...restart },
+    exec: {
+      path: `${binDir}/kube-apiserver`,
+      flags: {
+        'advertise-address': p.advertiseAddress,
+        'allow-privileged': true,
+        'authorization-mode': ['Node', 'RBAC'],
+        'bind-address': '0.0.0.0',
+        'secure-port': p.port,
+        'client-ca-file': cp.ca,
+        'enable-admission-plugins': ['NamespaceLifecycle', 'NodeRestriction', 'LimitRanger', 'ServiceAccount', 'DefaultStorageClass', 'ResourceQuota'],
+        'encryption-provider-config': cp.encryptionConfig,
+        'etcd-servers': p.etcdIps.map(etcdClientUrl),
+        'etcd-cafile': cp.etcdCa,
+        'etcd-certfile': cp.etcdClientCert,
+        'etcd-keyfile': cp.etcdClientKey,
+        'event-ttl': '1h',
+        'kubelet-certificate-authority': cp.ca,
+        'kubelet-client-certificate': cp.kubeletClientCert,
+        'kubelet-client-key': cp.kubeletClientKey,
+        // Node names are not resolvable between nodes; the InternalIP (kubelet --node-ip) always is.
+        'kubelet-preferred-address-types': ['InternalIP', 'Hostname'],
+        'service-account-issuer': p.serviceAccountIssuer,
+        'service-account-key-file': cp.serviceAccountPub,
+        'service-account-signing-key-file': cp.serviceAccountKey,
+        // Must match the first address in the apiserver certificate's SANs (the `kubernetes` Service IP).
+        'service-cluster-ip-range': p.serviceCidr,
+        'service-node-port-range': '30000-32767',
+        'tls-cert-file': cp.apiserverCert,
+        'tls-private-key-file': cp.apiserverKey,
+        ...frontProxy,
+        v: 2,
+      },
+    },
+  });
+}
+
+export type ControllerManagerParams = {
+  clusterName: string;
+  clusterCidr: string;
+  serviceCidr: string;
+};
+
+export function renderControllerManagerUnit(p: ControllerManagerParams): string {
+  return renderUnit({
+    description: 'Kubernetes Controller Manager',
+    documentation: 'https://kubernetes.io/docs/reference/command-line-tools-reference/kube-controller-manager/',
+    after: ['network.target'],
+    service: { ...restart },
+    exec: {
+      path: `${binDir}/kube-controller-manager`,
+      flags: {
+        'bind-address': '0.0.0.0',
+        // Pod CIDRs are planned per worker (tasks/ip-plan.ts) and written into each worker's CNI config;
+        // letting the controller-manager allocate its own would give Node.spec.podCIDR values that disagree.
+        'allocate-node-cidrs': false,
+        'cluster-cidr': p.clusterCidr,
+        'cluster-name': p.clusterName,
+        'cluster-signing-cert-file': cp.ca,
+        'cluster-signing-key-file': cp.caKey,
+        kubeconfig: cp.controllerManagerKubeconfig,
+        'authentication-kubeconfig': cp.controllerManagerKubeconfig,
+        'authorization-kubeconfig': cp.controllerManagerKubeconfig,
+        'leader-elect': true,
+        'root-ca-file': cp.ca,
+        'service-account-private-key-file': cp.serviceAccountKey,
+        'service-cluster-ip-range': p.serviceCidr,
+        'use-service-account-credentials': true,
+        v: 2,
+      },
+    },
+  });
+}
+
+export function renderSchedulerConfig(): string {
+  const config: Json = {
+    apiVersion: 'kubescheduler.config.k8s.io/v1',
+    kind: 'KubeSchedulerConfiguration',
+    clientConnection: { kubeconfig: cp.schedulerKubeconfig },
+    leaderElection: { leaderElect: true },
+  };
+  return toYaml(config);
+}
+
+export function renderSchedulerUnit(): string {
+  return renderUnit({
+    description: 'Kubernetes Scheduler',
+    documentation: 'https://kubernetes.io/docs/reference/command-line-tools-reference/kube-scheduler/',
+    after: ['network.target'],
+    service: { ...restart },
+    exec: {
+      path: `${binDir}/kube-scheduler`,
+      flags: {
+        config: cp.schedulerConfig,
+        'authentication-kubeconfig': cp.schedulerKubeconfig,
+        'authorization-kubeconfig': cp.schedulerKubeconfig,
+        v: 2,
+      },
+    },
+  });
+}
