@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -202,6 +203,19 @@ test('node access: exec, stdin, putFile/getFile round trips, modes, large output
   assert.is(sum.stdout.toString().split(' ')[0], createHash('sha256').update(input).digest('hex'));
   const cat = await node.exec(['cat'], { stdin: all });
   assert.ok(cat.stdout.equals(all), 'stdin → stdout binary round trip');
+  // stdin from a stream (what image loads use): 64 chunks of 64 KiB.
+  const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(65536, i));
+  const streamed = await node.exec(['wc', '-c'], { stdin: Readable.from(chunks) });
+  assert.is(streamed.stdout.toString().trim(), String(64 * 65536));
+  // Cancelling: the call rejects promptly.
+  const cancelStarted = performance.now();
+  const cancelled = await node.exec(['sleep', '30'], { signal: AbortSignal.timeout(300) }).then(
+    () => false,
+    () => true,
+  );
+  assert.ok(cancelled, 'exec rejected on abort');
+  assert.ok(performance.now() - cancelStarted < 5000);
+  await node.exec(['pkill', '-f', 'sleep 30'], { allowFailure: true });
   // env and systemctl.
   assert.is((await node.exec(['sh', '-c', 'echo "$A-$B"'], { env: { A: 'one', B: 'two words' } })).stdout.toString(), 'one-two words\n');
   assert.is((await node.systemctl('is-active', 'containerd')).stdout.toString().trim(), 'active');
