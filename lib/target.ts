@@ -12,7 +12,9 @@ export type AnyTarget = Target<any, any>;
 export type DepMap = Record<string, AnyTarget>;
 
 /** The typed result of a target. */
-export type ResultOf<T> = T extends Target<infer R, DepMap> ? R : never;
+// `any` for the deps: `build` is contravariant in them, so matching against DepMap would fail for named deps.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ResultOf<T> = T extends Target<infer R, any> ? R : never;
 
 /** What a build function receives for its dependencies: each alias mapped to that target's result. */
 export type DepResults<D extends DepMap> = { [K in keyof D]: ResultOf<D[K]> };
