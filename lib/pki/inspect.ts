@@ -72,11 +72,27 @@ export function keyMatchesCertificate(key: LoadedKey, certPem: string, certFile:
   return Buffer.from(key.spkiDer).equals(Buffer.from(certificateSpki(certPem, certFile)));
 }
 
+const signers = new Map<string, Promise<Signer>>();
+
 /**
  * Loads a CA for signing and refuses a key that does not belong to its certificate: leaves signed
- * with the wrong key would fail verification on every node, far from the cause.
+ * with the wrong key would fail verification on every node, far from the cause. Memoized by content:
+ * one build issues a dozen leaves from the same CA, and parsing and importing its key each time was
+ * a third of the per-cert cost.
  */
-export async function loadSigner(certPem: string, certFile: string, keyPem: string, keyFile: string): Promise<Signer> {
+export function loadSigner(certPem: string, certFile: string, keyPem: string, keyFile: string): Promise<Signer> {
+  const memoKey = `${certFile}\0${keyFile}\0${certPem}\0${keyPem}`;
+  let signer = signers.get(memoKey);
+  if (!signer) {
+    signer = loadSignerUncached(certPem, certFile, keyPem, keyFile);
+    signers.set(memoKey, signer);
+    signer.catch(() => signers.delete(memoKey));
+    if (signers.size > 16) signers.delete(signers.keys().next().value!);
+  }
+  return signer;
+}
+
+async function loadSignerUncached(certPem: string, certFile: string, keyPem: string, keyFile: string): Promise<Signer> {
   const info = describeCertificate(certPem, certFile);
   if (!info.isCa) throw new PkiInputError(certFile, undefined, 'is not a CA certificate (BasicConstraints CA:FALSE)', 'restore the CA certificate or clean and rebuild the CA');
   const key = await loadPrivateKeyPem(keyPem, keyFile);

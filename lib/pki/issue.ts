@@ -7,6 +7,7 @@ import { signingAlgorithm } from './keys.ts';
 import type { NameEntry, ResolvedRequest } from './request.ts';
 import type { KeyUsageBit, SigningProfile } from './signing-config.ts';
 import { loadX509 } from './x509-loader.ts';
+import type * as X509 from '@peculiar/x509';
 
 /** Backdating notBefore absorbs small clock differences between the machine that issues and the ones that verify. */
 export const BACKDATE_MS = 5 * 60_000;
@@ -54,6 +55,25 @@ function randomSerial(): string {
   return bytes.toString('hex');
 }
 
+type IssuerData = { name: X509.Name; aki: X509.AuthorityKeyIdentifierExtension };
+const issuers = new WeakMap<Signer, Promise<IssuerData>>();
+
+/** The CA's subject and key identifier, parsed once per signer (loadSigner memoizes signers). */
+function issuerOf(signer: Signer): Promise<IssuerData> {
+  let data = issuers.get(signer);
+  if (!data) {
+    data = (async () => {
+      const x509 = await loadX509();
+      const cert = new x509.X509Certificate(signer.certPem);
+      const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
+      const aki = ski ? new x509.AuthorityKeyIdentifierExtension(ski.keyId) : await x509.AuthorityKeyIdentifierExtension.create(cert.publicKey);
+      return { name: cert.subjectName, aki };
+    })();
+    issuers.set(signer, data);
+  }
+  return data;
+}
+
 export type IssueOptions = {
   request: ResolvedRequest;
   profile: SigningProfile;
@@ -83,14 +103,13 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
   const subject = subjectOf(request);
   let cert: InstanceType<typeof x509.X509Certificate>;
   if (signer) {
-    const issuerCert = new x509.X509Certificate(signer.certPem);
-    const ski = issuerCert.getExtension(x509.SubjectKeyIdentifierExtension);
-    extensions.push(ski ? new x509.AuthorityKeyIdentifierExtension(ski.keyId) : await x509.AuthorityKeyIdentifierExtension.create(issuerCert.publicKey));
+    const issuer = await issuerOf(signer);
+    extensions.push(issuer.aki);
     if (request.hosts.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(request.hosts));
     cert = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerial(),
       subject,
-      issuer: issuerCert.subjectName,
+      issuer: issuer.name,
       notBefore,
       notAfter,
       signingAlgorithm: signingAlgorithm(signer.spec),
