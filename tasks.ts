@@ -12,7 +12,7 @@ import { configFromFlags, projectFlags } from './tasks/options.ts';
 // tasks/index.ts, so step modules can add one without touching this file (see lib/cli/README.md).
 const withCommands = project as { projectCommands?: () => Record<string, ProjectCommand<ClusterConfig>> };
 
-process.exitCode = await runCli<ClusterConfig>({
+const code = await runCli<ClusterConfig>({
   argv: process.argv.slice(2),
   root: dirname(fileURLToPath(import.meta.url)),
   project: {
@@ -23,3 +23,7 @@ process.exitCode = await runCli<ClusterConfig>({
     commands: withCommands.projectCommands?.() ?? {},
   },
 });
+
+// Every build has finished or been cancelled: a handle a library left open (a keep-alive socket to
+// dockerd) must not keep the CLI alive. stdout/stderr writes are synchronous on Linux, so none is lost.
+process.exit(code);

@@ -22,7 +22,7 @@ export function helpText(opts: {
     const group = groupOf(t.name);
     groups.set(group, [...(groups.get(group) ?? []), t]);
   }
-  const width = Math.min(32, Math.max(...opts.targets.map((t) => t.name.length), 8) + 2);
+  const width = Math.min(40, Math.max(...opts.targets.map((t) => t.name.length), 8) + 2);
   lines.push('Targets:');
   for (const [group, members] of groups) {
     lines.push(`  ${group}`);

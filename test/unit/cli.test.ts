@@ -78,6 +78,16 @@ test('unknown target and bad flag: one message with a suggestion, exit 2, no sta
   assert.is(command.stderr, '✗ echo needs at least one word\n');
 });
 
+test('an invalid graph: every problem once, exit 2, no stack', async () => {
+  const duplicate = await cli(project(), ['all'], { FIXTURE_BAD: 'duplicate' });
+  assert.is(duplicate.code, 2);
+  assert.is(duplicate.stderr, '✗ two targets are named step:1\n  hint: target names must be unique; rename one, or register the target once\n');
+  const cycle = await cli(project(), ['all'], { FIXTURE_BAD: 'cycle' });
+  assert.is(cycle.code, 2);
+  assert.is(cycle.stderr, '✗ dependency cycle: loop:a → loop:b → loop:a\n  hint: a target cannot depend on itself, even indirectly; remove one of these dependencies\n');
+  assert.is(cycle.stdout, '');
+});
+
 test('build, no-op, dry run and explain', async () => {
   const root = project();
   const first = await cli(root, ['all']);
