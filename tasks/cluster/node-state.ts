@@ -5,12 +5,19 @@
 import { nodeHandle, type NodeHandle } from '../../lib/docker/node-access.ts';
 
 const filesByNode = new Map<string, Set<string>>();
+/** Large files (binaries) are checked by size and mtime: hashing 250 MB on every no-op run costs a second. */
+const binariesByNode = new Map<string, Set<string>>();
 const unitsByNode = new Map<string, Set<string>>();
 
 /** Declared while the graph is built, so the first probe of a node can ask about all of them at once. */
 export function registerNodeFile(node: string, path: string): void {
   if (!filesByNode.has(node)) filesByNode.set(node, new Set());
   filesByNode.get(node)!.add(path);
+}
+
+export function registerNodeBinary(node: string, path: string): void {
+  if (!binariesByNode.has(node)) binariesByNode.set(node, new Set());
+  binariesByNode.get(node)!.add(path);
 }
 
 export function registerNodeUnit(node: string, unit: string): void {
@@ -20,6 +27,7 @@ export function registerNodeUnit(node: string, unit: string): void {
 
 type Memo<T> = { at: number; value: Promise<T> };
 const fileMemo = new Map<string, Memo<Map<string, string>>>();
+const statMemo = new Map<string, Memo<Map<string, string>>>();
 const unitMemo = new Map<string, Memo<Map<string, UnitState>>>();
 /** Probes of one run happen within a second or two; anything older is read again. */
 const MEMO_MS = 3000;
@@ -33,6 +41,7 @@ export function handleFor(container: string): NodeHandle {
 /** Call after changing anything on a node, so later probes read it afresh. */
 export function forgetNodeState(container: string): void {
   fileMemo.delete(container);
+  statMemo.delete(container);
   unitMemo.delete(container);
 }
 
@@ -56,6 +65,27 @@ export function nodeFileHashes(container: string, node: string, extra: string[] 
       if (match) hashes.set(match[2]!, match[1]!);
     }
     return hashes;
+  });
+}
+
+/** `size mtime` of a file on a node, as the binary install records it. */
+export async function fileStamp(container: string, path: string): Promise<string | undefined> {
+  const { stdout } = await handleFor(container).exec(['stat', '--format=%s %Y', '--', path], { allowFailure: true });
+  return stdout.toString('utf8').trim() || undefined;
+}
+
+/** `size mtime` of each registered binary on the node; missing ones are absent. */
+export function nodeBinaryStamps(container: string, node: string): Promise<Map<string, string>> {
+  return memoised(statMemo, container, async () => {
+    const paths = [...(binariesByNode.get(node) ?? [])];
+    const stamps = new Map<string, string>();
+    if (paths.length === 0) return stamps;
+    const { stdout } = await handleFor(container).exec(['stat', '--format=%s %Y %n', '--', ...paths], { allowFailure: true });
+    for (const line of stdout.toString('utf8').split('\n')) {
+      const match = /^(\d+) (\d+) (.+)$/.exec(line);
+      if (match) stamps.set(match[3]!, `${match[1]} ${match[2]}`);
+    }
+    return stamps;
   });
 }
 

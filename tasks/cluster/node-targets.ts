@@ -7,12 +7,20 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { target, type AnyTarget, type DepMap, type Inputs, type Json, type Target } from '../../lib/target.ts';
 import { UnitFailedError } from './errors.ts';
-import { forgetNodeState, handleFor, nodeFileHashes, nodeUnitStates, registerNodeFile, registerNodeUnit } from './node-state.ts';
+import { fileStamp, forgetNodeState, handleFor, nodeBinaryStamps, nodeFileHashes, nodeUnitStates, registerNodeBinary, registerNodeFile, registerNodeUnit } from './node-state.ts';
 
 /** What the cluster step reads of a `node:<name>` result (the nodes step owns the full type). */
 export type NodeInfo = { name: string; container: string; ip: string };
 
-export type InstalledFile = { node: string; container: string; path: string; sha256: string; mode: number };
+export type InstalledFile = {
+  node: string;
+  container: string;
+  path: string;
+  sha256: string;
+  mode: number;
+  /** Binaries only: `size mtime` on the node right after the copy; the probe compares it instead of hashing. */
+  stamp?: string;
+};
 
 export type RunningUnit = {
   node: string;
@@ -88,7 +96,7 @@ type BinaryInfo = { name: string; path: string; sha256: string };
 
 /** Copies a cached binary to /usr/local/bin (or `dest`) on a node. */
 export function binaryTarget(node: string, nodeTarget: AnyTarget, binary: AnyTarget, name: string, dest: string): Target<InstalledFile, DepMap> {
-  registerNodeFile(node, dest);
+  registerNodeBinary(node, dest);
   return target<InstalledFile, DepMap>({
     name: `install:${node}:${name}`,
     description: `Install ${name} on ${node} at ${dest}`,
@@ -101,9 +109,15 @@ export function binaryTarget(node: string, nodeTarget: AnyTarget, binary: AnyTar
       const digest = sha256(content);
       await handleFor(info.container).putFile(dest, content, 0o755);
       forgetNodeState(info.container);
-      return { node, container: info.container, path: dest, sha256: digest, mode: 0o755 };
+      const stamp = await fileStamp(info.container, dest);
+      return { node, container: info.container, path: dest, sha256: digest, mode: 0o755, ...(stamp ? { stamp } : {}) };
     },
-    probe: async (result) => fileProbe(result),
+    probe: async (result) => {
+      const actual = (await nodeBinaryStamps(result.container, result.node)).get(result.path);
+      if (actual === undefined) return `${result.path} is missing on ${result.node}`;
+      if (actual !== result.stamp) return `${result.path} on ${result.node} was replaced (size/mtime ${actual}, installed ${result.stamp ?? '?'})`;
+      return undefined;
+    },
   });
 }
 

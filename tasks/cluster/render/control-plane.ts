@@ -36,7 +36,9 @@ export function renderApiServerUnit(p: ApiServerParams): string {
     description: 'Kubernetes API Server',
     documentation: 'https://kubernetes.io/docs/reference/command-line-tools-reference/kube-apiserver/',
     after: ['network.target'],
-    service: { ...restart },
+    // The apiserver drains open connections (watches, exec streams) for up to 60 s on SIGTERM; a restart
+    // for a changed flag should not wait that long.
+    service: { ...restart, TimeoutStopSec: 10 },
     exec: {
       path: `${binDir}/kube-apiserver`,
       flags: {
