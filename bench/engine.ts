@@ -4,11 +4,11 @@
 // trivial builds, no files). Usage: npx tsx bench/engine.ts [chains] [length]
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runBuild } from '../lib/engine/index.ts';
+import { journalPath, runBuild, StateStore } from '../lib/engine/index.ts';
 import { benchNodes, benchTargets, type BenchNode } from './engine-fixture.ts';
 
 const RUNS = 7;
@@ -102,6 +102,30 @@ try {
   }
   const perTarget = (median(overhead) / nodes.length) * 1000;
 
+  // State layout: the engine keeps one journal; the alternative is one small file per target
+  // (the first design). Same records, read and parsed both ways, in this process.
+  const journal = readFileSync(journalPath(join(engineDir, 'output')), 'utf8').trim().split('\n').slice(1);
+  const filesDir = join(base, 'record-files');
+  mkdirSync(filesDir);
+  const names: string[] = [];
+  for (const line of journal) {
+    const tab = line.indexOf('\t');
+    const name = JSON.parse(line.slice(0, tab)) as string;
+    names.push(name);
+    writeFileSync(join(filesDir, `${Buffer.from(name).toString('hex')}.json`), line.slice(tab + 1).split('\t')[0]!);
+  }
+  const perFile: number[] = [];
+  const oneJournal: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    let started = performance.now();
+    for (const name of names) JSON.parse(readFileSync(join(filesDir, `${Buffer.from(name).toString('hex')}.json`), 'utf8'));
+    perFile.push(performance.now() - started);
+    started = performance.now();
+    const store = new StateStore(join(engineDir, 'output'));
+    for (const name of names) if (store.get(name).kind !== 'ok') throw new Error(`journal lost ${name}`);
+    oneJournal.push(performance.now() - started);
+  }
+
   const rows: [string, string, string, string][] = [
     ['', 'full build', 'no-op (median)', 'no-op vs engine'],
     ['make -j2', ms(fullMake), ms(noopMake), `${(noopMake / noopEngine).toFixed(1)}× engine`],
@@ -113,6 +137,7 @@ try {
   const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const row of rows) process.stdout.write(`| ${row.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |\n`);
   process.stdout.write(`\nengine scheduling overhead, full build of trivial in-process targets: ${ms(median(overhead))} for ${nodes.length} = ${perTarget.toFixed(1)} µs/target\n`);
+  process.stdout.write(`state read for ${names.length} records: one file per target ${ms(median(perFile))}, one journal ${ms(median(oneJournal))}\n`);
   const goals = [
     [`engine no-op within 5× ninja's`, noopEngine <= 5 * noopNinja],
     [`engine no-op ≥5× faster than make's`, noopMake >= 5 * noopEngine],

@@ -5,7 +5,6 @@
 
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PGraph } from 'p-graph';
 import type { AnyTarget, ArtefactContext, Json } from '../target.ts';
 import { EngineError, hintOf, messageOf } from './errors.ts';
 import { explainChanges } from './explain.ts';
@@ -114,7 +113,11 @@ class Run {
       const edges: [string, string][] = [];
       for (const name of pending) for (const [, dep] of this.graph.deps.get(name)!) if (pending.has(dep)) edges.push([dep, name]);
       // visit() never rejects, so p-graph's own failure handling never triggers: the policy is ours.
-      await new PGraph(nodes, edges).run({ concurrency: Math.max(1, opts.jobs ?? availableParallelism()) });
+      // Loaded only when something is left to schedule: a no-op run does not pay for it.
+      if (nodes.size) {
+        const { PGraph } = await import('p-graph');
+        await new PGraph(nodes, edges).run({ concurrency: Math.max(1, opts.jobs ?? availableParallelism()) });
+      }
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
       if (!opts.dryRun) {
