@@ -5,7 +5,6 @@ import { PkiInputError } from './errors.ts';
 import type { SanEntry } from './host-names.ts';
 import { loadPrivateKeyPem, type LoadedKey } from './keys.ts';
 import type { Signer } from './issue.ts';
-import { loadX509 } from './x509-loader.ts';
 
 export type CertInfo = {
   subject: string;
@@ -100,13 +99,4 @@ async function loadSignerUncached(certPem: string, certFile: string, keyPem: str
     throw new PkiInputError(keyFile, undefined, `does not match the CA certificate ${certFile}`, 'restore the matching key, or clean the CA target (every certificate it signed will be re-issued)');
   }
   return { certPem, privateKey: key.keys.privateKey, spec: key.spec };
-}
-
-/** Full x509 text via @peculiar/x509, for reports that need extension details Node does not expose. */
-export async function extensionSummary(pem: string): Promise<{ keyUsage: number; extKeyUsage: string[] }> {
-  const x509 = await loadX509();
-  const cert = new x509.X509Certificate(pem);
-  const ku = cert.getExtension(x509.KeyUsagesExtension);
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  return { keyUsage: ku ? ku.usages : 0, extKeyUsage: eku ? eku.usages.map(String) : [] };
 }

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { PkiInputError } from './errors.ts';
 import { loadSigner } from './inspect.ts';
 import { issueCertificate, type IssuedCert } from './issue.ts';
-import { keySpecText, sameKeySpec, type KeySpec } from './key-spec.ts';
+import { sameKeySpec, type KeySpec } from './key-spec.ts';
 import { generateKeyPair, loadPrivateKeyPem, privateKeyToPem } from './keys.ts';
 import { readIfExists, replaceFiles } from './files.ts';
 import { parseCertRequest, resolveRequest, type RequestVariables, type ResolvedRequest } from './request.ts';
@@ -79,5 +79,3 @@ export async function issueToFiles(options: IssueToFilesOptions): Promise<IssueT
   if (keyReused) await chmod(resolve(root, options.key), 0o600);
   return { ...issued, request, keySpec, keyReused };
 }
-
-export { keySpecText };

@@ -2,7 +2,7 @@
 
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { PkiInputError } from './errors.ts';
-import { keySpecText, type KeySpec } from './key-spec.ts';
+import type { KeySpec } from './key-spec.ts';
 import { toPem } from './pem.ts';
 
 const { subtle } = globalThis.crypto;
@@ -70,5 +70,3 @@ export async function loadPrivateKeyPem(pem: string, file: string): Promise<Load
   const spkiDer = new Uint8Array(createPublicKey(object).export({ type: 'spki', format: 'der' }));
   return { keys: { privateKey, publicKey }, spec, spkiDer };
 }
-
-export { keySpecText };
