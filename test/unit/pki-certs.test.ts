@@ -72,6 +72,9 @@ for (const row of TABLE) {
     assert.equal([...text.sans].sort(), [...row.sans].sort());
     assert.is(text.extKeyUsage, row.eku);
     assert.is(text.basicConstraints, row.isCa ? 'CA:TRUE' : 'CA:FALSE');
+    // Chain building by key id: a leaf's AKI is its CA's SKI (CAs carry no AKI).
+    assert.match(text.ski, /^([0-9A-F]{2}:){19}[0-9A-F]{2}$/);
+    assert.is(text.aki, row.isCa ? '' : opensslText(join(pki, `${row.ca}.crt`)).ski);
     // EC keys: digitalSignature only (keyEncipherment is RSA key transport, meaningless for EC).
     assert.is(text.keyUsage, row.isCa ? 'Digital Signature, Certificate Sign, CRL Sign' : 'Digital Signature');
     assert.match(text.publicKey, /id-ecPublicKey Public-Key: \(256 bit\)/);

@@ -68,7 +68,7 @@ export function run(command: string, args: string[], options: { cwd?: string; en
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
-export type OpensslCert = { subject: string; issuer: string; sans: string[]; keyUsage: string; extKeyUsage: string; basicConstraints: string; publicKey: string };
+export type OpensslCert = { subject: string; issuer: string; sans: string[]; keyUsage: string; extKeyUsage: string; basicConstraints: string; publicKey: string; ski: string; aki: string };
 
 /** `openssl x509 -text -noout`, reduced to the lines the tests compare. */
 export function opensslText(certFile: string): OpensslCert {
@@ -90,6 +90,8 @@ export function opensslText(certFile: string): OpensslCert {
     keyUsage: after('X509v3 Key Usage'),
     extKeyUsage: after('X509v3 Extended Key Usage'),
     basicConstraints: after('X509v3 Basic Constraints'),
+    ski: after('X509v3 Subject Key Identifier'),
+    aki: after('X509v3 Authority Key Identifier').replace(/^keyid:/, ''),
     publicKey: field('Public Key Algorithm:') + ' ' + (lines.find((l) => /^(Public-Key|RSA Public-Key): \(/.test(l)) ?? ''),
   };
 }
