@@ -15,6 +15,8 @@
 // - The apiserver reaches kubelets with `apiserver-kubelet-client`, CN kube-apiserver-kubelet-client and
 //   no group: rather than system:masters (full cluster admin, what kubeadm did before 1.29), the control
 //   plane binds this user to the built-in ClusterRole system:kubelet-api-admin (APISERVER_KUBELET_CLIENT_USER).
+// - Component client certs carry only the user (CN), as kubeadm's do: the built-in RBAC bindings name the
+//   users system:kube-controller-manager, system:kube-scheduler and system:kube-proxy; groups would grant nothing.
 // - etcd server certs use the `peer` profile (serverAuth + clientAuth): etcd's own gRPC gateway dials the
 //   member with its server cert as a client cert when --client-cert-auth is on (kubeadm does the same).
 
@@ -78,7 +80,7 @@ export function leafCatalog(config: ClusterConfig, plan: IpPlan): CertSpec[] {
     spec('admin', 'Cluster admin client cert (admin, system:masters), used from the host', 'admin-csr.json', 'client', 'ca'),
     spec('kube-controller-manager', 'kube-controller-manager client cert', 'kube-controller-manager-csr.json', 'client', 'ca'),
     spec('kube-scheduler', 'kube-scheduler client cert', 'kube-scheduler-csr.json', 'client', 'ca'),
-    spec('kube-proxy', 'kube-proxy client cert (system:kube-proxy)', 'kube-proxy-csr.json', 'client', 'ca'),
+    spec('kube-proxy', 'kube-proxy client cert (user system:kube-proxy)', 'kube-proxy-csr.json', 'client', 'ca'),
     spec('kube-apiserver', 'kube-apiserver serving cert (service IP, control-plane IPs and names, kubernetes.default.svc…)', 'kube-apiserver-csr.json', 'server', 'ca', {
       kubernetesServiceIp: plan.kubernetesServiceIp,
       controlPlaneIps: cps.map((n) => ipOf(n.name)),

@@ -19,9 +19,9 @@ const TABLE: Row[] = [
   { id: 'etcd-ca', file: 'etcd-ca', ca: 'etcd-ca', subject: 'CN=etcd-ca', sans: [], eku: '', isCa: true },
   { id: 'front-proxy-ca', file: 'front-proxy-ca', ca: 'front-proxy-ca', subject: 'CN=front-proxy-ca', sans: [], eku: '', isCa: true },
   { id: 'admin', file: 'admin', ca: 'ca', subject: 'CN=admin,O=system:masters', sans: [], eku: CLIENT },
-  { id: 'kube-controller-manager', file: 'kube-controller-manager', ca: 'ca', subject: 'CN=system:kube-controller-manager,O=system:kube-controller-manager', sans: [], eku: CLIENT },
-  { id: 'kube-scheduler', file: 'kube-scheduler', ca: 'ca', subject: 'CN=system:kube-scheduler,O=system:kube-scheduler', sans: [], eku: CLIENT },
-  { id: 'kube-proxy', file: 'kube-proxy', ca: 'ca', subject: 'CN=system:kube-proxy,O=system:node-proxier', sans: [], eku: CLIENT },
+  { id: 'kube-controller-manager', file: 'kube-controller-manager', ca: 'ca', subject: 'CN=system:kube-controller-manager', sans: [], eku: CLIENT },
+  { id: 'kube-scheduler', file: 'kube-scheduler', ca: 'ca', subject: 'CN=system:kube-scheduler', sans: [], eku: CLIENT },
+  { id: 'kube-proxy', file: 'kube-proxy', ca: 'ca', subject: 'CN=system:kube-proxy', sans: [], eku: CLIENT },
   {
     id: 'kube-apiserver',
     file: 'kube-apiserver',

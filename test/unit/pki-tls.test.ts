@@ -67,9 +67,9 @@ function connect(clientCert: string | undefined, servername: string, ca = 'ca.cr
 
 const CLIENTS: [string, string][] = [
   ['admin', 'admin|system:masters'],
-  ['kube-controller-manager', 'system:kube-controller-manager|system:kube-controller-manager'],
-  ['kube-scheduler', 'system:kube-scheduler|system:kube-scheduler'],
-  ['kube-proxy', 'system:kube-proxy|system:node-proxier'],
+  ['kube-controller-manager', 'system:kube-controller-manager'],
+  ['kube-scheduler', 'system:kube-scheduler'],
+  ['kube-proxy', 'system:kube-proxy'],
   ['apiserver-kubelet-client', 'kube-apiserver-kubelet-client'],
   ['kubelet-worker-1', 'system:node:worker-1|system:nodes'],
   ['kubelet-worker-2', 'system:node:worker-2|system:nodes'],
