@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { target, type AnyTarget, type DepMap, type Inputs, type Json, type Target } from '../../lib/target.ts';
+import { target, type AnyTarget, type DepMap, type Inputs, type Target } from '../../lib/target.ts';
 import { UnitFailedError } from './errors.ts';
 import { fileStamp, forgetNodeState, handleFor, nodeBinaryStamps, nodeFileHashes, nodeUnitStates, registerNodeBinary, registerNodeFile, registerNodeUnit } from './node-state.ts';
 
@@ -22,12 +22,14 @@ export type InstalledFile = {
   stamp?: string;
 };
 
+/**
+ * The same after every restart on purpose: units that are only ordered after this one (`after`) must not
+ * restart with it. Restarts are driven by each unit's own files, which are in its key.
+ */
 export type RunningUnit = {
   node: string;
   container: string;
   unit: string;
-  /** Hash of everything the unit was (re)started for: changes exactly when it was restarted for new inputs. */
-  generation: string;
 };
 
 export function sha256(content: Buffer | string): string {
@@ -155,9 +157,7 @@ export function unitTarget(spec: UnitSpecTarget): Target<RunningUnit, DepMap> {
       await handle.exec(['systemctl', 'restart', ...(spec.noBlock ? ['--no-block'] : []), unit]);
       forgetNodeState(node.container);
       if (!spec.noBlock) await waitActive(node.container, spec.node, unit, ctx.signal);
-      const files: Record<string, Json> = {};
-      for (const alias of Object.keys(spec.files)) files[alias] = ctx.deps[`file:${alias}`] as Json;
-      return { node: spec.node, container: node.container, unit: spec.unit, generation: sha256(JSON.stringify([node, files])) };
+      return { node: spec.node, container: node.container, unit: spec.unit };
     },
     probe: async (result) => {
       const state = (await nodeUnitStates(result.container, result.node)).get(result.unit);

@@ -1,0 +1,174 @@
+// End to end, through the real CLI: a cluster from nothing, the smoke tests, a no-op rerun, a one-flag
+// change that restarts one kubelet, `docker restart` of every node, a worker removed and recreated, the
+// tutorial's marked commands, and `clean:nodes`. Uses its own cluster (harder-e2e, 10.243.0.0/24) in a
+// scratch project root, so the default cluster and its output/ are never touched.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execa } from 'execa';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CLUSTER = 'harder-e2e';
+const SUBNET_PREFIX = '10.243.0.';
+const baseConfig = { clusterName: CLUSTER, nodeSubnet: '10.243.0.0/24', binarySource: 'go' };
+
+/** A scratch root: tasks.ts copied (its directory is the project root), everything else linked. */
+const root = mkdtempSync(join(tmpdir(), 'harder-e2e-'));
+for (const entry of readdirSync(repo)) {
+  if (entry === 'output' || entry === 'tasks.ts' || entry === '.git') continue;
+  symlinkSync(join(repo, entry), join(root, entry));
+}
+copyFileSync(join(repo, 'tasks.ts'), join(root, 'tasks.ts'));
+const configFile = join(root, 'e2e-config.json');
+const kubeconfig = join(root, 'output/kubeconfig/admin.kubeconfig');
+const setConfig = (extra: Record<string, unknown> = {}) => writeFileSync(configFile, JSON.stringify({ ...baseConfig, ...extra }, null, 2));
+setConfig();
+
+type Run = { code: number; output: string; built: string[]; wallMs: number };
+
+async function cli(...args: string[]): Promise<Run> {
+  const started = performance.now();
+  const res = await execa('npx', ['tsx', 'tasks.ts', ...args, '--config', configFile, '--plain', '-j', '6'], { cwd: root, reject: false, all: true, timeout: 30 * 60_000 });
+  const output = String(res.all ?? '');
+  const built = [...output.matchAll(/^✓ (\S+) \(/gm)].map((m) => m[1]!);
+  process.stdout.write(`\n$ tasks.ts ${args.join(' ')} → exit ${res.exitCode}, built ${built.length}: ${built.join(' ')}\n${output.split('\n').filter((l) => /PASS|FAIL|✗|built, /.test(l)).join('\n')}\n`);
+  return { code: res.exitCode ?? -1, output, built, wallMs: performance.now() - started };
+}
+
+function kubectlPath(): string {
+  const cache = process.env.HARDER_CACHE ?? join(process.env.HOME ?? '/root', '.cache/harder');
+  const built = join(cache, 'bin/v1.34.4/go/kubectl');
+  return existsSync(built) ? built : 'kubectl';
+}
+
+async function kubectl(...args: string[]): Promise<string> {
+  const res = await execa(kubectlPath(), ['--kubeconfig', kubeconfig, ...args], { reject: false, timeout: 30_000 });
+  return res.exitCode === 0 ? String(res.stdout) : '';
+}
+
+type NodeList = {
+  items: { metadata: { name: string }; status: { conditions: { type: string; status: string; lastHeartbeatTime: string }[]; capacity: Record<string, string> } }[];
+};
+
+async function nodes(): Promise<NodeList['items']> {
+  const text = await kubectl('get', 'nodes', '-o', 'json');
+  return text ? (JSON.parse(text) as NodeList).items : [];
+}
+
+const isReady = (n: NodeList['items'][number]) => n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+
+/** Polls until every expected node is Ready (and `extra` holds); returns how long it took. */
+async function waitAllReady(expected: string[], timeoutMs: number, extra: (items: NodeList['items']) => boolean = () => true): Promise<number> {
+  const started = performance.now();
+  let seen = '';
+  while (performance.now() - started < timeoutMs) {
+    const items = await nodes();
+    seen = items.map((n) => `${n.metadata.name}=${isReady(n) ? 'Ready' : 'NotReady'}`).join(' ');
+    if (expected.every((name) => items.some((n) => n.metadata.name === name && isReady(n))) && extra(items)) return performance.now() - started;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw new Error(`nodes not Ready after ${timeoutMs / 1000} s: ${seen}`);
+}
+
+const WORKERS = ['worker-1', 'worker-2'];
+const CONTAINERS = ['controller-1', ...WORKERS].map((n) => `${CLUSTER}-${n}`);
+
+test('cluster from nothing: every node Ready', async () => {
+  const run = await cli('cluster');
+  assert.is(run.code, 0, run.output.slice(-3000));
+  await waitAllReady(WORKERS, 60_000);
+  const wide = await kubectl('get', 'nodes', '-o', 'wide');
+  process.stdout.write(`${wide}\n`);
+  for (const w of WORKERS) assert.match(wide, new RegExp(`${w}\\s+Ready`));
+  assert.match(wide, new RegExp(SUBNET_PREFIX.replace(/\./g, '\\.')));
+});
+
+test('cluster:smoke passes every check', async () => {
+  const run = await cli('cluster:smoke');
+  assert.is(run.code, 0, run.output.slice(-3000));
+  const passes = run.output.match(/cluster:smoke: PASS /g) ?? [];
+  assert.ok(passes.length >= 11, `only ${passes.length} PASS lines`);
+  assert.not.match(run.output, /cluster:smoke: FAIL /);
+});
+
+test('a second cluster run builds nothing', async () => {
+  const run = await cli('cluster');
+  assert.is(run.code, 0, run.output.slice(-2000));
+  assert.equal(run.built, []);
+  assert.match(run.output, /0 built/);
+});
+
+test('one kubelet field for one worker: only that worker\'s kubelet config and unit run; node Ready with it', async () => {
+  setConfig({ kubeletOverrides: { 'worker-2': { maxPods: 50 } } });
+  const run = await cli('cluster');
+  assert.is(run.code, 0, run.output.slice(-2000));
+  assert.ok(run.built.includes('install:worker-2:kubelet-config'), run.built.join(' '));
+  assert.ok(run.built.includes('unit:worker-2:kubelet'), run.built.join(' '));
+  const allowed = new Set(['install:worker-2:kubelet-config', 'unit:worker-2:kubelet', 'ready:worker-2:node']);
+  assert.equal(run.built.filter((t) => !allowed.has(t)), []);
+  await waitAllReady(WORKERS, 90_000, (items) => items.find((n) => n.metadata.name === 'worker-2')?.status.capacity.pods === '50');
+});
+
+test('docker restart of every node: all Ready again without running anything', async () => {
+  const restartedAt = Date.now();
+  const res = await execa('docker', ['restart', ...CONTAINERS], { reject: false, timeout: 180_000 });
+  assert.is(res.exitCode, 0, String(res.stderr));
+  // A Node stays Ready in the API for a while after its kubelet stops: count it only once its kubelet,
+  // started again by systemd, has posted a fresh status.
+  const fresh = (items: NodeList['items']) =>
+    WORKERS.every((w) => {
+      const ready = items.find((n) => n.metadata.name === w)?.status.conditions.find((c) => c.type === 'Ready');
+      return ready !== undefined && Date.parse(ready.lastHeartbeatTime) >= restartedAt - 1000;
+    });
+  const ms = await waitAllReady(WORKERS, 240_000, fresh);
+  process.stdout.write(`all nodes Ready ${Math.round(ms / 1000)} s after docker restart\n`);
+  const pods = await kubectl('-n', 'kube-system', 'get', 'pods', '-o', 'wide');
+  process.stdout.write(`${pods}\n`);
+});
+
+test('docker rm -f one worker: cluster recreates it alone and it rejoins Ready', async () => {
+  const res = await execa('docker', ['rm', '-f', `${CLUSTER}-worker-1`], { reject: false });
+  assert.is(res.exitCode, 0, String(res.stderr));
+  const run = await cli('cluster');
+  assert.is(run.code, 0, run.output.slice(-3000));
+  assert.ok(run.built.includes('node:worker-1'), run.built.join(' '));
+  const elsewhere = run.built.filter((t) => !t.includes('worker-1') && !t.startsWith('cluster:'));
+  assert.equal(elsewhere, [], `targets outside worker-1 ran: ${elsewhere.join(' ')}`);
+  await waitAllReady(WORKERS, 120_000);
+});
+
+test('the tutorial\'s marked commands work against this cluster', async () => {
+  const lib = join(repo, 'test/lib/doc-commands.ts');
+  if (!existsSync(lib)) throw new Error('test/lib/doc-commands.ts is missing');
+  const docs = (await import(lib)) as typeof import('../lib/doc-commands.ts');
+  const report = await docs.runDocCommands({
+    clusterName: CLUSTER,
+    kubeconfig,
+    outDir: join(root, 'output'),
+    cwd: root,
+    docsDir: join(repo, 'docs'),
+    pathPrepend: [dirname(kubectlPath())],
+    replacements: [['10.240.0.', SUBNET_PREFIX]],
+    log: (line) => process.stdout.write(`  ${line}\n`),
+  });
+  assert.ok(report.ok, docs.formatFailures(report));
+});
+
+test('clean:nodes removes the containers', async () => {
+  const run = await cli('clean:nodes', '--yes');
+  assert.is(run.code, 0, run.output.slice(-2000));
+  const ps = await execa('docker', ['ps', '-a', '--filter', `label=harder.cluster=${CLUSTER}`, '--format', '{{.Names}}']);
+  assert.is(String(ps.stdout).trim(), '');
+});
+
+test.after(async () => {
+  // Whatever happened above, leave no containers behind (finally), then drop the scratch root.
+  await execa('npx', ['tsx', 'tasks.ts', 'clean:nodes', '--yes', '--config', configFile, '--plain'], { cwd: root, reject: false, timeout: 300_000 });
+  rmSync(root, { recursive: true, force: true });
+});
+
+test.run();
