@@ -13,7 +13,7 @@ import { buildGraph, checkRequested, closure, forcedMembers, membersOf, type Gra
 import { hashJson, jsonProblem, sha256, stableStringify } from './hash.ts';
 import { acquireLock } from './lock.ts';
 import { StatCache, restamp, stampFile, type FileStamp } from './stat-cache.ts';
-import { SCHEMA, StateStore, type Manifest, type TargetRecord } from './state.ts';
+import { SCHEMA, StateStore, withChanges, type Manifest, type TargetRecord } from './state.ts';
 import type { BuildOptions, BuildReport, Entry, Failure } from './types.ts';
 
 /**
@@ -209,7 +209,7 @@ class Run {
       outputs[path] = current;
       refreshed = true;
     }
-    if (refreshed && !this.opts.dryRun) this.store.put({ ...record, outputs });
+    if (refreshed && !this.opts.dryRun) this.store.put(withChanges(record, { outputs }));
     return undefined;
   }
 

@@ -55,7 +55,7 @@ export class StatCache {
     try {
       const data = JSON.parse(readFileSync(this.#file, 'utf8')) as { format?: number; files?: Record<string, FileStamp> };
       // Another format, or a corrupt file: start empty; everything is simply re-hashed once.
-      if (data.format === FORMAT && data.files) for (const [path, stamp] of Object.entries(data.files)) this.#entries.set(path, stamp);
+      if (data.format === FORMAT && data.files) for (const path in data.files) this.#entries.set(path, data.files[path]!);
     } catch {
       /* missing or unreadable: empty cache */
     }

@@ -57,6 +57,15 @@ export type TargetRecord = {
 /** A record as read: absent, unusable (another schema, corrupt), or present. */
 export type ReadRecord = { kind: 'missing' } | { kind: 'unusable'; why: string } | { kind: 'ok'; record: TargetRecord };
 
+/**
+ * A copy of a record with some fields changed. Use this, not a spread: records read from the journal
+ * keep their manifest behind prototype getters, which a spread does not copy.
+ */
+export function withChanges(record: TargetRecord, changes: Partial<TargetRecord>): TargetRecord {
+  const { schema, name, key, manifest, result, resultHash, outputs, builtAt, ms } = record;
+  return { schema, name, key, manifest, result, resultHash, outputs, builtAt, ms, ...changes };
+}
+
 /** Where the journal lives. */
 export function journalPath(outDir: string): string {
   return join(outDir, '.harder', 'state.log');
@@ -65,6 +74,39 @@ export function journalPath(outDir: string): string {
 type Slot = { raw?: string; invalidated?: boolean; parsed?: ReadRecord };
 
 const EMPTY_MANIFEST: Manifest = { version: 0, files: {}, values: {}, env: {}, deps: {}, outputs: [] };
+
+const COLD = Symbol('cold');
+const PARSED = Symbol('parsed');
+type ColdPart = { manifest: Manifest; builtAt: string; ms: number };
+type LazyHolder = { [COLD]?: string; [PARSED]?: ColdPart };
+
+function cold(record: LazyHolder): ColdPart {
+  let part = record[PARSED];
+  if (!part) {
+    let data: Partial<ColdPart> | undefined;
+    try {
+      data = JSON.parse(record[COLD] ?? '');
+    } catch {
+      /* damaged */
+    }
+    part = { manifest: data?.manifest ?? EMPTY_MANIFEST, builtAt: data?.builtAt ?? '', ms: data?.ms ?? 0 };
+    record[PARSED] = part;
+  }
+  return part;
+}
+
+/**
+ * Prototype of records read from the journal: their manifest and timings are parsed on first access.
+ * Symbol-keyed fields stay out of JSON.stringify and spreads; a spread copies the getters' values.
+ */
+const LAZY_COLD = Object.defineProperties(
+  {},
+  {
+    manifest: { get(this: LazyHolder) { return cold(this).manifest; }, enumerable: true },
+    builtAt: { get(this: LazyHolder) { return cold(this).builtAt; }, enumerable: true },
+    ms: { get(this: LazyHolder) { return cold(this).ms; }, enumerable: true },
+  },
+);
 
 /** A record's payload: the hot part, a tab, the cold part (see the file comment). */
 function serialise(record: TargetRecord): string {
@@ -79,25 +121,11 @@ function parseRecord(name: string, raw: string): ReadRecord {
     if (!record || typeof record !== 'object') return { kind: 'unusable', why: 'its state record is corrupt' };
     if (record.schema !== SCHEMA) return { kind: 'unusable', why: `its state record has schema ${String(record.schema)}, this engine writes ${SCHEMA}` };
     if (record.name !== name || typeof record.resultHash !== 'string' || !record.outputs || tab === -1) return { kind: 'unusable', why: 'its state record is corrupt' };
-    // The cold part is parsed on first access. If it is damaged the manifest reads as empty, which
-    // can only make --explain list more changes; the key alone decides staleness.
-    let cold: { manifest: Manifest; builtAt: string; ms: number } | undefined;
-    const load = () => {
-      if (!cold) {
-        try {
-          cold = JSON.parse(raw.slice(tab + 1));
-        } catch {
-          /* damaged */
-        }
-        cold = { manifest: cold?.manifest ?? EMPTY_MANIFEST, builtAt: cold?.builtAt ?? '', ms: cold?.ms ?? 0 };
-      }
-      return cold;
-    };
-    Object.defineProperties(record, {
-      manifest: { get: () => load().manifest, enumerable: true, configurable: true },
-      builtAt: { get: () => load().builtAt, enumerable: true, configurable: true },
-      ms: { get: () => load().ms, enumerable: true, configurable: true },
-    });
+    // The cold part is parsed on first access (prototype getters: no per-record closures). If it is
+    // damaged the manifest reads as empty, which can only make --explain list more changes; the key
+    // alone decides staleness.
+    Object.setPrototypeOf(record, LAZY_COLD);
+    (record as unknown as { [COLD]: string })[COLD] = raw.slice(tab + 1);
     return { kind: 'ok', record };
   } catch {
     return { kind: 'unusable', why: 'its state record is corrupt (not JSON)' };
@@ -167,7 +195,8 @@ export class StateStore {
     if (!slot) return { kind: 'missing' };
     if (!slot.parsed) {
       const read = parseRecord(name, slot.raw!);
-      slot.parsed = read.kind === 'ok' && slot.invalidated ? { kind: 'ok', record: { ...read.record, key: null } } : read;
+      if (read.kind === 'ok' && slot.invalidated) read.record.key = null;
+      slot.parsed = read;
     }
     return slot.parsed;
   }
