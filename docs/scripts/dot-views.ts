@@ -46,6 +46,35 @@ export function parseEngineDot(dot: string): ParsedGraph {
   return { nodes, edges };
 }
 
+/** The names a request stands for: the target of that exact name, else every target of that group. */
+function membersOf(graph: ParsedGraph, request: string): string[] {
+  if (graph.nodes.has(request)) return [request];
+  return [...graph.nodes.values()].filter((n) => n.name.split(':')[0] === request).map((n) => n.name);
+}
+
+/**
+ * The part of a graph that `tasks.ts --graph <requested>` would print: the requested targets and
+ * everything they depend on, transitively. Lets one --graph call serve every picture of the site.
+ */
+export function closureOf(graph: ParsedGraph, requested: string[]): ParsedGraph {
+  const depsOf = new Map<string, string[]>();
+  for (const [from, to] of graph.edges) depsOf.set(to, [...(depsOf.get(to) ?? []), from]);
+  const keep = new Set<string>();
+  const stack = requested.flatMap((r) => {
+    const members = membersOf(graph, r);
+    if (members.length === 0) throw new DotParseError(`the graph has no target or group named ${r}`);
+    return members;
+  });
+  while (stack.length) {
+    const name = stack.pop()!;
+    if (keep.has(name)) continue;
+    keep.add(name);
+    stack.push(...(depsOf.get(name) ?? []));
+  }
+  const nodes = new Map([...graph.nodes].filter(([name]) => keep.has(name)));
+  return { nodes, edges: graph.edges.filter(([a, b]) => keep.has(a) && keep.has(b)) };
+}
+
 const HEADER = [
   '  rankdir=LR;',
   '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, fillcolor="#ffffff"];',
@@ -79,6 +108,21 @@ export function focusView(graph: ParsedGraph, focus: RegExp, title: string): str
   for (const [from, to] of graph.edges) {
     if (kept.has(to) && (kept.has(from) || inputs.has(from))) lines.push(`  ${q(from)} -> ${q(to)}${kept.has(from) ? '' : ' [color="#cccccc"]'};`);
   }
+  lines.push('}');
+  return lines.join('\n') + '\n';
+}
+
+/** The graph as DOT in the engine's own layout: one dashed frame per group, nodes with their attributes. */
+export function toDot(graph: ParsedGraph, title: string): string {
+  const lines = [`digraph ${q(title)} {`, ...HEADER];
+  const groups = new Map<string, DotNode[]>();
+  for (const node of graph.nodes.values()) groups.set(node.group, [...(groups.get(node.group) ?? []), node]);
+  for (const [group, members] of groups) {
+    lines.push(`  subgraph ${q(`cluster_${group}`)} {`, `    label=${q(group)};`, '    style="rounded,dashed"; color="#999999";');
+    for (const m of members) lines.push(`    ${q(m.name)} [${m.attrs}];`);
+    lines.push('  }');
+  }
+  for (const [from, to] of graph.edges) lines.push(`  ${q(from)} -> ${q(to)};`);
   lines.push('}');
   return lines.join('\n') + '\n';
 }

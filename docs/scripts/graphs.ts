@@ -11,7 +11,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chapters, frontPageGraph } from '../.vitepress/chapters.ts';
-import { focusView, groupView, parseEngineDot } from './dot-views.ts';
+import { closureOf, focusView, groupView, parseEngineDot, toDot, type ParsedGraph } from './dot-views.ts';
 import { countSvgNodes, renderDot } from './render-dot.ts';
 
 const docsDir = resolve(fileURLToPath(import.meta.url), '../..');
@@ -82,32 +82,52 @@ export function placeholderSvg(message: string): string {
 /** How a picture is derived from the --graph output. */
 type View = { kind: 'closure' } | { kind: 'focus'; focus: RegExp } | { kind: 'groups' };
 
-/** The DOT for one view of the requested targets' graph. */
-export function viewDot(dot: string, view: View, title: string): string {
-  if (view.kind === 'closure') return dot;
-  const parsed = parseEngineDot(dot);
-  return view.kind === 'focus' ? focusView(parsed, view.focus, title) : groupView(parsed, title);
+/** The DOT for one view of the requested targets, cut from the graph of everything the site draws. */
+export function viewDot(whole: ParsedGraph, requested: string[], view: View, title: string): string {
+  const part = closureOf(whole, requested);
+  if (view.kind === 'closure') return toDot(part, title);
+  return view.kind === 'focus' ? focusView(part, view.focus, title) : groupView(part, title);
 }
 
-async function drawTargets(name: string, requested: string[], view: View, allNames: string[], strict: boolean): Promise<GraphRecord> {
-  const { known, unknown } = knownNames(requested, allNames);
-  const source = `tasks.ts --graph ${requested.join(' ')}${view.kind === 'focus' ? ` (focus ${view.focus.source})` : view.kind === 'groups' ? ' (by group)' : ''}`;
+type Picture = { name: string; requested: string[]; view: View };
+
+/**
+ * Draws every picture from ONE `tasks.ts --graph` call over all requested names: the engine computes states
+ * with a dry run (probes included), which is the slow part, so one call instead of one per chapter.
+ * Each picture is then the closure of its own request, exactly what a separate --graph call would print.
+ */
+async function drawAll(pictures: Picture[], allNames: string[], strict: boolean): Promise<GraphRecord[]> {
+  const everything = [...new Set(pictures.flatMap((p) => p.requested))];
+  const { known } = knownNames(everything, allNames);
+  let whole: ParsedGraph | undefined;
+  let wholeError: unknown;
   try {
-    if (known.length === 0) {
-      throw new GraphError(`no target or group named ${unknown.join(', ')} exists yet`, 'fix the names in docs/.vitepress/chapters.ts');
-    }
-    const svg = await renderDot(viewDot(await graphFromCli(root, known), view, name), source);
-    await writeFile(join(outDir, `${name}.svg`), svg);
-    const note = unknown.length ? `not drawn (unknown): ${unknown.join(', ')}` : undefined;
-    if (note) console.warn(`graphs: ${name}: ${note}`);
-    return { name, source, nodes: countSvgNodes(svg), placeholder: false, ...(note ? { note } : {}) };
+    if (known.length === 0) throw new GraphError('none of the names the docs draw exists', 'fix the names in docs/.vitepress/chapters.ts');
+    whole = parseEngineDot(await graphFromCli(root, known));
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (strict) throw error;
-    console.warn(`graphs: ${name}: placeholder picture: ${message}`);
-    await writeFile(join(outDir, `${name}.svg`), placeholderSvg(`Graph not available yet: ${message}`));
-    return { name, source, nodes: 0, placeholder: true, note: message };
+    wholeError = error;
   }
+  const records: GraphRecord[] = [];
+  for (const picture of pictures) {
+    const { known: mine, unknown } = knownNames(picture.requested, allNames);
+    const source = `tasks.ts --graph ${picture.requested.join(' ')}${picture.view.kind === 'focus' ? ` (focus ${picture.view.focus.source})` : picture.view.kind === 'groups' ? ' (by group)' : ''}`;
+    try {
+      if (!whole) throw wholeError;
+      if (mine.length === 0) throw new GraphError(`no target or group named ${unknown.join(', ')} exists yet`, 'fix the names in docs/.vitepress/chapters.ts');
+      const svg = await renderDot(viewDot(whole, mine, picture.view, picture.name), source);
+      await writeFile(join(outDir, `${picture.name}.svg`), svg);
+      const note = unknown.length ? `not drawn (unknown): ${unknown.join(', ')}` : undefined;
+      if (note) console.warn(`graphs: ${picture.name}: ${note}`);
+      records.push({ name: picture.name, source, nodes: countSvgNodes(svg), placeholder: false, ...(note ? { note } : {}) });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (strict) throw error;
+      console.warn(`graphs: ${picture.name}: placeholder picture: ${message}`);
+      await writeFile(join(outDir, `${picture.name}.svg`), placeholderSvg(`Graph not available yet: ${message}`));
+      records.push({ name: picture.name, source, nodes: 0, placeholder: true, note: message });
+    }
+  }
+  return records;
 }
 
 /** Renders every DOT file of `dir` to `<outDir>/diagram-<name>.svg`. These are hand-written, so errors always fail. */
@@ -129,13 +149,16 @@ async function main(): Promise<void> {
   await mkdir(outDir, { recursive: true });
   const allNames = await projectTargetNames();
   const records: GraphRecord[] = [];
-  records.push(await drawTargets(frontPageGraph.name, frontPageGraph.request, { kind: 'groups' }, allNames, strict));
-  records.push(await drawTargets(frontPageGraph.fullName, frontPageGraph.request, { kind: 'closure' }, allNames, strict));
+  const pictures: Picture[] = [
+    { name: frontPageGraph.name, requested: frontPageGraph.request, view: { kind: 'groups' } },
+    { name: frontPageGraph.fullName, requested: frontPageGraph.request, view: { kind: 'closure' } },
+  ];
   for (const chapter of chapters) {
     if (!chapter.graph) continue;
     const view: View = chapter.graph.focus ? { kind: 'focus', focus: new RegExp(chapter.graph.focus) } : { kind: 'closure' };
-    records.push(await drawTargets(chapter.slug, chapter.graph.request, view, allNames, strict));
+    pictures.push({ name: chapter.slug, requested: chapter.graph.request, view });
   }
+  records.push(...(await drawAll(pictures, allNames, strict)));
   records.push(...(await drawDiagrams(join(docsDir, 'diagrams'), outDir)));
   await writeFile(join(outDir, 'manifest.json'), JSON.stringify(records, null, 2) + '\n');
   const placeholders = records.filter((r) => r.placeholder).length;

@@ -7,7 +7,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkSite, pageIds, pageLinks } from '../../docs/scripts/check-links.ts';
-import { focusView, groupView, parseEngineDot, DotParseError } from '../../docs/scripts/dot-views.ts';
+import { closureOf, focusView, groupView, parseEngineDot, toDot, DotParseError } from '../../docs/scripts/dot-views.ts';
 import { knownNames, placeholderSvg } from '../../docs/scripts/graphs.ts';
 import { countSvgNodes, DotRenderError, renderDot } from '../../docs/scripts/render-dot.ts';
 
@@ -87,6 +87,21 @@ test('group view: one box per group with its count, edges between groups once', 
   assert.is((dot.match(/"net" -> "certs"/g) ?? []).length, 1);
   assert.not.match(dot, /"certs" -> "certs"/);
   assert.is(countSvgNodes(await renderDot(dot, 'groups')), 3);
+});
+
+test('closureOf cuts what a separate --graph call would print: the request and its dependencies', async () => {
+  const whole = parseEngineDot(SAMPLE);
+  const admin = closureOf(whole, ['kubeconfig:admin']);
+  assert.equal([...admin.nodes.keys()].sort(), ['certs:ca', 'kubeconfig:admin', 'net:plan']);
+  assert.is(admin.edges.length, 2);
+  const certs = closureOf(whole, ['certs']); // a group: all its members, plus what they need
+  assert.equal([...certs.nodes.keys()].sort(), ['certs:ca', 'certs:kube-apiserver', 'net:plan']);
+  assert.throws(() => closureOf(whole, ['etcd']), /no target or group named etcd/);
+  // Round trip: the engine layout printed back parses to the same graph and renders.
+  const again = parseEngineDot(toDot(admin, 'admin'));
+  assert.equal([...again.nodes.values()], [...admin.nodes.values()]);
+  assert.equal(again.edges, admin.edges);
+  assert.is(countSvgNodes(await renderDot(toDot(admin, 'admin'), 'round trip')), 3);
 });
 
 test('knownNames keeps exact names and groups, reports the rest', () => {
