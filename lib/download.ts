@@ -7,6 +7,7 @@ import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { HintedError } from './hinted-error.ts';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
 
@@ -14,14 +15,11 @@ export type DigestAlgorithm = 'sha256' | 'sha512';
 export type Digest = { algorithm: DigestAlgorithm; hex: string };
 
 /** Base class of download failures: one clear message naming the URL, plus a hint for the user. */
-export class DownloadError extends Error {
+export class DownloadError extends HintedError {
   url: string;
-  hint?: string;
   constructor(url: string, message: string, hint?: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
+    super(message, hint, options);
     this.url = url;
-    if (hint !== undefined) this.hint = hint;
   }
 }
 

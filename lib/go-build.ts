@@ -8,16 +8,10 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { cachePath } from './cache-root.ts';
+import { HintedError } from './hinted-error.ts';
 
 /** A Go build step failed; the message carries the tail of Go's own output. */
-export class GoBuildError extends Error {
-  hint?: string;
-  constructor(message: string, hint?: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    if (hint !== undefined) this.hint = hint;
-  }
-}
+export class GoBuildError extends HintedError {}
 
 /** No `go` command could be found. The hint names the sources that need no toolchain. */
 export class GoToolchainMissingError extends GoBuildError {}

@@ -12,6 +12,7 @@ import { cachePath } from '../lib/cache-root.ts';
 import { ChecksumMismatchError, downloadVerified, fetchChecksum, fileDigest, joinUrl, parseChecksumFile, probeUrl, type Digest } from '../lib/download.ts';
 import { GoToolchainMissingError, goBuild, goModDownload, goVersion, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../lib/go-build.ts';
 import type { BinarySource, ClusterConfig } from './config.ts';
+import { HintedError } from '../lib/hinted-error.ts';
 
 /** The Kubernetes components this project runs, all from one release / one module version. */
 export const KUBERNETES_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl'] as const;
@@ -56,14 +57,7 @@ export function parseVersion(version: string): { major: number; minor: number; p
 }
 
 /** A binary could not be obtained; the hint says which other source or setting to try. */
-export class BinaryError extends Error {
-  hint?: string;
-  constructor(message: string, hint?: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'BinaryError';
-    if (hint !== undefined) this.hint = hint;
-  }
-}
+export class BinaryError extends HintedError {}
 
 function goArch(): string {
   const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[process.arch];

@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { target } from '../lib/target.ts';
 import { readIfExists, replaceFiles } from '../lib/pki/files.ts';
+import { HintedError } from '../lib/hinted-error.ts';
 
 export const ENCRYPTION_CONFIG = 'output/encryption/encryption-config.yaml';
 
@@ -34,12 +35,9 @@ export function renderEncryptionConfig(secretBase64: string): string {
   ].join('\n');
 }
 
-export class EncryptionConfigError extends Error {
-  readonly hint: string;
+export class EncryptionConfigError extends HintedError {
   constructor(message: string, hint: string) {
-    super(message);
-    this.name = 'EncryptionConfigError';
-    this.hint = hint;
+    super(message, hint);
   }
 }
 

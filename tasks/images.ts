@@ -16,6 +16,7 @@ import { goModDownload, readGoMod } from '../lib/go-build.ts';
 import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from './binaries.ts';
 import { workers, type ClusterConfig } from './config.ts';
 import { CliError, type ProjectCommand } from '../lib/cli/index.ts';
+import { HintedError } from '../lib/hinted-error.ts';
 
 /** Per Kubernetes minor: the pause and CoreDNS versions kubeadm deploys (cmd/kubeadm/app/constants). */
 const KUBEADM_IMAGE_VERSIONS: Record<number, { pause: string; coredns: string }> = {
@@ -58,14 +59,7 @@ export const TEST_IMAGE_PORT = 8080;
 /** Label on every image built here, so cleaning removes only what this project made. */
 const IMAGE_LABEL = 'harder.cluster-image';
 
-export class ImageError extends Error {
-  hint?: string;
-  constructor(message: string, hint?: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ImageError';
-    if (hint !== undefined) this.hint = hint;
-  }
-}
+export class ImageError extends HintedError {}
 
 /** Runs a host command; a missing program becomes an ImageError with the given install hint. */
 function runTool(argv: string[], missingHint: string, signal?: AbortSignal): Promise<string> {

@@ -1,15 +1,9 @@
 // Error types of the generic Docker helpers: one clear message plus a hint saying what to do.
 
+import { HintedError } from '../hinted-error.ts';
+
 /** Base class: every Docker helper error carries a one-line hint for the user. */
-export class DockerError extends Error {
-  /** What the user can do about it (shown under the message by the CLI). */
-  hint?: string;
-  constructor(message: string, hint?: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    if (hint !== undefined) this.hint = hint;
-  }
-}
+export class DockerError extends HintedError {}
 
 /** No Docker engine answers at the configured address (DOCKER_HOST or the default socket). */
 export class DockerUnavailableError extends DockerError {}
