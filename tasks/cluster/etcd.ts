@@ -5,7 +5,7 @@ import { controlPlanes } from '../config.ts';
 import { certSource, nodeTarget, type ClusterContext } from './context.ts';
 import { NotReadyError } from './errors.ts';
 import { etcdPaths, unitPath } from './layout.ts';
-import { fileTarget, sleep, unitTarget, type NodeInfo, type RunningUnit } from './node-targets.ts';
+import { fileTarget, journalTail, sleep, unitTarget, type NodeInfo, type RunningUnit } from './node-targets.ts';
 import { handleFor } from './node-state.ts';
 import { renderEtcdUnit } from './render/etcd.ts';
 
@@ -67,7 +67,11 @@ async function waitEtcdHealthy(container: string, node: string, signal: AbortSig
     }
     await sleep(1000, signal);
   }
-  throw new NotReadyError(`${node}: etcd is not healthy after ${timeoutMs / 1000} s: ${last.split('\n').slice(-3).join(' | ')}`, `docker exec ${container} journalctl -u etcd -n 50`);
+  const journal = await journalTail(container, 'etcd.service');
+  throw new NotReadyError(
+    `${node}: etcd is not healthy after ${timeoutMs / 1000} s: ${last.split('\n').slice(-3).join(' | ')}\netcd's last journal lines:\n${journal}`,
+    `docker exec ${container} journalctl -u etcd -n 100`,
+  );
 }
 
 export type { NodeInfo };

@@ -154,7 +154,8 @@ export function unitTarget(spec: UnitSpecTarget): Target<RunningUnit, DepMap> {
       await handle.exec(['systemctl', 'enable', '--quiet', unit]);
       ctx.log(`restarting ${unit} on ${spec.node}`);
       await handle.exec(['systemctl', 'reset-failed', unit], { allowFailure: true });
-      await handle.exec(['systemctl', 'restart', ...(spec.noBlock ? ['--no-block'] : []), unit]);
+      const restarted = await handle.exec(['systemctl', 'restart', ...(spec.noBlock ? ['--no-block'] : []), unit], { allowFailure: true });
+      if (restarted.exitCode !== 0) throw await unitFailed(node.container, spec.node, unit, `not started (systemctl restart exited ${restarted.exitCode})`);
       forgetNodeState(node.container);
       if (!spec.noBlock) await waitActive(node.container, spec.node, unit, ctx.signal);
       return { node: spec.node, container: node.container, unit: spec.unit };

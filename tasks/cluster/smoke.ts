@@ -102,9 +102,10 @@ export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget }) {
   const workerNodes = workers(ctx.config).map((n) => ctx.plan.nodes.find((p) => p.name === n.name)!);
   const loads: Record<string, AnyTarget> = {};
   for (const w of workerNodes) loads[`load:${w.name}`] = ctx.images.loads('test', w.name);
+  for (const n of ctx.plan.nodes) loads[`node:${n.name}`] = ctx.nodes[n.name]!;
   return target({
     name: 'cluster:smoke',
-    description: 'Smoke tests: encryption at rest, Deployment, port-forward, logs, exec, NodePort, pod-to-pod, DNS, authn/authz refusals',
+    description: 'Smoke tests: encryption at rest, Deployment, port-forward, logs, exec, NodePort, pod-to-pod, DNS, authn/authz refusals, key modes on nodes',
     deps: { cluster: deps.cluster, kubectl: kubectlBin, encryption: ctx.encryption, cp: ctx.nodes[cp]!, ...loads },
     alwaysRun: true,
     build: async (bctx) => {
@@ -243,6 +244,27 @@ export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget }) {
         const res = await apiRequest(`${ctx.plan.apiServerUrl}/api/v1/namespaces/default/secrets/harder-smoke`, identity);
         const own = await apiRequest(`${ctx.plan.apiServerUrl}/api/v1/nodes/${w.name}`, identity);
         return { ok: res.status === 403 && own.status === 200, saw: `system:node:${w.name} GET secret default/harder-smoke → ${res.status}; GET its own Node → ${own.status}` };
+      });
+
+      // 9. Secrets on the nodes: private keys, kubeconfigs and the encryption config 0600; the CA key only on
+      //    control planes (the controller-manager signs with it), never on workers.
+      await check('node secrets 0600, CA key only on control planes', async () => {
+        const seen: string[] = [];
+        let ok = true;
+        for (const planned of ctx.plan.nodes) {
+          const container = ((bctx.deps as Record<string, unknown>)[`node:${planned.name}`] as { container: string }).container;
+          const res = await handleFor(container).exec(
+            ['find', '/var/lib/kubernetes', '/var/lib/kubelet', '/var/lib/kube-proxy', '/etc/etcd', '-maxdepth', '1', '-type', 'f', '(', '-name', '*key*', '-o', '-name', '*kubeconfig', '-o', '-name', 'encryption-config.yaml', ')', '-printf', '%m %p\\n'],
+            { allowFailure: true },
+          );
+          const files = res.stdout.toString('utf8').trim().split('\n').filter(Boolean);
+          const loose = files.filter((l) => !l.startsWith('600 '));
+          const caKey = files.some((l) => l.endsWith('/ca-key.pem'));
+          const wantCaKey = planned.role === 'control-plane';
+          ok &&= loose.length === 0 && caKey === wantCaKey && files.length > 0;
+          seen.push(`${planned.name}: ${files.length} secret files${loose.length ? `, not 0600: ${loose.join(', ')}` : ' all 0600'}, CA key ${caKey ? 'present' : 'absent'}`);
+        }
+        return { ok, saw: seen.join('; ') };
       });
 
       await kubectl(['delete', 'secret', 'harder-smoke', '--ignore-not-found'], { allowFailure: true });
