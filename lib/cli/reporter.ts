@@ -78,7 +78,7 @@ export function createReporter(opts: ReporterOptions): Reporter & { dispose(): v
     },
     targetEnd(name: string, entry: Entry) {
       running.delete(name);
-      done++;
+      if (!entry.alias) done++;
       switch (entry.outcome) {
         case 'built':
           print(`✓ ${name} (${seconds(entry.ms)})`);

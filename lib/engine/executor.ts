@@ -100,7 +100,7 @@ class Run {
     const onAbort = (): void => this.stop('interrupted');
     if (opts.signal?.aborted) onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    opts.reporter?.start?.({ total: names.length, names, dryRun: !!opts.dryRun });
+    opts.reporter?.start?.({ total: names.filter((n) => this.graph.byName.get(n)!.build).length, names, dryRun: !!opts.dryRun });
     try {
       // Fast path first (names are in dependency order): targets decided without waiting are done;
       // the rest, and everything downstream of them, go to the scheduler.

@@ -43,6 +43,8 @@ export class StatCache {
   readonly #file: string;
   #entries: Map<string, FileStamp> | undefined;
   #dirty = false;
+  /** Paths stamped during this run; entries nobody asked about for a while are dropped on save. */
+  readonly #used = new Set<string>();
 
   /** `file` is where the cache is persisted (loaded lazily on first use). */
   constructor(file: string) {
@@ -70,6 +72,7 @@ export class StatCache {
     const entries = this.#load();
     const stats = statSync(absPath, { throwIfNoEntry: false });
     if (!stats || !stats.isFile()) return undefined;
+    this.#used.add(absPath);
     const cached = entries.get(absPath);
     if (cached && stampMatches(cached, stats)) return cached;
     hashCounter.files++;
@@ -86,9 +89,13 @@ export class StatCache {
 
   /** Writes the cache if anything was added. */
   save(): void {
-    if (!this.#dirty || !this.#entries) return;
+    if (!this.#entries) return;
+    // Files that are no longer inputs (renamed, deleted, a smaller config) would otherwise stay
+    // forever: when most entries went unused this run, keep only the used ones.
+    const prune = this.#entries.size > 2 * this.#used.size + 1000;
+    if (!this.#dirty && !prune) return;
     const files: Record<string, FileStamp> = {};
-    for (const [path, stamp] of this.#entries) files[path] = stamp;
+    for (const [path, stamp] of this.#entries) if (!prune || this.#used.has(path)) files[path] = stamp;
     writeFileAtomic(this.#file, JSON.stringify({ format: FORMAT, files }));
     this.#dirty = false;
   }

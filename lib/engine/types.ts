@@ -29,7 +29,7 @@ export type BuildReport = {
 
 /** Receives progress events. Every method is optional. */
 export type Reporter = {
-  /** The run starts with this many targets to visit (aliases included). */
+  /** The run starts: `total` targets to decide (aliases not counted), `names` all visited, aliases included. */
   start?(info: { total: number; names: string[]; dryRun: boolean }): void;
   /** A target's build begins (not called for up-to-date targets). */
   targetStart?(name: string, reason: string): void;

@@ -189,7 +189,7 @@ function onTerminal(root: string, args: string[], env: Record<string, string>): 
 
 test('progress: a live status line on a terminal, plain lines when CI is set', async () => {
   const live = await onTerminal(project(), ['all', '-j', '2'], { FIXTURE_DELAY: '250', CI: '' });
-  assert.match(live, /\r\x1b\[K\[0\/6\] \d+ms {2}running: src:seed/);
+  assert.match(live, /\r\x1b\[K\[0\/5\] \d+ms {2}running: src:seed/);
   assert.match(live, /running: step:\d, step:\d/);
   assert.match(live, /✓ final:join \(\d+ms\)/);
   assert.match(live, /5 built, 0 up to date, 0 failed in [\d.]+m?s/);
