@@ -13,6 +13,7 @@ import { buildGraph, checkRequested, closure, forcedMembers, membersOf, type Gra
 import { hashJson, jsonProblem, sha256, stableStringify } from './hash.ts';
 import { acquireLock } from './lock.ts';
 import { StatCache, restamp, stampFile, type FileStamp } from './stat-cache.ts';
+import { Slots } from './slots.ts';
 import { SCHEMA, StateStore, withChanges, type Manifest, type TargetRecord } from './state.ts';
 import type { BuildOptions, BuildReport, Entry, Failure } from './types.ts';
 
@@ -74,6 +75,12 @@ class Run {
   readonly controller = new AbortController();
   readonly stats: StatCache;
   readonly store: StateStore;
+  /** At most --jobs builds at once. */
+  readonly buildSlots: Slots;
+  /** Probes are cheap I/O (a docker inspect, a file hash): more of them may run at once. */
+  readonly probeSlots: Slots;
+  /** Length of the longest chain of pending dependents: builds on the critical path go first. */
+  readonly priority = new Map<string, number>();
   /** Targets decided by the fast path that still need a probe or a build. */
   readonly prepared = new Map<string, Prepared>();
   stopReason: string | undefined;
@@ -87,6 +94,18 @@ class Run {
   ) {
     this.stats = new StatCache(join(outDir, '.harder', 'stat-cache.json'));
     this.store = new StateStore(outDir);
+    const jobs = Math.max(1, opts.jobs ?? availableParallelism());
+    this.buildSlots = new Slots(jobs);
+    this.probeSlots = new Slots(Math.max(8, 4 * jobs));
+  }
+
+  computePriorities(pending: Set<string>): void {
+    const order = [...pending].reverse(); // dependents before their dependencies
+    for (const name of order) {
+      let longest = 0;
+      for (const dependent of this.graph.dependents.get(name)!) longest = Math.max(longest, this.priority.get(dependent) ?? 0);
+      this.priority.set(name, longest + 1);
+    }
   }
 
   stop(reason: string): void {
@@ -113,10 +132,13 @@ class Run {
       const edges: [string, string][] = [];
       for (const name of pending) for (const [, dep] of this.graph.deps.get(name)!) if (pending.has(dep)) edges.push([dep, name]);
       // visit() never rejects, so p-graph's own failure handling never triggers: the policy is ours.
+      // p-graph starts each target as soon as its dependencies are done; what may run at once is
+      // limited inside visit(): builds by the job slots, probes by their own slots.
       // Loaded only when something is left to schedule: a no-op run does not pay for it.
       if (nodes.size) {
+        this.computePriorities(pending);
         const { PGraph } = await import('p-graph');
-        await new PGraph(nodes, edges).run({ concurrency: Math.max(1, opts.jobs ?? availableParallelism()) });
+        await new PGraph(nodes, edges).run();
       }
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
@@ -319,14 +341,14 @@ class Run {
     if (prepared && this.stopReason) return this.finish(name, { outcome: 'cancelled', reason: this.stopReason, ms: 0 });
     prepared ??= ((p) => (p === 'finished' ? undefined : p))(this.prepare(name));
     if (!prepared) return;
-    const { t, edges, record, manifest, key } = prepared;
-    // Timed from here: a target prepared by the fast path may have waited for a free job.
+    const { t, record } = prepared;
+    // Timed from here: a target prepared by the fast path may have waited for its dependencies.
     const started = performance.now();
     let reason = prepared.reason;
     const dryRun = !!this.opts.dryRun;
     if (reason === undefined && t.probe) {
       try {
-        reason = (await t.probe(record!.result, this.artefactContext(name))) ?? undefined;
+        reason = (await this.probeSlots.run(0, () => t.probe!(record!.result, this.artefactContext(name)))) ?? undefined;
         if (reason) reason = `probe: ${reason}`;
       } catch (error) {
         reason = `probe failed: ${messageOf(error)}`;
@@ -334,6 +356,14 @@ class Run {
     }
     if (reason === undefined) return this.upToDate(name, prepared);
     if (dryRun) return this.finish(name, { outcome: 'would-build', reason, ms: performance.now() - started });
+    const why = reason;
+    return this.buildSlots.run(this.priority.get(name) ?? 0, () => this.build(name, prepared, why));
+  }
+
+  /** Builds a target that holds a job slot, and records the result. */
+  async build(name: string, prepared: Prepared, reason: string): Promise<void> {
+    const { t, edges, record, manifest, key } = prepared;
+    const started = performance.now();
     if (this.stopReason) return this.finish(name, { outcome: 'cancelled', reason: this.stopReason, ms: 0 });
 
     // Invalidate first: if we are killed from here on, the next run must not trust the old record.

@@ -146,6 +146,40 @@ test('an external abort (SIGINT) cancels the run', async () => {
   assert.is(report.entries.slow!.reason, 'interrupted');
 });
 
+test('--jobs limits builds, not probes: a no-op run probes in parallel', async () => {
+  const root = tempProject('slots');
+  let running = 0;
+  let most = 0;
+  let probing = 0;
+  let mostProbing = 0;
+  const targets: AnyTarget[] = Array.from({ length: 12 }, (_, i) =>
+    target({
+      name: `p:${i}`, description: '', deps: {},
+      probe: async () => {
+        probing++;
+        mostProbing = Math.max(mostProbing, probing);
+        await sleep(60);
+        probing--;
+        return undefined;
+      },
+      build: async () => {
+        running++;
+        most = Math.max(most, running);
+        await sleep(10);
+        running--;
+        return i;
+      },
+    }),
+  );
+  await build(root, { targets, requested: ['p'], jobs: 3 });
+  assert.is(most, 3, 'never more builds than --jobs');
+  const started = Date.now();
+  const noop = await build(root, { targets, requested: ['p'], jobs: 1 });
+  assert.ok(noop.ok);
+  assert.ok(mostProbing >= 8, `probes ran ${mostProbing} at once`);
+  assert.ok(Date.now() - started < 400, 'twelve 60ms probes did not wait for one job slot each');
+});
+
 /** Deterministic pseudo-random numbers, so a failure can be replayed from its seed. */
 function rng(seed: number): () => number {
   return () => {
