@@ -65,7 +65,14 @@ type Prepared = {
   /** Why it must run; undefined when up to date pending its probe. */
   reason: string | undefined;
   started: number;
+  /** Decided on dependencies that were only tentatively up to date (their probes still running). */
+  speculative?: boolean;
+  /** The probe, started early by the fast path. */
+  probe?: Promise<string | undefined>;
 };
+
+/** How the fast path left a target: decided, waiting for a build, or tentatively up to date. */
+type QuickState = 'done' | 'pending' | 'tentative';
 
 class Run {
   readonly entries: Record<string, Entry> = {};
@@ -121,12 +128,23 @@ class Run {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     opts.reporter?.start?.({ total: names.filter((n) => this.graph.byName.get(n)!.build).length, names, dryRun: !!opts.dryRun });
     try {
-      // Fast path first (names are in dependency order): targets decided without waiting are done;
-      // the rest, and everything downstream of them, go to the scheduler.
+      // Fast path first (names are in dependency order): targets decided without waiting are done.
+      // A target that is up to date unless its probe objects is "tentative": its probe starts now and
+      // its dependents are decided on its recorded result, so probes along a chain run at once instead
+      // of one after another; visit() later confirms or discards each such speculation. Targets that
+      // must build block everything downstream of them until the scheduler gets there.
       const pending = new Set<string>();
+      const blocked = new Set<string>();
       for (const name of names) {
-        const waits = this.graph.deps.get(name)!.some(([, dep]) => pending.has(dep));
-        if (waits || !this.quickVisitSafely(name)) pending.add(name);
+        if (this.graph.deps.get(name)!.some(([, dep]) => blocked.has(dep))) {
+          pending.add(name);
+          blocked.add(name);
+          continue;
+        }
+        const state = this.quickVisitSafely(name);
+        if (state === 'done') continue;
+        pending.add(name);
+        if (state === 'pending') blocked.add(name);
       }
       const nodes = new Map([...pending].map((name) => [name, { run: () => this.visitSafely(name) }]));
       const edges: [string, string][] = [];
@@ -235,12 +253,12 @@ class Run {
     return undefined;
   }
 
-  quickVisitSafely(name: string): boolean {
+  quickVisitSafely(name: string): QuickState {
     try {
       return this.quickVisit(name);
     } catch (error) {
       if (!this.entries[name]) this.fail(name, error, performance.now());
-      return true;
+      return 'done';
     }
   }
 
@@ -263,8 +281,14 @@ class Run {
     const t = this.graph.byName.get(name)!;
     const edges = this.graph.deps.get(name)!;
     let wouldDep: string | undefined;
+    let speculative = false;
     for (const [, dep] of edges) {
-      const e = this.entries[dep]!;
+      const e = this.entries[dep];
+      if (!e) {
+        // Only in the fast path: the dependency is tentatively up to date (its probe is running).
+        speculative = true;
+        continue;
+      }
       if (e.outcome === 'failed' || e.outcome === 'skipped') {
         this.finish(name, { outcome: 'skipped', reason: `dependency ${dep} ${e.outcome === 'failed' ? 'failed' : 'was skipped'}`, ms: 0 });
         return 'finished';
@@ -283,13 +307,15 @@ class Run {
       // An alias: done when its members are. Its "result hash" combines theirs, so a target that
       // depends on an alias still rebuilds when a member's result changes.
       this.resultHashes.set(name, hashJson(edges.map(([alias, dep]) => [alias, this.resultHashes.get(dep) ?? null])));
+      // With tentative members the alias is decided in visit(), once they are.
+      if (speculative) return { t, edges, record: undefined, reason: undefined, started, speculative };
       const outcome = wouldDep ? 'would-build' : 'up-to-date';
       this.finish(name, { outcome, reason: wouldDep ? `member ${wouldDep} would rebuild` : 'alias', result: null, ms: 0, alias: true });
       return 'finished';
     }
     const read = this.store.get(name);
     const record = read.kind === 'ok' ? read.record : undefined;
-    if (wouldDep) return { t, edges, record, reason: record ? `dependency ${wouldDep} would rebuild` : 'never built', started };
+    if (wouldDep) return { t, edges, record, reason: record ? `dependency ${wouldDep} would rebuild` : 'never built', started, speculative };
     let manifest: Manifest;
     try {
       manifest = this.manifestOf(t, edges);
@@ -306,27 +332,52 @@ class Run {
     else if (t.alwaysRun) reason = 'always runs';
     else if (record!.key !== key) reason = explainChanges(record!.manifest, manifest);
     else reason = this.checkOutputs(t, record!);
-    return { t, edges, record, manifest, key, reason, started };
+    return { t, edges, record, manifest, key, reason, started, speculative };
   }
 
   /**
    * The no-op fast path: decides, without awaiting, every target whose dependencies are decided and
    * that needs no probe or build. A no-op run over 10,000 targets never touches the scheduler.
-   * Returns true when the target is finished.
+   * 'tentative': up to date unless its probe (started here) or a tentative dependency objects.
    */
-  quickVisit(name: string): boolean {
+  quickVisit(name: string): QuickState {
     const prepared = this.prepare(name);
-    if (prepared === 'finished') return true;
-    if (prepared.reason === undefined && !prepared.t.probe) {
-      this.upToDate(name, prepared);
-      return true;
-    }
-    if (prepared.reason !== undefined && this.opts.dryRun) {
-      this.finish(name, { outcome: 'would-build', reason: prepared.reason, ms: performance.now() - prepared.started });
-      return true;
+    if (prepared === 'finished') return 'done';
+    if (!prepared.speculative) {
+      if (prepared.reason === undefined && !prepared.t.probe) {
+        this.upToDate(name, prepared);
+        return 'done';
+      }
+      if (prepared.reason !== undefined && this.opts.dryRun) {
+        this.finish(name, { outcome: 'would-build', reason: prepared.reason, ms: performance.now() - prepared.started });
+        return 'done';
+      }
     }
     this.prepared.set(name, prepared);
-    return false;
+    if (prepared.reason !== undefined) return 'pending';
+    if (prepared.t.build) this.resultHashes.set(name, prepared.record!.resultHash);
+    if (prepared.t.probe) prepared.probe = this.startProbe(name, prepared);
+    return 'tentative';
+  }
+
+  /** Runs a target's probe (in a probe slot); resolves to the reason it is stale, or undefined. */
+  startProbe(name: string, prepared: Prepared): Promise<string | undefined> {
+    return this.probeSlots
+      .run(0, () => prepared.t.probe!(prepared.record!.result, this.artefactContext(name)))
+      .then(
+        (reason) => (reason ? `probe: ${reason}` : undefined),
+        (error: unknown) => `probe failed: ${messageOf(error)}`,
+      );
+  }
+
+  /** A speculative decision stands when every dependency ended up with the result it assumed. */
+  speculationHolds(prepared: Prepared): boolean {
+    for (const [alias, dep] of prepared.edges) {
+      const e = this.entries[dep];
+      if (!e || (e.outcome !== 'up-to-date' && e.outcome !== 'built')) return false;
+      if (prepared.manifest && prepared.manifest.deps[alias] !== `${dep}@${this.resultHashes.get(dep)}`) return false;
+    }
+    return true;
   }
 
   upToDate(name: string, prepared: Prepared): void {
@@ -339,21 +390,17 @@ class Run {
     let prepared = this.prepared.get(name);
     this.prepared.delete(name);
     if (prepared && this.stopReason) return this.finish(name, { outcome: 'cancelled', reason: this.stopReason, ms: 0 });
+    // A speculation whose assumptions failed (a dependency turned out stale) is decided afresh; its
+    // early probe result, if any, is dropped. Aliases with tentative members are decided now.
+    if (prepared?.speculative && (!prepared.t.build || !this.speculationHolds(prepared))) prepared = undefined;
     prepared ??= ((p) => (p === 'finished' ? undefined : p))(this.prepare(name));
     if (!prepared) return;
-    const { t, record } = prepared;
+    const { t } = prepared;
     // Timed from here: a target prepared by the fast path may have waited for its dependencies.
     const started = performance.now();
     let reason = prepared.reason;
     const dryRun = !!this.opts.dryRun;
-    if (reason === undefined && t.probe) {
-      try {
-        reason = (await this.probeSlots.run(0, () => t.probe!(record!.result, this.artefactContext(name)))) ?? undefined;
-        if (reason) reason = `probe: ${reason}`;
-      } catch (error) {
-        reason = `probe failed: ${messageOf(error)}`;
-      }
-    }
+    if (reason === undefined && t.probe) reason = await (prepared.probe ?? this.startProbe(name, prepared));
     if (reason === undefined) return this.upToDate(name, prepared);
     if (dryRun) return this.finish(name, { outcome: 'would-build', reason, ms: performance.now() - started });
     const why = reason;

@@ -180,6 +180,55 @@ test('--jobs limits builds, not probes: a no-op run probes in parallel', async (
   assert.ok(Date.now() - started < 400, 'twelve 60ms probes did not wait for one job slot each');
 });
 
+/** A chain a → b → c whose probes take 80ms each and report `stale[name]` when set. */
+function probedChain(stale: Record<string, string | undefined>, results: Record<string, number>, built: string[]): AnyTarget[] {
+  const make = (name: string, deps: Record<string, AnyTarget>): AnyTarget =>
+    target({
+      name, description: name, deps,
+      probe: async () => {
+        await sleep(80);
+        return stale[name];
+      },
+      build: async () => {
+        built.push(name);
+        return results[name] ?? 0;
+      },
+    });
+  const a = make('a', {});
+  const b = make('b', { a });
+  const c = make('c', { b });
+  return [a, b, c];
+}
+
+test('probes along a chain run at once; a failed probe re-decides what was assumed downstream', async () => {
+  const root = tempProject('speculate');
+  const built: string[] = [];
+  await build(root, { targets: probedChain({}, {}, built), requested: ['c'] });
+  assert.equal(built, ['a', 'b', 'c']);
+  built.length = 0;
+  let started = Date.now();
+  const noop = await build(root, { targets: probedChain({}, {}, built), requested: ['c'], jobs: 1 });
+  assert.equal(withOutcome(noop, 'up-to-date'), ['a', 'b', 'c']);
+  assert.ok(Date.now() - started < 200, `three 80ms probes in a chain took ${Date.now() - started}ms`);
+  // a's probe fails and a rebuilds to the same result: b and c stand (early cutoff).
+  const same = await build(root, { targets: probedChain({ a: 'container gone' }, {}, built), requested: ['c'] });
+  assert.equal(built, ['a']);
+  assert.is(same.entries.a!.reason, 'probe: container gone');
+  assert.equal(withOutcome(same, 'up-to-date'), ['b', 'c']);
+  // a rebuilds to a new result: the speculation about b is dropped and b rebuilds; c's result is the same.
+  built.length = 0;
+  const changed = await build(root, { targets: probedChain({ a: 'gone again' }, { a: 1 }, built), requested: ['c'] });
+  assert.equal(built, ['a', 'b']);
+  assert.is(changed.entries.b!.reason, 'dependency a has a new result');
+  assert.is(changed.entries.c!.outcome, 'up-to-date');
+  // Dry run: a dependent of a probe that fails says it would rebuild because of it.
+  started = Date.now();
+  const dry = await build(root, { targets: probedChain({ b: 'file edited on the node' }, { a: 1 }, built), requested: ['c'], dryRun: true });
+  assert.is(dry.entries.a!.outcome, 'up-to-date');
+  assert.is(dry.entries.b!.reason, 'probe: file edited on the node');
+  assert.is(dry.entries.c!.reason, 'dependency b would rebuild');
+});
+
 /** Deterministic pseudo-random numbers, so a failure can be replayed from its seed. */
 function rng(seed: number): () => number {
   return () => {
