@@ -59,6 +59,11 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       process.exit(EXIT.interrupted);
     }
   };
+  // `tasks.ts --help | head`: a closed pipe ends the output, it is not an error worth a stack trace.
+  const onPipeError = (error: NodeJS.ErrnoException): void => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+  };
+  if (stdout === process.stdout) process.stdout.on('error', onPipeError);
   const handleSignals = opts.handleSignals ?? true;
   if (handleSignals) {
     process.on('SIGINT', onSignal);
@@ -140,6 +145,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
     if (controller.signal.aborted) return EXIT.interrupted;
     return exitCodeFor(error);
   } finally {
+    if (stdout === process.stdout) process.stdout.off('error', onPipeError);
     if (handleSignals) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
