@@ -1,7 +1,7 @@
 // Control-plane targets: per control-plane node the certs, kubeconfigs, configs, binaries and units of
 // kube-apiserver, kube-controller-manager and kube-scheduler; then `/readyz` through the API.
 
-import { target, type AnyTarget } from '../../lib/target.ts';
+import { target, type AnyTarget, type DepMap } from '../../lib/target.ts';
 import { controlPlanes } from '../config.ts';
 import { APISERVER_KUBELET_CLIENT_USER } from '../pki-catalog.ts';
 import { apiRequest, loadIdentity } from './api-client.ts';
@@ -19,6 +19,24 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
   const all: AnyTarget[] = [];
   const apiservers: Record<string, AnyTarget> = {};
   const others: Record<string, AnyTarget> = {};
+  // The controller-manager and scheduler start only once the apiserver is ready (before that their RBAC
+  // bootstrap roles may not exist yet and they exit). This record gets each apiserver unit in the loop
+  // below; it is the readiness target's deps object itself, which the engine reads once the graph is built.
+  const readyDeps: DepMap = { admin: ctx.pki.leaves['admin']!, ca: ctx.pki.cas.ca };
+  const ready = target({
+    name: 'cluster:apiserver-ready',
+    description: 'kube-apiserver answers /livez and /readyz with the admin cert (controller-manager and scheduler start after this)',
+    deps: readyDeps,
+    build: async (bctx) => {
+      await waitApiReady(ctx.plan.apiServerUrl, adminPaths(ctx, bctx.root), bctx.signal);
+      return { url: ctx.plan.apiServerUrl, kubeletClientUser: APISERVER_KUBELET_CLIENT_USER };
+    },
+    probe: async (_result, actx) => {
+      const res = await apiRequest(`${ctx.plan.apiServerUrl}/readyz`, loadIdentity(adminPaths(ctx, actx.root)), { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, body: e.message }));
+      return res.status === 200 ? undefined : `/readyz answered ${res.status}: ${res.body.slice(0, 120)}`;
+    },
+  });
+  all.push(ready);
   const etcdIps = controlPlanes(ctx.config).map((n) => ctx.plan.nodes.find((p) => p.name === n.name)!.ip);
   for (const spec of controlPlanes(ctx.config)) {
     const node = spec.name;
@@ -67,35 +85,22 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
         text: renderControllerManagerUnit({ clusterName: ctx.config.clusterName, clusterCidr: ctx.config.clusterCidr, serviceCidr: ctx.config.serviceCidr }),
       }),
     };
-    const kcm = unitTarget({ node, nodeTarget: nt, unit: 'kube-controller-manager', description: `kube-controller-manager on ${node}`, files: kcmFiles, after: { apiserver } });
+    const kcm = unitTarget({ node, nodeTarget: nt, unit: 'kube-controller-manager', description: `kube-controller-manager on ${node}`, files: kcmFiles, after: { apiserver: ready } });
     const schedFiles = {
       binary: bin('kube-scheduler'),
       kubeconfig: file('kube-scheduler-kubeconfig', cp.schedulerKubeconfig, `scheduler kubeconfig on ${node}`, kubeconfigSource(ctx, 'kube-scheduler'), 0o600),
       config: file('kube-scheduler-config', cp.schedulerConfig, `scheduler config on ${node}`, { text: renderSchedulerConfig() }),
       unit: file('kube-scheduler-unit', unitPath('kube-scheduler'), `kube-scheduler unit on ${node}`, { text: renderSchedulerUnit() }),
     };
-    const scheduler = unitTarget({ node, nodeTarget: nt, unit: 'kube-scheduler', description: `kube-scheduler on ${node}`, files: schedFiles, after: { apiserver } });
+    const scheduler = unitTarget({ node, nodeTarget: nt, unit: 'kube-scheduler', description: `kube-scheduler on ${node}`, files: schedFiles, after: { apiserver: ready } });
     apiservers[node] = apiserver;
+    readyDeps[`apiserver:${node}`] = apiserver;
     others[`kcm:${node}`] = kcm;
     others[`scheduler:${node}`] = scheduler;
     const unique = new Set<AnyTarget>([...Object.values(apiFiles), ...Object.values(kcmFiles), ...Object.values(schedFiles), apiserver, kcm, scheduler]);
     all.push(...unique);
   }
-  const ready = target({
-    name: 'cluster:apiserver-ready',
-    description: 'kube-apiserver answers /livez and /readyz with the admin cert; controller-manager and scheduler run',
-    deps: { ...apiservers, ...others, admin: ctx.pki.leaves['admin']!, ca: ctx.pki.cas.ca },
-    build: async (bctx) => {
-      await waitApiReady(ctx.plan.apiServerUrl, adminPaths(ctx, bctx.root), bctx.signal);
-      return { url: ctx.plan.apiServerUrl, kubeletClientUser: APISERVER_KUBELET_CLIENT_USER };
-    },
-    probe: async (_result, actx) => {
-      const res = await apiRequest(`${ctx.plan.apiServerUrl}/readyz`, loadIdentity(adminPaths(ctx, actx.root)), { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, body: e.message }));
-      return res.status === 200 ? undefined : `/readyz answered ${res.status}: ${res.body.slice(0, 120)}`;
-    },
-  });
-  all.push(ready);
-  return { apiservers, ready, all };
+  return { apiservers, components: others, ready, all };
 }
 
 async function waitApiReady(url: string, admin: { ca: string; cert: string; key: string }, signal: AbortSignal, timeoutMs = 120_000): Promise<void> {

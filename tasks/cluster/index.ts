@@ -27,10 +27,11 @@ export function clusterStep(inputs: ClusterStepInputs) {
   const system = nodeSystemTargets(ctx);
   const controlPlane = controlPlaneTargets(ctx, etcd.healthy);
   const workers = workerTargets(ctx, { apiserverReady: controlPlane.ready, sysctl: system.sysctl, routes: system.routes });
-  const addons = addonTargets(ctx, { apiserverReady: controlPlane.ready, nodesReady: workers.ready });
+  const addons = addonTargets(ctx, { apiserverReady: controlPlane.ready, nodesReady: { ...workers.ready, ...controlPlane.components } });
   const cluster = alias('cluster', 'A working cluster: etcd, control plane, every worker Ready, CoreDNS available', [
     etcd.healthy,
     controlPlane.ready,
+    ...Object.values(controlPlane.components),
     ...Object.values(system.sysctl),
     ...Object.values(system.routes),
     ...Object.values(workers.ready),

@@ -178,12 +178,18 @@ export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget }) {
       await check('NodePort from the host', async () => {
         const svc = JSON.parse((await kubectl(['-n', NS, 'get', 'service', APP, '-o', 'json'])).stdout) as { spec: { ports: { nodePort: number }[] } };
         const port = svc.spec.ports[0]!.nodePort;
-        const seen: string[] = [];
-        let ok = true;
-        for (const w of workerNodes) {
-          const res = await httpGet(`http://${w.ip}:${port}/`).catch((e: Error) => ({ status: 0, body: e.message }));
-          ok &&= res.status === 200 && running.some((p) => p.name === res.body.trim());
-          seen.push(`${w.ip}:${port} → ${res.status} "${res.body.trim()}"`);
+        // kube-proxy programs a new Service within seconds of its creation: allow it 30 s.
+        let seen: string[] = [];
+        let ok = false;
+        for (let attempt = 0; attempt < 15 && !ok; attempt++) {
+          if (attempt > 0) await sleep(2000, bctx.signal);
+          seen = [];
+          ok = true;
+          for (const w of workerNodes) {
+            const res = await httpGet(`http://${w.ip}:${port}/`).catch((e: Error) => ({ status: 0, body: e.message }));
+            ok &&= res.status === 200 && running.some((p) => p.name === res.body.trim());
+            seen.push(`${w.ip}:${port} → ${res.status} "${res.body.trim()}"`);
+          }
         }
         return { ok, saw: seen.join('; ') };
       });
