@@ -393,6 +393,9 @@ class Run {
     // A speculation whose assumptions failed (a dependency turned out stale) is decided afresh; its
     // early probe result, if any, is dropped. Aliases with tentative members are decided now.
     if (prepared?.speculative && (!prepared.t.build || !this.speculationHolds(prepared))) prepared = undefined;
+    // A dependency that was rebuilt (to the same result) may have disturbed what the early probe
+    // looked at while it ran: probe again now that the dependency is done.
+    if (prepared?.speculative && prepared.edges.some(([, dep]) => this.entries[dep]!.outcome === 'built')) prepared.probe = undefined;
     prepared ??= ((p) => (p === 'finished' ? undefined : p))(this.prepare(name));
     if (!prepared) return;
     const { t } = prepared;

@@ -181,11 +181,13 @@ test('--jobs limits builds, not probes: a no-op run probes in parallel', async (
 });
 
 /** A chain a → b → c whose probes take 80ms each and report `stale[name]` when set. */
+const probes = { count: 0 };
 function probedChain(stale: Record<string, string | undefined>, results: Record<string, number>, built: string[]): AnyTarget[] {
   const make = (name: string, deps: Record<string, AnyTarget>): AnyTarget =>
     target({
       name, description: name, deps,
       probe: async () => {
+        probes.count++;
         await sleep(80);
         return stale[name];
       },
@@ -211,8 +213,11 @@ test('probes along a chain run at once; a failed probe re-decides what was assum
   assert.equal(withOutcome(noop, 'up-to-date'), ['a', 'b', 'c']);
   assert.ok(Date.now() - started < 200, `three 80ms probes in a chain took ${Date.now() - started}ms`);
   // a's probe fails and a rebuilds to the same result: b and c stand (early cutoff).
+  const probesBefore = probes.count;
   const same = await build(root, { targets: probedChain({ a: 'container gone' }, {}, built), requested: ['c'] });
   assert.equal(built, ['a']);
+  // b was probed early, then again after a rebuilt (a rebuild may disturb what b's probe looks at).
+  assert.is(probes.count - probesBefore, 4);
   assert.is(same.entries.a!.reason, 'probe: container gone');
   assert.equal(withOutcome(same, 'up-to-date'), ['b', 'c']);
   // a rebuilds to a new result: the speculation about b is dropped and b rebuilds; c's result is the same.
