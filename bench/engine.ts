@@ -3,7 +3,7 @@
 // RUNS whole-process runs) and the engine's full-build scheduling overhead per target (in-process,
 // trivial builds, no files). Usage: npx tsx bench/engine.ts [chains] [length]
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { journalPath, runBuild, StateStore } from '../lib/engine/index.ts';
 import { benchNodes, benchTargets, type BenchNode } from './engine-fixture.ts';
 
-const RUNS = 7;
+const RUNS = 9;
 const chains = Number(process.argv[2] ?? 100);
 const length = Number(process.argv[3] ?? 100);
 const repo = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -49,16 +49,6 @@ function timed(cmd: string, args: string[], cwd: string, env: Record<string, str
   return { ms: elapsed, stdout: result.stdout };
 }
 
-function noop(label: string, run: () => { ms: number; stdout: string }, check: (stdout: string) => boolean): number {
-  const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const r = run();
-    if (!check(r.stdout)) throw new Error(`${label}: the no-op run did work:\n${r.stdout.slice(0, 500)}`);
-    times.push(r.ms);
-  }
-  return median(times);
-}
-
 const base = mkdtempSync(join(tmpdir(), 'harder-bench-'));
 try {
   process.stdout.write(`graph: ${nodes.length} targets (${chains} chains of ${length}, fan-in every 10th), ${RUNS} runs each, medians\n`);
@@ -76,19 +66,32 @@ try {
   const fullEngine = timed(process.execPath, engineArgs, repo, engineEnv);
   if (!fullEngine.stdout.includes(`${nodes.length} built`)) throw new Error(`engine full build:\n${fullEngine.stdout.slice(-300)}`);
 
-  const noopMake = noop('make', () => timed('make', ['-s', '-j2', 'all'], makeDir), (out) => !out.includes('touch'));
-  const noopNinja = noop('ninja', () => timed('ninja', ['-j2'], ninjaDir), (out) => out.includes('no work to do'));
-  const noopEngine = noop('engine', () => timed(process.execPath, engineArgs, repo, engineEnv), (out) => out.startsWith(`0 built, ${nodes.length} up to date`));
-  // The same no-op inside one process (no node/tsx start-up): what the engine itself costs.
-  const inProcess: number[] = [];
+  // No-op runs are interleaved (make, ninja, engine, in-process, bare start-up, then again) so a
+  // change in machine load during the benchmark affects every column alike.
+  const times = { make: [] as number[], ninja: [] as number[], engine: [] as number[], inProcess: [] as number[], startup: [] as number[] };
   const targets = benchTargets(nodes);
   for (let i = 0; i < RUNS; i++) {
+    const m = timed('make', ['-s', '-j2', 'all'], makeDir);
+    if (m.stdout.includes('touch')) throw new Error('make: the no-op run did work');
+    times.make.push(m.ms);
+    const n = timed('ninja', ['-j2'], ninjaDir);
+    if (!n.stdout.includes('no work to do')) throw new Error(`ninja: the no-op run did work:\n${n.stdout.slice(0, 300)}`);
+    times.ninja.push(n.ms);
+    const e = timed(process.execPath, engineArgs, repo, engineEnv);
+    if (!e.stdout.startsWith(`0 built, ${nodes.length} up to date`)) throw new Error(`engine: the no-op run did work:\n${e.stdout.slice(0, 300)}`);
+    times.engine.push(e.ms);
+    // The same no-op inside this process (no node/tsx start-up, warm JIT): what the engine itself costs.
     const started = performance.now();
     const report = await runBuild({ targets, requested: ['all'], root: engineDir });
-    inProcess.push(performance.now() - started);
-    if (Object.values(report.entries).some((e) => e.outcome !== 'up-to-date')) throw new Error('in-process no-op did work');
+    times.inProcess.push(performance.now() - started);
+    if (Object.values(report.entries).some((entry) => entry.outcome !== 'up-to-date')) throw new Error('in-process no-op did work');
+    times.startup.push(timed(process.execPath, ['--import', 'tsx', '-e', ''], repo).ms);
   }
-  const startup = median(Array.from({ length: RUNS }, () => timed(process.execPath, ['--import', 'tsx', '-e', ''], repo).ms));
+  const noopMake = median(times.make);
+  const noopNinja = median(times.ninja);
+  const noopEngine = median(times.engine);
+  const inProcess = times.inProcess;
+  const startup = median(times.startup);
 
   // Scheduling overhead: full builds of trivial in-process targets (no files), fresh state each time.
   const overhead: number[] = [];
@@ -147,4 +150,3 @@ try {
 } finally {
   rmSync(base, { recursive: true, force: true });
 }
-void execFileSync;
