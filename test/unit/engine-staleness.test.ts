@@ -191,6 +191,10 @@ test('state: a torn last line is ignored; a corrupt or foreign record means rebu
   await build(root, { targets: project(root).targets, requested: ['all'] });
   const outDir = join(root, 'output');
   const file = journalPath(outDir);
+  // A kill during a compaction leaves a torn temp file beside the journal: never read.
+  writeFileSync(`${file}.99999.0.tmp`, '{"harder-state":1}\n"g:in"\t{"sch');
+  const r0 = await build(root, { targets: project(root).targets, requested: ['all'] });
+  assert.equal(withOutcome(r0, 'up-to-date'), ['g:in', 'g:mid', 'h:top']);
   // A kill in the middle of an append leaves a torn last line: ignored, and the next append starts a new line.
   appendFileSync(file, '"g:mid"\t{"schema":1,"na');
   const r1 = await build(root, { targets: project(root).targets, requested: ['all'] });
