@@ -1,5 +1,6 @@
-// The executor: runs the requested closure on p-graph with a concurrency limit. For each target it
-// decides up to date or not (key, owned files, probe), builds when needed, and records the result.
+// The executor: decides each target of the requested closure (key, owned files, probe), builds what
+// is stale and records the result. A synchronous pass decides what it can without waiting (a no-op
+// run ends there); the rest runs on p-graph, builds limited to --jobs slots and probes to their own.
 // Failure policy (p-graph has none of its own): on the first failure stop starting targets and abort
 // running builds through their AbortSignal; with keepGoing build everything not downstream of a failure.
 
