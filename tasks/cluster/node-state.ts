@@ -54,8 +54,19 @@ function memoised<T>(memo: Map<string, Memo<T>>, key: string, read: () => Promis
   return value;
 }
 
+/**
+ * The first probe of a node starts all three reads at once: its unit probes come later in the graph
+ * (after the file probes), and would otherwise wait a round trip each.
+ */
+function warm(container: string, node: string): void {
+  void nodeFileHashes(container, node).catch(() => undefined);
+  void nodeBinaryStamps(container, node).catch(() => undefined);
+  void nodeUnitStates(container, node).catch(() => undefined);
+}
+
 /** sha256 of each registered file on the node; files that do not exist are absent from the map. */
 export function nodeFileHashes(container: string, node: string, extra: string[] = []): Promise<Map<string, string>> {
+  if (!fileMemo.has(container)) queueMicrotask(() => warm(container, node));
   return memoised(fileMemo, container, async () => {
     const paths = [...new Set([...(filesByNode.get(node) ?? []), ...extra])];
     const { stdout } = await handleFor(container).exec(['sha256sum', '--', ...paths], { allowFailure: true });
@@ -76,6 +87,7 @@ export async function fileStamp(container: string, path: string): Promise<string
 
 /** `size mtime` of each registered binary on the node; missing ones are absent. */
 export function nodeBinaryStamps(container: string, node: string): Promise<Map<string, string>> {
+  if (!statMemo.has(container)) queueMicrotask(() => warm(container, node));
   return memoised(statMemo, container, async () => {
     const paths = [...(binariesByNode.get(node) ?? [])];
     const stamps = new Map<string, string>();
@@ -93,6 +105,7 @@ export type UnitState = { active: string; enabled: string };
 
 /** ActiveState and UnitFileState of each registered unit on the node. */
 export function nodeUnitStates(container: string, node: string): Promise<Map<string, UnitState>> {
+  if (!unitMemo.has(container)) queueMicrotask(() => warm(container, node));
   return memoised(unitMemo, container, async () => {
     const units = [...(unitsByNode.get(node) ?? [])];
     const states = new Map<string, UnitState>();
