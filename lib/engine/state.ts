@@ -168,10 +168,15 @@ export class StateStore {
       const tab = line.indexOf('\t');
       if (tab === -1) continue;
       let name: string;
-      try {
-        name = JSON.parse(line.slice(0, tab)) as string;
-      } catch {
-        continue;
+      const quoted = line.slice(0, tab);
+      if (quoted.length >= 2 && quoted.charCodeAt(0) === 34 && quoted.charCodeAt(quoted.length - 1) === 34 && !quoted.includes('\\')) {
+        name = quoted.slice(1, -1); // a JSON string without escapes is its own content
+      } else {
+        try {
+          name = JSON.parse(quoted) as string;
+        } catch {
+          continue;
+        }
       }
       const payload = line.slice(tab + 1);
       if (payload === '{"invalidated":true}') {
