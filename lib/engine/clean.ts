@@ -34,7 +34,12 @@ export type CleanReport = {
   failures: Failure[];
 };
 
-/** The targets a clean request covers: a target; an alias's or group's members, through nested aliases. */
+/**
+ * The targets a clean request covers: a target; an alias's or group's members, through nested aliases.
+ * A name that is both an alias and a group (`certs` builds the whole PKI, and `certs:*` are the
+ * certificates) cleans the group: a destructive request takes its narrowest reading, so `clean:certs`
+ * removes certificates and keys and leaves what was merely built with them to be rebuilt.
+ */
 function cleanMembers(graph: Graph, requested: readonly string[]): string[] {
   const out = new Set<string>();
   const add = (name: string): void => {
@@ -48,8 +53,10 @@ function cleanMembers(graph: Graph, requested: readonly string[]): string[] {
     for (const [, dep] of graph.deps.get(name)!) add(dep);
   };
   for (const name of requested) {
-    if (graph.byName.has(name)) add(name);
-    else for (const member of graph.groups.get(name) ?? []) add(member);
+    const group = (graph.groups.get(name) ?? []).filter((member) => member !== name);
+    const isAlias = graph.byName.has(name) && !graph.byName.get(name)!.build;
+    if (graph.byName.has(name) && !(isAlias && group.length)) add(name);
+    else for (const member of group) add(member);
   }
   return [...out].filter((name) => graph.byName.get(name)!.build);
 }
@@ -77,12 +84,18 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
   const root = resolve(opts.root);
   const outDir = resolve(opts.outDir ?? join(root, 'output'));
   const members = cleanMembers(graph, opts.requested);
-  const dependents = dependentsWithState(graph, members, new StateStore(outDir));
+  const before = new StateStore(outDir);
+  const dependents = dependentsWithState(graph, members, before);
   const precious = members.filter((name) => graph.byName.get(name)!.precious);
+  const membersBuilt = members.filter((name) => before.get(name).kind === 'ok');
   if (precious.length && !opts.yes) {
     throw new EngineError('needs-yes', `${precious.join(', ')} ${precious.length > 1 ? 'are' : 'is'} precious: cleaning ${precious.length > 1 ? 'them' : 'it'} invalidates what was made from ${precious.length > 1 ? 'them' : 'it'}`, {
       target: precious[0],
-      details: dependents.length ? [`will have to be rebuilt: ${dependents.join(', ')}`] : ['nothing built depends on it yet'],
+      // Both lists are re-made by the next build: what the clean removes, and what was built from it.
+      details: [
+        `removes: ${membersBuilt.join(', ') || 'nothing (none of it is built yet)'}`,
+        dependents.length ? `will have to be rebuilt: ${dependents.join(', ')}` : 'nothing else built depends on it',
+      ],
       hint: 'run again with --yes to clean anyway',
     });
   }

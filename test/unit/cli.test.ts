@@ -157,7 +157,7 @@ test('clean: precious needs --yes and lists what will be rebuilt; removes only o
   write(root, 'out/mine.txt', 'not owned');
   const refused = await cli(root, ['clean:src']);
   assert.is(refused.code, 1);
-  assert.is(refused.stderr, '✗ src:seed is precious: cleaning it invalidates what was made from it\n    will have to be rebuilt: final:join, step:1, step:2, step:3\n  hint: run again with --yes to clean anyway\n');
+  assert.is(refused.stderr, '✗ src:seed is precious: cleaning it invalidates what was made from it\n    removes: src:seed\n    will have to be rebuilt: final:join, step:1, step:2, step:3\n  hint: run again with --yes to clean anyway\n');
   const step = await cli(root, ['clean:step:1']);
   assert.is(step.stdout, 'removed state of step:1\nremoved out/step_1.txt\nwill have to be rebuilt (if the results change): final:join\n');
   const yes = await cli(root, ['clean:src', '--yes']);

@@ -50,7 +50,7 @@ test('cleaning a precious target needs yes and says what will have to be rebuilt
     const e = error as EngineError;
     assert.is(e.kind, 'needs-yes');
     assert.is(e.message, 'pki:ca is precious: cleaning it invalidates what was made from it');
-    assert.equal(e.details, ['will have to be rebuilt: nodes:worker-1']);
+    assert.equal(e.details, ['removes: pki:ca, pki:admin', 'will have to be rebuilt: nodes:worker-1']);
     assert.is(e.hint, 'run again with --yes to clean anyway');
   }
   assert.ok(existsSync(join(root, 'output/pki/ca.pem')), 'nothing removed without --yes');

@@ -115,7 +115,7 @@ test('forcing the CA itself re-issues it and every cert it signed, not the other
   assert.not.ok(built.includes('certs:etcd-server:controller-1'));
 });
 
-test('clean certs refuses without --yes while a CA exists, naming what must be re-issued; with yes removes it all', async () => {
+test('clean certs refuses without --yes while a CA exists, naming what must be re-issued; with yes removes certificates and keys only', async () => {
   try {
     await cleanTargets({ targets: projectTargets(three), requested: ['certs'], root });
     assert.unreachable('clean must refuse');
@@ -125,15 +125,18 @@ test('clean certs refuses without --yes while a CA exists, naming what must be r
     assert.is(e.kind, 'needs-yes');
     assert.match(e.message, /certs:ca/);
     assert.match(e.message, /certs:service-account/);
-    assert.match(e.message, /encryption:config/);
+    // The encryption key is not a certificate: losing it would make every stored Secret unreadable.
+    assert.not.match(e.message, /encryption:config/);
+    assert.match(e.details!.join('\n'), /will have to be rebuilt: .*kubeconfig:admin/);
   }
   assert.ok(existsSync(join(root, 'output/pki/ca.key')));
   const report = await cleanTargets({ targets: projectTargets(three), requested: ['certs'], root, yes: true });
   assert.ok(report.ok);
   assert.ok(report.removed.includes('output/pki/ca.key'));
-  assert.ok(report.removed.includes('output/kubeconfig/admin.kubeconfig'));
+  assert.ok(report.dependents.includes('kubeconfig:admin'));
   assert.not.ok(existsSync(join(root, 'output/pki/ca.crt')));
   assert.not.ok(existsSync(join(root, 'output/pki/admin.key')));
+  assert.ok(existsSync(join(root, 'output/encryption/encryption-config.yaml')), 'the encryption config is kept');
 });
 
 test.run();
