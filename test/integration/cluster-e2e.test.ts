@@ -113,6 +113,19 @@ test('one kubelet field for one worker: only that worker\'s kubelet config and u
   await waitAllReady(WORKERS, 90_000, (items) => items.find((n) => n.metadata.name === 'worker-2')?.status.capacity.pods === '50');
 });
 
+test('a kubelet that cannot start fails the run with its journal; fixing the config recovers it', async () => {
+  setConfig({ kubeletOverrides: { 'worker-2': { maxPods: 'many' } } });
+  const broken = await cli('cluster');
+  assert.is.not(broken.code, 0);
+  assert.match(broken.output, /worker-2: kubelet\.service is .*last journal lines/);
+  assert.match(broken.output, /kubelet\[\d+\]/, 'journal lines of kubelet are quoted');
+  setConfig({ kubeletOverrides: { 'worker-2': { maxPods: 50 } } });
+  const fixed = await cli('cluster');
+  assert.is(fixed.code, 0, fixed.output.slice(-2000));
+  assert.ok(fixed.built.includes('unit:worker-2:kubelet'), fixed.built.join(' '));
+  await waitAllReady(WORKERS, 90_000);
+});
+
 test('docker restart of every node: all Ready again without running anything', async () => {
   const restartedAt = Date.now();
   const res = await execa('docker', ['restart', ...CONTAINERS], { reject: false, timeout: 180_000 });
