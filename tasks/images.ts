@@ -10,7 +10,7 @@ import { alias, target, type AnyTarget, type Target } from '../lib/target.ts';
 import { cachePath } from '../lib/cache-root.ts';
 import { connectDocker } from '../lib/docker/connect.ts';
 import { buildImage, inspectImage, removeImage, type ContextFile } from '../lib/docker/images.ts';
-import { loadImageIntoNode, nodeImageId, normalizeImageRef } from '../lib/docker/load-image.ts';
+import { loadImageIntoNode, normalizeImageRef, probeNodeImageId } from '../lib/docker/load-image.ts';
 import { nodeHandle } from '../lib/docker/node-access.ts';
 import { goModDownload, readGoMod } from '../lib/go-build.ts';
 import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from './binaries.ts';
@@ -123,7 +123,7 @@ async function dockerBuild(tag: string, kind: string, context: ContextFile[], lo
 
 /** The probe of an image target: the tag still points at the image this target built. */
 async function probeImage(tag: string, id: string): Promise<string | undefined> {
-  const info = await inspectImage(await connectDocker(), tag);
+  const info = await inspectImage(undefined, tag);
   if (!info) return `image ${tag} is gone from Docker`;
   return info.id === id ? undefined : `${tag} now points to ${info.id.slice(7, 19)}, not ${id.slice(7, 19)}`;
 }
@@ -294,12 +294,13 @@ export function loadTarget(imageName: string, ref: string, image: Target<string>
       const outcome = await loadImageIntoNode(nodeHandle(where.container), ref, { signal: ctx.signal, log: ctx.log });
       return { ref: outcome.ref, node: where.name, container: where.container, id: outcome.id };
     },
-    probe: async (result) => {
-      const local = await inspectImage(await connectDocker(), ref);
+    probe: async (result, ctx) => {
+      const local = await inspectImage(undefined, ref);
       if (local && local.id !== result.id) return `Docker's ${ref} is now ${local.id.slice(7, 19)}, the node has ${result.id.slice(7, 19)}`;
       let present: string | undefined;
       try {
-        present = await nodeImageId(nodeHandle(result.container), result.ref);
+        // One shared image listing per node; manifest → config digests remembered across runs.
+        present = await probeNodeImageId(nodeHandle(result.container), result.ref, join(ctx.outDir, 'cache', 'containerd-image-configs.json'));
       } catch (error) {
         return `cannot check ${result.node}: ${(error as Error).message}`;
       }

@@ -167,20 +167,22 @@ export function nodeTarget(
       return result(id);
     },
     probe: async (result) => {
-      const { connectDocker } = await import('../lib/docker/connect.ts');
       const { inspectContainer } = await import('../lib/docker/containers.ts');
       const { nodeHandle } = await import('../lib/docker/node-access.ts');
       const { waitForSystemd } = await import('../lib/docker/systemd-ready.ts');
-      const docker = await connectDocker();
-      const info = await inspectContainer(docker, result.container);
+      // No dockerode client unless the container must be started: the light client inspects and execs.
+      const info = await inspectContainer(undefined, result.container);
       if (!info) return `container ${result.container} does not exist`;
       if (info.Id !== result.id) return `container ${result.container} was replaced (ID ${info.Id.slice(0, 12)}, built ${result.id.slice(0, 12)})`;
       if (info.Config.Labels?.[KEY_LABEL] !== result.key) return `container ${result.container} has another key label`;
       const ip = ipOn(info, config.clusterName);
       if (ip !== result.ip) return `container ${result.container} has IP ${ip ?? 'none'} on ${config.clusterName}, planned ${result.ip}`;
-      if (!info.State.Running) await docker.getContainer(result.container).start();
+      if (!info.State.Running) {
+        const { connectDocker } = await import('../lib/docker/connect.ts');
+        await (await connectDocker()).getContainer(result.container).start();
+      }
       // Also covers a node that was just restarted (docker restart, dockerd restart): wait for its boot.
-      await waitForSystemd(nodeHandle(result.container, docker), { timeoutMs: readyTimeoutMs });
+      await waitForSystemd(nodeHandle(result.container), { timeoutMs: readyTimeoutMs });
       return undefined;
     },
     clean: async (_result, ctx) => {

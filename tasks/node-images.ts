@@ -107,9 +107,8 @@ export function baseImageTarget(deps: { host: AnyTarget }, options: BaseImageOpt
       return { id, ref: tag, source: 'debootstrap' };
     },
     probe: async (result) => {
-      const { connectDocker } = await import('../lib/docker/connect.ts');
       const { inspectImage } = await import('../lib/docker/images.ts');
-      const image = await inspectImage(await connectDocker(), result.id);
+      const image = await inspectImage(undefined, result.id);
       return image ? undefined : `base image ${result.ref} (${result.id.slice(7, 19)}) no longer exists`;
     },
     clean: async (result) => {
@@ -167,9 +166,8 @@ export function nodeImageTarget(deps: { base: BaseImageTarget }): NodeImageTarge
       return { id, ref, key, baseId: ctx.deps.base.id };
     },
     probe: async (result) => {
-      const { connectDocker } = await import('../lib/docker/connect.ts');
       const { inspectImage } = await import('../lib/docker/images.ts');
-      const image = await inspectImage(await connectDocker(), result.ref);
+      const image = await inspectImage(undefined, result.ref);
       if (!image) return `node image ${result.ref} no longer exists`;
       if (image.labels[NODE_IMAGE_KEY_LABEL] !== result.key) return `node image ${result.ref} has another content key`;
       return undefined;

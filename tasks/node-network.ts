@@ -45,9 +45,8 @@ export function networkTarget(config: ClusterConfig, deps: { host: AnyTarget; pl
       );
     },
     probe: async (result) => {
-      const { connectDocker } = await import('../lib/docker/connect.ts');
       const { inspectNetwork } = await import('../lib/docker/networks.ts');
-      const network = await inspectNetwork(await connectDocker(), result.name);
+      const network = await inspectNetwork(undefined, result.name);
       if (!network) return `network ${result.name} no longer exists`;
       if (network.Id !== result.id) return `network ${result.name} was recreated by someone else`;
       return undefined;

@@ -2,6 +2,7 @@
 // none answers. dockerode is imported lazily so that CLI runs that touch no container stay fast.
 
 import type Dockerode from 'dockerode';
+import { enginePing, engineEndpoint } from './engine-api.ts';
 import { DockerUnavailableError } from './errors.ts';
 
 /** Where the engine is expected, as the user would write it in DOCKER_HOST. */
@@ -57,6 +58,15 @@ export async function pingDocker(docker: Dockerode, address = dockerAddress(), t
 
 /** True when an engine answers at DOCKER_HOST (or the default socket), without throwing. */
 export async function dockerAnswers(timeoutMs = 3000): Promise<boolean> {
+  // The light client (engine-api.ts) when it can reach the engine: no dockerode load for a ping.
+  if (engineEndpoint()) {
+    try {
+      await enginePing(timeoutMs);
+      return true;
+    } catch {
+      return false;
+    }
+  }
   const { default: Docker } = await import('dockerode');
   try {
     await pingDocker(new Docker(), dockerAddress(), timeoutMs);

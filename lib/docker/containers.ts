@@ -3,14 +3,20 @@
 // to an explicit capability set on engines that refuse it.
 
 import type Dockerode from 'dockerode';
-import { DockerError, engineMessage, statusCodeOf } from './errors.ts';
+import { connectDocker } from './connect.ts';
+import { engineEndpoint, engineInspect } from './engine-api.ts';
+import { DockerError, DockerUnavailableError, engineMessage, statusCodeOf } from './errors.ts';
 
 /** The container `name`, or undefined when it does not exist. */
-export async function inspectContainer(docker: Dockerode, name: string): Promise<Dockerode.ContainerInspectInfo | undefined> {
+export async function inspectContainer(docker: Dockerode | undefined, name: string): Promise<Dockerode.ContainerInspectInfo | undefined> {
   try {
+    // Without a client (probes), the light client answers when it can: no dockerode load.
+    if (!docker && engineEndpoint()) return await engineInspect<Dockerode.ContainerInspectInfo>('containers', name);
+    docker ??= await connectDocker();
     return await docker.getContainer(name).inspect();
   } catch (error) {
     if (statusCodeOf(error) === 404) return undefined;
+    if (error instanceof DockerUnavailableError) throw error;
     throw new DockerError(`inspecting container ${name} failed: ${engineMessage(error)}`, undefined, { cause: error });
   }
 }

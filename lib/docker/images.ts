@@ -2,7 +2,9 @@
 // Dockerfile with an in-memory tar-stream context, streaming progress lines to the caller.
 
 import type Dockerode from 'dockerode';
-import { DockerError, engineMessage, statusCodeOf } from './errors.ts';
+import { connectDocker } from './connect.ts';
+import { engineEndpoint, engineInspect } from './engine-api.ts';
+import { DockerError, DockerUnavailableError, engineMessage, statusCodeOf } from './errors.ts';
 
 /** What the build and pull helpers report while they work: one human line at a time. */
 export type ProgressSink = (line: string) => void;
@@ -10,12 +12,18 @@ export type ProgressSink = (line: string) => void;
 export type ImageInfo = { id: string; labels: Record<string, string>; tags: string[] };
 
 /** The image `ref` (tag or ID), or undefined when the engine does not have it. */
-export async function inspectImage(docker: Dockerode, ref: string): Promise<ImageInfo | undefined> {
+export async function inspectImage(docker: Dockerode | undefined, ref: string): Promise<ImageInfo | undefined> {
   try {
-    const info = await docker.getImage(ref).inspect();
+    // Without a client (probes), the light client answers when it can: no dockerode load.
+    const info =
+      !docker && engineEndpoint()
+        ? await engineInspect<Dockerode.ImageInspectInfo>('images', ref)
+        : await (docker ?? (await connectDocker())).getImage(ref).inspect();
+    if (!info) return undefined;
     return { id: info.Id, labels: info.Config?.Labels ?? {}, tags: info.RepoTags ?? [] };
   } catch (error) {
     if (statusCodeOf(error) === 404) return undefined;
+    if (error instanceof DockerUnavailableError) throw error;
     throw new DockerError(`inspecting image ${ref} failed: ${engineMessage(error)}`, undefined, { cause: error });
   }
 }

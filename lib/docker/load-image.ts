@@ -2,6 +2,8 @@
 // `docker save` into `ctr images import -` on the node, skipping nodes that already hold the same image.
 
 import type Dockerode from 'dockerode';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { connectDocker } from './connect.ts';
 import { DockerError, engineMessage } from './errors.ts';
 import { inspectImage } from './images.ts';
@@ -27,6 +29,17 @@ export function normalizeImageRef(ref: string): string {
 
 type Descriptor = { mediaType?: string; digest: string; platform?: { architecture?: string; os?: string } };
 
+/** Rows of `ctr images ls` output: containerd's image name → manifest (or index) digest. */
+function parseImageList(stdout: string): Map<string, string> {
+  const digests = new Map<string, string>();
+  for (const line of stdout.split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    const digest = cols.find((col) => /^sha256:[0-9a-f]{64}$/.test(col));
+    if (cols[0] && digest) digests.set(cols[0], digest);
+  }
+  return digests;
+}
+
 /**
  * The config digest (= Docker's image ID) of image `ref` in the node's containerd, or undefined when the
  * node does not have it. Reads the image's manifest (through an index when it is one) with `ctr content get`.
@@ -34,14 +47,12 @@ type Descriptor = { mediaType?: string; digest: string; platform?: { architectur
 export async function nodeImageId(node: NodeHandle, ref: string, signal?: AbortSignal): Promise<string | undefined> {
   const name = normalizeImageRef(ref);
   const ls = await node.exec(['ctr', '-n', CRI_NAMESPACE, 'images', 'ls', `name==${name}`], { signal });
-  const row = ls.stdout
-    .toString('utf8')
-    .split('\n')
-    .slice(1)
-    .map((line) => line.trim().split(/\s+/))
-    .find((cols) => cols[0] === name);
-  const digest = row?.find((col) => /^sha256:[0-9a-f]{64}$/.test(col));
-  if (!digest) return undefined;
+  const digest = parseImageList(ls.stdout.toString('utf8')).get(name);
+  return digest ? configDigestOf(node, digest, signal) : undefined;
+}
+
+/** The config digest a manifest (or index) digest leads to, read from the node's content store. */
+async function configDigestOf(node: NodeHandle, digest: string, signal?: AbortSignal): Promise<string | undefined> {
   let manifest = await readJsonBlob(node, digest, signal);
   for (let depth = 0; manifest && Array.isArray(manifest.manifests) && depth < 3; depth++) {
     // An index: pick this machine's platform (nodes run on the host's architecture), else the first.
@@ -52,6 +63,63 @@ export async function nodeImageId(node: NodeHandle, ref: string, signal?: AbortS
   }
   const config = manifest?.config as Descriptor | undefined;
   return config?.digest;
+}
+
+/** One `ctr images ls` per node, shared by the probes of that node within a moment. */
+const listings = new Map<string, { at: number; value: Promise<Map<string, string>> }>();
+const LISTING_MS = 3000;
+
+function nodeImageDigests(node: NodeHandle): Promise<Map<string, string>> {
+  const hit = listings.get(node.name);
+  if (hit && performance.now() - hit.at < LISTING_MS) return hit.value;
+  const value = node.exec(['ctr', '-n', CRI_NAMESPACE, 'images', 'ls']).then((ls) => parseImageList(ls.stdout.toString('utf8')));
+  listings.set(node.name, { at: performance.now(), value });
+  value.catch(() => listings.delete(node.name));
+  return value;
+}
+
+/**
+ * Manifest digest → config digest, remembered across runs in `cacheFile`. A manifest is
+ * content-addressed, so the config digest it names can never change: the cache needs no invalidation,
+ * and a lost or torn file only costs the `ctr content get` reads again.
+ */
+const configCaches = new Map<string, Map<string, string>>();
+
+function configCache(cacheFile: string): Map<string, string> {
+  let cache = configCaches.get(cacheFile);
+  if (!cache) {
+    cache = new Map();
+    try {
+      const data = JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, unknown>;
+      for (const [digest, config] of Object.entries(data)) if (typeof config === 'string') cache.set(digest, config);
+    } catch {
+      /* missing or unreadable: start empty */
+    }
+    configCaches.set(cacheFile, cache);
+  }
+  return cache;
+}
+
+/**
+ * nodeImageId for probes: the node's image list is read once per node and shared by every probe of
+ * that node, and the config digest comes from `cacheFile` when this manifest was resolved before.
+ * A no-op run then costs one exec per node instead of two or three per (image, node).
+ */
+export async function probeNodeImageId(node: NodeHandle, ref: string, cacheFile: string): Promise<string | undefined> {
+  const digest = (await nodeImageDigests(node)).get(normalizeImageRef(ref));
+  if (!digest) return undefined;
+  const cache = configCache(cacheFile);
+  const known = cache.get(digest);
+  if (known) return known;
+  const config = await configDigestOf(node, digest);
+  if (config) {
+    cache.set(digest, config);
+    mkdirSync(dirname(cacheFile), { recursive: true });
+    const temp = `${cacheFile}.${process.pid}.tmp`;
+    writeFileSync(temp, JSON.stringify(Object.fromEntries(cache)));
+    renameSync(temp, cacheFile);
+  }
+  return config;
 }
 
 async function readJsonBlob(node: NodeHandle, digest: string, signal?: AbortSignal): Promise<Record<string, unknown> | undefined> {
@@ -86,6 +154,8 @@ export async function loadImageIntoNode(
   const local = await inspectImage(docker, ref);
   if (!local) throw new DockerError(`Docker has no image ${ref}`, `build or pull it first (docker images lists what there is)`);
   const name = normalizeImageRef(ref);
+  // Later probes of this node must not trust a listing read before this load.
+  listings.delete(node.name);
   const present = await nodeImageId(node, ref, options.signal);
   if (present === local.id) {
     options.log?.(`${node.name}: already has ${name} (${local.id.slice(7, 19)}), skipped`);
@@ -99,6 +169,7 @@ export async function loadImageIntoNode(
     throw new DockerError(`docker save ${ref} failed: ${engineMessage(error)}`, undefined, { cause: error });
   }
   await node.exec(['ctr', '-n', CRI_NAMESPACE, 'images', 'import', '-'], { stdin: save, signal: options.signal });
+  listings.delete(node.name);
   const after = await nodeImageId(node, ref, options.signal);
   if (after !== local.id) {
     throw new DockerError(

@@ -2,7 +2,9 @@
 // refused (with a clear error) when the name belongs to someone else or the subnet overlaps another network.
 
 import type Dockerode from 'dockerode';
-import { DockerError, engineMessage, statusCodeOf } from './errors.ts';
+import { connectDocker } from './connect.ts';
+import { engineEndpoint, engineInspect } from './engine-api.ts';
+import { DockerError, DockerUnavailableError, engineMessage, statusCodeOf } from './errors.ts';
 
 export type NetworkSpec = {
   name: string;
@@ -35,11 +37,15 @@ export function subnetsOverlap(a: string, b: string): boolean {
 export class NetworkConflictError extends DockerError {}
 
 /** The network `name`, or undefined. */
-export async function inspectNetwork(docker: Dockerode, name: string): Promise<Dockerode.NetworkInspectInfo | undefined> {
+export async function inspectNetwork(docker: Dockerode | undefined, name: string): Promise<Dockerode.NetworkInspectInfo | undefined> {
   try {
+    // Without a client (probes), the light client answers when it can: no dockerode load.
+    if (!docker && engineEndpoint()) return await engineInspect<Dockerode.NetworkInspectInfo>('networks', name);
+    docker ??= await connectDocker();
     return (await docker.getNetwork(name).inspect()) as Dockerode.NetworkInspectInfo;
   } catch (error) {
     if (statusCodeOf(error) === 404) return undefined;
+    if (error instanceof DockerUnavailableError) throw error;
     throw new DockerError(`inspecting network ${name} failed: ${engineMessage(error)}`, undefined, { cause: error });
   }
 }

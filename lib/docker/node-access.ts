@@ -7,6 +7,7 @@ import { posix } from 'node:path';
 import { connectDocker } from './connect.ts';
 import { DockerError, NodeFileMissingError, engineMessage, statusCodeOf } from './errors.ts';
 import { demuxFrames } from './demux.ts';
+import { EngineApiError, engineEndpoint, engineExec } from './engine-api.ts';
 
 export type ExecResult = { stdout: Buffer; stderr: Buffer; exitCode: number };
 
@@ -60,9 +61,12 @@ export interface NodeHandle {
 /** A handle on the container named `containerName`. Connects lazily; cheap to create. */
 export function nodeHandle(containerName: string, docker?: Dockerode): NodeHandle {
   const client = (): Promise<Dockerode> => (docker ? Promise.resolve(docker) : connectDocker());
+  // Commands without stdin go through the light client when it can reach the engine: a no-op run's
+  // probes then never load dockerode (see engine-api.ts).
+  const light = !docker && engineEndpoint() !== undefined;
   return {
     name: containerName,
-    exec: async (argv, opts = {}) => execIn(await client(), containerName, argv, opts),
+    exec: async (argv, opts = {}) => (light && opts.stdin === undefined ? execLight(containerName, argv, opts) : execIn(await client(), containerName, argv, opts)),
     putFile: async (path, content, mode = 0o644) => putFileIn(await client(), containerName, path, content, mode),
     getFile: async (path) => getFileFrom(await client(), containerName, path),
     systemctl: async (...args) => execIn(await client(), containerName, ['systemctl', ...args], {}),
@@ -88,6 +92,22 @@ function containerError(node: string, what: string, error: unknown): Error {
     });
   }
   return new DockerError(`${node}: ${what} failed: ${engineMessage(error)}`, undefined, { cause: error });
+}
+
+async function execLight(node: string, argv: string[], opts: ExecOptions): Promise<ExecResult> {
+  if (argv.length === 0) throw new DockerError(`${node}: exec needs a command`);
+  let result: ExecResult;
+  try {
+    result = await engineExec(node, argv, { env: opts.env, workingDir: opts.workingDir, user: opts.user, signal: opts.signal });
+  } catch (error) {
+    if (opts.signal?.aborted) throw new DockerError('command cancelled', undefined, { cause: error });
+    if (error instanceof DockerError && !(error instanceof EngineApiError)) throw error;
+    throw containerError(node, `exec ${argv[0]}`, error);
+  }
+  if (result.exitCode !== 0 && !opts.allowFailure) {
+    throw new NodeCommandError(node, argv, result.exitCode, result.stderr.toString('utf8'), result.stdout.toString('utf8'));
+  }
+  return result;
 }
 
 async function execIn(docker: Dockerode, node: string, argv: string[], opts: ExecOptions): Promise<ExecResult> {
