@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { target, type AnyTarget, type DepMap, type Inputs, type Target } from '../../lib/target.ts';
+import { target, type AnyTarget, type DepMap, type Inputs, type Json, type Target } from '../../lib/target.ts';
 import { UnitFailedError } from './errors.ts';
 import { fileStamp, forgetNodeState, handleFor, nodeBinaryStamps, nodeFileHashes, nodeUnitStates, registerNodeBinary, registerNodeFile, registerNodeUnit } from './node-state.ts';
 
@@ -56,13 +56,15 @@ export type FileSpec = {
   mode?: number;
   description: string;
   source: Source;
+  /** Config values the rendered text comes from, shown by `--explain` (from → to) when they change. */
+  values?: Record<string, Json>;
 };
 
 export function fileTarget(spec: FileSpec): Target<InstalledFile, DepMap> {
   const mode = spec.mode ?? 0o644;
   registerNodeFile(spec.node, spec.path);
   const deps: DepMap = { node: spec.nodeTarget };
-  const inputs: Inputs = { values: { path: spec.path, mode } };
+  const inputs: Inputs = { values: { path: spec.path, mode, ...(spec.values ?? {}) } };
   if ('text' in spec.source) inputs.values!.content = sha256(spec.source.text);
   else {
     deps.source = spec.source.from;

@@ -72,7 +72,7 @@ export function workerTargets(ctx: ClusterContext, deps: { apiserverReady: AnyTa
       key: file('kubelet-serving-key', w.kubeletKey, `kubelet serving key of ${node}`, certSource(ctx, `kubelet-serving:${node}`, 'key'), 0o600),
       kubeconfig: file('kubelet-kubeconfig', w.kubeletKubeconfig, `kubelet kubeconfig of ${node}`, kubeconfigSource(ctx, `kubelet:${node}`), 0o600),
       resolv: file('kubelet-resolv-conf', w.resolvConf, `pods' upstream resolv.conf on ${node}`, { text: renderResolvConf(upstreams) }),
-      config: file('kubelet-config', w.kubeletConfig, `kubelet config of ${node}`, {
+      config: fileTarget({ node, nodeTarget: nt, id: 'kubelet-config', path: w.kubeletConfig, description: `kubelet config of ${node}`, values: { kubeletOverrides: overrides }, source: {
         text: renderKubeletConfig({
           nodeName: node,
           nodeIp: planned.ip,
@@ -81,7 +81,7 @@ export function workerTargets(ctx: ClusterContext, deps: { apiserverReady: AnyTa
           cgroupDriver: CGROUP_DRIVER,
           overrides,
         }),
-      }),
+      } }),
       unit: file('kubelet-unit', unitPath('kubelet'), `kubelet unit of ${node}`, { text: renderKubeletUnit({ nodeName: node, nodeIp: planned.ip }) }),
     };
     const kubelet = unitTarget({
