@@ -59,3 +59,15 @@ export async function nodeReadiness(apiServerUrl: string, admin: TlsIdentity, si
   for (const node of list.items) out.set(node.metadata.name, node.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown');
   return out;
 }
+
+const readinessMemo = new Map<string, { at: number; value: Promise<Map<string, string>> }>();
+
+/** nodeReadiness shared by the probes of one run (every `ready:<worker>:node` asks within a moment). */
+export function probeNodeReadiness(apiServerUrl: string, admin: TlsIdentity): Promise<Map<string, string>> {
+  const hit = readinessMemo.get(apiServerUrl);
+  if (hit && performance.now() - hit.at < 1000) return hit.value;
+  const value = nodeReadiness(apiServerUrl, admin);
+  readinessMemo.set(apiServerUrl, { at: performance.now(), value });
+  value.catch(() => readinessMemo.delete(apiServerUrl));
+  return value;
+}

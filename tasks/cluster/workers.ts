@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { target, type AnyTarget } from '../../lib/target.ts';
 import { workers } from '../config.ts';
-import { loadIdentity, nodeReadiness } from './api-client.ts';
+import { loadIdentity, nodeReadiness, probeNodeReadiness } from './api-client.ts';
 import { adminPaths, binaryOf, certSource, kubeconfigSource, nodeTarget, type ClusterContext } from './context.ts';
 import { NotReadyError } from './errors.ts';
 import { binDir, unitPath, workerPaths as w } from './layout.ts';
@@ -112,7 +112,7 @@ export function workerTargets(ctx: ClusterContext, deps: { apiserverReady: AnyTa
         return { node };
       },
       probe: async (_result, actx) => {
-        const states = await nodeReadiness(ctx.plan.apiServerUrl, loadIdentity(adminPaths(ctx, actx.root)));
+        const states = await probeNodeReadiness(ctx.plan.apiServerUrl, loadIdentity(adminPaths(ctx, actx.root)));
         const status = states.get(node);
         return status === 'True' ? undefined : `node ${node} is ${status === undefined ? 'not registered' : `Ready=${status}`}`;
       },
