@@ -28,6 +28,9 @@ function keyOf(name: string, manifest: Manifest): string {
   return sha256(`${JSON.stringify([name, version, files, env, deps, outputs])}\n${stableStringify(values)}`);
 }
 
+/** A relative path that path.join would change: '.', '..' or empty segments, a trailing slash, a backslash. */
+const NOT_NORMAL = /(^|\/)\.\.?(\/|$)|\/\/|\/$|\\/;
+
 /** `record` with its keys in sorted order (insertion order is what JSON.stringify follows). */
 function sortedRecord<V>(record: Record<string, V>): Record<string, V> {
   const keys = Object.keys(record);
@@ -92,6 +95,7 @@ class Run {
   /** Targets decided by the fast path that still need a probe or a build. */
   readonly prepared = new Map<string, Prepared>();
   stopReason: string | undefined;
+  readonly rootSlash: string;
 
   constructor(
     readonly graph: Graph,
@@ -100,6 +104,7 @@ class Run {
     readonly outDir: string,
     readonly forced: Set<string>,
   ) {
+    this.rootSlash = root.endsWith('/') ? root : `${root}/`;
     this.stats = new StatCache(join(outDir, '.harder', 'stat-cache.json'));
     this.store = new StateStore(outDir);
     const jobs = Math.max(1, opts.jobs ?? availableParallelism());
@@ -206,17 +211,26 @@ class Run {
     };
   }
 
+  /**
+   * root + '/' + rel without path.join's normalisation when `rel` is already normal (no '.', '..' or
+   * empty segments, not absolute): the common case, done 20,000 times in a no-op run of 10,000 targets.
+   */
+  abs(rel: string): string {
+    if (rel.length && rel.charCodeAt(0) !== 47 && !NOT_NORMAL.test(rel)) return this.rootSlash + rel;
+    return join(this.root, rel);
+  }
+
   manifestOf(t: AnyTarget, edges: [string, string][]): Manifest {
     const files: Record<string, string> = {};
     for (const pattern of t.inputs?.files ?? []) {
       if (isGlob(pattern)) {
         for (const rel of expandGlob(this.root, pattern)) {
-          const stamp = this.stats.stamp(join(this.root, rel));
+          const stamp = this.stats.stamp(this.abs(rel));
           if (stamp) files[rel] = stamp.hash;
         }
         continue;
       }
-      const stamp = this.stats.stamp(join(this.root, pattern));
+      const stamp = this.stats.stamp(this.abs(pattern));
       if (!stamp) {
         throw new EngineError('missing-input', `input file ${pattern} does not exist`, {
           target: t.name,
@@ -237,20 +251,19 @@ class Run {
 
   /** Why the owned files do not match the record, or undefined. Refreshes stamps of touched-but-equal files. */
   checkOutputs(t: AnyTarget, record: TargetRecord): string | undefined {
-    let refreshed = false;
-    const outputs = { ...record.outputs };
+    // Copied only when a stamp is refreshed: a no-op run allocates nothing here.
+    let outputs: Record<string, FileStamp> | undefined;
     for (const path of t.outputs ?? []) {
-      const stamp = outputs[path];
-      const abs = join(this.root, path);
+      const stamp = record.outputs[path];
       if (!stamp) return `output ${path} has no recorded hash`;
-      const current = restamp(abs, stamp);
+      const current = restamp(this.abs(path), stamp);
       if (current === 'missing') return `output ${path} is missing`;
       if (current === 'same') continue;
       if (current.hash !== stamp.hash) return `output ${path} was modified`;
+      outputs ??= { ...record.outputs };
       outputs[path] = current;
-      refreshed = true;
     }
-    if (refreshed && !this.opts.dryRun) this.store.put(withChanges(record, { outputs }));
+    if (outputs && !this.opts.dryRun) this.store.put(withChanges(record, { outputs }));
     return undefined;
   }
 

@@ -39,7 +39,7 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
     }
     for (const out of t.outputs ?? []) {
       // clean: deletes these paths, so they must stay inside the project.
-      if (typeof out !== 'string' || out.startsWith('/') || out.split('/').includes('..') || out === '') {
+      if (typeof out !== 'string' || out.startsWith('/') || (out.includes('..') && out.split('/').includes('..')) || out === '') {
         problems.push(new EngineError('bad-target', `${t.name}: output ${JSON.stringify(out)} must be a path inside the project (relative, no "..")`, { target: t.name, hint: 'declare outputs relative to the project root, e.g. output/pki/ca.pem' }));
       }
     }

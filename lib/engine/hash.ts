@@ -1,10 +1,13 @@
 // Hashing and JSON helpers: a stable (key-sorted) serialisation, sha256, and a check that a value is JSON.
 
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+/** crypto.hash (Node >= 20.12): one call, no Hash object; a no-op run hashes one key per target. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }).hash;
 
 /** sha256 of a string or buffer, hex. */
 export function sha256(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return oneShot ? oneShot('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
 }
 
 /**

@@ -75,38 +75,57 @@ type Slot = { raw?: string; invalidated?: boolean; parsed?: ReadRecord };
 
 const EMPTY_MANIFEST: Manifest = { version: 0, files: {}, values: {}, env: {}, deps: {}, outputs: [] };
 
-const COLD = Symbol('cold');
-const PARSED = Symbol('parsed');
 type ColdPart = { manifest: Manifest; builtAt: string; ms: number };
-type LazyHolder = { [COLD]?: string; [PARSED]?: ColdPart };
-
-function cold(record: LazyHolder): ColdPart {
-  let part = record[PARSED];
-  if (!part) {
-    let data: Partial<ColdPart> | undefined;
-    try {
-      data = JSON.parse(record[COLD] ?? '');
-    } catch {
-      /* damaged */
-    }
-    part = { manifest: data?.manifest ?? EMPTY_MANIFEST, builtAt: data?.builtAt ?? '', ms: data?.ms ?? 0 };
-    record[PARSED] = part;
-  }
-  return part;
-}
 
 /**
- * Prototype of records read from the journal: their manifest and timings are parsed on first access.
- * Symbol-keyed fields stay out of JSON.stringify and spreads; a spread copies the getters' values.
+ * A record read from the journal: the hot fields are copied from the parsed hot part; the manifest and
+ * timings (the cold part) are parsed on first access, through getters on the prototype (no per-record
+ * closures). A class instance rather than JSON.parse's object with its prototype swapped: V8 gives
+ * every instance one shape, where setPrototypeOf on 10,000 fresh objects costs a map transition each.
  */
-const LAZY_COLD = Object.defineProperties(
-  {},
-  {
-    manifest: { get(this: LazyHolder) { return cold(this).manifest; }, enumerable: true },
-    builtAt: { get(this: LazyHolder) { return cold(this).builtAt; }, enumerable: true },
-    ms: { get(this: LazyHolder) { return cold(this).ms; }, enumerable: true },
-  },
-);
+class JournalRecord {
+  schema: number;
+  name: string;
+  key: string | null;
+  result: Json;
+  resultHash: string;
+  outputs: Record<string, FileStamp>;
+  /** The cold part's JSON text, then its parsed value (never serialised: not enumerable-by-JSON). */
+  #cold: string;
+  #parsed: ColdPart | undefined;
+  declare manifest: Manifest;
+  declare builtAt: string;
+  declare ms: number;
+
+  constructor(hot: TargetRecord, cold: string) {
+    this.schema = hot.schema;
+    this.name = hot.name;
+    this.key = hot.key;
+    this.result = hot.result;
+    this.resultHash = hot.resultHash;
+    this.outputs = hot.outputs;
+    this.#cold = cold;
+  }
+
+  coldPart(): ColdPart {
+    if (!this.#parsed) {
+      let data: Partial<ColdPart> | undefined;
+      try {
+        data = JSON.parse(this.#cold);
+      } catch {
+        /* damaged */
+      }
+      this.#parsed = { manifest: data?.manifest ?? EMPTY_MANIFEST, builtAt: data?.builtAt ?? '', ms: data?.ms ?? 0 };
+    }
+    return this.#parsed;
+  }
+}
+
+Object.defineProperties(JournalRecord.prototype, {
+  manifest: { get(this: JournalRecord) { return this.coldPart().manifest; }, enumerable: true },
+  builtAt: { get(this: JournalRecord) { return this.coldPart().builtAt; }, enumerable: true },
+  ms: { get(this: JournalRecord) { return this.coldPart().ms; }, enumerable: true },
+});
 
 /** A record's payload: the hot part, a tab, the cold part (see the file comment). */
 function serialise(record: TargetRecord): string {
@@ -121,12 +140,9 @@ function parseRecord(name: string, raw: string): ReadRecord {
     if (!record || typeof record !== 'object') return { kind: 'unusable', why: 'its state record is corrupt' };
     if (record.schema !== SCHEMA) return { kind: 'unusable', why: `its state record has schema ${String(record.schema)}, this engine writes ${SCHEMA}` };
     if (record.name !== name || typeof record.resultHash !== 'string' || !record.outputs || tab === -1) return { kind: 'unusable', why: 'its state record is corrupt' };
-    // The cold part is parsed on first access (prototype getters: no per-record closures). If it is
-    // damaged the manifest reads as empty, which can only make --explain list more changes; the key
-    // alone decides staleness.
-    Object.setPrototypeOf(record, LAZY_COLD);
-    (record as unknown as { [COLD]: string })[COLD] = raw.slice(tab + 1);
-    return { kind: 'ok', record };
+    // The cold part is parsed on first access. If it is damaged the manifest reads as empty, which can
+    // only make --explain list more changes; the key alone decides staleness.
+    return { kind: 'ok', record: new JournalRecord(record, raw.slice(tab + 1)) as unknown as TargetRecord };
   } catch {
     return { kind: 'unusable', why: 'its state record is corrupt (not JSON)' };
   }
