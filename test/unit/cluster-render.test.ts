@@ -4,6 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { defaultConfig, defaultNodes, type ClusterConfig } from '../../tasks/config.ts';
 import { planIps, parseCidr, cidrsOverlap } from '../../tasks/ip-plan.ts';
 import type { Json } from '../../lib/target.ts';
@@ -20,14 +21,20 @@ import { apiserverToKubeletRbac, coreDnsManifests, renderCorefile } from '../../
 import { podRoutesFor } from '../../tasks/cluster/node-system.ts';
 import { CGROUP_DRIVER } from '../../tasks/cluster/workers.ts';
 
+/**
+ * Debian's python3 (with python3-yaml from .ci/run); a python3 earlier on PATH (pyenv, a venv) may lack
+ * PyYAML. tomllib needs Python 3.11, which bookworm ships.
+ */
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
 /** Parses with PyYAML (a real, independent YAML parser) and returns the documents as JSON. */
 function parseYaml(text: string): unknown[] {
-  const out = execFileSync('python3', ['-c', 'import sys, json, yaml; print(json.dumps(list(yaml.safe_load_all(sys.stdin))))'], { input: text });
+  const out = execFileSync(PYTHON, ['-c', 'import sys, json, yaml; print(json.dumps(list(yaml.safe_load_all(sys.stdin))))'], { input: text });
   return JSON.parse(out.toString()) as unknown[];
 }
 
 function parseToml(text: string): Record<string, any> {
-  const out = execFileSync('python3', ['-c', 'import sys, json, tomllib; print(json.dumps(tomllib.loads(sys.stdin.read())))'], { input: text });
+  const out = execFileSync(PYTHON, ['-c', 'import sys, json, tomllib; print(json.dumps(tomllib.loads(sys.stdin.read())))'], { input: text });
   return JSON.parse(out.toString());
 }
 
