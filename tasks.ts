@@ -3,14 +3,10 @@
 
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCli, type ProjectCommand } from './lib/cli/index.ts';
+import { runCli } from './lib/cli/index.ts';
 import type { ClusterConfig } from './tasks/config.ts';
 import * as project from './tasks/index.ts';
 import { configFromFlags, projectFlags } from './tasks/options.ts';
-
-// Parametrised commands (`load <image…>`) come from an optional `projectCommands(config)` export of
-// tasks/index.ts, so step modules can add one without touching this file (see lib/cli/README.md).
-const withCommands = project as { projectCommands?: () => Record<string, ProjectCommand<ClusterConfig>> };
 
 const code = await runCli<ClusterConfig>({
   argv: process.argv.slice(2),
@@ -20,7 +16,8 @@ const code = await runCli<ClusterConfig>({
     flags: projectFlags,
     configure: configFromFlags,
     targets: project.projectTargets,
-    commands: withCommands.projectCommands?.() ?? {},
+    // Parametrised commands such as `load <image…>` (see lib/cli/README.md).
+    commands: project.projectCommands(),
   },
 });
 
