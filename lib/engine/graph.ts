@@ -66,8 +66,11 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
   for (const name of order) {
     const t = byName.get(name)!;
     const edges: [string, string][] = [];
-    for (const [aliasName, value] of Object.entries(t.deps ?? {})) {
-      const dep = value as AnyTarget | undefined;
+    const declared = (t.deps ?? {}) as Record<string, AnyTarget | undefined>;
+    // for-in, not Object.entries: no [key, value] array per dependency (10,000 targets in a no-op run).
+    for (const aliasName in declared) {
+      if (!Object.hasOwn(declared, aliasName)) continue;
+      const dep = declared[aliasName];
       if (!dep || typeof dep !== 'object' || typeof dep.name !== 'string') {
         problems.push(new EngineError('bad-target', `${name}: dependency "${aliasName}" is not a target object`, { target: name, hint: 'is the target it names defined before use (import order)?' }));
         continue;
@@ -108,25 +111,28 @@ function findCycles(order: string[], deps: Map<string, [string, string][]>): str
   for (const start of order) {
     if (state.has(start)) continue;
     const path: string[] = [start];
+    const edgesOf: [string, string][][] = [deps.get(start) ?? []];
     const next: number[] = [0];
     state.set(start, 1);
     while (path.length) {
-      const name = path[path.length - 1]!;
-      const edges = deps.get(name) ?? [];
-      const i = next[next.length - 1]!;
+      const top = path.length - 1;
+      const edges = edgesOf[top]!;
+      const i = next[top]!;
       if (i < edges.length) {
-        next[next.length - 1] = i + 1;
+        next[top] = i + 1;
         const dep = edges[i]![1];
         const s = state.get(dep);
         if (s === 1) cycles.push([...path.slice(path.indexOf(dep)), dep]);
         else if (s === undefined) {
           state.set(dep, 1);
           path.push(dep);
+          edgesOf.push(deps.get(dep) ?? []);
           next.push(0);
         }
       } else {
-        state.set(name, 2);
+        state.set(path[top]!, 2);
         path.pop();
+        edgesOf.pop();
         next.pop();
       }
     }
