@@ -4,7 +4,6 @@
 
 import { join } from 'node:path';
 import { EngineError, InvalidGraphError } from '../engine/errors.ts';
-import { runBuild } from '../engine/executor.ts';
 import type { AnyTarget } from '../target.ts';
 import { parseArgs } from './args.ts';
 import { CliError } from './errors.ts';
@@ -117,6 +116,9 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       const live = !!stdout.isTTY && !env.CI && !args.flags.plain && !args.flags.dryRun;
       const reporter = createReporter({ out: stdout, live, explain: args.flags.explain || args.flags.dryRun, verbose });
       try {
+        // The executor (and the graph, state and hashing modules behind it) loads only for a build:
+        // --help and the argument errors do not pay for it.
+        const { runBuild } = await import('../engine/executor.ts');
         const report = await runBuild({
           targets,
           requested: builds,
