@@ -109,7 +109,10 @@ class Run {
     this.store = new StateStore(outDir);
     const jobs = Math.max(1, opts.jobs ?? availableParallelism());
     this.buildSlots = new Slots(jobs);
-    this.probeSlots = new Slots(Math.max(8, 4 * jobs));
+    // Many probes only await a read shared with other probes (one listing per node): with few slots,
+    // those waiting probes held every slot and cheap ones (an image inspect) queued behind them. The
+    // bound only guards against a project with thousands of probes starting them all at once.
+    this.probeSlots = new Slots(Math.max(128, 16 * jobs));
   }
 
   computePriorities(pending: Set<string>): void {
