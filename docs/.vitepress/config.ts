@@ -18,7 +18,6 @@ export default defineConfig({
   base,
   lang: 'en',
   cleanUrls: false,
-  // Text the lead merges into README.md; not a page of the site.
   lastUpdated: false,
   // The default is already false; said out loud because the docs build relies on it to fail on a dead link.
   ignoreDeadLinks: false,
