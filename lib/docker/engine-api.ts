@@ -110,6 +110,20 @@ export async function engineInspect<T>(kind: 'containers' | 'images' | 'networks
 
 export type EngineExecOptions = { env?: Record<string, string>; workingDir?: string; user?: string; signal?: AbortSignal };
 
+/** The body of POST /containers/{id}/exec: shared by this client and the dockerode path (which adds stdin). */
+export function execCreateBody(argv: string[], opts: Omit<EngineExecOptions, 'signal'>, attachStdin: boolean) {
+  return {
+    Cmd: argv,
+    AttachStdin: attachStdin,
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+    Env: opts.env ? Object.entries(opts.env).map(([k, v]) => `${k}=${v}`) : undefined,
+    WorkingDir: opts.workingDir,
+    User: opts.user,
+  };
+}
+
 /**
  * Runs argv in a running container without stdin: create, start (output streamed back as multiplexed
  * frames until the engine closes the connection), then the exit code. Errors carry statusCode (404 no
@@ -121,16 +135,7 @@ export async function engineExec(container: string, argv: string[], opts: Engine
     'POST',
     `/containers/${encodeURIComponent(container)}/exec`,
     what,
-    {
-      Cmd: argv,
-      AttachStdin: false,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-      Env: opts.env ? Object.entries(opts.env).map(([k, v]) => `${k}=${v}`) : undefined,
-      WorkingDir: opts.workingDir,
-      User: opts.user,
-    },
+    execCreateBody(argv, opts, false),
     opts.signal,
   );
   const sent = await send('POST', `/exec/${created.Id}/start`, { body: { Detach: false, Tty: false }, stream: true, signal: opts.signal });

@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import { connectDocker } from './connect.ts';
 import { DockerError, NodeFileMissingError, engineMessage, statusCodeOf } from './errors.ts';
 import { demuxFrames } from './demux.ts';
-import { EngineApiError, engineEndpoint, engineExec } from './engine-api.ts';
+import { EngineApiError, engineEndpoint, engineExec, execCreateBody } from './engine-api.ts';
 
 export type ExecResult = { stdout: Buffer; stderr: Buffer; exitCode: number };
 
@@ -116,16 +116,7 @@ async function execIn(docker: Dockerode, node: string, argv: string[], opts: Exe
   const hasStdin = opts.stdin !== undefined;
   let exec: Dockerode.Exec;
   try {
-    exec = await container.exec({
-      Cmd: argv,
-      AttachStdin: hasStdin,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-      Env: opts.env ? Object.entries(opts.env).map(([k, v]) => `${k}=${v}`) : undefined,
-      WorkingDir: opts.workingDir,
-      User: opts.user,
-    });
+    exec = await container.exec(execCreateBody(argv, opts, hasStdin));
   } catch (error) {
     throw containerError(node, `exec ${argv[0]}`, error);
   }
