@@ -1,13 +1,8 @@
 // Errors of the cluster step: one message naming the node and thing, plus a hint saying what to do.
 
-export class ClusterError extends Error {
-  hint?: string;
-  constructor(message: string, hint?: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-    if (hint !== undefined) this.hint = hint;
-  }
-}
+import { HintedError } from '../../lib/hinted-error.ts';
+
+export class ClusterError extends HintedError {}
 
 /** A systemd unit did not reach `active`; the message carries its last journal lines. */
 export class UnitFailedError extends ClusterError {}
