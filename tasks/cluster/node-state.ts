@@ -1,6 +1,6 @@
-// Batched reads of a node's state for probes: one `sha256sum` over every file we install there and one
-// `systemctl show` over every unit we run there, shared by all probes of that node within a moment.
-// A no-op run probes dozens of files and units; one exec each would cost seconds.
+// Batched reads of a node's state for probes: ONE exec per node and run reads the sha256 of every file
+// we install there, the size+mtime of every binary and the state of every unit we run there; all probes
+// of that node within a moment share it. A no-op run probes dozens of files and units per node.
 
 import { nodeHandle, type NodeHandle } from '../../lib/docker/node-access.ts';
 
@@ -25,10 +25,19 @@ export function registerNodeUnit(node: string, unit: string): void {
   unitsByNode.get(node)!.add(unit);
 }
 
-type Memo<T> = { at: number; value: Promise<T> };
-const fileMemo = new Map<string, Memo<Map<string, string>>>();
-const statMemo = new Map<string, Memo<Map<string, string>>>();
-const unitMemo = new Map<string, Memo<Map<string, UnitState>>>();
+export type UnitState = { active: string; enabled: string };
+
+/** What one read of a node returns. Missing files and binaries are absent from their maps. */
+export type NodeState = {
+  /** sha256 of each registered file. */
+  hashes: Map<string, string>;
+  /** `size mtime` of each registered binary, as the binary install records it. */
+  stamps: Map<string, string>;
+  /** ActiveState and UnitFileState of each registered unit (name without `.service`). */
+  units: Map<string, UnitState>;
+};
+
+const stateMemo = new Map<string, { at: number; value: Promise<NodeState> }>();
 /** Probes of one run happen within a second or two; anything older is read again. */
 const MEMO_MS = 3000;
 
@@ -40,85 +49,98 @@ export function handleFor(container: string): NodeHandle {
 
 /** Call after changing anything on a node, so later probes read it afresh. */
 export function forgetNodeState(container: string): void {
-  fileMemo.delete(container);
-  statMemo.delete(container);
-  unitMemo.delete(container);
-}
-
-function memoised<T>(memo: Map<string, Memo<T>>, key: string, read: () => Promise<T>): Promise<T> {
-  const hit = memo.get(key);
-  if (hit && performance.now() - hit.at < MEMO_MS) return hit.value;
-  const value = read();
-  memo.set(key, { at: performance.now(), value });
-  value.catch(() => memo.delete(key));
-  return value;
+  stateMemo.delete(container);
 }
 
 /**
- * The first probe of a node starts all three reads at once: its unit probes come later in the graph
- * (after the file probes), and would otherwise wait a round trip each.
+ * Each docker exec costs the engine ~15 ms of CPU (runc, shim), and these reads are a no-op run's
+ * critical path, so the three commands run in one exec. The script text is fixed; the paths and unit
+ * names are arguments (`<file count> <binary count> files… binaries… units…`), never spliced into it.
+ * Each command's output follows a marker line; a failing command (a missing file) does not stop the others.
  */
-function warm(container: string, node: string): void {
-  void nodeFileHashes(container, node).catch(() => undefined);
-  void nodeBinaryStamps(container, node).catch(() => undefined);
-  void nodeUnitStates(container, node).catch(() => undefined);
+const READ_SCRIPT = [
+  'nf=$1 nb=$2; shift 2',
+  'files=("${@:1:nf}") bins=("${@:nf+1:nb}") units=("${@:nf+nb+1}")',
+  'echo @@harder:sha256',
+  '(( ${#files[@]} )) && sha256sum -- "${files[@]}"',
+  'echo @@harder:stat',
+  '(( ${#bins[@]} )) && stat --format="%s %Y %n" -- "${bins[@]}"',
+  'echo @@harder:units',
+  '(( ${#units[@]} )) && systemctl show --property=Id,ActiveState,UnitFileState -- "${units[@]}"',
+  'exit 0',
+].join('\n');
+const SECTIONS = ['sha256', 'stat', 'units'] as const;
+
+/** The argv of the one read of `node` (exported for tests). */
+export function nodeReadArgv(files: string[], binaries: string[], units: string[]): string[] {
+  return ['bash', '-c', READ_SCRIPT, 'node-state', String(files.length), String(binaries.length), ...files, ...binaries, ...units.map((u) => `${u}.service`)];
+}
+
+/** Parses the read's output; throws when a section marker is missing (the script did not run through). */
+export function parseNodeRead(stdout: string, container: string): NodeState {
+  const sections = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of stdout.split('\n')) {
+    const marker = /^@@harder:(\w+)$/.exec(line);
+    if (marker) sections.set(marker[1]!, (current = []));
+    else current?.push(line);
+  }
+  const missing = SECTIONS.filter((s) => !sections.has(s));
+  if (missing.length > 0) throw new Error(`${container}: reading file hashes, binary stamps and unit states did not complete (no ${missing.join(', ')} section); output: ${stdout.slice(0, 300) || '(none)'}`);
+
+  const hashes = new Map<string, string>();
+  for (const line of sections.get('sha256')!) {
+    const match = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+    if (match) hashes.set(match[2]!, match[1]!);
+  }
+  const stamps = new Map<string, string>();
+  for (const line of sections.get('stat')!) {
+    const match = /^(\d+) (\d+) (.+)$/.exec(line);
+    if (match) stamps.set(match[3]!, `${match[1]} ${match[2]}`);
+  }
+  const units = new Map<string, UnitState>();
+  // Blocks separated by blank lines, one per unit, in the order asked.
+  for (const blockText of sections.get('units')!.join('\n').split(/\n\n+/)) {
+    const props = new Map(blockText.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+    const id = props.get('Id');
+    if (id) units.set(id.replace(/\.service$/, ''), { active: props.get('ActiveState') ?? '', enabled: props.get('UnitFileState') ?? '' });
+  }
+  return { hashes, stamps, units };
+}
+
+/** Everything registered for `node`, read in one exec and shared by the probes of the next few seconds. */
+export function nodeState(container: string, node: string): Promise<NodeState> {
+  const hit = stateMemo.get(container);
+  if (hit && performance.now() - hit.at < MEMO_MS) return hit.value;
+  const value = (async () => {
+    const argv = nodeReadArgv([...(filesByNode.get(node) ?? [])], [...(binariesByNode.get(node) ?? [])], [...(unitsByNode.get(node) ?? [])]);
+    const { stdout } = await handleFor(container).exec(argv, { allowFailure: true });
+    return parseNodeRead(stdout.toString('utf8'), container);
+  })();
+  stateMemo.set(container, { at: performance.now(), value });
+  value.catch(() => {
+    if (stateMemo.get(container)?.value === value) stateMemo.delete(container);
+  });
+  return value;
 }
 
 /** sha256 of each registered file on the node; files that do not exist are absent from the map. */
-export function nodeFileHashes(container: string, node: string, extra: string[] = []): Promise<Map<string, string>> {
-  if (!fileMemo.has(container)) queueMicrotask(() => warm(container, node));
-  return memoised(fileMemo, container, async () => {
-    const paths = [...new Set([...(filesByNode.get(node) ?? []), ...extra])];
-    const { stdout } = await handleFor(container).exec(['sha256sum', '--', ...paths], { allowFailure: true });
-    const hashes = new Map<string, string>();
-    for (const line of stdout.toString('utf8').split('\n')) {
-      const match = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
-      if (match) hashes.set(match[2]!, match[1]!);
-    }
-    return hashes;
-  });
+export async function nodeFileHashes(container: string, node: string): Promise<Map<string, string>> {
+  return (await nodeState(container, node)).hashes;
+}
+
+/** `size mtime` of each registered binary on the node; missing ones are absent. */
+export async function nodeBinaryStamps(container: string, node: string): Promise<Map<string, string>> {
+  return (await nodeState(container, node)).stamps;
+}
+
+/** ActiveState and UnitFileState of each registered unit on the node. */
+export async function nodeUnitStates(container: string, node: string): Promise<Map<string, UnitState>> {
+  return (await nodeState(container, node)).units;
 }
 
 /** `size mtime` of a file on a node, as the binary install records it. */
 export async function fileStamp(container: string, path: string): Promise<string | undefined> {
   const { stdout } = await handleFor(container).exec(['stat', '--format=%s %Y', '--', path], { allowFailure: true });
   return stdout.toString('utf8').trim() || undefined;
-}
-
-/** `size mtime` of each registered binary on the node; missing ones are absent. */
-export function nodeBinaryStamps(container: string, node: string): Promise<Map<string, string>> {
-  if (!statMemo.has(container)) queueMicrotask(() => warm(container, node));
-  return memoised(statMemo, container, async () => {
-    const paths = [...(binariesByNode.get(node) ?? [])];
-    const stamps = new Map<string, string>();
-    if (paths.length === 0) return stamps;
-    const { stdout } = await handleFor(container).exec(['stat', '--format=%s %Y %n', '--', ...paths], { allowFailure: true });
-    for (const line of stdout.toString('utf8').split('\n')) {
-      const match = /^(\d+) (\d+) (.+)$/.exec(line);
-      if (match) stamps.set(match[3]!, `${match[1]} ${match[2]}`);
-    }
-    return stamps;
-  });
-}
-
-export type UnitState = { active: string; enabled: string };
-
-/** ActiveState and UnitFileState of each registered unit on the node. */
-export function nodeUnitStates(container: string, node: string): Promise<Map<string, UnitState>> {
-  if (!unitMemo.has(container)) queueMicrotask(() => warm(container, node));
-  return memoised(unitMemo, container, async () => {
-    const units = [...(unitsByNode.get(node) ?? [])];
-    const states = new Map<string, UnitState>();
-    if (units.length === 0) return states;
-    const { stdout } = await handleFor(container).exec(['systemctl', 'show', '--property=Id,ActiveState,UnitFileState', '--', ...units.map((u) => `${u}.service`)], {
-      allowFailure: true,
-    });
-    // Blocks separated by blank lines, one per unit, in the order asked.
-    for (const blockText of stdout.toString('utf8').split(/\n\n+/)) {
-      const props = new Map(blockText.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
-      const id = props.get('Id');
-      if (id) states.set(id.replace(/\.service$/, ''), { active: props.get('ActiveState') ?? '', enabled: props.get('UnitFileState') ?? '' });
-    }
-    return states;
-  });
 }

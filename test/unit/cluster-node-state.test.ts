@@ -1,0 +1,84 @@
+// The one-exec read of a node's state (tasks/cluster/node-state.ts): its fixed bash script run for real
+// (here on the host, with real sha256sum and stat), the sections it prints and how they are parsed.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nodeReadArgv, parseNodeRead } from '../../tasks/cluster/node-state.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'harder-node-state-'));
+
+/** Runs the read's argv on the host, as the node would (exit code ignored, like the probe does). */
+function runRead(files: string[], binaries: string[], units: string[]): string {
+  const [cmd, ...args] = nodeReadArgv(files, binaries, units);
+  return spawnSync(cmd!, args, { encoding: 'utf8' }).stdout;
+}
+
+test('hashes present files, leaves missing ones out, paths with spaces included', () => {
+  const a = join(dir, 'a.yaml');
+  const spaced = join(dir, 'with space.conf');
+  writeFileSync(a, 'kind: KubeletConfiguration\n');
+  writeFileSync(spaced, 'x=1\n');
+  const state = parseNodeRead(runRead([a, join(dir, 'missing'), spaced], [], []), 'host');
+  assert.is(state.hashes.get(a), createHash('sha256').update('kind: KubeletConfiguration\n').digest('hex'));
+  assert.is(state.hashes.get(spaced), createHash('sha256').update('x=1\n').digest('hex'));
+  assert.is(state.hashes.has(join(dir, 'missing')), false);
+  assert.is(state.hashes.size, 2);
+  assert.is(state.stamps.size, 0);
+});
+
+test('binaries by size and mtime (as fileStamp records them), never hashed; groups do not mix', () => {
+  const bin = join(dir, 'kubelet');
+  const conf = join(dir, 'kubelet.conf');
+  writeFileSync(bin, Buffer.alloc(4096, 1));
+  writeFileSync(conf, 'c');
+  const state = parseNodeRead(runRead([conf], [bin, join(dir, 'gone')], []), 'host');
+  const st = statSync(bin);
+  assert.is(state.stamps.get(bin), `${st.size} ${Math.floor(st.mtimeMs / 1000)}`);
+  assert.is(execFileSync('stat', ['--format=%s %Y', '--', bin], { encoding: 'utf8' }).trim(), state.stamps.get(bin));
+  assert.is(state.stamps.size, 1);
+  assert.equal([...state.hashes.keys()], [conf]);
+});
+
+test('arguments are data, never script text', () => {
+  const marker = join(dir, 'pwned');
+  const evil = `${dir}/$(touch ${marker})"; touch ${marker}; echo "`;
+  const out = runRead([evil], [evil], []);
+  parseNodeRead(out, 'host');
+  assert.is(existsSync(marker), false);
+});
+
+test('empty groups still print every section', () => {
+  const state = parseNodeRead(runRead([], [], []), 'host');
+  assert.is(state.hashes.size + state.stamps.size + state.units.size, 0);
+});
+
+test('unit blocks: ActiveState and UnitFileState by unit name, in systemctl show format', () => {
+  const out = [
+    '@@harder:sha256',
+    '@@harder:stat',
+    '@@harder:units',
+    'Id=kubelet.service',
+    'ActiveState=active',
+    'UnitFileState=enabled',
+    '',
+    'Id=no-such.service',
+    'ActiveState=inactive',
+    'UnitFileState=',
+    '',
+  ].join('\n');
+  const state = parseNodeRead(out, 'host');
+  assert.equal(state.units.get('kubelet'), { active: 'active', enabled: 'enabled' });
+  assert.equal(state.units.get('no-such'), { active: 'inactive', enabled: '' });
+});
+
+test('output without the sections (the script did not run) is an error naming the container', () => {
+  assert.throws(() => parseNodeRead('OCI runtime exec failed: exec: "bash": not found\n', 'harder-worker-9'), /harder-worker-9.*no sha256, stat, units section/);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.run();
