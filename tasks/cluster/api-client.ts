@@ -1,8 +1,10 @@
 // A minimal HTTPS client for the Kubernetes API and kubelets from the host, with or without a client
 // certificate. Probes use it instead of spawning kubectl: a GET takes milliseconds.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
+import { createSecureContext } from 'node:tls';
 
 export type TlsIdentity = { ca: string; cert?: string; key?: string };
 
@@ -17,13 +19,31 @@ export function loadIdentity(paths: { ca: string; cert?: string; key?: string })
   };
 }
 
+const agents = new Map<string, Agent>();
+
+/**
+ * One agent per identity (by content: a re-issued cert gets a new one), holding the parsed TLS context:
+ * parsing CA, cert and key for every request cost more CPU than the request. The agent also resumes TLS
+ * sessions, which is why it is never shared between identities (a resumed session keeps its client
+ * cert). No keep-alive: an idle pooled socket to an apiserver that restarts would fail the next request.
+ */
+function agentFor(identity: TlsIdentity): Agent {
+  const id = createHash('sha256').update(identity.ca).update('\0').update(identity.cert ?? '').update('\0').update(identity.key ?? '').digest('hex');
+  let agent = agents.get(id);
+  if (!agent) {
+    agent = new Agent({ keepAlive: false, secureContext: createSecureContext({ ca: identity.ca, cert: identity.cert, key: identity.key }) });
+    agents.set(id, agent);
+  }
+  return agent;
+}
+
 export function apiRequest(
   url: string,
   identity: TlsIdentity | { insecure: true },
   opts: { method?: string; body?: string; contentType?: string; timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
-    const tls = 'insecure' in identity ? { rejectUnauthorized: false } : { ca: identity.ca, cert: identity.cert, key: identity.key };
+    const tls = 'insecure' in identity ? { rejectUnauthorized: false, agent: false as const } : { agent: agentFor(identity) };
     const req = request(
       url,
       {
@@ -32,7 +52,6 @@ export function apiRequest(
         headers: { accept: 'application/json', ...(opts.body ? { 'content-type': opts.contentType ?? 'application/json' } : {}) },
         timeout: opts.timeoutMs ?? 5000,
         signal: opts.signal,
-        agent: false,
       },
       (res) => {
         const chunks: Buffer[] = [];
