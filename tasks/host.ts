@@ -4,8 +4,6 @@
 
 import { target } from '../lib/target.ts';
 
-export { ensureDockerEngine } from '../lib/docker/ensure-engine.ts';
-
 /** What the nodes are built on. Stable across runs, so dependents stay up to date (early cutoff). */
 export type HostFacts = {
   dockerVersion: string;

@@ -3,8 +3,6 @@
 // fills in as inputs, so only a real change re-issues a cert; CAs are precious.
 
 import { target, type Target } from '../lib/target.ts';
-import { issueToFiles } from '../lib/pki/issue-to-files.ts';
-import { ensureKeyPairFiles } from '../lib/pki/key-pair-files.ts';
 import { keySpecText, type KeySpec } from '../lib/pki/key-spec.ts';
 import type { ClusterConfig } from './config.ts';
 import { planIps } from './ip-plan.ts';
@@ -49,6 +47,8 @@ function certTarget(spec: CertSpec, config: ClusterConfig, signer: CertTarget | 
     version: 1,
     build: async (ctx): Promise<CertResult> => {
       const signerResult = ctx.deps.signer;
+      // Issuing code (x509 building, signing config) is imported only when a cert is issued: a no-op run never needs it.
+      const { issueToFiles } = await import('../lib/pki/issue-to-files.ts');
       const issued = await issueToFiles({
         root: ctx.root,
         request: spec.request,
@@ -90,6 +90,7 @@ function serviceAccountTarget(config: ClusterConfig) {
     precious: true,
     version: 1,
     build: async (ctx): Promise<ServiceAccountKeyResult> => {
+      const { ensureKeyPairFiles } = await import('../lib/pki/key-pair-files.ts');
       const result = await ensureKeyPairFiles(ctx.root, key, pub, defaultKeySpec(config));
       ctx.log(result.reused ? 'kept the existing key' : `generated a ${keySpecText(defaultKeySpec(config))} key`);
       return { key, pub, sha256: result.sha256 };
