@@ -111,11 +111,15 @@ try {
   const filesDir = join(base, 'record-files');
   mkdirSync(filesDir);
   const names: string[] = [];
+  const loaded = new StateStore(join(engineDir, 'output'));
   for (const line of journal) {
-    const tab = line.indexOf('\t');
-    const name = JSON.parse(line.slice(0, tab)) as string;
+    const name = JSON.parse(line.slice(0, line.indexOf('\t'))) as string;
     names.push(name);
-    writeFileSync(join(filesDir, `${Buffer.from(name).toString('hex')}.json`), line.slice(tab + 1).split('\t')[0]!);
+    const read = loaded.get(name);
+    if (read.kind !== 'ok') throw new Error(`journal lost ${name}`);
+    // What an up-to-date check reads, one JSON file per target.
+    const { key, result, resultHash, outputs } = read.record;
+    writeFileSync(join(filesDir, `${Buffer.from(name).toString('hex')}.json`), JSON.stringify({ key, result, resultHash, outputs }));
   }
   const perFile: number[] = [];
   const oneJournal: number[] = [];

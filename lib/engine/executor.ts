@@ -28,6 +28,19 @@ function keyOf(name: string, manifest: Manifest): string {
   return sha256(`${JSON.stringify([name, version, files, env, deps, outputs])}\n${stableStringify(values)}`);
 }
 
+/** True when a key would not be serialised in insertion order (array-index keys come first in V8). */
+const startsWithDigit = (key: string): boolean => {
+  const c = key.charCodeAt(0);
+  return c >= 48 && c <= 57;
+};
+
+/** The names in sorted order without repeats (the order and keys of the manifest's maps); as given when already so. */
+function sortedUnique(names: readonly string[] | undefined): readonly string[] {
+  if (!names) return [];
+  for (let i = 1; i < names.length; i++) if (!(names[i - 1]! < names[i]!)) return [...new Set(names)].sort();
+  return names;
+}
+
 /** A relative path that path.join would change: '.', '..' or empty segments, a trailing slash, a backslash. */
 const NOT_NORMAL = /(^|\/)\.\.?(\/|$)|\/\/|\/$|\\/;
 
@@ -105,7 +118,7 @@ class Run {
     readonly forced: Set<string>,
   ) {
     this.rootSlash = root.endsWith('/') ? root : `${root}/`;
-    this.stats = new StatCache(join(outDir, '.harder', 'stat-cache.json'));
+    this.stats = new StatCache(join(outDir, '.harder', 'stat-cache.tsv'), join(outDir, '.harder', 'stat-cache.json'));
     this.store = new StateStore(outDir);
     const jobs = Math.max(1, opts.jobs ?? availableParallelism());
     this.buildSlots = new Slots(jobs);
@@ -252,6 +265,55 @@ class Run {
     return { version: t.version ?? 0, files: sortedRecord(files), values, env: sortedRecord(env), deps: sortedRecord(deps), outputs: t.outputs ?? [] };
   }
 
+  /**
+   * The key of a target computed without building its manifest: the very text keyOf() hashes, written
+   * directly (a no-op run needs only the key, not the manifest that --explain and the record use).
+   * Undefined when a case needs the general path (globs, keys that would not serialise in sorted
+   * order, a missing input or a value that is not JSON: manifestOf() reports those).
+   */
+  quickKey(t: AnyTarget, edges: [string, string][]): string | undefined {
+    const version = t.version ?? 0;
+    if (typeof version !== 'number' || !Number.isFinite(version)) return undefined;
+    let text = `[${JSON.stringify(t.name)},${version},{`;
+    const patterns = sortedUnique(t.inputs?.files);
+    for (let i = 0; i < patterns.length; i++) {
+      const pattern = patterns[i]!;
+      if (typeof pattern !== 'string' || isGlob(pattern) || startsWithDigit(pattern)) return undefined;
+      const stamp = this.stats.stamp(this.abs(pattern));
+      if (!stamp) return undefined;
+      text += `${i ? ',' : ''}${JSON.stringify(pattern)}:"${stamp.hash}"`;
+    }
+    text += '},{';
+    const env = sortedUnique(t.inputs?.env);
+    for (let i = 0; i < env.length; i++) {
+      const name = env[i]!;
+      if (typeof name !== 'string' || startsWithDigit(name)) return undefined;
+      const value = process.env[name];
+      text += `${i ? ',' : ''}${JSON.stringify(name)}:${value === undefined ? 'null' : JSON.stringify(value)}`;
+    }
+    text += '},{';
+    let sorted = edges;
+    for (let i = 1; i < edges.length; i++) {
+      if (!(edges[i - 1]![0] < edges[i]![0])) {
+        sorted = [...edges].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+        break;
+      }
+    }
+    for (let i = 0; i < sorted.length; i++) {
+      const [alias, dep] = sorted[i]!;
+      if (startsWithDigit(alias)) return undefined;
+      text += `${i ? ',' : ''}${JSON.stringify(alias)}:${JSON.stringify(`${dep}@${this.resultHashes.get(dep)}`)}`;
+    }
+    const values = t.inputs?.values ?? {};
+    let empty = true;
+    for (const _ in values) {
+      empty = false;
+      break;
+    }
+    if (!empty && jsonProblem(values, 'inputs.values')) return undefined;
+    return sha256(`${text}},${JSON.stringify(t.outputs ?? [])}]\n${empty ? '{}' : stableStringify(values)}`);
+  }
+
   /** Why the owned files do not match the record, or undefined. Refreshes stamps of touched-but-equal files. */
   checkOutputs(t: AnyTarget, record: TargetRecord): string | undefined {
     // Copied only when a stamp is refreshed: a no-op run allocates nothing here.
@@ -323,7 +385,8 @@ class Run {
     if (!t.build) {
       // An alias: done when its members are. Its "result hash" combines theirs, so a target that
       // depends on an alias still rebuilds when a member's result changes.
-      this.resultHashes.set(name, hashJson(edges.map(([alias, dep]) => [alias, this.resultHashes.get(dep) ?? null])));
+      // (Arrays of strings and nulls: JSON.stringify is already the canonical form hashJson would hash.)
+      this.resultHashes.set(name, sha256(JSON.stringify(edges.map(([alias, dep]) => [alias, this.resultHashes.get(dep) ?? null]))));
       // With tentative members the alias is decided in visit(), once they are.
       if (speculative) return { t, edges, record: undefined, reason: undefined, started, speculative };
       const outcome = wouldDep ? 'would-build' : 'up-to-date';
@@ -333,6 +396,22 @@ class Run {
     const read = this.store.get(name);
     const record = read.kind === 'ok' ? read.record : undefined;
     if (wouldDep) return { t, edges, record, reason: record ? `dependency ${wouldDep} would rebuild` : 'never built', started, speculative };
+    // The no-op case: a current record and nothing that needs the manifest (a probe or a dependent's
+    // speculation may lead to a build, which records it). The key is computed directly, and if it
+    // matches and the owned files are intact the target is up to date without a manifest.
+    let outputsReason: string | undefined | null = null;
+    if (record && record.key !== null && !speculative && !t.probe && !t.alwaysRun && !this.forced.has(name)) {
+      let quick: string | undefined;
+      try {
+        quick = this.quickKey(t, edges);
+      } catch {
+        quick = undefined; // the general path below reports it
+      }
+      if (quick !== undefined && quick === record.key) {
+        outputsReason = this.checkOutputs(t, record);
+        if (outputsReason === undefined) return { t, edges, record, key: quick, reason: undefined, started, speculative };
+      }
+    }
     let manifest: Manifest;
     try {
       manifest = this.manifestOf(t, edges);
@@ -348,7 +427,7 @@ class Run {
     else if (this.forced.has(name)) reason = 'forced';
     else if (t.alwaysRun) reason = 'always runs';
     else if (record!.key !== key) reason = explainChanges(record!.manifest, manifest);
-    else reason = this.checkOutputs(t, record!);
+    else reason = outputsReason === null ? this.checkOutputs(t, record!) : outputsReason;
     return { t, edges, record, manifest, key, reason, started, speculative };
   }
 

@@ -54,15 +54,6 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
     order.push(t.name);
   }
   const deps = new Map<string, [string, string][]>();
-  const dependents = new Map<string, string[]>();
-  const groups = new Map<string, string[]>();
-  for (const name of order) {
-    dependents.set(name, []);
-    const group = groupOf(name);
-    const members = groups.get(group);
-    if (members) members.push(name);
-    else groups.set(group, [name]);
-  }
   for (const name of order) {
     const t = byName.get(name)!;
     const edges: [string, string][] = [];
@@ -92,7 +83,6 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
         continue;
       }
       edges.push([aliasName, dep.name]);
-      dependents.get(dep.name)!.push(name);
     }
     deps.set(name, edges);
   }
@@ -100,7 +90,33 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
     problems.push(new EngineError('cycle', `dependency cycle: ${cycle.join(' → ')}`, { target: cycle[0], hint: 'a target cannot depend on itself, even indirectly; remove one of these dependencies' }));
   }
   if (problems.length) throw new InvalidGraphError(problems);
-  return { byName, deps, dependents, groups, order };
+  // Dependents and groups are made on first use: a no-op build of one alias needs neither.
+  let dependents: Map<string, string[]> | undefined;
+  let groups: Map<string, string[]> | undefined;
+  return {
+    byName,
+    deps,
+    order,
+    get dependents() {
+      if (!dependents) {
+        dependents = new Map(order.map((name) => [name, []]));
+        for (const name of order) for (const [, dep] of deps.get(name)!) dependents.get(dep)!.push(name);
+      }
+      return dependents;
+    },
+    get groups() {
+      if (!groups) {
+        groups = new Map();
+        for (const name of order) {
+          const group = groupOf(name);
+          const members = groups.get(group);
+          if (members) members.push(name);
+          else groups.set(group, [name]);
+        }
+      }
+      return groups;
+    },
+  };
 }
 
 /** Each cycle found by depth-first search, as a path that starts and ends on the same name. */

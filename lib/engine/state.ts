@@ -4,15 +4,22 @@
 // has grown. A kill can only tear the last line, which the next load ignores.
 //
 // Line format: `<JSON of the target name>\t<payload>`; the name comes first so a load can index every
-// line and parse only the records it needs. A record's payload is two JSON texts separated by a tab:
-// the fields every up-to-date check reads (key, result, owned-file stamps), then the manifest and
-// timings, which are parsed only when something asks (--explain). JSON never contains a raw tab.
-// Other payloads: `{"invalidated":true}`
-// (the target started rebuilding: its record is no longer trusted, its result is kept as `previous`);
-// `{"removed":true}` (cleaned). The first line is a header naming the format version.
+// line and parse only the records it needs. JSON never contains a raw tab or newline, so tabs separate
+// fields. A record's payload (format 2) is five fields:
+//   <key>\t<result hash>\t<result JSON>\t<owned-file stamps JSON>\t<manifest and timings JSON>
+// The first four are what an up-to-date check reads; the last is parsed only when something asks
+// (--explain). Stamps are flat: [path, hash, size, mtimeMs, ctimeMs, ino, path, ...]. The manifest
+// leaves out what the record already holds (the declared outputs are the stamps' paths).
+// Format 1 payloads (one JSON object with the fields by name, a tab, the manifest and timings) are
+// still read, so a journal written by an older engine rebuilds nothing; the first compaction rewrites
+// it in format 2. Other payloads: `{"invalidated":true}` (the target started rebuilding: its record
+// is no longer trusted, its result is kept as `previous`); `{"removed":true}` (cleaned). The first
+// line is a header naming the format version.
 //
 // One journal instead of one file per target: a no-op run over 10,000 targets reads one file instead
 // of 10,000 (bench/engine.ts measures both layouts; see the figures in the engine issue report).
+// The journal is indexed, not split: a load records where each target's latest line starts and keeps
+// the text; a record is parsed when asked for and not kept, so a no-op run holds no parsed records.
 
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,9 +27,13 @@ import type { Json } from '../target.ts';
 import { writeFileAtomic } from './atomic.ts';
 import type { FileStamp } from './stat-cache.ts';
 
-/** Bumped when the record layout changes; a journal or record of another schema means "rebuild". */
-export const SCHEMA = 1;
+/** The record schema this engine writes; format 1 records are read too. Other schemas mean "rebuild". */
+export const SCHEMA = 2;
 const HEADER = `{"harder-state":${SCHEMA}}`;
+/** Journals written before format 2: read as they are, rewritten in format 2 by the next compaction. */
+const HEADER_1 = '{"harder-state":1}';
+const INVALIDATED = '{"invalidated":true}';
+const REMOVED = '{"removed":true}';
 
 /**
  * What went into a key, by name, so `--explain` can say which input changed (from → to).
@@ -71,17 +82,24 @@ export function journalPath(outDir: string): string {
   return join(outDir, '.harder', 'state.log');
 }
 
-type Slot = { raw?: string; invalidated?: boolean; parsed?: ReadRecord };
+/**
+ * A target's latest state. A number is where its record's payload starts in the loaded text (the
+ * common case: one small integer per target, nothing parsed). An object is a record written or
+ * invalidated in this run, or a loaded one that was invalidated.
+ */
+type Slot = number | { payload: number | string; invalidated: boolean; record?: TargetRecord };
 
 const EMPTY_MANIFEST: Manifest = { version: 0, files: {}, values: {}, env: {}, deps: {}, outputs: [] };
 
 type ColdPart = { manifest: Manifest; builtAt: string; ms: number };
 
+/** The format 2 cold part as written: empty maps and the outputs (the stamps' paths) are left out. */
+type ColdJson = { version?: number; files?: Record<string, string>; values?: Record<string, Json>; env?: Record<string, string | null>; deps?: Record<string, string>; builtAt?: string; ms?: number };
+
 /**
- * A record read from the journal: the hot fields are copied from the parsed hot part; the manifest and
- * timings (the cold part) are parsed on first access, through getters on the prototype (no per-record
- * closures). A class instance rather than JSON.parse's object with its prototype swapped: V8 gives
- * every instance one shape, where setPrototypeOf on 10,000 fresh objects costs a map transition each.
+ * A record read from the journal: key, result and result hash are read at once; the owned-file
+ * stamps, the manifest and the timings are parsed on first access, through getters on the prototype
+ * (no per-record closures). A class instance: V8 gives every instance one shape.
  */
 class JournalRecord {
   schema: number;
@@ -89,63 +107,139 @@ class JournalRecord {
   key: string | null;
   result: Json;
   resultHash: string;
-  outputs: Record<string, FileStamp>;
-  /** The cold part's JSON text, then its parsed value (never serialised: not enumerable-by-JSON). */
+  /** The stamps' JSON text (format 2), then their parsed value. */
+  #outputsText: string | undefined;
+  #outputs: Record<string, FileStamp> | undefined;
+  /** The cold part's JSON text, then its parsed value. */
   #cold: string;
   #parsed: ColdPart | undefined;
+  declare outputs: Record<string, FileStamp>;
   declare manifest: Manifest;
   declare builtAt: string;
   declare ms: number;
 
-  constructor(hot: TargetRecord, cold: string) {
-    this.schema = hot.schema;
-    this.name = hot.name;
-    this.key = hot.key;
-    this.result = hot.result;
-    this.resultHash = hot.resultHash;
-    this.outputs = hot.outputs;
+  constructor(schema: number, name: string, key: string, result: Json, resultHash: string, outputs: Record<string, FileStamp> | undefined, outputsText: string | undefined, cold: string) {
+    this.schema = schema;
+    this.name = name;
+    this.key = key;
+    this.result = result;
+    this.resultHash = resultHash;
+    this.#outputs = outputs;
+    this.#outputsText = outputsText;
     this.#cold = cold;
+  }
+
+  outputsPart(): Record<string, FileStamp> {
+    if (!this.#outputs) {
+      // Checked when the record was read: a flat array of 6-tuples.
+      const flat = JSON.parse(this.#outputsText!) as (string | number)[];
+      const outputs: Record<string, FileStamp> = {};
+      for (let i = 0; i + 5 < flat.length; i += 6) {
+        outputs[flat[i] as string] = { hash: flat[i + 1] as string, size: flat[i + 2] as number, mtimeMs: flat[i + 3] as number, ctimeMs: flat[i + 4] as number, ino: flat[i + 5] as number };
+      }
+      this.#outputs = outputs;
+    }
+    return this.#outputs;
   }
 
   coldPart(): ColdPart {
     if (!this.#parsed) {
-      let data: Partial<ColdPart> | undefined;
+      let data: ColdJson & Partial<ColdPart> | undefined;
       try {
         data = JSON.parse(this.#cold);
       } catch {
         /* damaged */
       }
-      this.#parsed = { manifest: data?.manifest ?? EMPTY_MANIFEST, builtAt: data?.builtAt ?? '', ms: data?.ms ?? 0 };
+      if (this.schema === 1) {
+        this.#parsed = { manifest: data?.manifest ?? EMPTY_MANIFEST, builtAt: data?.builtAt ?? '', ms: data?.ms ?? 0 };
+      } else {
+        // If it is damaged the manifest reads as empty, which can only make --explain list more
+        // changes; the key alone decides staleness.
+        const manifest: Manifest = data
+          ? { version: data.version ?? 0, files: data.files ?? {}, values: data.values ?? {}, env: data.env ?? {}, deps: data.deps ?? {}, outputs: Object.keys(this.outputsPart()) }
+          : EMPTY_MANIFEST;
+        this.#parsed = { manifest, builtAt: data?.builtAt ?? '', ms: data?.ms ?? 0 };
+      }
     }
     return this.#parsed;
   }
 }
 
 Object.defineProperties(JournalRecord.prototype, {
+  outputs: { get(this: JournalRecord) { return this.outputsPart(); }, enumerable: true },
   manifest: { get(this: JournalRecord) { return this.coldPart().manifest; }, enumerable: true },
   builtAt: { get(this: JournalRecord) { return this.coldPart().builtAt; }, enumerable: true },
   ms: { get(this: JournalRecord) { return this.coldPart().ms; }, enumerable: true },
 });
 
-/** A record's payload: the hot part, a tab, the cold part (see the file comment). */
-function serialise(record: TargetRecord): string {
-  const { schema, name, key, result, resultHash, outputs, manifest, builtAt, ms } = record;
-  return `${JSON.stringify({ schema, name, key, result, resultHash, outputs })}\t${JSON.stringify({ manifest, builtAt, ms })}`;
+const isEmpty = (record: Record<string, unknown>): boolean => {
+  for (const _ in record) return false;
+  return true;
+};
+
+/** A record's format 2 payload (see the file comment). */
+export function serialise(record: TargetRecord): string {
+  const { key, result, resultHash, outputs, manifest, builtAt, ms } = record;
+  const flat: (string | number)[] = [];
+  for (const path in outputs) {
+    const s = outputs[path]!;
+    flat.push(path, s.hash, s.size, s.mtimeMs, s.ctimeMs, s.ino);
+  }
+  const cold: ColdJson = {};
+  if (manifest.version) cold.version = manifest.version;
+  if (!isEmpty(manifest.files)) cold.files = manifest.files;
+  if (!isEmpty(manifest.values)) cold.values = manifest.values;
+  if (!isEmpty(manifest.env)) cold.env = manifest.env;
+  if (!isEmpty(manifest.deps)) cold.deps = manifest.deps;
+  cold.builtAt = builtAt;
+  cold.ms = ms;
+  return `${key ?? ''}\t${resultHash}\t${JSON.stringify(result ?? null)}\t${JSON.stringify(flat)}\t${JSON.stringify(cold)}`;
 }
 
-function parseRecord(name: string, raw: string): ReadRecord {
-  const tab = raw.indexOf('\t');
+const corrupt: ReadRecord = { kind: 'unusable', why: 'its state record is corrupt' };
+
+/** Reads a format 2 payload starting at `at` in `text` (it ends at the next newline, or the end). */
+function parseRecord2(name: string, text: string, at: number): ReadRecord {
+  const t1 = text.indexOf('\t', at);
+  const t2 = t1 === -1 ? -1 : text.indexOf('\t', t1 + 1);
+  const t3 = t2 === -1 ? -1 : text.indexOf('\t', t2 + 1);
+  const t4 = t3 === -1 ? -1 : text.indexOf('\t', t3 + 1);
+  let end = text.indexOf('\n', at);
+  if (end === -1) end = text.length;
+  if (t4 === -1 || t4 > end || t1 === at || t2 === t1 + 1) return corrupt;
+  let result: Json;
   try {
-    const record = JSON.parse(tab === -1 ? raw : raw.slice(0, tab)) as TargetRecord;
-    if (!record || typeof record !== 'object') return { kind: 'unusable', why: 'its state record is corrupt' };
-    if (record.schema !== SCHEMA) return { kind: 'unusable', why: `its state record has schema ${String(record.schema)}, this engine writes ${SCHEMA}` };
-    if (record.name !== name || typeof record.resultHash !== 'string' || !record.outputs || tab === -1) return { kind: 'unusable', why: 'its state record is corrupt' };
-    // The cold part is parsed on first access. If it is damaged the manifest reads as empty, which can
-    // only make --explain list more changes; the key alone decides staleness.
-    return { kind: 'ok', record: new JournalRecord(record, raw.slice(tab + 1)) as unknown as TargetRecord };
+    result = JSON.parse(text.slice(t2 + 1, t3)) as Json;
   } catch {
     return { kind: 'unusable', why: 'its state record is corrupt (not JSON)' };
   }
+  const outputsText = text.slice(t3 + 1, t4);
+  // The stamps are parsed on first use; only their frame is checked here.
+  if (outputsText.charCodeAt(0) !== 91 || outputsText.charCodeAt(outputsText.length - 1) !== 93) return corrupt;
+  const outputs = outputsText === '[]' ? {} : undefined;
+  return { kind: 'ok', record: new JournalRecord(2, name, text.slice(at, t1), result, text.slice(t1 + 1, t2), outputs, outputsText, text.slice(t4 + 1, end)) as unknown as TargetRecord };
+}
+
+/** Reads a format 1 payload: `{hot fields by name}\t{manifest, builtAt, ms}`. */
+function parseRecord1(name: string, raw: string): ReadRecord {
+  const tab = raw.indexOf('\t');
+  try {
+    const record = JSON.parse(tab === -1 ? raw : raw.slice(0, tab)) as TargetRecord;
+    if (!record || typeof record !== 'object') return corrupt;
+    if (record.schema !== 1) return { kind: 'unusable', why: `its state record has schema ${String(record.schema)}, this engine writes ${SCHEMA}` };
+    if (record.name !== name || typeof record.resultHash !== 'string' || !record.outputs || tab === -1) return corrupt;
+    return { kind: 'ok', record: new JournalRecord(1, name, record.key as string, record.result, record.resultHash, record.outputs, undefined, raw.slice(tab + 1)) as unknown as TargetRecord };
+  } catch {
+    return { kind: 'unusable', why: 'its state record is corrupt (not JSON)' };
+  }
+}
+
+/** Parses the payload starting at `at`: format 1 payloads are JSON objects, format 2 start with the key. */
+function parseAt(name: string, text: string, at: number): ReadRecord {
+  if (text.charCodeAt(at) !== 123) return parseRecord2(name, text, at);
+  let end = text.indexOf('\n', at);
+  if (end === -1) end = text.length;
+  return parseRecord1(name, text.slice(at, end));
 }
 
 /**
@@ -155,10 +249,14 @@ function parseRecord(name: string, raw: string): ReadRecord {
 export class StateStore {
   readonly file: string;
   readonly #slots = new Map<string, Slot>();
+  /** The journal as loaded; numeric slots point into it. */
+  #text = '';
   #lines = 0;
   #fd: number | undefined;
-  /** The file must be rewritten before appending (missing header, foreign schema, torn tail). */
+  /** The file must be rewritten before appending (missing header, another format, torn tail). */
   #rewrite = false;
+  /** Loaded from a format 1 journal: the next writer rewrites it in format 2. */
+  #old = false;
   #tornTail = false;
 
   constructor(outDir: string) {
@@ -170,56 +268,71 @@ export class StateStore {
       this.#rewrite = true;
       return;
     }
-    const lines = text.split('\n');
-    // A last line without its newline was torn by a kill mid-append: ignore it.
-    if (!text.endsWith('\n')) this.#tornTail = lines.pop() !== '';
-    else lines.pop();
-    if (lines[0] !== HEADER) {
+    let pos = text.indexOf('\n');
+    const header = pos === -1 ? text : text.slice(0, pos);
+    if (header === HEADER_1) this.#old = true;
+    else if (header !== HEADER) {
       // Another format version, or not a journal at all: everything is rebuilt (ninja does the same).
       this.#rewrite = true;
       return;
     }
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const tab = line.indexOf('\t');
-      if (tab === -1) continue;
+    this.#text = text;
+    const slots = this.#slots;
+    let lines = 0;
+    for (pos++; pos < text.length; ) {
+      const nl = text.indexOf('\n', pos);
+      // A last line without its newline was torn by a kill mid-append: ignore it.
+      if (nl === -1) {
+        this.#tornTail = true;
+        break;
+      }
+      lines++;
+      const start = pos;
+      pos = nl + 1;
+      const tab = text.indexOf('\t', start);
+      if (tab === -1 || tab > nl) continue;
       let name: string;
-      const quoted = line.slice(0, tab);
-      if (quoted.length >= 2 && quoted.charCodeAt(0) === 34 && quoted.charCodeAt(quoted.length - 1) === 34 && !quoted.includes('\\')) {
-        name = quoted.slice(1, -1); // a JSON string without escapes is its own content
-      } else {
+      if (text.charCodeAt(start) === 34 && text.charCodeAt(tab - 1) === 34 && tab - start >= 2) {
+        name = text.slice(start + 1, tab - 1);
+        // A JSON string without escapes is its own content.
+        if (name.includes('\\') || name.includes('"')) name = '';
+      } else name = '';
+      if (!name) {
         try {
-          name = JSON.parse(quoted) as string;
+          name = JSON.parse(text.slice(start, tab)) as string;
         } catch {
           continue;
         }
+        if (typeof name !== 'string') continue;
       }
-      const payload = line.slice(tab + 1);
-      if (payload === '{"invalidated":true}') {
-        const slot = this.#slots.get(name);
-        if (slot) {
-          slot.invalidated = true;
-          slot.parsed = undefined;
+      const at = tab + 1;
+      if (text.charCodeAt(at) === 123 && nl - at <= INVALIDATED.length) {
+        const payload = text.slice(at, nl);
+        if (payload === INVALIDATED) {
+          const slot = slots.get(name);
+          if (typeof slot === 'number') slots.set(name, { payload: slot, invalidated: true });
+          else if (slot) slot.invalidated = true;
+          continue;
         }
-      } else if (payload === '{"removed":true}') {
-        this.#slots.delete(name);
-      } else {
-        this.#slots.set(name, { raw: payload });
+        if (payload === REMOVED) {
+          slots.delete(name);
+          continue;
+        }
       }
+      slots.set(name, at);
     }
-    this.#lines = lines.length - 1;
+    this.#lines = lines;
   }
 
   /** The record of a target (key null when invalidated). */
   get(name: string): ReadRecord {
     const slot = this.#slots.get(name);
-    if (!slot) return { kind: 'missing' };
-    if (!slot.parsed) {
-      const read = parseRecord(name, slot.raw!);
-      if (read.kind === 'ok' && slot.invalidated) read.record.key = null;
-      slot.parsed = read;
-    }
-    return slot.parsed;
+    if (slot === undefined) return { kind: 'missing' };
+    if (typeof slot === 'number') return parseAt(name, this.#text, slot);
+    if (slot.record && !slot.invalidated) return { kind: 'ok', record: slot.record };
+    const read = typeof slot.payload === 'number' ? parseAt(name, this.#text, slot.payload) : parseRecord2(name, slot.payload, 0);
+    if (read.kind === 'ok' && slot.invalidated) read.record.key = null;
+    return read;
   }
 
   /** Names with a record. */
@@ -229,7 +342,7 @@ export class StateStore {
 
   #append(name: string, payload: string): void {
     if (this.#fd === undefined) {
-      if (this.#rewrite) {
+      if (this.#rewrite || this.#old) {
         this.#compact();
       }
       this.#fd = openSync(this.file, 'a');
@@ -244,9 +357,9 @@ export class StateStore {
   }
 
   put(record: TargetRecord): void {
-    const raw = serialise(record);
-    this.#slots.set(record.name, { raw, parsed: { kind: 'ok', record } });
-    this.#append(record.name, raw);
+    const payload = serialise(record);
+    this.#slots.set(record.name, { payload, invalidated: false, record });
+    this.#append(record.name, payload);
   }
 
   /**
@@ -255,50 +368,74 @@ export class StateStore {
    */
   invalidate(name: string): void {
     const slot = this.#slots.get(name);
-    if (!slot || slot.invalidated) return;
-    slot.invalidated = true;
-    slot.parsed = undefined;
-    this.#append(name, '{"invalidated":true}');
+    if (slot === undefined) return;
+    if (typeof slot === 'number') this.#slots.set(name, { payload: slot, invalidated: true });
+    else if (slot.invalidated) return;
+    else {
+      slot.invalidated = true;
+      slot.record = undefined;
+    }
+    this.#append(name, INVALIDATED);
   }
 
   /** Forgets a target (clean). Returns whether it had a record. */
   remove(name: string): boolean {
     if (!this.#slots.has(name)) return false;
     this.#slots.delete(name);
-    this.#append(name, '{"removed":true}');
+    this.#append(name, REMOVED);
     return true;
   }
 
-  /** Rewrites the journal with one line per live record (temp file + rename). */
+  /** A slot's payload as format 2 text, or undefined when it cannot be read (it is dropped). */
+  #payload2(name: string, payload: number | string): string | undefined {
+    if (typeof payload === 'string') return payload;
+    if (this.#text.charCodeAt(payload) !== 123) {
+      let end = this.#text.indexOf('\n', payload);
+      if (end === -1) end = this.#text.length;
+      return this.#text.slice(payload, end);
+    }
+    // Format 1: rewritten in format 2 (key, result, stamps and manifest as they were: nothing rebuilds).
+    const read = parseAt(name, this.#text, payload);
+    return read.kind === 'ok' ? serialise(read.record) : undefined;
+  }
+
+  /** Rewrites the journal in format 2 with one line per live record (temp file + rename). */
   #compact(): void {
     if (this.#fd !== undefined) {
       closeSync(this.#fd);
       this.#fd = undefined;
     }
-    let text = `${HEADER}\n`;
+    const parts: string[] = [`${HEADER}\n`];
     let lines = 0;
     for (const [name, slot] of this.#slots) {
-      if (!slot.raw && !slot.parsed) continue;
-      const raw = slot.raw ?? serialise((slot.parsed as { record: TargetRecord }).record);
-      text += `${JSON.stringify(name)}\t${raw}\n`;
+      const payload = this.#payload2(name, typeof slot === 'number' ? slot : slot.payload);
+      if (payload === undefined) continue;
+      const quoted = JSON.stringify(name);
+      parts.push(`${quoted}\t${payload}\n`);
       lines++;
-      if (slot.invalidated) {
-        text += `${JSON.stringify(name)}\t{"invalidated":true}\n`;
+      if (typeof slot !== 'number' && slot.invalidated) {
+        parts.push(`${quoted}\t${INVALIDATED}\n`);
         lines++;
       }
     }
-    writeFileAtomic(this.file, text);
+    writeFileAtomic(this.file, parts.join(''));
     this.#lines = lines;
     this.#rewrite = false;
+    this.#old = false;
     this.#tornTail = false;
   }
 
-  /** Ends the run's writes: compacts when the journal holds many superseded lines. */
+  /**
+   * Ends the run's writes: compacts when the journal holds many superseded lines, and rewrites a
+   * format 1 journal in format 2 (call only while holding the run lock).
+   */
   close(): void {
     if (this.#fd !== undefined) {
       closeSync(this.#fd);
       this.#fd = undefined;
       if (this.#lines > 2 * this.#slots.size + 100) this.#compact();
+    } else if (this.#old) {
+      this.#compact();
     }
   }
 }

@@ -1,0 +1,140 @@
+// State written by an older engine (journal format 1, stat cache format 1) is read as it is: nothing
+// rebuilds and nothing is re-hashed; the next writer rewrites both in the current formats.
+
+import { existsSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { hashCounter, journalPath, readRecord } from '../../lib/engine/index.ts';
+import { target, type AnyTarget } from '../../lib/target.ts';
+import { build, tempProject, withOutcome, write } from '../fixtures/engine/helpers.ts';
+
+/** in (reads in.txt, owns out/in.txt, a value and an env input) → mid (two dependencies) → top. */
+function project(root: string, value = 'a') {
+  const runs: string[] = [];
+  const input = target({
+    name: 'g:in',
+    description: 'reads in.txt',
+    deps: {},
+    version: 2,
+    inputs: { files: ['in.txt', 'b.txt'], values: { setting: value, list: [1, { z: 1, a: 2 }] }, env: ['HARDER_JOURNAL_TEST'] },
+    outputs: ['out/in.txt'],
+    build: async (ctx) => {
+      runs.push('g:in');
+      write(ctx.root, 'out/in.txt', 'made');
+      return { text: 'in' };
+    },
+  });
+  const other = target({ name: 'g:other', description: '', deps: {}, build: async () => (runs.push('g:other'), 7) });
+  const mid = target({
+    name: 'g:mid',
+    description: 'two dependencies, declared out of alphabetical order',
+    deps: { zeta: input, alpha: other },
+    build: async (ctx) => (runs.push('g:mid'), `${ctx.deps.zeta.text}${ctx.deps.alpha}`),
+  });
+  const top = target({ name: 'h:top', description: '', deps: { mid }, build: async (ctx) => (runs.push('h:top'), ctx.deps.mid.length) });
+  const targets: AnyTarget[] = [input, other, mid, top];
+  return { targets, runs };
+}
+
+/** The journal as the format 1 engine wrote it: a JSON object of the hot fields, a tab, the manifest. */
+function rewriteAsFormat1(outDir: string, names: string[]): void {
+  let text = '{"harder-state":1}\n';
+  for (const name of names) {
+    const read = readRecord(outDir, name);
+    if (read.kind !== 'ok') throw new Error(`no record for ${name}`);
+    const { key, result, resultHash, outputs, manifest, builtAt, ms } = read.record;
+    const hot = JSON.stringify({ schema: 1, name, key, result, resultHash, outputs: { ...outputs } });
+    const cold = JSON.stringify({ manifest: { ...manifest }, builtAt, ms });
+    text += `${JSON.stringify(name)}\t${hot}\t${cold}\n`;
+  }
+  writeFileSync(journalPath(outDir), text);
+}
+
+/** The stat cache as the format 1 engine wrote it (one JSON object), from the current file. */
+function rewriteStatCacheAsFormat1(outDir: string): void {
+  const tsv = join(outDir, '.harder', 'stat-cache.tsv');
+  const files: Record<string, unknown> = {};
+  for (const line of readFileSync(tsv, 'utf8').trim().split('\n').slice(1)) {
+    const [path, hash, size, mtimeMs, ctimeMs, ino] = line.split('\t');
+    files[path!] = { hash, size: Number(size), mtimeMs: Number(mtimeMs), ctimeMs: Number(ctimeMs), ino: Number(ino) };
+  }
+  unlinkSync(tsv);
+  writeFileSync(join(outDir, '.harder', 'stat-cache.json'), JSON.stringify({ format: 1, files }));
+}
+
+test('a format 1 journal and stat cache are read without rebuilding or re-hashing, then rewritten', async () => {
+  const root = tempProject('journal');
+  const outDir = join(root, 'output');
+  write(root, 'in.txt', 'in');
+  write(root, 'b.txt', 'b');
+  // Old enough to be cached (not "racily clean").
+  for (const f of ['in.txt', 'b.txt']) utimesSync(join(root, f), new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+  process.env.HARDER_JOURNAL_TEST = 'x';
+  try {
+    const first = project(root);
+    await build(root, { targets: first.targets, requested: ['h:top'] });
+    assert.equal(first.runs.sort(), ['g:in', 'g:mid', 'g:other', 'h:top']);
+    const names = ['g:in', 'g:other', 'g:mid', 'h:top'];
+    rewriteAsFormat1(outDir, names);
+    rewriteStatCacheAsFormat1(outDir);
+
+    // A dry run reads the old state and writes nothing.
+    const dry = await build(root, { targets: project(root).targets, requested: ['h:top'], dryRun: true });
+    assert.equal(withOutcome(dry, 'up-to-date'), names.slice().sort());
+    assert.ok(readFileSync(journalPath(outDir), 'utf8').startsWith('{"harder-state":1}\n'));
+
+    const hashed = hashCounter.files;
+    const second = project(root);
+    const report = await build(root, { targets: second.targets, requested: ['h:top'] });
+    assert.equal(second.runs, [], 'nothing rebuilt');
+    assert.equal(withOutcome(report, 'up-to-date'), names.slice().sort());
+    assert.is(hashCounter.files, hashed, 'nothing re-hashed');
+    assert.equal(report.entries['h:top']!.result, 3);
+    // The run rewrote both files in the current formats, with the same records.
+    assert.ok(readFileSync(journalPath(outDir), 'utf8').startsWith('{"harder-state":2}\n'));
+    assert.ok(existsSync(join(outDir, '.harder', 'stat-cache.tsv')));
+    assert.not.ok(existsSync(join(outDir, '.harder', 'stat-cache.json')));
+    const third = project(root);
+    await build(root, { targets: third.targets, requested: ['h:top'] });
+    assert.equal(third.runs, []);
+    assert.is(hashCounter.files, hashed);
+
+    // The manifest survived the rewrite: --explain still names the field that changed.
+    const changed = project(root, 'b');
+    const r = await build(root, { targets: changed.targets, requested: ['h:top'] });
+    assert.is(r.entries['g:in']!.reason, 'value setting changed: "a" → "b"');
+  } finally {
+    delete process.env.HARDER_JOURNAL_TEST;
+  }
+});
+
+test('a format 1 record is explained from its own manifest before any rewrite', async () => {
+  const root = tempProject('journal');
+  const outDir = join(root, 'output');
+  write(root, 'in.txt', 'in');
+  write(root, 'b.txt', 'b');
+  await build(root, { targets: project(root).targets, requested: ['h:top'] });
+  rewriteAsFormat1(outDir, ['g:in', 'g:other', 'g:mid', 'h:top']);
+  write(root, 'b.txt', 'changed');
+  const dry = await build(root, { targets: project(root).targets, requested: ['h:top'], dryRun: true });
+  assert.match(dry.entries['g:in']!.reason, /^input file b\.txt changed: [0-9a-f]{8} → [0-9a-f]{8}$/);
+  assert.equal(withOutcome(dry, 'up-to-date'), ['g:other']);
+});
+
+test('the record of an invalidated format 1 line stays untrusted after the rewrite', async () => {
+  const root = tempProject('journal');
+  const outDir = join(root, 'output');
+  write(root, 'in.txt', 'in');
+  write(root, 'b.txt', 'b');
+  await build(root, { targets: project(root).targets, requested: ['h:top'] });
+  rewriteAsFormat1(outDir, ['g:in', 'g:other', 'g:mid', 'h:top']);
+  writeFileSync(journalPath(outDir), `${readFileSync(journalPath(outDir), 'utf8')}"g:mid"\t{"invalidated":true}\n`);
+  const p = project(root);
+  const report = await build(root, { targets: p.targets, requested: ['h:top'] });
+  assert.is(report.entries['g:mid']!.reason, 'the last build failed or was interrupted');
+  assert.equal(p.runs, ['g:mid']);
+  assert.equal(withOutcome(report, 'up-to-date'), ['g:in', 'g:other', 'h:top']);
+});
+
+test.run();
