@@ -4,6 +4,7 @@
 // Failure policy (p-graph has none of its own): on the first failure stop starting targets and abort
 // running builds through their AbortSignal; with keepGoing build everything not downstream of a failure.
 
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AnyTarget, ArtefactContext, Json } from '../target.ts';
@@ -15,7 +16,7 @@ import { hashJson, jsonProblem, sha256, stableStringify } from './hash.ts';
 import { acquireLock } from './lock.ts';
 import { StatCache, restamp, stampFile, type FileStamp } from './stat-cache.ts';
 import { Slots } from './slots.ts';
-import { SCHEMA, StateStore, withChanges, type Manifest, type TargetRecord } from './state.ts';
+import { SCHEMA, StateStore, recordedStampMatches, withChanges, type Manifest, type TargetRecord } from './state.ts';
 import type { BuildOptions, BuildReport, Entry, Failure } from './types.ts';
 
 /**
@@ -319,6 +320,9 @@ class Run {
     // Copied only when a stamp is refreshed: a no-op run allocates nothing here.
     let outputs: Record<string, FileStamp> | undefined;
     for (const path of t.outputs ?? []) {
+      // The common case, decided on one stat; anything else is looked at again below.
+      const stats = statSync(this.abs(path), { throwIfNoEntry: false });
+      if (stats && stats.isFile() && recordedStampMatches(record, path, stats)) continue;
       const stamp = record.outputs[path];
       if (!stamp) return `output ${path} has no recorded hash`;
       const current = restamp(this.abs(path), stamp);

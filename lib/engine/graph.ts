@@ -206,22 +206,29 @@ export function closure(graph: Graph, roots: readonly string[]): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   // Iterative DFS: a 10,000-long chain must not overflow the call stack.
+  // Two parallel stacks (name, next edge) rather than a [name, index] pair per visited target.
+  const names: string[] = [];
+  const next: number[] = [];
   for (const root of roots) {
     if (seen.has(root)) continue;
-    const stack: [string, number][] = [[root, 0]];
     seen.add(root);
-    while (stack.length) {
-      const top = stack[stack.length - 1]!;
-      const edges = graph.deps.get(top[0])!;
-      if (top[1] < edges.length) {
-        const dep = edges[top[1]++]![1];
+    names.push(root);
+    next.push(0);
+    while (names.length) {
+      const top = names.length - 1;
+      const edges = graph.deps.get(names[top]!)!;
+      const i = next[top]!;
+      if (i < edges.length) {
+        next[top] = i + 1;
+        const dep = edges[i]![1];
         if (!seen.has(dep)) {
           seen.add(dep);
-          stack.push([dep, 0]);
+          names.push(dep);
+          next.push(0);
         }
       } else {
-        stack.pop();
-        out.push(top[0]);
+        out.push(names.pop()!);
+        next.pop();
       }
     }
   }

@@ -21,11 +21,11 @@
 // The journal is indexed, not split: a load records where each target's latest line starts and keeps
 // the text; a record is parsed when asked for and not kept, so a no-op run holds no parsed records.
 
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Json } from '../target.ts';
 import { writeFileAtomic } from './atomic.ts';
-import type { FileStamp } from './stat-cache.ts';
+import { stampMatches, type FileStamp } from './stat-cache.ts';
 
 /** The record schema this engine writes; format 1 records are read too. Other schemas mean "rebuild". */
 export const SCHEMA = 2;
@@ -142,6 +142,28 @@ class JournalRecord {
     return this.#outputs;
   }
 
+  /**
+   * Whether `stats` matches the stamp recorded for `path`. On a format 2 record the stat is compared
+   * with the stamp's text (JSON writes numbers as `${n}` does), so an up-to-date check builds no
+   * stamp objects; false sends the caller to the full comparison.
+   */
+  stampMatches(path: string, stats: Stats): boolean {
+    const text = this.#outputsText;
+    if (this.#outputs || text === undefined || text.includes('\\') || path.includes('"')) {
+      const stamp = this.outputsPart()[path];
+      return !!stamp && stampMatches(stamp, stats);
+    }
+    // A tuple is "path","hash",size,mtimeMs,ctimeMs,ino; only a path can be followed by ,"
+    const at = text.indexOf(`"${path}","`);
+    if (at === -1) return false;
+    const hashEnd = text.indexOf('"', at + path.length + 4);
+    if (hashEnd === -1) return false;
+    const expected = `,${stats.size},${stats.mtimeMs},${stats.ctimeMs},${stats.ino}`;
+    if (!text.startsWith(expected, hashEnd + 1)) return false;
+    const after = text.charCodeAt(hashEnd + 1 + expected.length);
+    return after === 44 || after === 93; // the tuple ends: `,` or `]`
+  }
+
   coldPart(): ColdPart {
     if (!this.#parsed) {
       let data: ColdJson & Partial<ColdPart> | undefined;
@@ -171,6 +193,13 @@ Object.defineProperties(JournalRecord.prototype, {
   builtAt: { get(this: JournalRecord) { return this.coldPart().builtAt; }, enumerable: true },
   ms: { get(this: JournalRecord) { return this.coldPart().ms; }, enumerable: true },
 });
+
+/** Whether `stats` matches the stamp `record` holds for the owned file `path` (see JournalRecord.stampMatches). */
+export function recordedStampMatches(record: TargetRecord, path: string, stats: Stats): boolean {
+  if (record instanceof JournalRecord) return record.stampMatches(path, stats);
+  const stamp = record.outputs[path];
+  return !!stamp && stampMatches(stamp, stats);
+}
 
 const isEmpty = (record: Record<string, unknown>): boolean => {
   for (const _ in record) return false;
