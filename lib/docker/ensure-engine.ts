@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
-import { connectDocker, dockerAddress, dockerAnswers, START_DOCKER_HINT } from './connect.ts';
+import { connectDocker, dockerAddress, dockerAnswers } from './connect.ts';
 import { findDebootstrap } from './debootstrap.ts';
 import { DockerError, DockerUnavailableError } from './errors.ts';
 
@@ -51,6 +51,17 @@ function isDebianLike(): boolean {
   return [os.ID, ...(os.ID_LIKE ?? '').split(' ')].some((id) => id === 'debian' || id === 'ubuntu');
 }
 
+/** One hint for the one reason the preflight will not install and start an engine itself. */
+function whyNoSetupHint(address: string, allowSetup: boolean | undefined): string {
+  if (address !== DEFAULT_SOCKET && address !== 'unix:///run/docker.sock') {
+    return `DOCKER_HOST points at ${address}: start the engine that listens there, or unset DOCKER_HOST to use the local one`;
+  }
+  if (findDockerd()) return 'Docker is installed but not running: start it with `sudo systemctl start docker` (or `sudo dockerd >/var/log/dockerd.log 2>&1 &`)';
+  if (!isDebianLike()) return 'install Docker Engine (https://docs.docker.com/engine/install/) and start it, then run again';
+  if (allowSetup === false) return 'install it with `sudo apt-get install -y docker.io debootstrap` and start it with `sudo systemctl start docker`';
+  return 'run again as root (the preflight then installs Debian\'s docker.io and debootstrap and starts dockerd), or install them yourself: `sudo apt-get install -y docker.io debootstrap && sudo systemctl start docker`';
+}
+
 /** Ensures an engine answers (installing/starting it where that is safe) and returns what it is. */
 export async function ensureDockerEngine(options: EnsureEngineOptions = {}): Promise<EngineFacts> {
   const log = options.log ?? (() => undefined);
@@ -60,10 +71,7 @@ export async function ensureDockerEngine(options: EnsureEngineOptions = {}): Pro
     const canSetup =
       options.allowSetup !== false && (address === DEFAULT_SOCKET || address === 'unix:///run/docker.sock') && process.getuid?.() === 0 && isDebianLike();
     if (!canSetup) {
-      const what = isDebianLike()
-        ? 'install it with `sudo apt-get install -y docker.io debootstrap`, then start it (`sudo systemctl start docker`)'
-        : 'install Docker Engine (https://docs.docker.com/engine/install/) and start it';
-      throw new DockerUnavailableError(`Docker is not running: no engine answers at ${address}`, `${what}; ${START_DOCKER_HINT}`);
+      throw new DockerUnavailableError(`Docker is not running: no engine answers at ${address}`, whyNoSetupHint(address, options.allowSetup));
     }
     // docker.io only where no engine is installed at all: Docker's own packages (/usr/bin/dockerd) stay.
     const missing = [...(findDockerd() ? [] : ['docker.io']), ...(findDebootstrap() ? [] : ['debootstrap'])];

@@ -383,7 +383,8 @@ test('Docker down: one clear error naming the address and how to start Docker', 
     const failure = report.failures.find((f) => f.target === 'host:preflight');
     assert.ok(failure, `host:preflight failed: ${JSON.stringify(report.failures)}`);
     assert.match(failure!.message, `Docker is not running: no engine answers at unix://${dir}/dead.sock`);
-    assert.match(failure!.hint ?? '', /start it with/);
+    // The hint names the one reason the preflight will not set Docker up itself: DOCKER_HOST points elsewhere.
+    assert.match(failure!.hint ?? '', `DOCKER_HOST points at unix://${dir}/dead.sock: start the engine that listens there, or unset DOCKER_HOST`);
     assert.is(report.entries['node:controller-1']!.outcome, 'skipped');
     // The helpers give the same error when called directly.
     try {
