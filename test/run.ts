@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseSummary } from './uvu-summary.ts';
 
 /** Integration files by base name (without .test.ts), in the order they run. */
-export const INTEGRATION_ORDER = ['nodes', 'images', 'binaries', 'pki-etcd', 'cluster-e2e'];
+export const INTEGRATION_ORDER = ['nodes', 'images', 'binaries', 'pki-etcd', 'cluster-e2e', 'cluster-ha'];
 
 /** Per-file time limits; a file that exceeds its limit is killed and counts as failed. */
 const TIMEOUT_MS = { unit: 5 * 60_000, integration: 90 * 60_000 };
