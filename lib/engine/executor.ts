@@ -4,6 +4,7 @@
 // Failure policy (p-graph has none of its own): on the first failure stop starting targets and abort
 // running builds through their AbortSignal; with keepGoing build everything not downstream of a failure.
 
+import { setMaxListeners } from 'node:events';
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -119,6 +120,9 @@ class Run {
     readonly forced: Set<string>,
   ) {
     this.rootSlash = root.endsWith('/') ? root : `${root}/`;
+    // Every running build and probe listens on this one signal (often through many requests each):
+    // that is by design, not a leak, so Node's 10-listener warning would only be noise.
+    setMaxListeners(0, this.controller.signal);
     this.stats = new StatCache(join(outDir, '.harder', 'stat-cache.tsv'), join(outDir, '.harder', 'stat-cache.json'));
     this.store = new StateStore(outDir);
     const jobs = Math.max(1, opts.jobs ?? availableParallelism());

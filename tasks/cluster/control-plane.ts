@@ -23,17 +23,26 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
   // bootstrap roles may not exist yet and they exit). This record gets each apiserver unit in the loop
   // below; it is the readiness target's deps object itself, which the engine reads once the graph is built.
   const readyDeps: DepMap = { admin: ctx.pki.leaves['admin']!, ca: ctx.pki.cas.ca };
+  // Every control plane's apiserver, not only the one the kubeconfigs name: after a control plane
+  // restarts, its apiserver must be ready again before the cluster counts as converged.
+  const apiserverUrls = controlPlanes(ctx.config).map((n) => `https://${ctx.plan.nodes.find((p) => p.name === n.name)!.ip}:${ctx.config.apiServerPort}`);
   const ready = target({
     name: 'cluster:apiserver-ready',
-    description: 'kube-apiserver answers /livez and /readyz with the admin cert (controller-manager and scheduler start after this)',
+    description: 'Every kube-apiserver answers /livez and /readyz with the admin cert (controller-manager and scheduler start after this)',
     deps: readyDeps,
     build: async (bctx) => {
-      await waitApiReady(ctx.plan.apiServerUrl, adminPaths(ctx, bctx.root), bctx.signal);
+      await Promise.all(apiserverUrls.map((url) => waitApiReady(url, adminPaths(ctx, bctx.root), bctx.signal)));
       return { url: ctx.plan.apiServerUrl, kubeletClientUser: APISERVER_KUBELET_CLIENT_USER };
     },
     probe: async (_result, actx) => {
-      const res = await apiRequest(`${ctx.plan.apiServerUrl}/readyz`, loadIdentity(adminPaths(ctx, actx.root)), { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, body: e.message }));
-      return res.status === 200 ? undefined : `/readyz answered ${res.status}: ${res.body.slice(0, 120)}`;
+      const identity = loadIdentity(adminPaths(ctx, actx.root));
+      const answers = await Promise.all(
+        apiserverUrls.map(async (url) => {
+          const res = await apiRequest(`${url}/readyz`, identity, { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, body: e.message }));
+          return res.status === 200 ? undefined : `${url}/readyz answered ${res.status}: ${res.body.slice(0, 120)}`;
+        }),
+      );
+      return answers.find((problem) => problem !== undefined);
     },
   });
   all.push(ready);

@@ -151,20 +151,18 @@ test('with controller-2 stopped the cluster still serves writes (etcd quorum 2/3
   assert.is(run.code, 0, run.output.slice(-3000));
   const members = await etcdMembers();
   assert.is(members.filter((m) => /, started, /.test(m)).length, 3, members.join('\n'));
-  // `cluster:apiserver-ready` probes only the first control plane (plan.apiServerUrl), so a run can report
-  // converged while controller-2's apiserver is still starting: wait for it here, bounded, and say how long.
+  // `cluster:apiserver-ready` probes every control plane's /readyz, so a converged run means controller-2's
+  // apiserver is ready again: no waiting here.
+  const readyz = await api(CP_IPS[1]!, '/readyz');
+  assert.is(readyz.status, 200, `controller-2 /readyz right after the cluster run: ${readyz.status} ${readyz.body.slice(0, 200)}`);
+  // etcd health is checked when etcd's units change, not on every run: wait for the restarted member, bounded.
   const after = performance.now();
   await until('controller-2 etcd endpoint healthy', 60_000, async () => {
     const health = await execa('docker', ['exec', `${CLUSTER}-controller-1`, ...etcdctlArgs(`https://${CP_IPS[1]}:2379`), 'endpoint', 'health'], { reject: false, timeout: 30_000 });
     if (health.exitCode === 0) return true;
     throw new Error(`${health.stdout} ${health.stderr}`);
   });
-  await until('controller-2 /readyz', 60_000, async () => {
-    const res = await api(CP_IPS[1]!, '/readyz');
-    if (res.status === 200) return true;
-    throw new Error(`/readyz ${res.status} ${res.body.slice(0, 200)}`);
-  });
-  process.stdout.write(`controller-2 etcd healthy and apiserver ready ${((performance.now() - after) / 1000).toFixed(1)} s after the cluster run\n`);
+  process.stdout.write(`controller-2 etcd healthy ${((performance.now() - after) / 1000).toFixed(1)} s after the cluster run\n`);
   const name = `ha-rejoined-${Date.now()}`;
   const created = await api(CP_IPS[1]!, SECRETS, { method: 'POST', body: secretBody(name, 'after rejoin') });
   assert.is(created.status, 201, created.body.slice(0, 300));
