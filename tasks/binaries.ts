@@ -1,7 +1,6 @@
 // The Kubernetes binaries and crictl: one target per binary, from the release files, a directory on
 // disk, or a build of the Go module, cached outside the repo under a path keyed by version and source.
 
-import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -13,6 +12,7 @@ import { ChecksumMismatchError, downloadVerified, fetchChecksum, fileDigest, joi
 import { GoToolchainMissingError, goBuild, goModDownload, goVersion, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../lib/go-build.ts';
 import type { BinarySource, ClusterConfig } from './config.ts';
 import { HintedError } from '../lib/hinted-error.ts';
+import { runCommand } from '../lib/run-command.ts';
 
 /** The Kubernetes components this project runs, all from one release / one module version. */
 export const KUBERNETES_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl'] as const;
@@ -112,14 +112,7 @@ async function recordCached(path: string, meta: CacheMeta): Promise<void> {
 
 /** Runs `<binary> --version` (kubectl: `version --client`) and checks it reports the pinned version. */
 export async function checkVersion(path: string, spec: { versionArgs: string[]; versionOutput: string[] }): Promise<void> {
-  const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(path, spec.versionArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
-    child.stderr.on('data', (c: Buffer) => chunks.push(c));
-    child.on('error', reject);
-    child.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
+  const output = await runCommand([path, ...spec.versionArgs], { failHint: 'the file is not a working binary for this machine: delete it and build again' });
   if (!spec.versionOutput.some((text) => output.includes(text))) {
     throw new BinaryError(
       `${path} reports "${output.trim().split('\n')[0]}", expected "${spec.versionOutput[0]}"`,

@@ -2,7 +2,6 @@
 // tiny HTTP test workload, and CoreDNS; plus `load:<image>@<node>` targets that put them into each
 // node's containerd, and the `load <image…>` command for any local image.
 
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -17,6 +16,7 @@ import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from './bi
 import { workers, type ClusterConfig } from './config.ts';
 import { CliError, type ProjectCommand } from '../lib/cli/index.ts';
 import { HintedError } from '../lib/hinted-error.ts';
+import { runCommand } from '../lib/run-command.ts';
 
 /** Per Kubernetes minor: the pause and CoreDNS versions kubeadm deploys (cmd/kubeadm/app/constants). */
 const KUBEADM_IMAGE_VERSIONS: Record<number, { pause: string; coredns: string }> = {
@@ -61,22 +61,9 @@ const IMAGE_LABEL = 'harder.cluster-image';
 
 export class ImageError extends HintedError {}
 
-/** Runs a host command; a missing program becomes an ImageError with the given install hint. */
+/** Runs a host command; a missing program gets the given install hint. */
 function runTool(argv: string[], missingHint: string, signal?: AbortSignal): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], signal });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => out.push(c));
-    child.on('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'ENOENT' ? new ImageError(`\`${argv[0]}\` is not installed`, missingHint) : error),
-    );
-    child.on('close', (code) => {
-      const text = Buffer.concat(out).toString('utf8');
-      if (code === 0) resolve(text);
-      else reject(new ImageError(`\`${argv.join(' ')}\` failed (${code}):\n${text.trim()}`));
-    });
-  });
+  return runCommand(argv, { missingHint, signal });
 }
 
 /** True when an ELF file has no program interpreter, i.e. is statically linked (needed in FROM scratch). */

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCommand } from '../run-command.ts';
 import { DockerError } from './errors.ts';
 import { importRootfs, type ProgressSink } from './images.ts';
 
@@ -42,7 +43,11 @@ export async function debootstrapImage(docker: Dockerode, options: DebootstrapOp
   const rootfs = join(dir, 'rootfs');
   try {
     const args = [`--variant=${options.variant ?? 'minbase'}`, options.suite, rootfs, options.mirror ?? 'http://deb.debian.org/debian'];
-    await runLogged(debootstrap, args, options.onProgress, options.signal, 'debootstrap');
+    await runCommand([debootstrap, ...args], {
+      onLine: options.onProgress,
+      signal: options.signal,
+      failHint: 'check that the Debian mirror is reachable (`apt-get update` works)',
+    });
     const tar = spawn('tar', ['-C', rootfs, '--numeric-owner', '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let tarErr = '';
     tar.stderr.on('data', (chunk: Buffer) => (tarErr += chunk.toString()));
@@ -54,27 +59,4 @@ export async function debootstrapImage(docker: Dockerode, options: DebootstrapOp
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Runs a command, passing each output line to onProgress; rejects with its last lines on failure. */
-function runLogged(command: string, args: string[], onProgress: ProgressSink | undefined, signal: AbortSignal | undefined, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], signal });
-    const tail: string[] = [];
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line.trim()) continue;
-        tail.push(line);
-        if (tail.length > 20) tail.shift();
-        onProgress?.(line);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', (error) => reject(new DockerError(`${what} could not run: ${error.message}`, undefined, { cause: error })));
-    child.on('close', (code) => {
-      if (code === 0) resolve();
-      else reject(new DockerError(`${what} exited ${code}:\n${tail.join('\n')}`, 'check that the Debian mirror is reachable (`apt-get update` works)'));
-    });
-  });
 }

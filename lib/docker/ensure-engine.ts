@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import { connectDocker, dockerAddress, dockerAnswers } from './connect.ts';
 import { findDebootstrap } from './debootstrap.ts';
-import { DockerError, DockerUnavailableError } from './errors.ts';
+import { DockerUnavailableError } from './errors.ts';
+import { runCommand } from '../run-command.ts';
 
 export type EngineFacts = {
   serverVersion: string;
@@ -77,8 +78,8 @@ export async function ensureDockerEngine(options: EnsureEngineOptions = {}): Pro
     const missing = [...(findDockerd() ? [] : ['docker.io']), ...(findDebootstrap() ? [] : ['debootstrap'])];
     if (missing.length > 0) {
       log(`no Docker engine answers: installing ${missing.join(' and ')} with apt-get`);
-      await run('apt-get', ['update'], log, options.signal);
-      await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], log, options.signal, { DEBIAN_FRONTEND: 'noninteractive' });
+      await runCommand(['apt-get', 'update'], { onLine: log, signal: options.signal });
+      await runCommand(['apt-get', 'install', '-y', '--no-install-recommends', ...missing], { onLine: log, signal: options.signal, env: { DEBIAN_FRONTEND: 'noninteractive' } });
     }
     action = missing.includes('docker.io') ? 'installed' : 'started';
     const dockerd = findDockerd();
@@ -109,7 +110,7 @@ function findDockerd(): string | undefined {
 async function startDockerd(dockerd: string, log: (line: string) => void, logFile: string): Promise<void> {
   if (existsSync('/run/systemd/system')) {
     log('starting Docker with `systemctl start docker`');
-    await run('systemctl', ['start', 'docker'], log);
+    await runCommand(['systemctl', 'start', 'docker'], { onLine: log });
     return;
   }
   log(`starting ${dockerd} in the background (log: ${logFile})`);
@@ -127,25 +128,4 @@ async function waitForEngine(timeoutMs: number, signal?: AbortSignal): Promise<v
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new DockerUnavailableError(`dockerd was started but does not answer after ${Math.round(timeoutMs / 1000)} s`, 'see /var/log/dockerd.log');
-}
-
-function run(command: string, args: string[], log: (line: string) => void, signal?: AbortSignal, env: Record<string, string> = {}): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, signal });
-    const tail: string[] = [];
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line.trim()) continue;
-        tail.push(line);
-        if (tail.length > 10) tail.shift();
-        log(line);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', (error) => reject(new DockerError(`${command} could not run: ${error.message}`)));
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new DockerError(`\`${command} ${args.join(' ')}\` exited ${code}:\n${tail.join('\n')}`)),
-    );
-  });
 }
