@@ -124,8 +124,10 @@ export async function importRootfs(
   let id: string | undefined;
   let stream: NodeJS.ReadableStream;
   try {
-    // changes is repeated in the query string, one instruction each, as the docker CLI sends it.
-    stream = await docker.importImage(tarStream, { repo, tag, changes: options.changes, message: options.message, abortSignal: options.signal } as object);
+    // changes is repeated in the query string, one instruction each, as the docker CLI sends it; an
+    // empty one is refused by the engine ("file with no instructions"), so none is sent then.
+    const changes = options.changes?.length ? { changes: options.changes } : {};
+    stream = await docker.importImage(tarStream, { repo, tag, ...changes, message: options.message, abortSignal: options.signal } as object);
   } catch (error) {
     throw new DockerError(`importing ${repoTag} failed: ${engineMessage(error)}`, undefined, { cause: error });
   }
