@@ -108,7 +108,11 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       const report = await cleanTargets({ targets, requested: cleans, root: opts.root, outDir, yes: args.flags.yes, signal: controller.signal, log: (t, m) => stdout.write(`  ${t}: ${m}\n`) });
       for (const item of report.removed) stdout.write(`removed ${item}\n`);
       if (!report.removed.length) stdout.write(`clean: nothing to remove for ${cleans.join(', ')}\n`);
-      if (report.dependents.length) stdout.write(`will have to be rebuilt (if the results change): ${report.dependents.join(', ')}\n`);
+      if (report.dependents.length) {
+        const { summarizeNames } = await import('../engine/summarize.ts');
+        const list = verbose ? report.dependents.join(', ') : summarizeNames(report.dependents);
+        stdout.write(`will have to be rebuilt (if the results change): ${list}\n`);
+      }
       for (const failure of report.failures) stderr.write(`${await renderFailure(failure, verbose)}\n`);
       if (!report.ok) code = EXIT.failed;
     }

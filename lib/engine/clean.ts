@@ -8,6 +8,7 @@ import { EngineError, hintOf, messageOf } from './errors.ts';
 import { buildGraph, checkRequested, closure, type Graph } from './graph.ts';
 import { acquireLock } from './lock.ts';
 import { StateStore } from './state.ts';
+import { summarizeNames } from './summarize.ts';
 import type { Failure } from './types.ts';
 
 export type CleanOptions = {
@@ -93,8 +94,8 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
       target: precious[0],
       // Both lists are re-made by the next build: what the clean removes, and what was built from it.
       details: [
-        `removes: ${membersBuilt.join(', ') || 'nothing (none of it is built yet)'}`,
-        dependents.length ? `will have to be rebuilt: ${dependents.join(', ')}` : 'nothing else built depends on it',
+        `removes: ${summarizeNames(membersBuilt) || 'nothing (none of it is built yet)'}`,
+        dependents.length ? `will have to be rebuilt: ${summarizeNames(dependents)}` : 'nothing else built depends on it',
       ],
       hint: 'run again with --yes to clean anyway',
     });
