@@ -128,6 +128,28 @@ export type GoModJson = {
   Replace?: { Old: { Path: string; Version?: string }; New: { Path: string; Version?: string } }[];
 };
 
+/**
+ * The wrapper for a module that builds as it is (no replace directives of its own, unlike
+ * k8s.io/kubernetes): require it at `version`, copy its go and godebug lines, build `packages`.
+ */
+export async function plainModuleWrapper(
+  module: string,
+  version: string,
+  packages: string[],
+  options: { wrapperModule: string; fallbackGo: string; signal?: AbortSignal; missingHint?: string },
+): Promise<WrapperModuleSpec> {
+  const upstream = await goModDownload(module, version, { signal: options.signal, missingHint: options.missingHint });
+  const mod = await readGoMod(upstream.goMod, options.signal);
+  return {
+    module: options.wrapperModule,
+    goDirective: mod.Go ?? options.fallbackGo,
+    godebug: (mod.GoDebug ?? []).map((d) => `${d.Key}=${d.Value}`),
+    require: { [module]: version },
+    replace: {},
+    packages,
+  };
+}
+
 /** Parses a go.mod file with the toolchain itself (no hand-written parser to drift from Go's grammar). */
 export async function readGoMod(goModPath: string, signal?: AbortSignal): Promise<GoModJson> {
   const out = await runGo(['mod', 'edit', '-json', goModPath], { signal, cwd: dirname(goModPath) });

@@ -9,7 +9,7 @@ import { createGunzip } from 'node:zlib';
 import { alias, target } from '../lib/target.ts';
 import { cachePath } from '../lib/cache-root.ts';
 import { ChecksumMismatchError, downloadVerified, fetchChecksum, fileDigest, joinUrl, parseChecksumFile, probeUrl, type Digest } from '../lib/download.ts';
-import { GoToolchainMissingError, goBuild, goModDownload, goVersion, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../lib/go-build.ts';
+import { GoToolchainMissingError, goBuild, goModDownload, goVersion, plainModuleWrapper, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../lib/go-build.ts';
 import type { BinarySource, ClusterConfig } from './config.ts';
 import { HintedError } from '../lib/hinted-error.ts';
 import { runCommand } from '../lib/run-command.ts';
@@ -240,17 +240,13 @@ async function kubernetesWrapper(version: string, signal: AbortSignal): Promise<
   };
 }
 
-async function crictlWrapper(version: string, signal: AbortSignal): Promise<WrapperModuleSpec> {
-  const upstream = await goModDownload('sigs.k8s.io/cri-tools', version, { signal, missingHint: GO_MISSING_HINT });
-  const mod = await readGoMod(upstream.goMod, signal);
-  return {
-    module: 'harder.local/cri-tools-build',
-    goDirective: mod.Go ?? '1.24.0',
-    godebug: (mod.GoDebug ?? []).map((d) => `${d.Key}=${d.Value}`),
-    require: { 'sigs.k8s.io/cri-tools': version },
-    replace: {},
-    packages: ['sigs.k8s.io/cri-tools/cmd/crictl'],
-  };
+function crictlWrapper(version: string, signal: AbortSignal): Promise<WrapperModuleSpec> {
+  return plainModuleWrapper('sigs.k8s.io/cri-tools', version, ['sigs.k8s.io/cri-tools/cmd/crictl'], {
+    wrapperModule: 'harder.local/cri-tools-build',
+    fallbackGo: '1.24.0',
+    signal,
+    missingHint: GO_MISSING_HINT,
+  });
 }
 
 /** Version ldflags: without them every component reports v0.0.0 and version-skew checks misbehave. */

@@ -11,7 +11,7 @@ import { connectDocker } from '../lib/docker/connect.ts';
 import { buildImage, inspectImage, removeImage, type ContextFile } from '../lib/docker/images.ts';
 import { loadImageIntoNode, normalizeImageRef, probeNodeImageId } from '../lib/docker/load-image.ts';
 import { nodeHandle } from '../lib/docker/node-access.ts';
-import { goModDownload, readGoMod } from '../lib/go-build.ts';
+import { goModDownload, plainModuleWrapper } from '../lib/go-build.ts';
 import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from './binaries.ts';
 import { workers, type ClusterConfig } from './config.ts';
 import { CliError, type ProjectCommand } from '../lib/cli/index.ts';
@@ -222,19 +222,16 @@ export function corednsImageTarget(config: ClusterConfig) {
     version: 1,
     inputs: { values: { tag, kubernetesVersion: config.kubernetesVersion }, env: ['HARDER_CACHE'] },
     build: async (ctx): Promise<string> => {
-      const upstream = await goModDownload('github.com/coredns/coredns', version, { signal: ctx.signal, missingHint: GO_MISSING_HINT });
-      const mod = await readGoMod(upstream.goMod, ctx.signal);
+      const wrapper = await plainModuleWrapper('github.com/coredns/coredns', version, ['github.com/coredns/coredns'], {
+        wrapperModule: 'harder.local/coredns-build',
+        fallbackGo: '1.23.0',
+        signal: ctx.signal,
+        missingHint: GO_MISSING_HINT,
+      });
       const built = await buildGoBinary({
         name: 'coredns',
         version,
-        wrapper: {
-          module: 'harder.local/coredns-build',
-          goDirective: mod.Go ?? '1.23.0',
-          godebug: (mod.GoDebug ?? []).map((d) => `${d.Key}=${d.Value}`),
-          require: { 'github.com/coredns/coredns': version },
-          replace: {},
-          packages: ['github.com/coredns/coredns'],
-        },
+        wrapper,
         package: 'github.com/coredns/coredns',
         ldflags: ['-s', '-w', `-X github.com/coredns/coredns/coremain.GitCommit=${version}`],
         signal: ctx.signal,
