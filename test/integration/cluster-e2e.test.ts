@@ -6,23 +6,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execa } from 'execa';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { repo, scratchProjectRoot } from '../lib/scratch-root.ts';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLUSTER = 'harder-e2e';
 const SUBNET_PREFIX = '10.243.0.';
 const baseConfig = { clusterName: CLUSTER, nodeSubnet: '10.243.0.0/24', binarySource: 'go' };
 
-/** A scratch root: tasks.ts copied (its directory is the project root), everything else linked. */
-const root = mkdtempSync(join(tmpdir(), 'harder-e2e-'));
-for (const entry of readdirSync(repo)) {
-  if (entry === 'output' || entry === 'tasks.ts' || entry === '.git') continue;
-  symlinkSync(join(repo, entry), join(root, entry));
-}
-copyFileSync(join(repo, 'tasks.ts'), join(root, 'tasks.ts'));
+const root = scratchProjectRoot('harder-e2e-');
 const configFile = join(root, 'e2e-config.json');
 const kubeconfig = join(root, 'output/kubeconfig/admin.kubeconfig');
 const setConfig = (extra: Record<string, unknown> = {}) => writeFileSync(configFile, JSON.stringify({ ...baseConfig, ...extra }, null, 2));

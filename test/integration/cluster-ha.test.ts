@@ -6,14 +6,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execa, execaSync } from 'execa';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { scratchProjectRoot } from '../lib/scratch-root.ts';
 import { apiRequest, loadIdentity, type TlsIdentity } from '../../tasks/cluster/api-client.ts';
 import { etcdctlArgs } from '../../tasks/cluster/etcd.ts';
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLUSTER = 'harder-ha';
 const CONTROL_PLANES = ['controller-1', 'controller-2', 'controller-3'];
 const WORKERS = ['worker-1'];
@@ -21,13 +19,7 @@ const WORKERS = ['worker-1'];
 const CP_IPS = ['10.244.0.10', '10.244.0.11', '10.244.0.12'];
 const SIZE_FLAGS = ['--control-planes', '3', '--workers', '1'];
 
-/** A scratch root: tasks.ts copied (its directory is the project root), everything else linked. */
-const root = mkdtempSync(join(tmpdir(), 'harder-ha-'));
-for (const entry of readdirSync(repo)) {
-  if (entry === 'output' || entry === 'tasks.ts' || entry === '.git') continue;
-  symlinkSync(join(repo, entry), join(root, entry));
-}
-copyFileSync(join(repo, 'tasks.ts'), join(root, 'tasks.ts'));
+const root = scratchProjectRoot('harder-ha-');
 const configFile = join(root, 'ha-config.json');
 writeFileSync(configFile, JSON.stringify({ clusterName: CLUSTER, nodeSubnet: '10.244.0.0/24', binarySource: 'go' }, null, 2));
 
