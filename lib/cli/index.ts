@@ -105,14 +105,17 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
     let code: number = EXIT.ok;
     if (cleans.length) {
       const { cleanTargets } = await import('../engine/clean.ts');
-      const report = await cleanTargets({ targets, requested: cleans, root: opts.root, outDir, yes: args.flags.yes, signal: controller.signal, log: (t, m) => stdout.write(`  ${t}: ${m}\n`) });
-      for (const item of report.removed) stdout.write(`removed ${item}\n`);
-      if (!report.removed.length) stdout.write(`clean: nothing to remove for ${cleans.join(', ')}\n`);
-      if (report.dependents.length) {
-        const { summarizeNames } = await import('../engine/summarize.ts');
-        const list = verbose ? report.dependents.join(', ') : summarizeNames(report.dependents);
-        stdout.write(`will have to be rebuilt (if the results change): ${list}\n`);
-      }
+      const dryRun = args.flags.dryRun;
+      const report = await cleanTargets({ targets, requested: cleans, root: opts.root, outDir, yes: args.flags.yes, dryRun, signal: controller.signal, log: (t, m) => stdout.write(`  ${t}: ${m}\n`) });
+      const { summarizeNames } = await import('../engine/summarize.ts');
+      const list = (names: string[]): string => (verbose ? names.join(', ') : summarizeNames(names));
+      for (const item of report.removed) stdout.write(`${dryRun ? 'would remove' : 'removed'} ${item}\n`);
+      // A real clean logs what each clean() removed; a dry run can only say whose would run.
+      if (dryRun && report.external.length) stdout.write(`would run the clean() of ${list(report.external)} (what they made outside their files)\n`);
+      if (!report.removed.length && !(dryRun && report.external.length)) stdout.write(`clean: nothing to remove for ${cleans.join(', ')}\n`);
+      if (report.dependents.length) stdout.write(`${dryRun ? 'would have' : 'will have'} to be rebuilt (if the results change): ${list(report.dependents)}\n`);
+      if (report.needsYes.length) stdout.write(`a real clean needs --yes: ${report.needsYes.join(', ')} ${report.needsYes.length > 1 ? 'are' : 'is'} precious\n`);
+      if (dryRun) stdout.write('dry run: nothing removed\n');
       for (const failure of report.failures) stderr.write(`${await renderFailure(failure, verbose)}\n`);
       if (!report.ok) code = EXIT.failed;
     }

@@ -1,7 +1,8 @@
 // clean: removes what the named targets own (their `outputs` files and state records) and calls their
-// clean() for artefacts outside output/. Never touches anything a target does not declare.
+// clean() for artefacts outside output/. Never touches anything a target does not declare. A dry run
+// lists what a real clean would remove and changes nothing (no lock, no clean() call, no needs-yes).
 
-import { unlinkSync } from 'node:fs';
+import { lstatSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AnyTarget, ArtefactContext } from '../target.ts';
 import { EngineError, hintOf, messageOf } from './errors.ts';
@@ -17,8 +18,10 @@ export type CleanOptions = {
   requested: readonly string[];
   root: string;
   outDir?: string;
-  /** Required when a precious target is among those cleaned. */
+  /** Required when a precious target is among those cleaned (not for a dry run, which removes nothing). */
   yes?: boolean;
+  /** List what would be removed; remove nothing, call no clean(), take no lock. */
+  dryRun?: boolean;
   signal?: AbortSignal;
   /** Receives clean() functions' ctx.log lines. */
   log?: (target: string, message: string) => void;
@@ -28,8 +31,14 @@ export type CleanReport = {
   ok: boolean;
   /** Targets cleaned, dependents first. */
   cleaned: string[];
-  /** What was removed: project-relative files, and "state of <target>" for records. */
+  /** What was removed (in a dry run: would be): project-relative files, and "state of <target>" for records. */
   removed: string[];
+  /** Targets whose clean() ran (in a dry run: would run) for what they made outside their files. */
+  external: string[];
+  /** A dry run: nothing was removed. */
+  dryRun: boolean;
+  /** Precious targets among those cleaned: a dry run without `yes` lists them instead of refusing. */
+  needsYes: string[];
   /** Targets with state that depend on a cleaned one: the next build rebuilds them if results change. */
   dependents: string[];
   failures: Failure[];
@@ -89,6 +98,9 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
   const dependents = dependentsWithState(graph, members, before);
   const precious = members.filter((name) => graph.byName.get(name)!.precious);
   const membersBuilt = members.filter((name) => before.get(name).kind === 'ok');
+  // Dependents first, so a container is removed before the network it sits on.
+  const ordered = closure(graph, members).filter((name) => members.includes(name)).reverse();
+  if (opts.dryRun) return dryRun(graph, ordered, before, root, dependents, opts.yes ? [] : precious);
   if (precious.length && !opts.yes) {
     throw new EngineError('needs-yes', `${precious.join(', ')} ${precious.length > 1 ? 'are' : 'is'} precious: cleaning ${precious.length > 1 ? 'them' : 'it'} invalidates what was made from ${precious.length > 1 ? 'them' : 'it'}`, {
       target: precious[0],
@@ -105,8 +117,7 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
   const removed: string[] = [];
   const failures: Failure[] = [];
   const signal = opts.signal ?? new AbortController().signal;
-  // Dependents first, so a container is removed before the network it sits on.
-  const ordered = closure(graph, members).filter((name) => members.includes(name)).reverse();
+  const external: string[] = [];
   try {
     for (const name of ordered) {
       const t = graph.byName.get(name)!;
@@ -123,6 +134,7 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
         }
       }
       if (t.clean) {
+        external.push(name);
         const ctx: ArtefactContext = { signal, root, outDir, log: (message) => opts.log?.(name, message) };
         try {
           await t.clean(result, ctx);
@@ -135,5 +147,18 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
     store.close();
     lock.release();
   }
-  return { ok: failures.length === 0, cleaned: ordered, removed, dependents, failures };
+  return { ok: failures.length === 0, cleaned: ordered, removed, external, dependents, failures, dryRun: false, needsYes: [] };
+}
+
+/** What a clean of `ordered` would remove, read without the lock; nothing is changed. */
+function dryRun(graph: Graph, ordered: string[], store: StateStore, root: string, dependents: string[], needsYes: string[]): CleanReport {
+  const removed: string[] = [];
+  const external: string[] = [];
+  for (const name of ordered) {
+    const t = graph.byName.get(name)!;
+    if (store.get(name).kind !== 'missing') removed.push(`state of ${name}`);
+    for (const path of t.outputs ?? []) if (lstatSync(join(root, path), { throwIfNoEntry: false })) removed.push(path);
+    if (t.clean) external.push(name);
+  }
+  return { ok: true, cleaned: ordered, removed, external, dependents, failures: [], dryRun: true, needsYes };
 }

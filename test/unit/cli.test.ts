@@ -170,6 +170,23 @@ test('clean: precious needs --yes and lists what will be rebuilt; removes only o
   assert.ok(existsSync(join(root, 'out/step_2.txt')));
 });
 
+test('clean --dry-run says what it would remove and removes nothing, precious with --yes too', async () => {
+  const root = project();
+  await cli(root, ['all']);
+  const step = await cli(root, ['clean:step:1', '--dry-run']);
+  assert.is(step.code, 0, step.stderr);
+  assert.is(step.stdout, 'would remove state of step:1\nwould remove out/step_1.txt\nwould have to be rebuilt (if the results change): final:join\ndry run: nothing removed\n');
+  const precious = await cli(root, ['clean:src', '--dry-run', '--yes']);
+  assert.is(precious.code, 0, precious.stderr);
+  assert.match(precious.stdout, /^would remove state of src:seed\nwould remove out\/src_seed.txt\n/);
+  const refused = await cli(root, ['clean:src', '-n']);
+  assert.match(refused.stdout, /a real clean needs --yes: src:seed is precious\ndry run: nothing removed\n$/);
+  assert.ok(existsSync(join(root, 'out/step_1.txt')));
+  assert.ok(existsSync(join(root, 'out/src_seed.txt')));
+  const noop = await cli(root, ['all']);
+  assert.match(noop.stdout, /^0 built, 5 up to date, 0 failed/);
+});
+
 test('--graph prints DOT of the closure', async () => {
   const run = await cli(project(), ['--graph', 'step:1']);
   assert.is(run.code, 0);

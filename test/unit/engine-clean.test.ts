@@ -63,6 +63,26 @@ test('cleaning a precious target needs yes and says what will have to be rebuilt
   assert.is(rebuilt.entries['nodes:worker-1']!.outcome, 'up-to-date');
 });
 
+test('a dry run of a clean lists what it would remove and removes nothing, precious or not', async () => {
+  const root = tempProject('clean');
+  const cleaned: string[] = [];
+  await build(root, { targets: project(cleaned), requested: ['nodes:worker-1'] });
+  // Without yes a dry run does not refuse: it lists, and says the real clean needs --yes.
+  const dry = await cleanTargets({ targets: project(cleaned), requested: ['certs', 'nodes'], root, dryRun: true });
+  assert.ok(dry.dryRun);
+  assert.equal(dry.removed, ['state of nodes:worker-1', 'state of pki:admin', 'output/pki/admin.pem', 'state of pki:ca', 'output/pki/ca.pem']);
+  assert.equal(dry.external, ['nodes:worker-1']);
+  assert.equal(dry.needsYes, ['pki:ca']);
+  const withYes = await cleanTargets({ targets: project(cleaned), requested: ['certs'], root, dryRun: true, yes: true });
+  assert.equal(withYes.needsYes, []);
+  assert.equal(cleaned, [], 'no clean() called');
+  assert.ok(existsSync(join(root, 'output/pki/ca.pem')));
+  assert.ok(existsSync(join(root, 'output/pki/admin.pem')));
+  assert.equal(readStoredResult(join(root, 'output'), 'pki:ca'), { serial: 1 });
+  assert.equal(readStoredResult(join(root, 'output'), 'pki:admin'), { signedBy: 1 });
+  assert.equal(readStoredResult(join(root, 'output'), 'nodes:worker-1'), { container: 'c1' });
+});
+
 test('the DOT graph groups by target group and colours by state', async () => {
   const root = tempProject('dot');
   const targets = project([]);
