@@ -55,6 +55,18 @@ function sortedRecord<V>(record: Record<string, V>): Record<string, V> {
   return out;
 }
 
+/**
+ * Whether everything a target makes is something the engine checks itself: its owned `outputs` (by
+ * hash) and its result. Such a target's record stays trusted through a failed or cancelled rebuild:
+ * a build that changed an output left a file whose hash differs from the record's (an interrupted
+ * write is never trusted), and one that changed nothing left the artefacts the record describes. A
+ * probe or a clean() means artefacts outside output/ that a half-done build may have changed where
+ * the engine cannot look: those targets' records are invalidated before their build starts.
+ */
+function trustsOwnChecks(t: AnyTarget): boolean {
+  return !t.probe && !t.clean;
+}
+
 /** Runs a build of the requested targets. Throws InvalidGraphError (bad graph/request) or lock-held. */
 export async function runBuild(opts: BuildOptions): Promise<BuildReport> {
   const started = performance.now();
@@ -403,12 +415,15 @@ class Run {
     }
     const read = this.store.get(name);
     const record = read.kind === 'ok' ? read.record : undefined;
+    // A build that started and did not finish makes the record untrusted only where the engine
+    // cannot check the artefacts itself (an older engine marked every target this way).
+    const interrupted = read.kind === 'ok' && !!read.invalidated && !trustsOwnChecks(t);
     if (wouldDep) return { t, edges, record, reason: record ? `dependency ${wouldDep} would rebuild` : 'never built', started, speculative };
     // The no-op case: a current record and nothing that needs the manifest (a probe or a dependent's
     // speculation may lead to a build, which records it). The key is computed directly, and if it
     // matches and the owned files are intact the target is up to date without a manifest.
     let outputsReason: string | undefined | null = null;
-    if (record && record.key !== null && !speculative && !t.probe && !t.alwaysRun && !this.forced.has(name)) {
+    if (record && !interrupted && !speculative && !t.probe && !t.alwaysRun && !this.forced.has(name)) {
       let quick: string | undefined;
       try {
         quick = this.quickKey(t, edges);
@@ -431,7 +446,7 @@ class Run {
     let reason: string | undefined;
     if (read.kind === 'missing') reason = 'never built';
     else if (read.kind === 'unusable') reason = `${read.why}; rebuilding`;
-    else if (record!.key === null) reason = 'the last build failed or was interrupted';
+    else if (interrupted) reason = 'the last build failed or was interrupted';
     else if (this.forced.has(name)) reason = 'forced';
     else if (t.alwaysRun) reason = 'always runs';
     else if (record!.key !== key) reason = explainChanges(record!.manifest, manifest);
@@ -520,8 +535,10 @@ class Run {
     const started = performance.now();
     if (this.stopReason) return this.finish(name, { outcome: 'cancelled', reason: this.stopReason, ms: 0 });
 
-    // Invalidate first: if we are killed from here on, the next run must not trust the old record.
-    this.store.invalidate(name);
+    // The old record stays until the new one replaces it: where the engine checks every artefact, a
+    // failed, cancelled or killed build is judged by what it left (output hashes). Elsewhere the
+    // record is invalidated first: the next run must not trust artefacts it cannot see.
+    if (!trustsOwnChecks(t)) this.store.invalidate(name);
     this.opts.reporter?.targetStart?.(name, reason);
     const deps: Record<string, Json> = {};
     for (const [alias, dep] of edges) deps[alias] = this.entries[dep]!.result ?? null;

@@ -12,9 +12,9 @@
 // leaves out what the record already holds (the declared outputs are the stamps' paths).
 // Format 1 payloads (one JSON object with the fields by name, a tab, the manifest and timings) are
 // still read, so a journal written by an older engine rebuilds nothing; the first compaction rewrites
-// it in format 2. Other payloads: `{"invalidated":true}` (the target started rebuilding: its record
-// is no longer trusted, its result is kept as `previous`); `{"removed":true}` (cleaned). The first
-// line is a header naming the format version.
+// it in format 2. Other payloads: `{"invalidated":true}` (a target whose artefacts the engine cannot
+// check started rebuilding: its record is reported as invalidated, its result is kept as `previous`);
+// `{"removed":true}` (cleaned). The first line is a header naming the format version.
 //
 // One journal instead of one file per target: a no-op run over 10,000 targets reads one file instead
 // of 10,000 (bench/engine.ts measures both layouts; see the figures in the engine issue report).
@@ -52,8 +52,7 @@ export type Manifest = {
 export type TargetRecord = {
   schema: number;
   name: string;
-  /** Null while invalidated: the target started rebuilding and has not finished successfully. */
-  key: string | null;
+  key: string;
   manifest: Manifest;
   result: Json;
   resultHash: string;
@@ -65,8 +64,12 @@ export type TargetRecord = {
   ms: number;
 };
 
-/** A record as read: absent, unusable (another schema, corrupt), or present. */
-export type ReadRecord = { kind: 'missing' } | { kind: 'unusable'; why: string } | { kind: 'ok'; record: TargetRecord };
+/**
+ * A record as read: absent, unusable (another schema, corrupt), or present. `invalidated`: a build of
+ * the target started after the record was written and did not finish (the executor decides what that
+ * means: see executor.ts, trustsOwnChecks).
+ */
+export type ReadRecord = { kind: 'missing' } | { kind: 'unusable'; why: string } | { kind: 'ok'; record: TargetRecord; invalidated?: boolean };
 
 /**
  * A copy of a record with some fields changed. Use this, not a spread: records read from the journal
@@ -104,7 +107,7 @@ type ColdJson = { version?: number; files?: Record<string, string>; values?: Rec
 class JournalRecord {
   schema: number;
   name: string;
-  key: string | null;
+  key: string;
   result: Json;
   resultHash: string;
   /** The stamps' JSON text (format 2), then their parsed value. */
@@ -222,7 +225,7 @@ export function serialise(record: TargetRecord): string {
   if (!isEmpty(manifest.deps)) cold.deps = manifest.deps;
   cold.builtAt = builtAt;
   cold.ms = ms;
-  return `${key ?? ''}\t${resultHash}\t${JSON.stringify(result ?? null)}\t${JSON.stringify(flat)}\t${JSON.stringify(cold)}`;
+  return `${key}\t${resultHash}\t${JSON.stringify(result ?? null)}\t${JSON.stringify(flat)}\t${JSON.stringify(cold)}`;
 }
 
 const corrupt: ReadRecord = { kind: 'unusable', why: 'its state record is corrupt' };
@@ -353,14 +356,14 @@ export class StateStore {
     this.#lines = lines;
   }
 
-  /** The record of a target (key null when invalidated). */
+  /** The record of a target (flagged `invalidated` when a build of it started and did not finish). */
   get(name: string): ReadRecord {
     const slot = this.#slots.get(name);
     if (slot === undefined) return { kind: 'missing' };
     if (typeof slot === 'number') return parseAt(name, this.#text, slot);
     if (slot.record && !slot.invalidated) return { kind: 'ok', record: slot.record };
     const read = typeof slot.payload === 'number' ? parseAt(name, this.#text, slot.payload) : parseRecord2(name, slot.payload, 0);
-    if (read.kind === 'ok' && slot.invalidated) read.record.key = null;
+    if (read.kind === 'ok' && slot.invalidated) read.invalidated = true;
     return read;
   }
 
@@ -392,8 +395,9 @@ export class StateStore {
   }
 
   /**
-   * Marks a record as not trustworthy before its target rebuilds: a crash mid-build must not leave a
-   * record that says "up to date". The previous result is kept so the next build can reuse it.
+   * Marks a record as possibly outdated before its target rebuilds: for a target whose artefacts the
+   * engine cannot check (outside output/), a crash mid-build must not leave a record that says "up to
+   * date". The previous result is kept so the next build can reuse it.
    */
   invalidate(name: string): void {
     const slot = this.#slots.get(name);
@@ -480,6 +484,6 @@ export function readRecord(outDir: string, name: string): ReadRecord {
  */
 export function readStoredResult(outDir: string, name: string): Json | undefined {
   const read = readRecord(outDir, name);
-  if (read.kind !== 'ok' || read.record.key === null) return undefined;
+  if (read.kind !== 'ok' || read.invalidated) return undefined;
   return read.record.result;
 }

@@ -10,7 +10,7 @@ import { target, type AnyTarget } from '../../lib/target.ts';
 import { build, tempProject, withOutcome, write } from '../fixtures/engine/helpers.ts';
 
 /** in (reads in.txt, owns out/in.txt, a value and an env input) → mid (two dependencies) → top. */
-function project(root: string, value = 'a') {
+function project(root: string, value = 'a', probed = false) {
   const runs: string[] = [];
   const input = target({
     name: 'g:in',
@@ -25,7 +25,7 @@ function project(root: string, value = 'a') {
       return { text: 'in' };
     },
   });
-  const other = target({ name: 'g:other', description: '', deps: {}, build: async () => (runs.push('g:other'), 7) });
+  const other = target({ name: 'g:other', description: '', deps: {}, ...(probed ? { probe: async () => undefined } : {}), build: async () => (runs.push('g:other'), 7) });
   const mid = target({
     name: 'g:mid',
     description: 'two dependencies, declared out of alphabetical order',
@@ -122,19 +122,21 @@ test('a format 1 record is explained from its own manifest before any rewrite', 
   assert.equal(withOutcome(dry, 'up-to-date'), ['g:other']);
 });
 
-test('the record of an invalidated format 1 line stays untrusted after the rewrite', async () => {
+test('an invalidated format 1 line: honoured for a target with a probe, ignored where the engine checks every artefact', async () => {
   const root = tempProject('journal');
   const outDir = join(root, 'output');
   write(root, 'in.txt', 'in');
   write(root, 'b.txt', 'b');
-  await build(root, { targets: project(root).targets, requested: ['h:top'] });
+  await build(root, { targets: project(root, 'a', true).targets, requested: ['h:top'] });
   rewriteAsFormat1(outDir, ['g:in', 'g:other', 'g:mid', 'h:top']);
-  writeFileSync(journalPath(outDir), `${readFileSync(journalPath(outDir), 'utf8')}"g:mid"\t{"invalidated":true}\n`);
-  const p = project(root);
+  writeFileSync(journalPath(outDir), `${readFileSync(journalPath(outDir), 'utf8')}"g:mid"\t{"invalidated":true}\n"g:other"\t{"invalidated":true}\n`);
+  const p = project(root, 'a', true);
   const report = await build(root, { targets: p.targets, requested: ['h:top'] });
-  assert.is(report.entries['g:mid']!.reason, 'the last build failed or was interrupted');
-  assert.equal(p.runs, ['g:mid']);
-  assert.equal(withOutcome(report, 'up-to-date'), ['g:in', 'g:other', 'h:top']);
+  // g:other's artefacts are outside output/ (it has a probe): an unfinished build means rebuild.
+  assert.is(report.entries['g:other']!.reason, 'the last build failed or was interrupted');
+  // g:mid owns nothing the engine cannot check: its record still describes what is there.
+  assert.equal(p.runs, ['g:other']);
+  assert.equal(withOutcome(report, 'up-to-date'), ['g:in', 'g:mid', 'h:top']);
 });
 
 test.run();

@@ -223,35 +223,112 @@ test('state: a torn last line is ignored; a corrupt or foreign record means rebu
 test('the journal is compacted once it holds many superseded lines', async () => {
   const root = fresh();
   const file = journalPath(join(root, 'output'));
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < 120; i++) {
     const t = target({ name: 'flip', description: '', deps: {}, inputs: { values: { i } }, build: async () => i });
     await build(root, { targets: [t], requested: ['flip'] });
   }
-  // 60 builds wrote 119 lines (record + invalidation); compaction keeps the journal short.
+  // 120 builds wrote 120 record lines; compaction keeps the journal short.
   assert.ok(readFileSync(file, 'utf8').trim().split('\n').length < 110);
-  assert.is(readStoredResult(join(root, 'output'), 'flip'), 59);
+  assert.is(readStoredResult(join(root, 'output'), 'flip'), 119);
 });
 
-test('a record is invalidated before its build and written only after success', async () => {
+test('a failed rebuild keeps the record: with the input undone the target is up to date again', async () => {
   const root = fresh();
-  await build(root, { targets: project(root).targets, requested: ['g:in'] });
-  write(root, 'in.txt', 'changed');
+  await build(root, { targets: project(root).targets, requested: ['all'] });
+  write(root, 'in.txt', 'typo');
   let seenDuring: string | undefined;
-  const input = target({
+  const failing = target({
     name: 'g:in', description: 'x', deps: {}, inputs: { files: ['in.txt'], values: { setting: 'a' } }, outputs: ['out/in.txt'],
     build: async (ctx): Promise<{ text: string }> => {
       const read = readRecord(ctx.outDir, 'g:in');
-      seenDuring = read.kind === 'ok' ? String(read.record.key) : read.kind;
-      assert.equal(ctx.previous, { text: 'in' }, 'the previous result is still offered to the build');
-      throw new Error('fails');
+      seenDuring = read.kind === 'ok' && !read.invalidated ? 'trusted' : read.kind;
+      assert.equal(ctx.previous, { text: 'in' }, 'the previous result is offered to the build');
+      throw new Error('fails before writing anything');
     },
   });
-  const report = await build(root, { targets: [input], requested: ['g:in'] });
-  assert.is(seenDuring, 'null');
+  const report = await build(root, { targets: [failing], requested: ['g:in'] });
   assert.not.ok(report.ok);
-  assert.is(readStoredResult(join(root, 'output'), 'g:in'), undefined);
-  const again = await build(root, { targets: project(root).targets, requested: ['g:in'] });
-  assert.is(again.entries['g:in']!.reason, 'the last build failed or was interrupted');
+  assert.is(seenDuring, 'trusted', 'no invalidation marker: the outputs are checked by hash');
+  assert.equal(readStoredResult(join(root, 'output'), 'g:in'), { text: 'in' });
+  write(root, 'in.txt', 'one');
+  const p = project(root);
+  const again = await build(root, { targets: p.targets, requested: ['all'] });
+  assert.equal(p.runs, []);
+  assert.equal(withOutcome(again, 'up-to-date'), ['g:in', 'g:mid', 'h:top']);
+});
+
+test('a rebuild that wrote part of an output before failing is not trusted', async () => {
+  const root = fresh();
+  await build(root, { targets: project(root).targets, requested: ['g:in'] });
+  write(root, 'in.txt', 'changed');
+  const partial = target({
+    name: 'g:in', description: 'x', deps: {}, inputs: { files: ['in.txt'], values: { setting: 'a' } }, outputs: ['out/in.txt'],
+    build: async (ctx): Promise<{ text: string }> => {
+      write(ctx.root, 'out/in.txt', 'ma');
+      throw new Error('killed half-way through the write');
+    },
+  });
+  assert.not.ok((await build(root, { targets: [partial], requested: ['g:in'] })).ok);
+  write(root, 'in.txt', 'one');
+  const p = project(root);
+  const again = await build(root, { targets: p.targets, requested: ['g:in'] });
+  assert.is(again.entries['g:in']!.reason, 'output out/in.txt was modified');
+  assert.equal(p.runs, ['g:in']);
+});
+
+test('siblings cancelled by another target\'s failure keep their records', async () => {
+  const root = fresh();
+  const runs: string[] = [];
+  const make = (round: string, fail: boolean) => {
+    const slow = target({
+      name: 's:slow', description: '', deps: {}, inputs: { values: { round } }, outputs: ['out/slow.txt'],
+      build: async (ctx) => {
+        runs.push(`slow ${round}`);
+        if (round !== 'one') await new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true }));
+        write(ctx.root, 'out/slow.txt', 'slow');
+        return 'slow';
+      },
+    });
+    const quick = target({
+      name: 's:quick', description: '', deps: {}, inputs: { values: { round } },
+      build: async () => {
+        runs.push(`quick ${round}`);
+        if (fail) throw new Error('quick fails');
+        return 'quick';
+      },
+    });
+    return [slow, quick, alias('s', 's', [slow, quick])];
+  };
+  await build(root, { targets: make('one', false), requested: ['s'] });
+  const failed = await build(root, { targets: make('two', true), requested: ['s'], jobs: 2 });
+  assert.is(failed.entries['s:slow']!.outcome, 'cancelled');
+  assert.is(failed.entries['s:quick']!.outcome, 'failed');
+  runs.length = 0;
+  const back = await build(root, { targets: make('one', false), requested: ['s'] });
+  assert.equal(runs, []);
+  assert.equal(withOutcome(back, 'up-to-date'), ['s:quick', 's:slow']);
+});
+
+test('a target with a probe (artefacts outside output/) is invalidated before its build and written only after success', async () => {
+  const root = fresh();
+  const external = (setting: string, fail: boolean) =>
+    target({
+      name: 'x:container', description: '', deps: {}, inputs: { values: { setting } },
+      probe: async () => undefined,
+      build: async (ctx): Promise<string> => {
+        if (!fail) return 'c1';
+        const read = readRecord(ctx.outDir, 'x:container');
+        assert.ok(read.kind === 'ok' && read.invalidated, 'invalidated while it builds');
+        throw new Error('fails half-way: the container may be half changed');
+      },
+    });
+  await build(root, { targets: [external('a', false)], requested: ['x:container'] });
+  const report = await build(root, { targets: [external('b', true)], requested: ['x:container'] });
+  assert.not.ok(report.ok);
+  assert.is(readStoredResult(join(root, 'output'), 'x:container'), undefined);
+  const again = await build(root, { targets: [external('a', false)], requested: ['x:container'] });
+  assert.is(again.entries['x:container']!.reason, 'the last build failed or was interrupted');
+  assert.is(readStoredResult(join(root, 'output'), 'x:container'), 'c1');
 });
 
 test('dry run decides without building or writing, and dependents of would-build say so', async () => {

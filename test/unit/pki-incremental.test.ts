@@ -99,9 +99,25 @@ test('a bad request config fails that target with the file and field, and the ol
   assert.match(report.failures[0]!.message, /csr\/kube-scheduler-csr\.json, field "hosts\[0\]": "scheduler\.\.local" is neither an IP address nor a DNS name/);
   assert.is(read('output/pki/kube-scheduler.crt'), before);
   writeFileSync(join(root, 'csr/kube-scheduler-csr.json'), good);
-  // The engine forgets a target's record when its build fails, so the fixed target is issued once more.
+  // The failed build wrote nothing: with the config undone, the old cert is what the record describes.
   const fixed = await build(three, ['certs']);
-  assert.equal(withOutcome(fixed, 'built'), ['certs:kube-scheduler', 'kubeconfig:kube-scheduler']);
+  assert.equal(withOutcome(fixed, 'built'), []);
+  assert.is(read('output/pki/kube-scheduler.crt'), before);
+});
+
+test('a typo in the CA request config, then undone: the CA is not re-issued, nor anything it signed', async () => {
+  const before = { ca: read('output/pki/ca.crt'), admin: read('output/pki/admin.crt') };
+  const good = read('csr/ca-csr.json');
+  writeFileSync(join(root, 'csr/ca-csr.json'), good.replace('"CN"', '"CM"'));
+  // Forced, the CA build runs and fails on the typo (unforced, a precious target's changed input stops the run before any build).
+  const report = await runBuild({ targets: projectTargets(three), requested: ['certs:ca'], force: true, root, jobs: 4 });
+  assert.not.ok(report.ok);
+  assert.is(report.failures[0]!.target, 'certs:ca');
+  writeFileSync(join(root, 'csr/ca-csr.json'), good);
+  const fixed = await build(three, ['certs']);
+  assert.equal(withOutcome(fixed, 'built'), []);
+  assert.is(read('output/pki/ca.crt'), before.ca);
+  assert.is(read('output/pki/admin.crt'), before.admin);
 });
 
 test('forcing the CA itself re-issues it and every cert it signed, not the other CAs\' trees', async () => {
