@@ -110,6 +110,21 @@ function ipOn(info: Dockerode.ContainerInspectInfo, network: string): string | u
   return info.NetworkSettings.Networks?.[network]?.IPAMConfig?.IPv4Address ?? info.NetworkSettings.Networks?.[network]?.IPAddress;
 }
 
+/**
+ * Why the container a node's result describes is not what the build left (undefined when it is).
+ * Pure, so the probe cannot repair anything by accident; a stopped or paused container is drift.
+ */
+export function nodeContainerDrift(result: NodeContainer, info: Dockerode.ContainerInspectInfo | undefined, network: string): string | undefined {
+  if (!info) return `container ${result.container} does not exist`;
+  if (info.Id !== result.id) return `container ${result.container} was replaced (ID ${info.Id.slice(0, 12)}, built ${result.id.slice(0, 12)})`;
+  if (info.Config.Labels?.[KEY_LABEL] !== result.key) return `container ${result.container} has another key label`;
+  if (info.State.Paused) return `container ${result.container} is paused`;
+  if (!info.State.Running) return `container ${result.container} is stopped (${info.State.Status || 'not running'})`;
+  const ip = ipOn(info, network);
+  if (ip !== result.ip) return `container ${result.container} has IP ${ip ?? 'none'} on ${network}, planned ${result.ip}`;
+  return undefined;
+}
+
 export function nodeTarget(
   config: ClusterConfig,
   node: NodeSpec,
@@ -140,9 +155,13 @@ export function nodeTarget(
 
       const existing = await inspectContainer(docker, container);
       if (existing && existing.Config.Labels?.[KEY_LABEL] === key && ipOn(existing, ctx.deps.network.name) === planned.ip && ctx.reason !== 'forced') {
-        // Same inputs: keep the container (and everything the later steps put in it).
-        if (!existing.State.Running) {
-          ctx.log(`starting ${container}`);
+        // Same inputs: keep the container (and everything the later steps put in it). A stopped or
+        // paused node is repaired here, never by the probe (probes only read: --dry-run and --graph run them).
+        if (existing.State.Paused) {
+          ctx.log(`unpausing ${container}`);
+          await docker.getContainer(container).unpause();
+        } else if (!existing.State.Running) {
+          ctx.log(`starting ${container} (it was ${existing.State.Status})`);
           await docker.getContainer(container).start();
         }
         await waitForSystemd(nodeHandle(container, docker), { timeoutMs: readyTimeoutMs, signal: ctx.signal });
@@ -169,26 +188,22 @@ export function nodeTarget(
       ctx.log(`${container} at ${planned.ip}: systemd ${state} after ${Math.round(performance.now() - started)} ms (${mode})`);
       return result(id);
     },
+    // Read-only, like every probe (`--dry-run` and `--graph` run probes and promise to change nothing):
+    // a stopped or paused node is reported, and the build starts it.
     probe: async (result) => {
       const { inspectContainer } = await import('../lib/docker/containers.ts');
       const { nodeHandle } = await import('../lib/docker/node-access.ts');
       const { waitForSystemd } = await import('../lib/docker/systemd-ready.ts');
-      // No dockerode client unless the container must be started: the light client inspects and execs.
+      // The light client inspects and execs: no dockerode load on a no-op run.
       const info = await inspectContainer(undefined, result.container);
-      if (!info) return `container ${result.container} does not exist`;
-      if (info.Id !== result.id) return `container ${result.container} was replaced (ID ${info.Id.slice(0, 12)}, built ${result.id.slice(0, 12)})`;
-      if (info.Config.Labels?.[KEY_LABEL] !== result.key) return `container ${result.container} has another key label`;
-      const ip = ipOn(info, config.clusterName);
-      if (ip !== result.ip) return `container ${result.container} has IP ${ip ?? 'none'} on ${config.clusterName}, planned ${result.ip}`;
-      if (!info.State.Running) {
-        const { connectDocker } = await import('../lib/docker/connect.ts');
-        await (await connectDocker()).getContainer(result.container).start();
-      } else if (Date.now() - Date.parse(info.State.StartedAt) > BOOTED_AFTER_MS) {
+      const drift = nodeContainerDrift(result, info, config.clusterName);
+      if (drift) return drift;
+      if (Date.now() - Date.parse(info!.State.StartedAt) > BOOTED_AFTER_MS) {
         // Running for longer than any boot takes: systemd is past start-up, so skip the exec that asks
         // (execs are what a no-op run waits for). Unit states are checked by the steps that run units.
         return undefined;
       }
-      // A node that was just (re)started (docker restart, dockerd restart): wait for its boot.
+      // A node that was just (re)started (docker restart, dockerd restart): wait for its boot (only reads).
       await waitForSystemd(nodeHandle(result.container), { timeoutMs: readyTimeoutMs });
       return undefined;
     },

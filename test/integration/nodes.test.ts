@@ -312,14 +312,18 @@ test('docker restart of a node: the next run finds everything up to date and sys
   assert.ok(['running', 'degraded'].includes(state.stdout.toString().trim()));
 });
 
-test('a stopped node is started by its probe and counts as up to date', async () => {
+test('a stopped node is reported by its probe and started by its build: same container, nothing else runs', async () => {
   const docker = await connectDocker();
+  const before = await containerIds();
   await docker.getContainer(`${CLUSTER}-worker-1`).stop();
   const report = await build(['nodes']);
   assertOk(report);
-  assert.is(report.entries['node:worker-1']!.outcome, 'up-to-date');
+  assert.is(report.entries['node:worker-1']!.outcome, 'built');
+  assert.match(report.entries['node:worker-1']!.reason ?? '', /is stopped/);
+  for (const [name, entry] of Object.entries(report.entries)) if (name !== 'node:worker-1' && !entry.alias) assert.is(entry.outcome, 'up-to-date', name);
   const info = await docker.getContainer(`${CLUSTER}-worker-1`).inspect();
   assert.ok(info.State.Running);
+  assert.equal(await containerIds(), before);
 });
 
 // Restarting dockerd disturbs everyone using it, so it runs in CI (its own machine) or on request.
