@@ -25,7 +25,8 @@ export function registerNodeUnit(node: string, unit: string): void {
   unitsByNode.get(node)!.add(unit);
 }
 
-export type UnitState = { active: string; enabled: string };
+/** A unit as `systemctl show` reports it: ActiveState, SubState, UnitFileState and whether a job is queued. */
+export type UnitState = { active: string; sub: string; enabled: string; job: boolean };
 
 /** What one read of a node returns. Missing files and binaries are absent from their maps. */
 export type NodeState = {
@@ -33,7 +34,7 @@ export type NodeState = {
   hashes: Map<string, string>;
   /** `size mtime` of each registered binary, as the binary install records it. */
   stamps: Map<string, string>;
-  /** ActiveState and UnitFileState of each registered unit (name without `.service`). */
+  /** ActiveState, SubState, UnitFileState and queued job of each registered unit (name without `.service`). */
   units: Map<string, UnitState>;
 };
 
@@ -52,6 +53,9 @@ export function forgetNodeState(container: string): void {
   stateMemo.delete(container);
 }
 
+/** What the probes read of a unit (see UnitState). */
+const UNIT_PROPERTIES = 'Id,ActiveState,SubState,UnitFileState,Job';
+
 /**
  * Each docker exec costs the engine ~15 ms of CPU (runc, shim), and these reads are a no-op run's
  * critical path, so the three commands run in one exec. The script text is fixed; the paths and unit
@@ -66,7 +70,7 @@ const READ_SCRIPT = [
   'echo @@harder:stat',
   '(( ${#bins[@]} )) && stat --format="%s %Y %n" -- "${bins[@]}"',
   'echo @@harder:units',
-  '(( ${#units[@]} )) && systemctl show --property=Id,ActiveState,UnitFileState -- "${units[@]}"',
+  `(( \${#units[@]} )) && systemctl show --property=${UNIT_PROPERTIES} -- "\${units[@]}"`,
   'exit 0',
 ].join('\n');
 const SECTIONS = ['sha256', 'stat', 'units'] as const;
@@ -98,14 +102,22 @@ export function parseNodeRead(stdout: string, container: string): NodeState {
     const match = /^(\d+) (\d+) (.+)$/.exec(line);
     if (match) stamps.set(match[3]!, `${match[1]} ${match[2]}`);
   }
+  const units = parseUnitBlocks(sections.get('units')!.join('\n'));
+  return { hashes, stamps, units };
+}
+
+/** `systemctl show` blocks (separated by blank lines, one per unit) by unit name without `.service`. */
+export function parseUnitBlocks(text: string): Map<string, UnitState> {
   const units = new Map<string, UnitState>();
-  // Blocks separated by blank lines, one per unit, in the order asked.
-  for (const blockText of sections.get('units')!.join('\n').split(/\n\n+/)) {
+  for (const blockText of text.split(/\n\n+/)) {
     const props = new Map(blockText.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
     const id = props.get('Id');
-    if (id) units.set(id.replace(/\.service$/, ''), { active: props.get('ActiveState') ?? '', enabled: props.get('UnitFileState') ?? '' });
+    if (!id) continue;
+    // Job is the queued job's number (systemd prints it only when there is one; some versions print 0 for none).
+    const job = props.get('Job') ?? '';
+    units.set(id.replace(/\.service$/, ''), { active: props.get('ActiveState') ?? '', sub: props.get('SubState') ?? '', enabled: props.get('UnitFileState') ?? '', job: job !== '' && job !== '0' });
   }
-  return { hashes, stamps, units };
+  return units;
 }
 
 /** Everything registered for `node`, read in one exec and shared by the probes of the next few seconds. */
@@ -134,9 +146,15 @@ export async function nodeBinaryStamps(container: string, node: string): Promise
   return (await nodeState(container, node)).stamps;
 }
 
-/** ActiveState and UnitFileState of each registered unit on the node. */
+/** ActiveState, SubState, UnitFileState and queued job of each registered unit on the node (batched, shared). */
 export async function nodeUnitStates(container: string, node: string): Promise<Map<string, UnitState>> {
   return (await nodeState(container, node)).units;
+}
+
+/** One unit read afresh (not the shared batched read): for a probe that waits for a unit to settle. */
+export async function readUnitState(container: string, unit: string): Promise<UnitState | undefined> {
+  const { stdout } = await handleFor(container).exec(['systemctl', 'show', `--property=${UNIT_PROPERTIES}`, '--', `${unit}.service`], { allowFailure: true });
+  return parseUnitBlocks(stdout.toString('utf8')).get(unit);
 }
 
 /** `size mtime` of a file on a node, as the binary install records it. */

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { target, type AnyTarget, type DepMap, type Inputs, type Json, type Target } from '../../lib/target.ts';
 import { UnitFailedError } from './errors.ts';
-import { fileStamp, forgetNodeState, handleFor, nodeBinaryStamps, nodeFileHashes, nodeUnitStates, registerNodeBinary, registerNodeFile, registerNodeUnit } from './node-state.ts';
+import { fileStamp, forgetNodeState, handleFor, nodeBinaryStamps, nodeFileHashes, nodeUnitStates, readUnitState, registerNodeBinary, registerNodeFile, registerNodeUnit, type UnitState } from './node-state.ts';
 
 /** What the cluster step reads of a `node:<name>` result (the nodes step owns the full type). */
 export type NodeInfo = { name: string; container: string; ip: string };
@@ -162,14 +162,61 @@ export function unitTarget(spec: UnitSpecTarget): Target<RunningUnit, DepMap> {
       if (!spec.noBlock) await waitActive(node.container, spec.node, unit, ctx.signal);
       return { node: spec.node, container: node.container, unit: spec.unit };
     },
-    probe: async (result) => {
-      const state = (await nodeUnitStates(result.container, result.node)).get(result.unit);
-      if (!state) return `${result.unit} is unknown on ${result.node}`;
-      if (state.enabled !== 'enabled') return `${result.unit} on ${result.node} is ${state.enabled || 'not enabled'}`;
-      if (state.active !== 'active') return `${result.unit} on ${result.node} is ${state.active}`;
-      return undefined;
-    },
+    // Only reads: a unit that systemd is bringing back by itself (after `docker restart` of the node)
+    // is waited for, within a bound, instead of being restarted by the build.
+    probe: async (result, actx) =>
+      unitDrift(result.unit, result.node, (await nodeUnitStates(result.container, result.node)).get(result.unit), () => readUnitState(result.container, result.unit), {
+        signal: actx.signal,
+      }),
   });
+}
+
+/** ActiveStates that systemd leaves by itself: a start (or auto-restart) under way, a stop, a reload. */
+const SETTLING_STATES = new Set(['activating', 'deactivating', 'reloading']);
+
+export type UnitDriftOptions = {
+  /** How long a settling unit is waited for before it counts as drift (default 60 s). */
+  boundMs?: number;
+  /** Between two reads (default 1 s). */
+  pollMs?: number;
+  /** Injected by tests. */
+  clock?: { now(): number; sleep(ms: number): Promise<void> };
+  /** Ends the wait (the run was cancelled). */
+  signal?: AbortSignal;
+};
+
+function describeUnit(state: UnitState): string {
+  return state.sub ? `${state.active} (${state.sub})` : state.active;
+}
+
+/**
+ * The unit probe's decision: undefined when the unit is enabled and active, else why not. A unit that is
+ * still on its way (activating, auto-restart, or inactive with a start job queued, as at boot while what it
+ * is ordered after comes up) is read again every `pollMs` for up to `boundMs`; active by then is up to date.
+ * `failed`, `inactive` with nothing queued, or still settling after the bound is drift.
+ */
+export async function unitDrift(
+  unit: string,
+  node: string,
+  first: UnitState | undefined,
+  reread: () => Promise<UnitState | undefined>,
+  options: UnitDriftOptions = {},
+): Promise<string | undefined> {
+  const boundMs = options.boundMs ?? 60_000;
+  const pollMs = options.pollMs ?? 1000;
+  const clock = options.clock ?? { now: () => performance.now(), sleep: (ms: number) => sleep(ms, options.signal) };
+  const deadline = clock.now() + boundMs;
+  let state = first;
+  for (;;) {
+    if (!state) return `${unit} is unknown on ${node}`;
+    if (state.enabled !== 'enabled') return `${unit} on ${node} is ${state.enabled || 'not enabled'}`;
+    if (state.active === 'active') return undefined;
+    const settling = SETTLING_STATES.has(state.active) || (state.active === 'inactive' && state.job);
+    if (!settling) return `${unit} on ${node} is ${describeUnit(state)}`;
+    if (clock.now() >= deadline) return `${unit} on ${node} is still ${describeUnit(state)} after ${Math.round(boundMs / 1000)} s`;
+    await clock.sleep(pollMs);
+    state = await reread();
+  }
 }
 
 type UnitShow = { active: string; sub: string; restarts: string; type: string };

@@ -57,23 +57,40 @@ test('empty groups still print every section', () => {
   assert.is(state.hashes.size + state.stamps.size + state.units.size, 0);
 });
 
-test('unit blocks: ActiveState and UnitFileState by unit name, in systemctl show format', () => {
+test('unit blocks: ActiveState, SubState, UnitFileState and a queued job by unit name, in systemctl show format', () => {
   const out = [
     '@@harder:sha256',
     '@@harder:stat',
     '@@harder:units',
     'Id=kubelet.service',
     'ActiveState=active',
+    'SubState=running',
     'UnitFileState=enabled',
+    '',
+    'Id=kube-controller-manager.service',
+    'ActiveState=activating',
+    'SubState=auto-restart',
+    'UnitFileState=enabled',
+    'Job=0',
+    '',
+    'Id=kube-apiserver.service',
+    'ActiveState=inactive',
+    'SubState=dead',
+    'UnitFileState=enabled',
+    'Job=142',
     '',
     'Id=no-such.service',
     'ActiveState=inactive',
+    'SubState=dead',
     'UnitFileState=',
     '',
   ].join('\n');
   const state = parseNodeRead(out, 'host');
-  assert.equal(state.units.get('kubelet'), { active: 'active', enabled: 'enabled' });
-  assert.equal(state.units.get('no-such'), { active: 'inactive', enabled: '' });
+  assert.equal(state.units.get('kubelet'), { active: 'active', sub: 'running', enabled: 'enabled', job: false });
+  assert.equal(state.units.get('kube-controller-manager'), { active: 'activating', sub: 'auto-restart', enabled: 'enabled', job: false });
+  assert.equal(state.units.get('kube-apiserver'), { active: 'inactive', sub: 'dead', enabled: 'enabled', job: true });
+  assert.equal(state.units.get('no-such'), { active: 'inactive', sub: 'dead', enabled: '', job: false });
+  assert.ok(nodeReadArgv([], [], ['kubelet']).some((a) => a.includes('--property=Id,ActiveState,SubState,UnitFileState,Job')));
 });
 
 test('output without the sections (the script did not run) is an error naming the container', () => {
