@@ -11,7 +11,7 @@ import type { Json } from '../../lib/target.ts';
 import { toYaml, toYamlDocuments } from '../../tasks/cluster/render/yaml.ts';
 import { renderUnit } from '../../tasks/cluster/render/systemd.ts';
 import { renderEtcdUnit } from '../../tasks/cluster/render/etcd.ts';
-import { renderApiServerUnit, renderControllerManagerUnit, renderSchedulerConfig } from '../../tasks/cluster/render/control-plane.ts';
+import { renderApiServerUnit, renderControllerManagerUnit, renderSchedulerConfig, renderSchedulerUnit } from '../../tasks/cluster/render/control-plane.ts';
 import { renderContainerdConfig } from '../../tasks/cluster/render/containerd.ts';
 import { renderCniBridge, renderCniLoopback } from '../../tasks/cluster/render/cni.ts';
 import { kubeletConfig, renderKubeletConfig, renderKubeletUnit } from '../../tasks/cluster/render/kubelet.ts';
@@ -194,6 +194,32 @@ test('systemd units: one flag per continued line, arguments needing quotes are q
   assert.ok(text.includes('ExecStart=/bin/x \\\n  --a=1 \\\n  --b=x,y \\\n  "has space"'));
   assert.ok(text.includes('Environment=A=1\nEnvironment=B=2'));
   assert.not.ok(text.includes('skip'));
+});
+
+/** The space-separated values of a [Unit] key (`After=`, `Wants=`, `Requires=`). */
+function unitList(unit: string, key: string): string[] {
+  return unit
+    .split('\n')
+    .filter((l) => l.startsWith(`${key}=`))
+    .flatMap((l) => l.slice(key.length + 1).split(' '));
+}
+
+test('units order themselves after what they need on the same node (boot after `docker restart`)', () => {
+  const api = renderApiServerUnit({ advertiseAddress: '10.0.0.10', port: 6443, etcdIps: ['10.0.0.10'], serviceCidr: '10.32.0.0/24', serviceAccountIssuer: 'https://x' });
+  assert.ok(unitList(api, 'After').includes('etcd.service'), api);
+  assert.ok(unitList(api, 'Wants').includes('etcd.service'), api);
+  // Wants, not Requires: an apiserver keeps serving through the other etcd members when its own stops.
+  assert.not.ok(unitList(api, 'Requires').includes('etcd.service'), api);
+  const kcm = renderControllerManagerUnit({ clusterName: 'harder', clusterCidr: '10.200.0.0/16', serviceCidr: '10.32.0.0/24' });
+  for (const [name, unit] of [['kube-controller-manager', kcm], ['kube-scheduler', renderSchedulerUnit()]] as const) {
+    assert.ok(unitList(unit, 'After').includes('kube-apiserver.service'), `${name}:\n${unit}`);
+    assert.ok(unitList(unit, 'Wants').includes('kube-apiserver.service'), `${name}:\n${unit}`);
+    // Ordering only: a restarted apiserver must not restart them (no BindsTo/PartOf/Requires).
+    assert.not.match(unit, /^(BindsTo|PartOf|Requires)=.*kube-apiserver/m, name);
+  }
+  const kubelet = renderKubeletUnit({ nodeName: 'worker-1', nodeIp: '10.0.0.20' });
+  assert.ok(unitList(kubelet, 'After').includes('containerd.service'), kubelet);
+  assert.ok([...unitList(kubelet, 'Wants'), ...unitList(kubelet, 'Requires')].includes('containerd.service'), kubelet);
 });
 
 test('add-ons: RBAC binds the apiserver kubelet-client user; CoreDNS Service at the DNS IP, image never pulled', () => {

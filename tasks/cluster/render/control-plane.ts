@@ -35,7 +35,10 @@ export function renderApiServerUnit(p: ApiServerParams): string {
   return renderUnit({
     description: 'Kubernetes API Server',
     documentation: 'https://kubernetes.io/docs/reference/command-line-tools-reference/kube-apiserver/',
-    after: ['network.target'],
+    // Every control plane runs an etcd member: at boot (`docker restart`) the apiserver starts after it
+    // instead of crash-looping until it answers. Wants, not Requires: the other members still serve.
+    after: ['network.target', 'etcd.service'],
+    wants: ['etcd.service'],
     // The apiserver drains open connections (watches, exec streams) for up to 60 s on SIGTERM; a restart
     // for a changed flag should not wait that long.
     service: { ...restart, TimeoutStopSec: 10 },
@@ -85,7 +88,9 @@ export function renderControllerManagerUnit(p: ControllerManagerParams): string 
   return renderUnit({
     description: 'Kubernetes Controller Manager',
     documentation: 'https://kubernetes.io/docs/reference/command-line-tools-reference/kube-controller-manager/',
-    after: ['network.target'],
+    // The apiserver runs on the same node: at boot this starts after it (ordering only, never restarted with it).
+    after: ['network.target', 'kube-apiserver.service'],
+    wants: ['kube-apiserver.service'],
     service: { ...restart },
     exec: {
       path: `${binDir}/kube-controller-manager`,
@@ -126,7 +131,9 @@ export function renderSchedulerUnit(): string {
   return renderUnit({
     description: 'Kubernetes Scheduler',
     documentation: 'https://kubernetes.io/docs/reference/command-line-tools-reference/kube-scheduler/',
-    after: ['network.target'],
+    // The apiserver runs on the same node: at boot this starts after it (ordering only, never restarted with it).
+    after: ['network.target', 'kube-apiserver.service'],
+    wants: ['kube-apiserver.service'],
     service: { ...restart },
     exec: {
       path: `${binDir}/kube-scheduler`,
