@@ -1,6 +1,6 @@
 // `certs:check`: a report on every certificate on disk — expiry, signer, and agreement with its request config.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { target, type Json } from '../lib/target.ts';
 import { describeCertificate, isSignedBy, keyMatchesCertificate } from '../lib/pki/inspect.ts';
@@ -59,7 +59,12 @@ export async function checkCert(root: string, spec: CertSpec, signerCert: string
     else if (!isSignedBy(certPem, caPem, spec.cert, signerCert)) problems.push(`${spec.cert} is not signed by the current CA ${signerCert}`);
     const keyPem = await readIfExists(resolve(root, spec.key));
     if (keyPem === undefined) problems.push(`${spec.key} is missing`);
-    else if (!keyMatchesCertificate(await loadPrivateKeyPem(keyPem, spec.key), certPem, spec.cert)) problems.push(`${spec.key} does not match ${spec.cert}`);
+    else {
+      if (!keyMatchesCertificate(await loadPrivateKeyPem(keyPem, spec.key), certPem, spec.cert)) problems.push(`${spec.key} does not match ${spec.cert}`);
+      // A private key others can read is as good as leaked; `certs` puts the recorded mode back.
+      const mode = (await stat(resolve(root, spec.key))).mode & 0o777;
+      if (mode & 0o077) problems.push(`mode of ${spec.key} is 0${mode.toString(8)}, want 0600 (readable by others; \`certs\` repairs it)`);
+    }
     const request = resolveRequest(parseCertRequest(await readFile(resolve(root, spec.request), 'utf8'), spec.request), spec.vars);
     if (info.CN !== request.CN) problems.push(`${spec.cert}: CN is "${info.CN}" but ${spec.request} asks for "${request.CN}"`);
     const wantO = organizations(request);

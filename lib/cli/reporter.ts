@@ -18,10 +18,16 @@ const seconds = (ms: number): string => (ms < 1000 ? `${Math.round(ms)}ms` : `${
 /** The end-of-run summary line. */
 export function summaryLine(report: BuildReport, dryRun: boolean): string {
   const count = { built: 0, 'up-to-date': 0, failed: 0, skipped: 0, 'would-build': 0, cancelled: 0 };
-  for (const entry of Object.values(report.entries)) if (!entry.alias) count[entry.outcome]++;
+  let repaired = 0;
+  for (const entry of Object.values(report.entries)) {
+    if (entry.alias) continue;
+    count[entry.outcome]++;
+    if (entry.repaired) repaired++;
+  }
+  const upToDate = `${count['up-to-date']} up to date${repaired ? ` (${repaired} ${dryRun ? 'would be ' : ''}repaired)` : ''}`;
   const parts = dryRun
-    ? [`${count['would-build']} would build`, `${count['up-to-date']} up to date`]
-    : [`${count.built} built`, `${count['up-to-date']} up to date`, `${count.failed} failed`];
+    ? [`${count['would-build']} would build`, upToDate]
+    : [`${count.built} built`, upToDate, `${count.failed} failed`];
   if (count.skipped) parts.push(`${count.skipped} skipped`);
   if (count.cancelled) parts.push(`${count.cancelled} cancelled`);
   return `${dryRun ? 'dry run: ' : ''}${parts.join(', ')} in ${seconds(report.ms)}`;
@@ -96,7 +102,9 @@ export function createReporter(opts: ReporterOptions): Reporter & { dispose(): v
           if (opts.verbose) print(`- ${name} cancelled: ${entry.reason}`);
           break;
         case 'up-to-date':
-          if (opts.verbose && !entry.alias) print(`  ${name} up to date`);
+          // Put back without a rebuild (a drifted file mode): always shown, it changed a file.
+          if (entry.repaired) print(dryRun ? `would repair ${name}: ${entry.reason}` : `↺ ${name}: ${entry.reason} (repaired, not rebuilt)`);
+          else if (opts.verbose && !entry.alias) print(`  ${name} up to date`);
           else drawStatus();
           break;
       }

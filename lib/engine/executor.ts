@@ -5,7 +5,7 @@
 // running builds through their AbortSignal; with keepGoing build everything not downstream of a failure.
 
 import { setMaxListeners } from 'node:events';
-import { statSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AnyTarget, ArtefactContext, Json } from '../target.ts';
@@ -15,7 +15,7 @@ import { expandGlob, isGlob } from './glob.ts';
 import { buildGraph, checkRequested, closure, forcedMembers, membersOf, type Graph } from './graph.ts';
 import { hashJson, jsonProblem, sha256, stableStringify } from './hash.ts';
 import { acquireLock } from './lock.ts';
-import { StatCache, restamp, stampFile, type FileStamp } from './stat-cache.ts';
+import { StatCache, modeText, restamp, stampFile, type FileStamp } from './stat-cache.ts';
 import { Slots } from './slots.ts';
 import { SCHEMA, StateStore, recordedStampMatches, withChanges, type Manifest, type TargetRecord } from './state.ts';
 import type { BuildOptions, BuildReport, Entry, Failure } from './types.ts';
@@ -121,6 +121,8 @@ class Run {
   readonly priority = new Map<string, number>();
   /** Targets decided by the fast path that still need a probe or a build. */
   readonly prepared = new Map<string, Prepared>();
+  /** Owned files whose mode the engine put back (or, in a dry run, would), by target: shown in its entry. */
+  readonly repairs = new Map<string, string>();
   stopReason: string | undefined;
   readonly rootSlash: string;
 
@@ -331,24 +333,43 @@ class Run {
     return sha256(`${text}},${JSON.stringify(t.outputs ?? [])}]\n${empty ? '{}' : stableStringify(values)}`);
   }
 
-  /** Why the owned files do not match the record, or undefined. Refreshes stamps of touched-but-equal files. */
+  /**
+   * Why the owned files do not match the record, or undefined. Refreshes stamps of touched-but-equal
+   * files, and puts back a drifted mode (content as recorded, mode not): a chmod by the engine, not a
+   * rebuild, noted in `this.repairs` (in a dry run only noted).
+   */
   checkOutputs(t: AnyTarget, record: TargetRecord): string | undefined {
     // Copied only when a stamp is refreshed: a no-op run allocates nothing here.
     let outputs: Record<string, FileStamp> | undefined;
+    let repairs: string[] | undefined;
+    const dryRun = !!this.opts.dryRun;
     for (const path of t.outputs ?? []) {
       // The common case, decided on one stat; anything else is looked at again below.
-      const stats = statSync(this.abs(path), { throwIfNoEntry: false });
+      const abs = this.abs(path);
+      const stats = statSync(abs, { throwIfNoEntry: false });
       if (stats && stats.isFile() && recordedStampMatches(record, path, stats)) continue;
       const stamp = record.outputs[path];
       if (!stamp) return `output ${path} has no recorded hash`;
-      const current = restamp(this.abs(path), stamp);
-      if (current === 'missing') return `output ${path} is missing`;
-      if (current === 'same') continue;
+      if (!stats || !stats.isFile()) return `output ${path} is missing`;
+      let current = restamp(abs, stats, stamp);
       if (current.hash !== stamp.hash) return `output ${path} was modified`;
+      // A stamp without a mode (written by an older engine) adopts the current one.
+      if (stamp.mode !== undefined && current.mode !== stamp.mode) {
+        const drift = `mode of ${path} is ${modeText(current.mode!)}, want ${modeText(stamp.mode)}`;
+        (repairs ??= []).push(drift);
+        if (dryRun) continue;
+        try {
+          chmodSync(abs, stamp.mode);
+        } catch (error) {
+          return `${drift}, and chmod failed: ${messageOf(error)}`;
+        }
+        current = restamp(abs, statSync(abs), current);
+      }
       outputs ??= { ...record.outputs };
       outputs[path] = current;
     }
-    if (outputs && !this.opts.dryRun) this.store.put(withChanges(record, { outputs }));
+    if (repairs) this.repairs.set(t.name, repairs.join('; '));
+    if (outputs && !dryRun) this.store.put(withChanges(record, { outputs }));
     return undefined;
   }
 
@@ -501,7 +522,10 @@ class Run {
 
   upToDate(name: string, prepared: Prepared): void {
     this.resultHashes.set(name, prepared.record!.resultHash);
-    this.finish(name, { outcome: 'up-to-date', reason: 'up to date', result: prepared.record!.result, ms: performance.now() - prepared.started });
+    const repaired = this.repairs.get(name);
+    const entry: Entry = { outcome: 'up-to-date', reason: repaired ?? 'up to date', result: prepared.record!.result, ms: performance.now() - prepared.started };
+    if (repaired) entry.repaired = true;
+    this.finish(name, entry);
   }
 
   /** The scheduled part: probe, then build if needed, then record. Runs on p-graph. */

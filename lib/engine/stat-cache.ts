@@ -5,8 +5,21 @@ import { readFileSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { sha256 } from './hash.ts';
 import { writeFileAtomic } from './atomic.ts';
 
-/** What the cache knows about one file. */
-export type FileStamp = { hash: string; size: number; mtimeMs: number; ctimeMs: number; ino: number };
+/**
+ * What the cache knows about one file. `mode` (the permission bits) is kept only for owned outputs,
+ * in state records: a target owns its files' modes too (a key made world-readable is drift).
+ */
+export type FileStamp = { hash: string; size: number; mtimeMs: number; ctimeMs: number; ino: number; mode?: number };
+
+/** The permission bits of a file (what chmod sets). */
+export function modeOf(stats: Stats): number {
+  return stats.mode & 0o7777;
+}
+
+/** A mode as chmod and ls write it: 0600, 0644, 04755. */
+export function modeText(mode: number): string {
+  return `0${mode.toString(8).padStart(3, '0')}`;
+}
 
 /** Counts actual content hashes (not cache hits); tests read it to prove the cache works. */
 export const hashCounter = { files: 0 };
@@ -26,25 +39,24 @@ export function stampMatches(stamp: FileStamp, stats: Stats): boolean {
   return stamp.size === stats.size && stamp.mtimeMs === stats.mtimeMs && stamp.ctimeMs === stats.ctimeMs && stamp.ino === stats.ino;
 }
 
-/** Hashes a file's content now (no cache), returning its stamp, or undefined when it does not exist. */
+/** Hashes a file's content now (no cache), returning its stamp with its mode, or undefined when it does not exist. */
 export function stampFile(absPath: string): FileStamp | undefined {
   const stats = statSync(absPath, { throwIfNoEntry: false });
   if (!stats || !stats.isFile()) return undefined;
   hashCounter.files++;
   const hash = sha256(readFileSync(absPath));
-  return { hash, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino };
+  return { hash, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino, mode: modeOf(stats) };
 }
 
 /**
- * Compares a file with a recorded stamp: 'same' when its stat still matches (no hashing), 'missing'
- * when it is gone, otherwise its fresh stamp (re-hashed) for the caller to compare hashes.
+ * The stamp (with mode) of the file `stats` describes, compared with a recorded one: the content is
+ * re-hashed only when the stat differs (a chmod changes the ctime but keeps the recorded hash).
  */
-export function restamp(absPath: string, recorded: FileStamp): 'same' | 'missing' | FileStamp {
-  const stats = statSync(absPath, { throwIfNoEntry: false });
-  if (!stats || !stats.isFile()) return 'missing';
-  if (stampMatches(recorded, stats)) return 'same';
+export function restamp(absPath: string, stats: Stats, recorded: FileStamp): FileStamp {
+  const stat = { size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino, mode: modeOf(stats) };
+  if (stampMatches(recorded, stats)) return { hash: recorded.hash, ...stat };
   hashCounter.files++;
-  return { hash: sha256(readFileSync(absPath)), size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino };
+  return { hash: sha256(readFileSync(absPath)), ...stat };
 }
 
 /**

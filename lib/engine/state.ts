@@ -5,14 +5,15 @@
 //
 // Line format: `<JSON of the target name>\t<payload>`; the name comes first so a load can index every
 // line and parse only the records it needs. JSON never contains a raw tab or newline, so tabs separate
-// fields. A record's payload (format 2) is five fields:
+// fields. A record's payload (format 3) is five fields:
 //   <key>\t<result hash>\t<result JSON>\t<owned-file stamps JSON>\t<manifest and timings JSON>
 // The first four are what an up-to-date check reads; the last is parsed only when something asks
-// (--explain). Stamps are flat: [path, hash, size, mtimeMs, ctimeMs, ino, path, ...]. The manifest
-// leaves out what the record already holds (the declared outputs are the stamps' paths).
-// Format 1 payloads (one JSON object with the fields by name, a tab, the manifest and timings) are
-// still read, so a journal written by an older engine rebuilds nothing; the first compaction rewrites
-// it in format 2. Other payloads: `{"invalidated":true}` (a target whose artefacts the engine cannot
+// (--explain). Stamps are flat: [path, hash, size, mtimeMs, ctimeMs, ino, mode, path, ...]; the mode
+// (permission bits) is part of what a target owns, null when not known (carried over from format 2).
+// The manifest leaves out what the record already holds (the declared outputs are the stamps' paths).
+// Format 2 payloads (the same, stamps without the mode) and format 1 payloads (one JSON object with
+// the fields by name, a tab, the manifest and timings) are still read, so a journal written by an
+// older engine rebuilds nothing; the first compaction rewrites it in format 3. Other payloads: `{"invalidated":true}` (a target whose artefacts the engine cannot
 // check started rebuilding: its record is reported as invalidated, its result is kept as `previous`);
 // `{"removed":true}` (cleaned). The first line is a header naming the format version.
 //
@@ -25,13 +26,14 @@ import { closeSync, openSync, readFileSync, writeSync, type Stats } from 'node:f
 import { join } from 'node:path';
 import type { Json } from '../target.ts';
 import { writeFileAtomic } from './atomic.ts';
-import { stampMatches, type FileStamp } from './stat-cache.ts';
+import { modeOf, stampMatches, type FileStamp } from './stat-cache.ts';
 
-/** The record schema this engine writes; format 1 records are read too. Other schemas mean "rebuild". */
-export const SCHEMA = 2;
+/** The record schema this engine writes; format 1 and 2 records are read too. Other schemas mean "rebuild". */
+export const SCHEMA = 3;
 const HEADER = `{"harder-state":${SCHEMA}}`;
-/** Journals written before format 2: read as they are, rewritten in format 2 by the next compaction. */
+/** Journals written by older engines: read as they are, rewritten in format 3 by the next compaction. */
 const HEADER_1 = '{"harder-state":1}';
+const HEADER_2 = '{"harder-state":2}';
 const INVALIDATED = '{"invalidated":true}';
 const REMOVED = '{"removed":true}';
 
@@ -56,7 +58,7 @@ export type TargetRecord = {
   manifest: Manifest;
   result: Json;
   resultHash: string;
-  /** Owned files (project-relative) with the stamp they had when the build finished. */
+  /** Owned files (project-relative) with the stamp (and mode) they had when the build finished. */
   outputs: Record<string, FileStamp>;
   /** ISO time the build finished. */
   builtAt: string;
@@ -96,7 +98,7 @@ const EMPTY_MANIFEST: Manifest = { version: 0, files: {}, values: {}, env: {}, d
 
 type ColdPart = { manifest: Manifest; builtAt: string; ms: number };
 
-/** The format 2 cold part as written: empty maps and the outputs (the stamps' paths) are left out. */
+/** The cold part (formats 2 and 3) as written: empty maps and the outputs (the stamps' paths) are left out. */
 type ColdJson = { version?: number; files?: Record<string, string>; values?: Record<string, Json>; env?: Record<string, string | null>; deps?: Record<string, string>; builtAt?: string; ms?: number };
 
 /**
@@ -110,7 +112,7 @@ class JournalRecord {
   key: string;
   result: Json;
   resultHash: string;
-  /** The stamps' JSON text (format 2), then their parsed value. */
+  /** The stamps' JSON text (formats 2 and 3), then their parsed value. */
   #outputsText: string | undefined;
   #outputs: Record<string, FileStamp> | undefined;
   /** The cold part's JSON text, then its parsed value. */
@@ -134,11 +136,14 @@ class JournalRecord {
 
   outputsPart(): Record<string, FileStamp> {
     if (!this.#outputs) {
-      // Checked when the record was read: a flat array of 6-tuples.
-      const flat = JSON.parse(this.#outputsText!) as (string | number)[];
+      // Checked when the record was read: a flat array of 7-tuples (format 2: 6-tuples, no mode).
+      const flat = JSON.parse(this.#outputsText!) as (string | number | null)[];
+      const width = this.schema === 2 ? 6 : 7;
       const outputs: Record<string, FileStamp> = {};
-      for (let i = 0; i + 5 < flat.length; i += 6) {
-        outputs[flat[i] as string] = { hash: flat[i + 1] as string, size: flat[i + 2] as number, mtimeMs: flat[i + 3] as number, ctimeMs: flat[i + 4] as number, ino: flat[i + 5] as number };
+      for (let i = 0; i + width - 1 < flat.length; i += width) {
+        const stamp: FileStamp = { hash: flat[i + 1] as string, size: flat[i + 2] as number, mtimeMs: flat[i + 3] as number, ctimeMs: flat[i + 4] as number, ino: flat[i + 5] as number };
+        if (width === 7 && typeof flat[i + 6] === 'number') stamp.mode = flat[i + 6] as number;
+        outputs[flat[i] as string] = stamp;
       }
       this.#outputs = outputs;
     }
@@ -146,22 +151,22 @@ class JournalRecord {
   }
 
   /**
-   * Whether `stats` matches the stamp recorded for `path`. On a format 2 record the stat is compared
-   * with the stamp's text (JSON writes numbers as `${n}` does), so an up-to-date check builds no
-   * stamp objects; false sends the caller to the full comparison.
+   * Whether `stats` matches the stamp recorded for `path`, mode included. On a format 3 record the
+   * stat is compared with the stamp's text (JSON writes numbers as `${n}` does), so an up-to-date
+   * check builds no stamp objects; false sends the caller to the full comparison.
    */
   stampMatches(path: string, stats: Stats): boolean {
     const text = this.#outputsText;
-    if (this.#outputs || text === undefined || text.includes('\\') || path.includes('"')) {
+    if (this.#outputs || this.schema !== SCHEMA || text === undefined || text.includes('\\') || path.includes('"')) {
       const stamp = this.outputsPart()[path];
-      return !!stamp && stampMatches(stamp, stats);
+      return !!stamp && ownedStampMatches(stamp, stats);
     }
-    // A tuple is "path","hash",size,mtimeMs,ctimeMs,ino; only a path can be followed by ,"
+    // A tuple is "path","hash",size,mtimeMs,ctimeMs,ino,mode; only a path can be followed by ,"
     const at = text.indexOf(`"${path}","`);
     if (at === -1) return false;
     const hashEnd = text.indexOf('"', at + path.length + 4);
     if (hashEnd === -1) return false;
-    const expected = `,${stats.size},${stats.mtimeMs},${stats.ctimeMs},${stats.ino}`;
+    const expected = `,${stats.size},${stats.mtimeMs},${stats.ctimeMs},${stats.ino},${modeOf(stats)}`;
     if (!text.startsWith(expected, hashEnd + 1)) return false;
     const after = text.charCodeAt(hashEnd + 1 + expected.length);
     return after === 44 || after === 93; // the tuple ends: `,` or `]`
@@ -197,11 +202,16 @@ Object.defineProperties(JournalRecord.prototype, {
   ms: { get(this: JournalRecord) { return this.coldPart().ms; }, enumerable: true },
 });
 
-/** Whether `stats` matches the stamp `record` holds for the owned file `path` (see JournalRecord.stampMatches). */
+/** An owned file's stamp still describes it: same stat and same mode (unknown mode: look closer). */
+function ownedStampMatches(stamp: FileStamp, stats: Stats): boolean {
+  return stamp.mode === modeOf(stats) && stampMatches(stamp, stats);
+}
+
+/** Whether `stats` matches the stamp `record` holds for the owned file `path`, mode included (see JournalRecord.stampMatches). */
 export function recordedStampMatches(record: TargetRecord, path: string, stats: Stats): boolean {
   if (record instanceof JournalRecord) return record.stampMatches(path, stats);
   const stamp = record.outputs[path];
-  return !!stamp && stampMatches(stamp, stats);
+  return !!stamp && ownedStampMatches(stamp, stats);
 }
 
 const isEmpty = (record: Record<string, unknown>): boolean => {
@@ -209,13 +219,13 @@ const isEmpty = (record: Record<string, unknown>): boolean => {
   return true;
 };
 
-/** A record's format 2 payload (see the file comment). */
+/** A record's format 3 payload (see the file comment). */
 export function serialise(record: TargetRecord): string {
   const { key, result, resultHash, outputs, manifest, builtAt, ms } = record;
-  const flat: (string | number)[] = [];
+  const flat: (string | number | null)[] = [];
   for (const path in outputs) {
     const s = outputs[path]!;
-    flat.push(path, s.hash, s.size, s.mtimeMs, s.ctimeMs, s.ino);
+    flat.push(path, s.hash, s.size, s.mtimeMs, s.ctimeMs, s.ino, s.mode ?? null);
   }
   const cold: ColdJson = {};
   if (manifest.version) cold.version = manifest.version;
@@ -230,8 +240,8 @@ export function serialise(record: TargetRecord): string {
 
 const corrupt: ReadRecord = { kind: 'unusable', why: 'its state record is corrupt' };
 
-/** Reads a format 2 payload starting at `at` in `text` (it ends at the next newline, or the end). */
-function parseRecord2(name: string, text: string, at: number): ReadRecord {
+/** Reads a format 2 or 3 (`schema`) payload starting at `at` in `text` (it ends at the next newline, or the end). */
+function parseRecord2(name: string, text: string, at: number, schema: number): ReadRecord {
   const t1 = text.indexOf('\t', at);
   const t2 = t1 === -1 ? -1 : text.indexOf('\t', t1 + 1);
   const t3 = t2 === -1 ? -1 : text.indexOf('\t', t2 + 1);
@@ -249,7 +259,7 @@ function parseRecord2(name: string, text: string, at: number): ReadRecord {
   // The stamps are parsed on first use; only their frame is checked here.
   if (outputsText.charCodeAt(0) !== 91 || outputsText.charCodeAt(outputsText.length - 1) !== 93) return corrupt;
   const outputs = outputsText === '[]' ? {} : undefined;
-  return { kind: 'ok', record: new JournalRecord(2, name, text.slice(at, t1), result, text.slice(t1 + 1, t2), outputs, outputsText, text.slice(t4 + 1, end)) as unknown as TargetRecord };
+  return { kind: 'ok', record: new JournalRecord(schema, name, text.slice(at, t1), result, text.slice(t1 + 1, t2), outputs, outputsText, text.slice(t4 + 1, end)) as unknown as TargetRecord };
 }
 
 /** Reads a format 1 payload: `{hot fields by name}\t{manifest, builtAt, ms}`. */
@@ -266,9 +276,9 @@ function parseRecord1(name: string, raw: string): ReadRecord {
   }
 }
 
-/** Parses the payload starting at `at`: format 1 payloads are JSON objects, format 2 start with the key. */
-function parseAt(name: string, text: string, at: number): ReadRecord {
-  if (text.charCodeAt(at) !== 123) return parseRecord2(name, text, at);
+/** Parses the payload starting at `at`: format 1 payloads are JSON objects, format 2 and 3 (`schema`) start with the key. */
+function parseAt(name: string, text: string, at: number, schema: number): ReadRecord {
+  if (text.charCodeAt(at) !== 123) return parseRecord2(name, text, at, schema);
   let end = text.indexOf('\n', at);
   if (end === -1) end = text.length;
   return parseRecord1(name, text.slice(at, end));
@@ -287,8 +297,10 @@ export class StateStore {
   #fd: number | undefined;
   /** The file must be rewritten before appending (missing header, another format, torn tail). */
   #rewrite = false;
-  /** Loaded from a format 1 journal: the next writer rewrites it in format 2. */
+  /** Loaded from a format 1 or 2 journal: the next writer rewrites it in format 3. */
   #old = false;
+  /** The format of the loaded text's payloads (2 or 3; format 1 payloads are told apart by their `{`). */
+  #schema = SCHEMA;
   #tornTail = false;
 
   constructor(outDir: string) {
@@ -302,8 +314,10 @@ export class StateStore {
     }
     let pos = text.indexOf('\n');
     const header = pos === -1 ? text : text.slice(0, pos);
-    if (header === HEADER_1) this.#old = true;
-    else if (header !== HEADER) {
+    if (header === HEADER_1 || header === HEADER_2) {
+      this.#old = true;
+      this.#schema = 2;
+    } else if (header !== HEADER) {
       // Another format version, or not a journal at all: everything is rebuilt (ninja does the same).
       this.#rewrite = true;
       return;
@@ -360,9 +374,9 @@ export class StateStore {
   get(name: string): ReadRecord {
     const slot = this.#slots.get(name);
     if (slot === undefined) return { kind: 'missing' };
-    if (typeof slot === 'number') return parseAt(name, this.#text, slot);
+    if (typeof slot === 'number') return parseAt(name, this.#text, slot, this.#schema);
     if (slot.record && !slot.invalidated) return { kind: 'ok', record: slot.record };
-    const read = typeof slot.payload === 'number' ? parseAt(name, this.#text, slot.payload) : parseRecord2(name, slot.payload, 0);
+    const read = typeof slot.payload === 'number' ? parseAt(name, this.#text, slot.payload, this.#schema) : parseRecord2(name, slot.payload, 0, SCHEMA);
     if (read.kind === 'ok' && slot.invalidated) read.invalidated = true;
     return read;
   }
@@ -419,20 +433,21 @@ export class StateStore {
     return true;
   }
 
-  /** A slot's payload as format 2 text, or undefined when it cannot be read (it is dropped). */
-  #payload2(name: string, payload: number | string): string | undefined {
+  /** A slot's payload as format 3 text, or undefined when it cannot be read (it is dropped). */
+  #payloadNow(name: string, payload: number | string): string | undefined {
     if (typeof payload === 'string') return payload;
-    if (this.#text.charCodeAt(payload) !== 123) {
+    if (this.#schema === SCHEMA && this.#text.charCodeAt(payload) !== 123) {
       let end = this.#text.indexOf('\n', payload);
       if (end === -1) end = this.#text.length;
       return this.#text.slice(payload, end);
     }
-    // Format 1: rewritten in format 2 (key, result, stamps and manifest as they were: nothing rebuilds).
-    const read = parseAt(name, this.#text, payload);
+    // Format 1 or 2: rewritten in format 3 (key, result, stamps and manifest as they were: nothing
+    // rebuilds; modes unknown until the next check records them).
+    const read = parseAt(name, this.#text, payload, this.#schema);
     return read.kind === 'ok' ? serialise(read.record) : undefined;
   }
 
-  /** Rewrites the journal in format 2 with one line per live record (temp file + rename). */
+  /** Rewrites the journal in format 3 with one line per live record (temp file + rename). */
   #compact(): void {
     if (this.#fd !== undefined) {
       closeSync(this.#fd);
@@ -441,7 +456,7 @@ export class StateStore {
     const parts: string[] = [`${HEADER}\n`];
     let lines = 0;
     for (const [name, slot] of this.#slots) {
-      const payload = this.#payload2(name, typeof slot === 'number' ? slot : slot.payload);
+      const payload = this.#payloadNow(name, typeof slot === 'number' ? slot : slot.payload);
       if (payload === undefined) continue;
       const quoted = JSON.stringify(name);
       parts.push(`${quoted}\t${payload}\n`);
@@ -460,7 +475,7 @@ export class StateStore {
 
   /**
    * Ends the run's writes: compacts when the journal holds many superseded lines, and rewrites a
-   * format 1 journal in format 2 (call only while holding the run lock).
+   * format 1 or 2 journal in format 3 (call only while holding the run lock).
    */
   close(): void {
     if (this.#fd !== undefined) {

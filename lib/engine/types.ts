@@ -14,6 +14,11 @@ export type Entry = {
   ms: number;
   /** Set on aliases (targets without build), which the summary does not count. */
   alias?: boolean;
+  /**
+   * Up to date after the engine put back what drifted without a rebuild (a file's mode); `reason`
+   * says what (`mode of output/pki/ca.key is 0644, want 0600`). In a dry run: would be.
+   */
+  repaired?: boolean;
 };
 
 /** One failure, ready to print. */

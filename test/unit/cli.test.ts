@@ -3,7 +3,7 @@
 // build mid-way with SIGINT and SIGKILL, then checking the rerun rebuilds only what was not finished.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -185,6 +185,22 @@ test('clean --dry-run says what it would remove and removes nothing, precious wi
   assert.ok(existsSync(join(root, 'out/src_seed.txt')));
   const noop = await cli(root, ['all']);
   assert.match(noop.stdout, /^0 built, 5 up to date, 0 failed/);
+});
+
+test('a drifted file mode is named and put back without a rebuild', async () => {
+  const root = project();
+  await cli(root, ['all']);
+  const file = join(root, 'out/step_1.txt');
+  const mode = statSync(file).mode & 0o777;
+  chmodSync(file, 0o640 === mode ? 0o600 : 0o640);
+  const drift = `mode of out/step_1.txt is ${0o640 === mode ? '0600' : '0640'}, want 0${mode.toString(8)}`;
+  const dry = await cli(root, ['all', '-n']);
+  assert.match(dry.stdout, `would repair step:1: ${drift}\n`);
+  assert.match(dry.stdout, /dry run: 0 would build, 5 up to date \(1 would be repaired\)/);
+  const run = await cli(root, ['all']);
+  assert.is(run.stdout.split('\n')[0], `↺ step:1: ${drift} (repaired, not rebuilt)`);
+  assert.match(run.stdout, /0 built, 5 up to date \(1 repaired\), 0 failed/);
+  assert.is(statSync(file).mode & 0o777, mode);
 });
 
 test('--graph prints DOT of the closure', async () => {

@@ -1,7 +1,7 @@
 // State written by an older engine (journal format 1, stat cache format 1) is read as it is: nothing
 // rebuilds and nothing is re-hashed; the next writer rewrites both in the current formats.
 
-import { existsSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -44,11 +44,31 @@ function rewriteAsFormat1(outDir: string, names: string[]): void {
     const read = readRecord(outDir, name);
     if (read.kind !== 'ok') throw new Error(`no record for ${name}`);
     const { key, result, resultHash, outputs, manifest, builtAt, ms } = read.record;
-    const hot = JSON.stringify({ schema: 1, name, key, result, resultHash, outputs: { ...outputs } });
+    // Format 1 stamps had no mode.
+    const stamps = Object.fromEntries(Object.entries(outputs).map(([path, { hash, size, mtimeMs, ctimeMs, ino }]) => [path, { hash, size, mtimeMs, ctimeMs, ino }]));
+    const hot = JSON.stringify({ schema: 1, name, key, result, resultHash, outputs: stamps });
     const cold = JSON.stringify({ manifest: { ...manifest }, builtAt, ms });
     text += `${JSON.stringify(name)}\t${hot}\t${cold}\n`;
   }
   writeFileSync(journalPath(outDir), text);
+}
+
+/** The journal as the format 2 engine wrote it: the same lines, owned-file stamps without the mode. */
+function rewriteAsFormat2(outDir: string): void {
+  const lines = readFileSync(journalPath(outDir), 'utf8').split('\n');
+  assert.is(lines[0], '{"harder-state":3}');
+  const out = ['{"harder-state":2}'];
+  for (const line of lines.slice(1)) {
+    const fields = line.split('\t');
+    if (fields.length === 6) {
+      const flat = JSON.parse(fields[4]!) as unknown[];
+      const six: unknown[] = [];
+      for (let i = 0; i < flat.length; i += 7) six.push(...flat.slice(i, i + 6));
+      fields[4] = JSON.stringify(six);
+    }
+    out.push(fields.join('\t'));
+  }
+  writeFileSync(journalPath(outDir), out.join('\n'));
 }
 
 /** The stat cache as the format 1 engine wrote it (one JSON object), from the current file. */
@@ -92,7 +112,7 @@ test('a format 1 journal and stat cache are read without rebuilding or re-hashin
     assert.is(hashCounter.files, hashed, 'nothing re-hashed');
     assert.equal(report.entries['h:top']!.result, 3);
     // The run rewrote both files in the current formats, with the same records.
-    assert.ok(readFileSync(journalPath(outDir), 'utf8').startsWith('{"harder-state":2}\n'));
+    assert.ok(readFileSync(journalPath(outDir), 'utf8').startsWith('{"harder-state":3}\n'));
     assert.ok(existsSync(join(outDir, '.harder', 'stat-cache.tsv')));
     assert.not.ok(existsSync(join(outDir, '.harder', 'stat-cache.json')));
     const third = project(root);
@@ -107,6 +127,30 @@ test('a format 1 journal and stat cache are read without rebuilding or re-hashin
   } finally {
     delete process.env.HARDER_JOURNAL_TEST;
   }
+});
+
+test('a format 2 journal (stamps without modes) is read without rebuilding or re-hashing; modes are recorded from then on', async () => {
+  const root = tempProject('journal');
+  const outDir = join(root, 'output');
+  write(root, 'in.txt', 'in');
+  write(root, 'b.txt', 'b');
+  for (const f of ['in.txt', 'b.txt']) utimesSync(join(root, f), new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+  await build(root, { targets: project(root).targets, requested: ['h:top'] });
+  rewriteAsFormat2(outDir);
+  const hashed = hashCounter.files;
+  const p = project(root);
+  const report = await build(root, { targets: p.targets, requested: ['h:top'] });
+  assert.equal(p.runs, [], 'nothing rebuilt');
+  assert.equal(withOutcome(report, 'up-to-date'), ['g:in', 'g:mid', 'g:other', 'h:top']);
+  assert.is(hashCounter.files, hashed, 'nothing re-hashed');
+  assert.ok(readFileSync(journalPath(outDir), 'utf8').startsWith('{"harder-state":3}\n'));
+  const read = readRecord(outDir, 'g:in');
+  assert.ok(read.kind === 'ok');
+  assert.is(read.record.outputs['out/in.txt']!.mode, statSync(join(root, 'out/in.txt')).mode & 0o7777, 'the mode is recorded');
+  chmodSync(join(root, 'out/in.txt'), 0o600);
+  const drifted = await build(root, { targets: project(root).targets, requested: ['h:top'] });
+  assert.ok(drifted.entries['g:in']!.repaired);
+  assert.match(drifted.entries['g:in']!.reason, /^mode of out\/in.txt is 0600, want 06[46]4$/);
 });
 
 test('a format 1 record is explained from its own manifest before any rewrite', async () => {

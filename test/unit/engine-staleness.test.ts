@@ -1,6 +1,6 @@
 // Staleness for each reason, early cutoff, --force semantics, probes, generated targets, atomic state.
 
-import { appendFileSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -120,6 +120,41 @@ test('owned output missing or modified → rebuild; touched but equal → up to 
   assert.ok(record.kind === 'ok' && record.record.outputs['out/in.txt']!.mtimeMs > Date.now());
 });
 
+test('a drifted mode of an owned file is explained and put back by a chmod, not a rebuild', async () => {
+  const root = fresh();
+  const runs: string[] = [];
+  const key = () =>
+    target({
+      name: 'k:key', description: 'a private key', deps: {}, inputs: { files: ['in.txt'] }, outputs: ['out/k.key'],
+      build: async (ctx) => {
+        runs.push('k:key');
+        write(ctx.root, 'out/k.key', 'secret');
+        chmodSync(join(ctx.root, 'out/k.key'), 0o600);
+        return 'k';
+      },
+    });
+  await build(root, { targets: [key()], requested: ['k:key'] });
+  chmodSync(join(root, 'out/k.key'), 0o644);
+  const dry = await build(root, { targets: [key()], requested: ['k:key'], dryRun: true });
+  assert.is(dry.entries['k:key']!.outcome, 'up-to-date');
+  assert.ok(dry.entries['k:key']!.repaired);
+  assert.is(dry.entries['k:key']!.reason, 'mode of out/k.key is 0644, want 0600');
+  assert.is(statSync(join(root, 'out/k.key')).mode & 0o777, 0o644, 'a dry run changes nothing');
+  const report = await build(root, { targets: [key()], requested: ['k:key'] });
+  assert.is(report.entries['k:key']!.outcome, 'up-to-date');
+  assert.ok(report.entries['k:key']!.repaired);
+  assert.is(report.entries['k:key']!.reason, 'mode of out/k.key is 0644, want 0600');
+  assert.is(statSync(join(root, 'out/k.key')).mode & 0o777, 0o600);
+  assert.equal(runs, ['k:key'], 'not rebuilt');
+  const again = await build(root, { targets: [key()], requested: ['k:key'] });
+  assert.is(again.entries['k:key']!.reason, 'up to date');
+  assert.not.ok(again.entries['k:key']!.repaired);
+  // Modified content is still a rebuild, whatever the mode.
+  write(root, 'out/k.key', 'garbage');
+  const modified = await build(root, { targets: [key()], requested: ['k:key'] });
+  assert.is(modified.entries['k:key']!.reason, 'output out/k.key was modified');
+});
+
 test('a failing probe rebuilds with its reason; a throwing probe too', async () => {
   const root = fresh();
   await build(root, { targets: project(root).targets, requested: ['g:mid'] });
@@ -212,12 +247,12 @@ test('state: a torn last line is ignored; a corrupt or foreign record means rebu
   assert.equal(p.runs, ['g:mid']);
   appendFileSync(file, `"g:mid"\t${JSON.stringify({ schema: 0, name: 'g:mid' })}\n`);
   const r3 = await build(root, { targets: project(root).targets, requested: ['all'] });
-  assert.match(r3.entries['g:mid']!.reason, /schema 0, this engine writes 2; rebuilding/);
+  assert.match(r3.entries['g:mid']!.reason, /schema 0, this engine writes 3; rebuilding/);
   // A journal of another format version: everything rebuilds, nothing crashes.
   writeFileSync(file, '{"harder-state":99}\n"g:in"\t{}\n');
   const r4 = await build(root, { targets: project(root).targets, requested: ['all'] });
   assert.equal(withOutcome(r4, 'built'), ['g:in', 'g:mid', 'h:top']);
-  assert.ok(readFileSync(file, 'utf8').startsWith('{"harder-state":2}\n'));
+  assert.ok(readFileSync(file, 'utf8').startsWith('{"harder-state":3}\n'));
 });
 
 test('the journal is compacted once it holds many superseded lines', async () => {

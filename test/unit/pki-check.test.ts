@@ -3,7 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { issueToFiles } from '../../lib/pki/issue-to-files.ts';
 import { certsStep } from '../../tasks/certs.ts';
@@ -93,6 +93,12 @@ withRoot('a key that does not belong to its cert fails the check', async (root) 
   writeFileSync(join(root, 'output/pki/admin.key'), readFileSync(join(root, 'output/pki/kube-proxy.key')));
   const { error } = await check(root);
   assert.match(error!.message, /output\/pki\/admin\.key does not match output\/pki\/admin\.crt/);
+});
+
+withRoot('a private key readable by others fails the check', async (root) => {
+  chmodSync(join(root, 'output/pki/ca.key'), 0o644);
+  const { error } = await check(root);
+  assert.match(error!.message, /mode of output\/pki\/ca\.key is 0644, want 0600/);
 });
 
 test('a missing cert fails the check', async () => {

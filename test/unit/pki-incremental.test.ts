@@ -3,7 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanTargets, runBuild, EngineError, type BuildReport } from '../../lib/engine/index.ts';
 import type { ClusterConfig } from '../../tasks/config.ts';
@@ -49,6 +49,17 @@ test('rerun: nothing rebuilt', async () => {
   const report = await build(two, ['certs']);
   assert.equal(withOutcome(report, 'built'), []);
   assert.is(withOutcome(report, 'up-to-date').length, LEAVES_2.length + KUBECONFIGS_2.length + PRECIOUS.length);
+});
+
+test('a CA key made world-readable: explained and put back by a chmod, nothing re-issued', async () => {
+  const before = read('output/pki/ca.crt');
+  chmodSync(join(root, 'output/pki/ca.key'), 0o644);
+  const report = await build(two, ['certs']);
+  assert.equal(withOutcome(report, 'built'), []);
+  assert.ok(report.entries['certs:ca']!.repaired);
+  assert.is(report.entries['certs:ca']!.reason, 'mode of output/pki/ca.key is 0644, want 0600');
+  assert.is(statSync(join(root, 'output/pki/ca.key')).mode & 0o777, 0o600);
+  assert.is(read('output/pki/ca.crt'), before);
 });
 
 test('certs --force: leaf certs re-issued (same keys), CAs and other precious targets kept, kubeconfigs follow', async () => {
