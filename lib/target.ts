@@ -94,7 +94,8 @@ export interface Target<R extends Json, D extends DepMap = DepMap> {
   clean?: (result: R | undefined, ctx: ArtefactContext) => Promise<void>;
   /**
    * Set on targets whose loss is expensive or that others trust (the CA). Cleaning it asks for --yes
-   * and says what will have to be rebuilt.
+   * and says what will have to be rebuilt. Once built it is never rebuilt as a side effect: a changed
+   * input or a damaged artefact stops the run (kind precious-changed) unless --force names it.
    */
   precious?: boolean;
   /**

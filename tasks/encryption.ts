@@ -55,8 +55,9 @@ export function existingKey(text: string, file: string): string {
 
 /**
  * The key is generated once and then read back from the file on every rebuild, never from the stored
- * result: results live in the engine's state file and must not carry secrets. So a rebuild (forced, or
- * because the file was edited) re-renders the file around the same key; only deleting it (clean) re-keys.
+ * result: results live in the engine's state file and must not carry secrets. So a rebuild (the target
+ * is precious: only `--force encryption:config`; an edited file stops the run first) re-renders the file
+ * around the same key; only deleting it (clean) re-keys.
  */
 export function encryptionTarget() {
   return target({

@@ -25,6 +25,7 @@ export function headline(kind: ErrorKind, message: string, target: string | unde
     case 'unknown-target':
     case 'lock-held':
     case 'needs-yes':
+    case 'precious-changed':
     case 'bad-flag':
     case 'bad-option':
     case 'bad-command-args':

@@ -25,6 +25,8 @@ export type EngineErrorKind =
   | 'lock-held'
   /** Cleaning a precious target needs --yes. */
   | 'needs-yes'
+  /** A precious target would be rebuilt over what it made (inputs changed, artefact damaged) without --force naming it. */
+  | 'precious-changed'
   /** A clean function threw. */
   | 'clean-failed';
 

@@ -100,6 +100,8 @@ type Prepared = {
   speculative?: boolean;
   /** The probe, started early by the fast path. */
   probe?: Promise<string | undefined>;
+  /** A build would replace what a previous build made (a record exists, and it is not forced). */
+  replaces?: boolean;
 };
 
 /** How the fast path left a target: decided, waiting for a build, or tentatively up to date. */
@@ -124,6 +126,9 @@ class Run {
   /** Owned files whose mode the engine put back (or, in a dry run, would), by target: shown in its entry. */
   readonly repairs = new Map<string, string>();
   stopReason: string | undefined;
+  /** Set during the synchronous pass: refusals of precious targets stop the run once it ends. */
+  quickPass = false;
+  deferredStop: string | undefined;
   readonly rootSlash: string;
 
   constructor(
@@ -176,6 +181,9 @@ class Run {
       // must build block everything downstream of them until the scheduler gets there.
       const pending = new Set<string>();
       const blocked = new Set<string>();
+      // Every precious target that would be replaced is named in one run, not one per run: their
+      // refusals stop the run only after this pass (nothing has started building yet).
+      this.quickPass = true;
       for (const name of names) {
         if (this.graph.deps.get(name)!.some(([, dep]) => blocked.has(dep))) {
           pending.add(name);
@@ -187,6 +195,8 @@ class Run {
         pending.add(name);
         if (state === 'pending') blocked.add(name);
       }
+      this.quickPass = false;
+      if (this.deferredStop) this.stop(this.deferredStop);
       const nodes = new Map([...pending].map((name) => [name, { run: () => this.visitSafely(name) }]));
       const edges: [string, string][] = [];
       for (const name of pending) for (const [, dep] of this.graph.deps.get(name)!) if (pending.has(dep)) edges.push([dep, name]);
@@ -234,7 +244,9 @@ class Run {
     };
     this.failures.push(failure);
     this.finish(name, { outcome: 'failed', reason: failure.message, ms: performance.now() - started });
-    if (!this.opts.keepGoing) this.stop(`stopped after ${name} failed`);
+    if (this.opts.keepGoing) return;
+    if (this.quickPass && failure.kind === 'precious-changed') this.deferredStop ??= `stopped after ${name} failed`;
+    else this.stop(`stopped after ${name} failed`);
   }
 
   artefactContext(name: string): ArtefactContext {
@@ -472,7 +484,8 @@ class Run {
     else if (t.alwaysRun) reason = 'always runs';
     else if (record!.key !== key) reason = explainChanges(record!.manifest, manifest);
     else reason = outputsReason === null ? this.checkOutputs(t, record!) : outputsReason;
-    return { t, edges, record, manifest, key, reason, started, speculative };
+    const replaces = read.kind !== 'missing' && !this.forced.has(name) && !t.alwaysRun;
+    return { t, edges, record, manifest, key, reason, started, speculative, replaces };
   }
 
   /**
@@ -484,6 +497,7 @@ class Run {
     const prepared = this.prepare(name);
     if (prepared === 'finished') return 'done';
     if (!prepared.speculative) {
+      if (prepared.reason !== undefined && this.refused(name, prepared, prepared.reason)) return 'done';
       if (prepared.reason === undefined && !prepared.t.probe) {
         this.upToDate(name, prepared);
         return 'done';
@@ -498,6 +512,25 @@ class Run {
     if (prepared.t.build) this.resultHashes.set(name, prepared.record!.resultHash);
     if (prepared.t.probe) prepared.probe = this.startProbe(name, prepared);
     return 'tentative';
+  }
+
+  /**
+   * A precious target is never replaced as a side effect: when it would be rebuilt over what an
+   * earlier build made (its inputs changed, an artefact is damaged or missing, its record is
+   * unusable), the target fails with the reason and the two ways on, and the run stops. Only a
+   * --force naming it replaces it; one never built is simply built. True when it was refused.
+   */
+  refused(name: string, prepared: Prepared, reason: string): boolean {
+    if (!prepared.t.precious || !prepared.replaces) return false;
+    this.fail(
+      name,
+      new EngineError('precious-changed', `${name} is precious and would be replaced: ${reason}`, {
+        target: name,
+        hint: `undo the change, or replace it on purpose with --force ${name} (what was made from it is rebuilt too)`,
+      }),
+      prepared.started,
+    );
+    return true;
   }
 
   /** Runs a target's probe (in a probe slot); resolves to the reason it is stale, or undefined. */
@@ -546,8 +579,12 @@ class Run {
     const started = performance.now();
     let reason = prepared.reason;
     const dryRun = !!this.opts.dryRun;
-    if (reason === undefined && t.probe) reason = await (prepared.probe ?? this.startProbe(name, prepared));
+    if (reason === undefined && t.probe) {
+      reason = await (prepared.probe ?? this.startProbe(name, prepared));
+      prepared.replaces = !this.forced.has(name) && !t.alwaysRun;
+    }
     if (reason === undefined) return this.upToDate(name, prepared);
+    if (this.refused(name, prepared, reason)) return;
     if (dryRun) return this.finish(name, { outcome: 'would-build', reason, ms: performance.now() - started });
     const why = reason;
     return this.buildSlots.run(this.priority.get(name) ?? 0, () => this.build(name, prepared, why));

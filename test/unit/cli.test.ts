@@ -96,14 +96,21 @@ test('build, no-op, dry run and explain', async () => {
   assert.match(first.stdout, /\n5 built, 0 up to date, 0 failed in \d+ms\n$/);
   const noop = await cli(root, ['all']);
   assert.match(noop.stdout, /^0 built, 5 up to date, 0 failed in \d+ms\n$/);
+  const dry = await cli(root, ['step', '-n', '--force']);
+  assert.match(dry.stdout, /^would build step:1: forced\nwould build step:2: forced\nwould build step:3: forced\ndry run: 3 would build, 1 up to date in \d+ms\n$/);
+  // src:seed is precious: a changed input stops the run (a dry run says so too) instead of replacing it.
   write(root, 'seed.txt', 'changed');
-  const dry = await cli(root, ['all', '-n']);
-  assert.match(dry.stdout, /^would build src:seed: input file seed.txt changed: [0-9a-f]{8} → [0-9a-f]{8}\nwould build step:1: dependency src:seed would rebuild\n/);
-  assert.match(dry.stdout, /dry run: 5 would build, 0 up to date in \d+ms\n$/);
-  const explained = await cli(root, ['all', '--explain']);
-  assert.match(explained.stdout, /^▶ src:seed: input file seed.txt changed: [0-9a-f]{8} → [0-9a-f]{8}\n✓ src:seed/);
-  // The seed's result did not change: early cutoff, nothing else ran.
-  assert.match(explained.stdout, /1 built, 4 up to date, 0 failed/);
+  for (const args of [['all', '-n'], ['all']]) {
+    const refused = await cli(root, args);
+    assert.is(refused.code, 1);
+    assert.match(refused.stderr, /^✗ src:seed is precious and would be replaced: input file seed.txt changed: [0-9a-f]{8} → [0-9a-f]{8}\n  hint: undo the change, or replace it on purpose with --force src:seed \(what was made from it is rebuilt too\)\n$/);
+  }
+  assert.equal(log(root).filter((l) => l === 'start src:seed').length, 1, 'not rebuilt');
+  const explained = await cli(root, ['--force', 'src:seed', '--explain']);
+  assert.match(explained.stdout, /^▶ src:seed: forced\n✓ src:seed/);
+  // The seed's result did not change: early cutoff, nothing else runs.
+  const after = await cli(root, ['all', '--explain']);
+  assert.match(after.stdout, /^0 built, 5 up to date, 0 failed/);
   const forced = await cli(root, ['step', '--force', '--explain']);
   assert.match(forced.stdout, /▶ step:1: forced\n/);
   assert.match(forced.stdout, /3 built, 1 up to date, 0 failed/);

@@ -204,6 +204,50 @@ test('--force on an alias or group skips precious members unless named', async (
   assert.is(onlyCa.entries['pki:ca']!.reason, 'forced');
 });
 
+test('a precious target is never replaced as a side effect: changed inputs or a damaged artefact stop the run', async () => {
+  const root = fresh();
+  const runs: string[] = [];
+  const make = (algo: string, other = 'a') => {
+    const ca = target({
+      name: 'pki:ca', description: 'ca', deps: {}, precious: true, inputs: { values: { algo } }, outputs: ['out/ca.key'],
+      build: async (ctx) => { runs.push('pki:ca'); write(ctx.root, 'out/ca.key', `key ${algo}`); return algo; },
+    });
+    const sa = target({ name: 'pki:sa', description: 'sa', deps: {}, precious: true, inputs: { values: { algo } }, build: async () => (runs.push('pki:sa'), algo) });
+    const leaf = target({ name: 'pki:leaf', description: 'leaf', deps: { ca }, build: async (ctx) => (runs.push('pki:leaf'), ctx.deps.ca) });
+    const unrelated = target({ name: 'other', description: '', deps: {}, inputs: { values: { other } }, build: async () => (runs.push('other'), other) });
+    return [ca, sa, leaf, unrelated, alias('all', 'all', [leaf, sa, unrelated])];
+  };
+  // Never built: simply built.
+  assert.ok((await build(root, { targets: make('ecdsa'), requested: ['all'] })).ok);
+  runs.length = 0;
+  for (const dryRun of [true, false]) {
+    const report = await build(root, { targets: make('rsa', 'b'), requested: ['all'], dryRun });
+    assert.not.ok(report.ok);
+    // Both precious targets are named in one run; nothing starts building.
+    assert.equal(report.failures.map((f) => [f.target, f.kind, f.message]), [
+      ['pki:ca', 'precious-changed', 'pki:ca is precious and would be replaced: value algo changed: "ecdsa" → "rsa"'],
+      ['pki:sa', 'precious-changed', 'pki:sa is precious and would be replaced: value algo changed: "ecdsa" → "rsa"'],
+    ]);
+    assert.is(report.failures[0]!.hint, 'undo the change, or replace it on purpose with --force pki:ca (what was made from it is rebuilt too)');
+    assert.is(report.entries['pki:leaf']!.outcome, 'skipped');
+    assert.is(report.entries.other!.outcome, dryRun ? 'would-build' : 'cancelled');
+  }
+  assert.equal(runs, []);
+  write(root, 'out/ca.key', 'garbage');
+  const damaged = await build(root, { targets: make('ecdsa'), requested: ['all'] });
+  assert.is(damaged.failures[0]!.message, 'pki:ca is precious and would be replaced: output out/ca.key was modified');
+  unlinkSync(join(root, 'out/ca.key'));
+  const missing = await build(root, { targets: make('ecdsa'), requested: ['all'] });
+  assert.is(missing.failures[0]!.message, 'pki:ca is precious and would be replaced: output out/ca.key is missing');
+  assert.equal(runs, []);
+  // Named with --force it is replaced, and what was made from it follows.
+  const forced = await build(root, { targets: make('rsa'), requested: ['pki:ca', 'pki:sa'], force: true });
+  assert.ok(forced.ok);
+  const rest = await build(root, { targets: make('rsa'), requested: ['all'] });
+  assert.ok(rest.ok);
+  assert.equal(runs, ['pki:ca', 'pki:sa', 'pki:leaf']);
+});
+
 test('generated targets: adding one more builds only it', async () => {
   const root = fresh();
   const made: string[] = [];

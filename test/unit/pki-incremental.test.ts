@@ -62,6 +62,22 @@ test('a CA key made world-readable: explained and put back by a chmod, nothing r
   assert.is(read('output/pki/ca.crt'), before);
 });
 
+test('a changed keyAlgorithm or a garbage CA key stops the run naming the precious targets; no key is replaced', async () => {
+  const keys = ['ca', 'etcd-ca', 'front-proxy-ca', 'service-account'].map((id) => read(`output/pki/${id}.key`));
+  const report = await runBuild({ targets: projectTargets(configWith({ workers: 2, keyAlgorithm: 'rsa' })), requested: ['certs'], root, jobs: 2 });
+  assert.not.ok(report.ok);
+  assert.equal(report.failures.map((f) => f.target), ['certs:ca', 'certs:etcd-ca', 'certs:front-proxy-ca', 'certs:service-account']);
+  assert.is(report.failures[0]!.message, 'certs:ca is precious and would be replaced: value keyAlgorithm changed: "ecdsa" → "rsa"');
+  assert.match(report.failures[0]!.hint!, /--force certs:ca/);
+  assert.equal(withOutcome(report, 'built'), []);
+  assert.equal(['ca', 'etcd-ca', 'front-proxy-ca', 'service-account'].map((id) => read(`output/pki/${id}.key`)), keys);
+  writeFileSync(join(root, 'output/pki/ca.key'), 'garbage');
+  const damaged = await runBuild({ targets: projectTargets(two), requested: ['certs'], root, jobs: 2 });
+  assert.equal(damaged.failures.map((f) => f.message), ['certs:ca is precious and would be replaced: output output/pki/ca.key was modified']);
+  writeFileSync(join(root, 'output/pki/ca.key'), keys[0]!);
+  assert.equal(withOutcome(await build(two, ['certs']), 'built'), []);
+});
+
 test('certs --force: leaf certs re-issued (same keys), CAs and other precious targets kept, kubeconfigs follow', async () => {
   const before = { ca: read('output/pki/ca.crt'), admin: read('output/pki/admin.crt'), adminKey: read('output/pki/admin.key'), kc: read('output/kubeconfig/admin.kubeconfig'), enc: read('output/encryption/encryption-config.yaml') };
   const report = await build(two, ['certs'], true);
