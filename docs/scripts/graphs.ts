@@ -7,7 +7,8 @@
 //   getting a placeholder picture.
 
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chapters, frontPageGraph } from '../.vitepress/chapters.ts';
@@ -48,13 +49,41 @@ async function projectTargetNames(): Promise<string[]> {
   return projectTargets(defaultConfig).map((t: { name: string }) => t.name);
 }
 
-/** Runs `tasks.ts --graph <targets>` and returns its DOT output. */
-export function graphFromCli(projectRoot: string, targets: string[]): Promise<string> {
+/**
+ * A throwaway project root that shares everything of `projectRoot` but its state: each entry is linked,
+ * except `output/` (absent) and `tasks.ts` (copied: its directory is the root the CLI uses). The CLI finds
+ * no record there, so it decides every target without a probe: no Docker, no cluster, nothing local.
+ */
+export async function statelessRoot(projectRoot: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'harder-docs-graph-'));
+  for (const entry of await readdir(projectRoot)) {
+    if (entry === 'output' || entry === 'tasks.ts' || entry === '.git') continue;
+    await symlink(join(projectRoot, entry), join(dir, entry));
+  }
+  await copyFile(join(projectRoot, 'tasks.ts'), join(dir, 'tasks.ts'));
+  return dir;
+}
+
+/**
+ * Runs `tasks.ts --graph <targets>` and returns its DOT output. The graph is drawn as for a fresh checkout
+ * (every target "never built"), from a root without `output/`: the pictures do not depend on this
+ * machine's cluster, and the docs build never talks to Docker (`--graph` probes recorded targets).
+ */
+export async function graphFromCli(projectRoot: string, targets: string[]): Promise<string> {
+  const scratch = await statelessRoot(projectRoot);
+  try {
+    return await cliGraph(scratch, targets);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function cliGraph(cwd: string, targets: string[]): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', 'tasks.ts', '--graph', ...targets],
-      { cwd: projectRoot, timeout: 120_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, CI: '1', NO_COLOR: '1' } },
+      { cwd, timeout: 120_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, CI: '1', NO_COLOR: '1' } },
       (error, stdout, stderr) => {
         if (error) {
           const detail = (stderr || error.message).trim().split('\n').slice(0, 5).join(' | ');
@@ -92,9 +121,9 @@ export function viewDot(whole: ParsedGraph, requested: string[], view: View, tit
 type Picture = { name: string; requested: string[]; view: View };
 
 /**
- * Draws every picture from ONE `tasks.ts --graph` call over all requested names: the engine computes states
- * with a dry run (probes included), which is the slow part, so one call instead of one per chapter.
- * Each picture is then the closure of its own request, exactly what a separate --graph call would print.
+ * Draws every picture from ONE `tasks.ts --graph` call over all requested names (one CLI start-up and dry
+ * run instead of one per chapter). Each picture is then the closure of its own request, exactly what a
+ * separate --graph call would print.
  */
 async function drawAll(pictures: Picture[], allNames: string[], strict: boolean): Promise<GraphRecord[]> {
   const everything = [...new Set(pictures.flatMap((p) => p.requested))];
