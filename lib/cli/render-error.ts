@@ -24,6 +24,7 @@ export function headline(kind: ErrorKind, message: string, target: string | unde
     case 'bad-target':
     case 'unknown-target':
     case 'lock-held':
+    case 'output-unwritable':
     case 'needs-yes':
     case 'precious-changed':
     case 'bad-flag':

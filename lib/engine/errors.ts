@@ -23,6 +23,8 @@ export type EngineErrorKind =
   | 'missing-output'
   /** Another run holds the lock on the state directory. */
   | 'lock-held'
+  /** The output/state directory cannot be created or written (permissions, read-only, full, not a directory). */
+  | 'output-unwritable'
   /** Cleaning a precious target needs --yes. */
   | 'needs-yes'
   /** A precious target would be rebuilt over what it made (inputs changed, artefact damaged) without --force naming it. */
