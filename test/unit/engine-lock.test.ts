@@ -13,6 +13,7 @@ import { EngineError } from '../../lib/engine/errors.ts';
 import { acquireLock, outputDirError, type Lock } from '../../lib/engine/lock.ts';
 import { renderError } from '../../lib/cli/render-error.ts';
 import { tempProject } from '../fixtures/engine/helpers.ts';
+import { testIf } from '../lib/skip.ts';
 
 const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const contender = join(repo, 'test/fixtures/engine/lock-contender.ts');
@@ -300,8 +301,7 @@ test('the CLI: output/ is a file → exit 1, one block naming it, no "internal e
 // Root ignores permission bits: the EACCES case runs the CLI as an unprivileged user (setpriv), so the
 // kernel really refuses the write. Skipped (and said so) where that is not possible.
 const canDropPrivileges = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
-test(`the CLI: output/.harder owned by root, run as nobody → EACCES named with a hint${canDropPrivileges ? '' : ' (SKIPPED: needs root and setpriv)'}`, () => {
-  if (!canDropPrivileges) return;
+testIf(canDropPrivileges, 'needs root and setpriv to run the CLI as an unprivileged user')('the CLI: output/.harder owned by root, run as nobody → EACCES named with a hint', () => {
   const root = tempProject('lock-cli');
   spawnSync('chmod', ['755', root]);
   writeFileSync(join(root, 'seed.txt'), 'seed');
