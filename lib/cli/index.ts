@@ -110,9 +110,10 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       const { summarizeNames } = await import('../engine/summarize.ts');
       const list = (names: string[]): string => (verbose ? names.join(', ') : summarizeNames(names));
       for (const item of report.removed) stdout.write(`${dryRun ? 'would remove' : 'removed'} ${item}\n`);
+      for (const item of report.removedTemps) stdout.write(`${dryRun ? 'would remove' : 'removed'} ${item} (a killed run's temp file)\n`);
       // A real clean logs what each clean() removed; a dry run can only say whose would run.
       if (dryRun && report.external.length) stdout.write(`would run the clean() of ${list(report.external)} (what they made outside their files)\n`);
-      if (!report.removed.length && !(dryRun && report.external.length)) stdout.write(`clean: nothing to remove for ${cleans.join(', ')}\n`);
+      if (!report.removed.length && !report.removedTemps.length && !(dryRun && report.external.length)) stdout.write(`clean: nothing to remove for ${cleans.join(', ')}\n`);
       if (report.dependents.length) stdout.write(`${dryRun ? 'would have' : 'will have'} to be rebuilt (if the results change): ${list(report.dependents)}\n`);
       if (report.needsYes.length) stdout.write(`a real clean needs --yes: ${report.needsYes.join(', ')} ${report.needsYes.length > 1 ? 'are' : 'is'} precious\n`);
       if (dryRun) stdout.write('dry run: nothing removed\n');
@@ -138,6 +139,8 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
           signal: controller.signal,
           reporter,
         });
+        // A killed run's temp file may hold a private key: say that it was removed.
+        if (report.removedTemps) stdout.write(`removed ${report.removedTemps.length} temp file(s) left by killed runs: ${report.removedTemps.join(', ')}\n`);
         for (const failure of report.failures) stderr.write(`${await renderFailure(failure, verbose)}\n`);
         if (!report.ok) code = EXIT.failed;
       } finally {

@@ -3,13 +3,14 @@
 // lists what a real clean would remove and changes nothing (no lock, no clean() call, no needs-yes).
 
 import { lstatSync, unlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { AnyTarget, ArtefactContext } from '../target.ts';
 import { EngineError, hintOf, messageOf } from './errors.ts';
 import { buildGraph, checkRequested, closure, type Graph } from './graph.ts';
 import { acquireLock } from './lock.ts';
-import { StateStore } from './state.ts';
+import { journalPath, StateStore } from './state.ts';
 import { summarizeNames } from './summarize.ts';
+import { removeStaleTemps } from './temp-files.ts';
 import type { Failure } from './types.ts';
 
 export type CleanOptions = {
@@ -39,6 +40,8 @@ export type CleanReport = {
   dryRun: boolean;
   /** Precious targets among those cleaned: a dry run without `yes` lists them instead of refusing. */
   needsYes: string[];
+  /** Temp files (project-relative) that killed runs left beside any target's owned files or the state files, removed (dry run: would be). */
+  removedTemps: string[];
   /** Targets with state that depend on a cleaned one: the next build rebuilds them if results change. */
   dependents: string[];
   failures: Failure[];
@@ -100,7 +103,8 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
   const membersBuilt = members.filter((name) => before.get(name).kind === 'ok');
   // Dependents first, so a container is removed before the network it sits on.
   const ordered = closure(graph, members).filter((name) => members.includes(name)).reverse();
-  if (opts.dryRun) return dryRun(graph, ordered, before, root, dependents, opts.yes ? [] : precious);
+  const temps = (dry: boolean): string[] => removeStaleTemps(knownFiles(graph, root, outDir), dry).map((path) => relative(root, path));
+  if (opts.dryRun) return { ...dryRun(graph, ordered, before, root, dependents, opts.yes ? [] : precious), removedTemps: temps(true) };
   if (precious.length && !opts.yes) {
     throw new EngineError('needs-yes', `${precious.join(', ')} ${precious.length > 1 ? 'are' : 'is'} precious: cleaning ${precious.length > 1 ? 'them' : 'it'} invalidates what was made from ${precious.length > 1 ? 'them' : 'it'}`, {
       target: precious[0],
@@ -113,6 +117,8 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
     });
   }
   const lock = acquireLock(outDir, 'clean');
+  // With the lock held (as a build does): a temp whose writer is gone is garbage, often a key's copy.
+  const removedTemps = temps(false);
   const store = new StateStore(outDir);
   const removed: string[] = [];
   const failures: Failure[] = [];
@@ -147,11 +153,18 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
     store.close();
     lock.release();
   }
-  return { ok: failures.length === 0, cleaned: ordered, removed, external, dependents, failures, dryRun: false, needsYes: [] };
+  return { ok: failures.length === 0, cleaned: ordered, removed, external, dependents, failures, dryRun: false, needsYes: [], removedTemps };
+}
+
+/** The files whose stale temps a locked run removes: every registered target's outputs, and the state files. */
+function knownFiles(graph: Graph, root: string, outDir: string): string[] {
+  const files = [journalPath(outDir), join(outDir, '.harder', 'stat-cache.tsv')];
+  for (const t of graph.byName.values()) for (const path of t.outputs ?? []) files.push(join(root, path));
+  return files;
 }
 
 /** What a clean of `ordered` would remove, read without the lock; nothing is changed. */
-function dryRun(graph: Graph, ordered: string[], store: StateStore, root: string, dependents: string[], needsYes: string[]): CleanReport {
+function dryRun(graph: Graph, ordered: string[], store: StateStore, root: string, dependents: string[], needsYes: string[]): Omit<CleanReport, 'removedTemps'> {
   const removed: string[] = [];
   const external: string[] = [];
   for (const name of ordered) {

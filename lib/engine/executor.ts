@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { chmodSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { AnyTarget, ArtefactContext, Json } from '../target.ts';
 import { EngineError, hintOf, messageOf } from './errors.ts';
 import { explainChanges } from './explain.ts';
@@ -17,6 +17,7 @@ import { hashJson, jsonProblem, sha256, stableStringify } from './hash.ts';
 import { acquireLock } from './lock.ts';
 import { StatCache, modeText, restamp, stampFile, type FileStamp } from './stat-cache.ts';
 import { Slots } from './slots.ts';
+import { removeStaleTemps } from './temp-files.ts';
 import { SCHEMA, StateStore, recordedStampMatches, withChanges, type Manifest, type TargetRecord } from './state.ts';
 import type { BuildOptions, BuildReport, Entry, Failure } from './types.ts';
 
@@ -80,6 +81,8 @@ export async function runBuild(opts: BuildOptions): Promise<BuildReport> {
   const lock = opts.dryRun ? undefined : acquireLock(outDir);
   try {
     const run = new Run(graph, opts, root, outDir, forced);
+    // Only with the lock held: no other run of ours can be mid-write, so a temp is a dead writer's.
+    if (lock) run.removedTemps = removeStaleTemps(run.knownFiles()).map((path) => relative(root, path));
     return await run.execute(names, started);
   } finally {
     lock?.release();
@@ -125,6 +128,8 @@ class Run {
   readonly prepared = new Map<string, Prepared>();
   /** Owned files whose mode the engine put back (or, in a dry run, would), by target: shown in its entry. */
   readonly repairs = new Map<string, string>();
+  /** Temp files of killed runs removed before this run started (project-relative). */
+  removedTemps: string[] = [];
   stopReason: string | undefined;
   /** Set during the synchronous pass: refusals of precious targets stop the run once it ends. */
   quickPass = false;
@@ -150,6 +155,13 @@ class Run {
     // those waiting probes held every slot and cheap ones (an image inspect) queued behind them. The
     // bound only guards against a project with thousands of probes starting them all at once.
     this.probeSlots = new Slots(Math.max(128, 16 * jobs));
+  }
+
+  /** Every file whose temps the engine may remove: every registered target's outputs, and the state files. */
+  knownFiles(): string[] {
+    const files = [this.store.file, join(this.outDir, '.harder', 'stat-cache.tsv')];
+    for (const t of this.graph.byName.values()) for (const path of t.outputs ?? []) files.push(this.abs(path));
+    return files;
   }
 
   computePriorities(pending: Set<string>): void {
@@ -223,6 +235,7 @@ class Run {
       failures: this.failures,
       ms: performance.now() - started,
     };
+    if (this.removedTemps.length) report.removedTemps = this.removedTemps;
     opts.reporter?.end?.(report);
     return report;
   }

@@ -30,6 +30,8 @@ export type BuildReport = {
   failures: Failure[];
   /** Wall time of the run. */
   ms: number;
+  /** Temp files (project-relative) that killed runs left beside owned or state files, removed first. */
+  removedTemps?: string[];
 };
 
 /** Receives progress events. Every method is optional. */

@@ -2,7 +2,7 @@
 // in temp dirs — help, errors, dry run, explain, failures, the lock, commands, clean, and killing a
 // build mid-way with SIGINT and SIGKILL, then checking the rerun rebuilds only what was not finished.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -194,7 +194,7 @@ test('clean --dry-run says what it would remove and removes nothing, precious wi
   assert.match(noop.stdout, /^0 built, 5 up to date, 0 failed/);
 });
 
-test('a drifted file mode is named and put back without a rebuild', async () => {
+test('a drifted file mode is named and put back without a rebuild; a killed run\'s temp file is removed', async () => {
   const root = project();
   await cli(root, ['all']);
   const file = join(root, 'out/step_1.txt');
@@ -208,6 +208,12 @@ test('a drifted file mode is named and put back without a rebuild', async () => 
   assert.is(run.stdout.split('\n')[0], `↺ step:1: ${drift} (repaired, not rebuilt)`);
   assert.match(run.stdout, /0 built, 5 up to date \(1 repaired\), 0 failed/);
   assert.is(statSync(file).mode & 0o777, mode);
+  // A killed run's temp beside an owned file is removed by the next run, which says so.
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  write(root, `out/step_1.txt.${dead}.0.tmp`, 'half');
+  const swept = await cli(root, ['all']);
+  assert.match(swept.stdout, `\nremoved 1 temp file(s) left by killed runs: out/step_1.txt.${dead}.0.tmp\n`);
+  assert.not.ok(existsSync(`${file}.${dead}.0.tmp`));
 });
 
 test('--graph prints DOT of the closure', async () => {

@@ -1,5 +1,6 @@
 // clean (owned outputs and records only, clean() called, precious needs yes) and the DOT graph.
 
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -81,6 +82,19 @@ test('a dry run of a clean lists what it would remove and removes nothing, preci
   assert.equal(readStoredResult(join(root, 'output'), 'pki:ca'), { serial: 1 });
   assert.equal(readStoredResult(join(root, 'output'), 'pki:admin'), { signedBy: 1 });
   assert.equal(readStoredResult(join(root, 'output'), 'nodes:worker-1'), { container: 'c1' });
+});
+
+test('clean removes the temp files killed runs left beside owned files (a key\'s copy), and a dry run lists them', async () => {
+  const root = tempProject('clean');
+  await build(root, { targets: project([]), requested: ['certs'] });
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  write(root, `output/pki/ca.pem.${dead}.0.tmp`, 'a private key');
+  const dry = await cleanTargets({ targets: project([]), requested: ['certs'], root, dryRun: true });
+  assert.equal(dry.removedTemps, [`output/pki/ca.pem.${dead}.0.tmp`]);
+  assert.ok(existsSync(join(root, `output/pki/ca.pem.${dead}.0.tmp`)));
+  const report = await cleanTargets({ targets: project([]), requested: ['certs'], root, yes: true });
+  assert.equal(report.removedTemps, [`output/pki/ca.pem.${dead}.0.tmp`]);
+  assert.not.ok(existsSync(join(root, `output/pki/ca.pem.${dead}.0.tmp`)));
 });
 
 test('the DOT graph groups by target group and colours by state', async () => {

@@ -1,6 +1,7 @@
 // Staleness for each reason, early cutoff, --force semantics, probes, generated targets, atomic state.
 
-import { appendFileSync, chmodSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -297,6 +298,24 @@ test('state: a torn last line is ignored; a corrupt or foreign record means rebu
   const r4 = await build(root, { targets: project(root).targets, requested: ['all'] });
   assert.equal(withOutcome(r4, 'built'), ['g:in', 'g:mid', 'h:top']);
   assert.ok(readFileSync(file, 'utf8').startsWith('{"harder-state":3}\n'));
+});
+
+test('the next locked run removes temp files that dead processes left beside owned and state files; nothing else', async () => {
+  const root = fresh();
+  await build(root, { targets: project(root).targets, requested: ['all'] });
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  const stale = [`out/in.txt.${dead}.0.tmp`, `output/.harder/state.log.${dead}.7.tmp`];
+  // A live writer's temp, a temp beside a file no target owns, and a name without a pid are kept.
+  const kept = [`out/in.txt.${process.ppid}.0.tmp`, `out/mine.txt.${dead}.0.tmp`, 'out/in.txt.tmp'];
+  for (const rel of [...stale, ...kept]) write(root, rel, 'secret');
+  const dry = await build(root, { targets: project(root).targets, requested: ['g:in'], dryRun: true });
+  assert.is(dry.removedTemps, undefined);
+  assert.ok(stale.every((rel) => existsSync(join(root, rel))), 'a dry run removes nothing');
+  const report = await build(root, { targets: project(root).targets, requested: ['g:in'] });
+  assert.equal(report.removedTemps?.sort(), [...stale].sort());
+  assert.ok(stale.every((rel) => !existsSync(join(root, rel))));
+  assert.ok(kept.every((rel) => existsSync(join(root, rel))));
+  assert.equal(withOutcome(report, 'up-to-date'), ['g:in']);
 });
 
 test('the journal is compacted once it holds many superseded lines', async () => {

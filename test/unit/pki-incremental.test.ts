@@ -1,6 +1,7 @@
 // Incremental behaviour of the certs targets through the real engine (runBuild/cleanTargets) in temp
 // project roots: no-op rerun, force, adding a worker, editing one request config, clean needs --yes.
 
+import { spawnSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -173,8 +174,13 @@ test('clean certs refuses without --yes while a CA exists, naming what must be r
     assert.match(e.details!.join('\n'), /will have to be rebuilt: .*kubeconfig:admin/);
   }
   assert.ok(existsSync(join(root, 'output/pki/ca.key')));
+  // What a kill -9 between writing and renaming a key leaves: a copy of the private key.
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  writeFileSync(join(root, `output/pki/ca.key.${dead}.0.tmp`), read('output/pki/ca.key'), { mode: 0o600 });
   const report = await cleanTargets({ targets: projectTargets(three), requested: ['certs'], root, yes: true });
   assert.ok(report.ok);
+  assert.equal(report.removedTemps, [`output/pki/ca.key.${dead}.0.tmp`]);
+  assert.not.ok(existsSync(join(root, `output/pki/ca.key.${dead}.0.tmp`)));
   assert.ok(report.removed.includes('output/pki/ca.key'));
   assert.ok(report.dependents.includes('kubeconfig:admin'));
   assert.not.ok(existsSync(join(root, 'output/pki/ca.crt')));
