@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { target } from '../lib/target.ts';
 import { readIfExists, replaceFiles } from '../lib/pki/files.ts';
 import { HintedError } from '../lib/hinted-error.ts';
+import { toYaml } from './cluster/render/yaml.ts';
 
 export const ENCRYPTION_CONFIG = 'output/encryption/encryption-config.yaml';
 
@@ -19,20 +20,11 @@ export const PROVIDER = 'secretbox';
 const KEY_NAME = 'key1';
 
 export function renderEncryptionConfig(secretBase64: string): string {
-  return [
-    'apiVersion: apiserver.config.k8s.io/v1',
-    'kind: EncryptionConfiguration',
-    'resources:',
-    '  - resources:',
-    '      - secrets',
-    '    providers:',
-    `      - ${PROVIDER}:`,
-    '          keys:',
-    `            - name: ${KEY_NAME}`,
-    `              secret: ${secretBase64}`,
-    '      - identity: {}',
-    '',
-  ].join('\n');
+  return toYaml({
+    apiVersion: 'apiserver.config.k8s.io/v1',
+    kind: 'EncryptionConfiguration',
+    resources: [{ resources: ['secrets'], providers: [{ [PROVIDER]: { keys: [{ name: KEY_NAME, secret: secretBase64 }] } }, { identity: {} }] }],
+  });
 }
 
 export class EncryptionConfigError extends HintedError {

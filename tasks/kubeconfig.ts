@@ -9,6 +9,7 @@ import { replaceFiles } from '../lib/pki/files.ts';
 import { workers, type ClusterConfig } from './config.ts';
 import { planIps } from './ip-plan.ts';
 import type { PkiTargets } from './pki.ts';
+import { toYaml } from './cluster/render/yaml.ts';
 
 export const KUBECONFIG_DIR = 'output/kubeconfig';
 
@@ -24,34 +25,19 @@ export type KubeconfigInput = {
 };
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
-/** A YAML scalar: JSON strings are valid YAML double-quoted scalars, so names with ':' or '@' need no care. */
-const q = (text: string) => JSON.stringify(text);
 
 /** Renders a kubeconfig with one cluster, one user and one context (named user@cluster, as kubeadm does). */
 export function renderKubeconfig(input: KubeconfigInput): string {
   const context = `${input.user}@${input.clusterName}`;
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    `- name: ${q(input.clusterName)}`,
-    '  cluster:',
-    `    server: ${q(input.server)}`,
-    `    certificate-authority-data: ${b64(input.caPem)}`,
-    'users:',
-    `- name: ${q(input.user)}`,
-    '  user:',
-    `    client-certificate-data: ${b64(input.certPem)}`,
-    `    client-key-data: ${b64(input.keyPem)}`,
-    'contexts:',
-    `- name: ${q(context)}`,
-    '  context:',
-    `    cluster: ${q(input.clusterName)}`,
-    `    user: ${q(input.user)}`,
-    `current-context: ${q(context)}`,
-    'preferences: {}',
-    '',
-  ].join('\n');
+  return toYaml({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: input.clusterName, cluster: { server: input.server, 'certificate-authority-data': b64(input.caPem) } }],
+    users: [{ name: input.user, user: { 'client-certificate-data': b64(input.certPem), 'client-key-data': b64(input.keyPem) } }],
+    contexts: [{ name: context, context: { cluster: input.clusterName, user: input.user } }],
+    'current-context': context,
+    preferences: {},
+  });
 }
 
 export type KubeconfigSpec = { id: string; certId: string; server: string; description: string };

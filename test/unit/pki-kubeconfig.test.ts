@@ -6,7 +6,9 @@ import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { certsStep } from '../../tasks/certs.ts';
-import { ENCRYPTION_CONFIG } from '../../tasks/encryption.ts';
+import { ENCRYPTION_CONFIG, existingKey, renderEncryptionConfig } from '../../tasks/encryption.ts';
+import { renderKubeconfig } from '../../tasks/kubeconfig.ts';
+import { parseYaml } from '../lib/pyyaml.ts';
 import { buildDirect, configWith, removeRoot, run, tempRoot } from './pki-support.ts';
 
 const config = configWith({ controlPlanes: 1, workers: 3, clusterName: 'pki-test' });
@@ -56,28 +58,58 @@ for (const [file, cert, user, server] of KUBECONFIGS) {
 }
 
 test('encryption config: EncryptionConfiguration v1, secretbox with a 32-byte key, then identity', () => {
-  const text = read(ENCRYPTION_CONFIG);
-  assert.match(text, /^apiVersion: apiserver\.config\.k8s\.io\/v1\nkind: EncryptionConfiguration\n/);
-  const secret = /secret: (\S+)/.exec(text)![1]!;
-  assert.is(Buffer.from(secret, 'base64').length, 32);
-  assert.ok(text.indexOf('secretbox:') < text.indexOf('identity: {}'));
-  assert.is(
-    text,
-    [
-      'apiVersion: apiserver.config.k8s.io/v1',
-      'kind: EncryptionConfiguration',
-      'resources:',
-      '  - resources:',
-      '      - secrets',
-      '    providers:',
-      '      - secretbox:',
-      '          keys:',
-      '            - name: key1',
-      `              secret: ${secret}`,
-      '      - identity: {}',
-      '',
-    ].join('\n'),
-  );
+  const [config, ...more] = parseYaml(read(ENCRYPTION_CONFIG)) as any[];
+  assert.is(more.length, 0, 'one document');
+  assert.is(config.apiVersion, 'apiserver.config.k8s.io/v1');
+  assert.is(config.kind, 'EncryptionConfiguration');
+  assert.is(config.resources.length, 1);
+  assert.equal(config.resources[0].resources, ['secrets']);
+  // secretbox first (new writes use it), identity second (secrets written before encryption stay readable).
+  const [secretbox, identity, ...others] = config.resources[0].providers;
+  assert.is(others.length, 0);
+  assert.equal(Object.keys(secretbox), ['secretbox']);
+  assert.is(secretbox.secretbox.keys.length, 1);
+  assert.is(secretbox.secretbox.keys[0].name, 'key1');
+  assert.is(Buffer.from(secretbox.secretbox.keys[0].secret, 'base64').length, 32);
+  assert.equal(identity, { identity: {} });
+  assert.equal(Object.keys(config).sort(), ['apiVersion', 'kind', 'resources']);
+  assert.equal(Object.keys(config.resources[0]).sort(), ['providers', 'resources']);
+  assert.equal(Object.keys(secretbox.secretbox.keys[0]).sort(), ['name', 'secret']);
+});
+
+test('encryption config: the key is read back from any base64 spelling the emitter writes', () => {
+  // A key starting with a digit or '+' is quoted, one starting with a letter or '/' is not: both are found.
+  for (const [first, byte] of [['A', 0x00], ['7', 0xef], ['+', 0xf8], ['/', 0xfc]] as const) {
+    const key = Buffer.alloc(32, 1);
+    key[0] = byte;
+    const secret = key.toString('base64');
+    assert.is(secret[0], first);
+    const text = renderEncryptionConfig(secret);
+    assert.is(existingKey(text, ENCRYPTION_CONFIG), secret);
+    assert.is((parseYaml(text)[0] as any).resources[0].providers[0].secretbox.keys[0].secret, secret);
+  }
+});
+
+test('kubeconfig: names YAML would misread (numbers, booleans, ": ", quotes) reach kubectl as written', () => {
+  const pem = read('output/pki/ca.crt');
+  const names: [string, string][] = [
+    ['1.30', 'yes'],
+    ['null', 'system:node:worker-1'],
+    ['a: b #c', `it's "quoted"`],
+    ['~', '0x1F'],
+  ];
+  for (const [clusterName, user] of names) {
+    const path = join(root, 'tricky.kubeconfig');
+    writeFileSync(path, renderKubeconfig({ clusterName, server: 'https://[fd00::1]:6443', user, caPem: pem, certPem: pem, keyPem: pem }));
+    const out = run('kubectl', ['config', 'view', '--kubeconfig', path, '--raw', '-o', 'json']);
+    assert.is(out.status, 0, out.stderr);
+    const view = JSON.parse(out.stdout);
+    assert.is(view.clusters[0].name, clusterName);
+    assert.is(view.clusters[0].cluster.server, 'https://[fd00::1]:6443');
+    assert.is(view.users[0].name, user);
+    assert.equal(view.contexts[0], { name: `${user}@${clusterName}`, context: { cluster: clusterName, user } });
+    assert.is(view['current-context'], `${user}@${clusterName}`);
+  }
 });
 
 test('encryption config: a rebuild keeps the key; an unusable file is refused, not replaced', async () => {
