@@ -1,5 +1,6 @@
-// The docs' picture pipeline and link checker, without a build: DOT in the engine's layout → views →
-// SVG through @viz-js/viz (real Graphviz), and the checker on a small hand-made built site.
+// The docs' picture pipeline and link checker, without a build: the engine's DOT (graphDot on a small
+// fixture graph) → views → SVG through @viz-js/viz (real Graphviz), and the checker on a small hand-made
+// built site.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,37 +11,28 @@ import { checkSite, pageIds, pageLinks } from '../../docs/scripts/check-links.ts
 import { closureOf, focusView, groupView, parseEngineDot, toDot, DotParseError } from '../../docs/scripts/dot-views.ts';
 import { knownNames, placeholderSvg } from '../../docs/scripts/graphs.ts';
 import { countSvgNodes, DotRenderError, renderDot } from '../../docs/scripts/render-dot.ts';
+import { graphDot, type NodeState } from '../../lib/engine/index.ts';
+import { target } from '../../lib/target.ts';
 
-// The layout lib/engine/dot.ts prints: one subgraph per group, node lines, then dependency → dependent edges.
-const SAMPLE = `digraph "targets" {
-  rankdir=LR;
-  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, fillcolor="#ffffff"];
-  edge [color="#777777"];
-  subgraph "cluster_net" {
-    label="net";
-    style="rounded,dashed"; color="#999999";
-    "net:plan" [label="net:plan", tooltip="Plan every address (up to date)", fillcolor="#b7e1a1"];
-  }
-  subgraph "cluster_certs" {
-    label="certs";
-    style="rounded,dashed"; color="#999999";
-    "certs:ca" [label="certs:ca", tooltip="Cluster CA (never built)", fillcolor="#e6e6e6"];
-    "certs:kube-apiserver" [label="certs:kube-apiserver", tooltip="say \\"hi\\" (stale)", fillcolor="#ffd58a"];
-  }
-  subgraph "cluster_kubeconfig" {
-    label="kubeconfig";
-    style="rounded,dashed"; color="#999999";
-    "kubeconfig:admin" [label="kubeconfig:admin", tooltip="admin (never built)", fillcolor="#e6e6e6"];
-  }
-  "net:plan" -> "certs:kube-apiserver";
-  "certs:ca" -> "certs:kube-apiserver";
-  "certs:ca" -> "kubeconfig:admin";
-  "net:plan" -> "kubeconfig:admin";
-}
-`;
+// A small graph of four targets in three groups, drawn by the engine's own --graph printer (graphDot):
+// the docs' pipeline is tested on what the engine really prints, not on a copy of its layout.
+const noBuild = async () => null;
+const plan = target({ name: 'net:plan', description: 'Plan every address', deps: {}, build: noBuild });
+const ca = target({ name: 'certs:ca', description: 'Cluster CA', deps: {}, build: noBuild });
+const apiserver = target({ name: 'certs:kube-apiserver', description: 'say "hi"', deps: { plan, ca }, build: noBuild });
+const admin = target({ name: 'kubeconfig:admin', description: 'admin', deps: { ca, plan }, build: noBuild });
+const TARGETS = [plan, ca, apiserver, admin];
+/** What the fixture declares, independently of any DOT: every target, and each dependency → dependent. */
+const NAMES = ['certs:ca', 'certs:kube-apiserver', 'kubeconfig:admin', 'net:plan'];
+const EDGES = [['certs:ca', 'certs:kube-apiserver'], ['certs:ca', 'kubeconfig:admin'], ['net:plan', 'certs:kube-apiserver'], ['net:plan', 'kubeconfig:admin']];
+const STATES: Record<string, NodeState> = { 'net:plan': 'up-to-date', 'certs:ca': 'never-built', 'certs:kube-apiserver': 'stale', 'kubeconfig:admin': 'never-built' };
+const ENGINE_DOT = graphDot(TARGETS, ['certs', 'kubeconfig:admin'], STATES);
 
-test('the hand-written sample renders to an SVG with one graph node per target', async () => {
-  const svg = await renderDot(SAMPLE, 'sample');
+/** Edges in a fixed order (DOT lists them in the closure's order, which the fixture does not fix). */
+const sortedEdges = (edges: [string, string][]) => [...edges].sort();
+
+test("the engine's --graph output renders to an SVG with one graph node per target", async () => {
+  const svg = await renderDot(ENGINE_DOT, 'sample');
   assert.match(svg, /^<\?xml|<svg/);
   assert.is(countSvgNodes(svg), 4);
   assert.match(svg, /certs:kube(-|&#45;)apiserver/); // Graphviz writes "-" as &#45;
@@ -62,26 +54,27 @@ test('bad DOT and empty graphs are refused with the source named', async () => {
 });
 
 test('parsing the engine DOT: nodes with groups, edges, quoting', () => {
-  const g = parseEngineDot(SAMPLE);
-  assert.equal([...g.nodes.keys()], ['net:plan', 'certs:ca', 'certs:kube-apiserver', 'kubeconfig:admin']);
-  assert.is(g.nodes.get('certs:ca')!.group, 'certs');
-  assert.is(g.edges.length, 4);
+  const g = parseEngineDot(ENGINE_DOT);
+  assert.equal([...g.nodes.keys()].sort(), NAMES);
+  for (const name of NAMES) assert.is(g.nodes.get(name)!.group, name.split(':')[0], name);
+  assert.equal(sortedEdges(g.edges), EDGES);
+  assert.match(g.nodes.get('certs:kube-apiserver')!.attrs, /tooltip="say \\"hi\\" \(stale\)"/);
   assert.throws(() => parseEngineDot('digraph x {\n}\n'), (e: unknown) => e instanceof DotParseError);
   assert.throws(() => parseEngineDot('digraph x {\n  "a" [label="a"];\n  "a" -> "b";\n}\n'), /names a target with no node line/);
 });
 
 test('focus view: own targets in full, direct inputs faded, unrelated targets dropped', async () => {
-  const dot = focusView(parseEngineDot(SAMPLE), /^kubeconfig:/, 'kubeconfigs');
+  const dot = focusView(parseEngineDot(ENGINE_DOT), /^kubeconfig:/, 'kubeconfigs');
   assert.match(dot, /"kubeconfig:admin" \[label="kubeconfig:admin", tooltip="admin \(never built\)"/);
   assert.match(dot, /"certs:ca" \[label="certs:ca", fillcolor="#f6f6f6"/);
   assert.not.match(dot, /certs:kube-apiserver/);
   assert.match(dot, /"net:plan" -> "kubeconfig:admin" \[color="#cccccc"\]/);
   assert.is(countSvgNodes(await renderDot(dot, 'focus')), 3);
-  assert.throws(() => focusView(parseEngineDot(SAMPLE), /^nothing:/, 'x'), /no target of the graph matches/);
+  assert.throws(() => focusView(parseEngineDot(ENGINE_DOT), /^nothing:/, 'x'), /no target of the graph matches/);
 });
 
 test('group view: one box per group with its count, edges between groups once', async () => {
-  const dot = groupView(parseEngineDot(SAMPLE), 'cluster');
+  const dot = groupView(parseEngineDot(ENGINE_DOT), 'cluster');
   assert.match(dot, /"certs" \[label="certs\\n2 targets"/);
   assert.match(dot, /"net" \[label="net\\n1 target"/);
   assert.is((dot.match(/"net" -> "certs"/g) ?? []).length, 1);
@@ -90,7 +83,7 @@ test('group view: one box per group with its count, edges between groups once', 
 });
 
 test('closureOf cuts what a separate --graph call would print: the request and its dependencies', async () => {
-  const whole = parseEngineDot(SAMPLE);
+  const whole = parseEngineDot(ENGINE_DOT);
   const admin = closureOf(whole, ['kubeconfig:admin']);
   assert.equal([...admin.nodes.keys()].sort(), ['certs:ca', 'kubeconfig:admin', 'net:plan']);
   assert.is(admin.edges.length, 2);
