@@ -31,33 +31,48 @@ test('jsonProblem names the path of the first non-JSON value', () => {
   assert.is(jsonProblem({ a: undefined, b: 1 }), undefined);
 });
 
+// sha256 of 'hello' and 'hello!' (as `printf hello | sha256sum` prints them): facts the cache's stamps
+// are checked against, instead of against another stamp or stat.
+const HELLO = '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824';
+const HELLO_BANG = 'ce06092fb948d9ffac7d1a376e404b26b7575bcc11ee05a4615fef4fec3a308b';
+
 test('the stat cache hashes a file once, and again only when it changed', () => {
   const root = tempProject('stat');
   const file = join(root, 'a.txt');
   writeFileSync(file, 'hello');
-  // Make the file's mtime old enough to be cached (not "racily clean").
-  utimesSync(file, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+  // A known mtime (whole seconds: a fraction would not survive the round trip through the file system's
+  // nanoseconds exactly), old enough to be cached (not "racily clean").
+  const t1 = Date.UTC(2020, 0, 2, 3, 4, 5);
+  utimesSync(file, new Date(t1), new Date(t1));
   const cacheFile = join(root, 'cache.json');
   const cache = new StatCache(cacheFile);
   const before = hashCounter.files;
   const first = cache.stamp(file)!;
   assert.is(hashCounter.files, before + 1);
-  cache.stamp(file);
+  assert.is(first.hash, HELLO);
+  assert.is(first.size, 5);
+  assert.is(first.mtimeMs, t1);
+  assert.equal(cache.stamp(file), first);
   assert.is(hashCounter.files, before + 1, 'second stamp is a cache hit');
   cache.save();
-  // A new cache object (a new run) loads the persisted entries: still no hashing.
+  // A new cache object (a new run) loads the persisted entries: the same stamp, still no hashing.
   const again = new StatCache(cacheFile);
   assert.equal(again.stamp(file), first);
   assert.is(hashCounter.files, before + 1, 'persisted cache hit');
-  // Touch without changing content: re-hashed (the stat changed), same hash.
-  utimesSync(file, new Date(Date.now() - 5_000), new Date(Date.now() - 5_000));
+  // Touch without changing content: re-hashed (the stat changed), same hash, the new mtime.
+  const t2 = t1 + 5_000;
+  utimesSync(file, new Date(t2), new Date(t2));
   const touched = again.stamp(file)!;
   assert.is(hashCounter.files, before + 2);
-  assert.is(touched.hash, first.hash);
-  // Change content: new hash.
+  assert.is(touched.hash, HELLO);
+  assert.is(touched.mtimeMs, t2);
+  // Change content: the new content's hash and size.
   writeFileSync(file, 'hello!');
-  utimesSync(file, new Date(Date.now() - 4_000), new Date(Date.now() - 4_000));
-  assert.is.not(again.stamp(file)!.hash, first.hash);
+  utimesSync(file, new Date(t2 + 1_000), new Date(t2 + 1_000));
+  const changed = again.stamp(file)!;
+  assert.is(changed.hash, HELLO_BANG);
+  assert.is(changed.size, 6);
+  assert.is(hashCounter.files, before + 3);
   assert.is(again.stamp(join(root, 'missing.txt')), undefined);
 });
 
