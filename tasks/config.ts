@@ -20,9 +20,11 @@ export type NodeSpec = {
  * release host answers and builds from source otherwise, saying which it chose.
  */
 export type BinarySource = 'auto' | 'release' | 'dir' | 'go';
+export const BINARY_SOURCES: readonly BinarySource[] = ['auto', 'release', 'dir', 'go'];
 
 /** Key algorithm used when a request config in csr/ does not say otherwise. */
 export type KeyAlgorithm = 'ecdsa' | 'rsa';
+export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ['ecdsa', 'rsa'];
 
 export type ClusterConfig = {
   /** Names the Docker network, labels every container, and is the kubeconfig cluster name. */
@@ -105,4 +107,97 @@ export function controlPlanes(config: ClusterConfig): NodeSpec[] {
 
 export function workers(config: ClusterConfig): NodeSpec[] {
   return config.nodes.filter((node) => node.role === 'worker');
+}
+
+/**
+ * One thing wrong with a config: the field at fault (`apiServerPort`, `nodes[2].name`), what is wrong
+ * with its value, and what would be valid. The CLI prints `<file>: <field>: <problem>; <valid>`.
+ */
+export type ConfigProblem = { field: string; problem: string; valid: string };
+
+/** Problems that stop a config from being built (`errors`) and doubtful choices that do not (`warnings`). */
+export type ConfigCheck = { errors: ConfigProblem[]; warnings: ConfigProblem[] };
+
+/**
+ * A DNS label (RFC 1123): what a node name must be (it is the container's hostname, the kubelet's node
+ * name and a certificate identity) and what the cluster name must be (it names the Docker network and
+ * prefixes every container and volume name).
+ */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_LABEL_RULE = "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+
+function labelProblem(name: string): string | undefined {
+  if (name === '') return 'is empty';
+  if (name.length > 63) return `"${name}" is ${name.length} characters long`;
+  if (!DNS_LABEL.test(name)) return `"${name}" is not a DNS label`;
+  return undefined;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => !!value && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * Checks the fields of a config that are not addresses (those are the IP plan's, tasks/ip-plan.ts):
+ * the cluster name, the nodes, the apiserver port, the version, the DNS domain, the kubelet overrides.
+ * Collects every problem instead of stopping at the first.
+ */
+export function checkConfigFields(config: ClusterConfig): ConfigCheck {
+  const errors: ConfigProblem[] = [];
+  const warnings: ConfigProblem[] = [];
+  const error = (field: string, problem: string, valid: string): void => void errors.push({ field, problem, valid });
+
+  const nameProblem = labelProblem(config.clusterName);
+  if (nameProblem) {
+    error('clusterName', nameProblem, `it names the Docker network and prefixes every container name, so use a DNS label: ${DNS_LABEL_RULE}, e.g. "${defaultConfig.clusterName}"`);
+  }
+
+  if (config.nodes.length === 0) error('nodes', 'has no node', 'list at least one { "name": ..., "role": "control-plane" }');
+  const firstIndex = new Map<string, number>();
+  config.nodes.forEach((node, i) => {
+    const problem = labelProblem(node.name);
+    if (problem) error(`nodes[${i}].name`, problem, `a node name is its hostname and Kubernetes node name, so use ${DNS_LABEL_RULE}, e.g. "worker-${i + 1}"`);
+    const first = firstIndex.get(node.name);
+    if (first !== undefined) error(`nodes[${i}].name`, `"${node.name}" is also the name of nodes[${first}]`, 'give every node a different name');
+    else firstIndex.set(node.name, i);
+  });
+  const controlPlaneCount = controlPlanes(config).length;
+  if (config.nodes.length > 0 && controlPlaneCount === 0) error('nodes', 'has no control-plane node', 'give at least one node "role": "control-plane"');
+  if (controlPlaneCount > 0 && controlPlaneCount % 2 === 0) {
+    // etcd needs a majority of its members up: n members tolerate floor((n-1)/2) failures, as many as n-1.
+    const tolerated = Math.floor((controlPlaneCount - 1) / 2);
+    warnings.push({
+      field: 'nodes',
+      problem: `${controlPlaneCount} control planes tolerate ${tolerated} failure${tolerated === 1 ? '' : 's'}, the same as ${controlPlaneCount - 1}: etcd needs a majority (${controlPlaneCount / 2 + 1} of ${controlPlaneCount}) up`,
+      valid: `use an odd number of control planes, e.g. ${controlPlaneCount - 1} or ${controlPlaneCount + 1}`,
+    });
+  }
+
+  if (!Number.isInteger(config.apiServerPort) || config.apiServerPort < 1 || config.apiServerPort > 65535) {
+    error('apiServerPort', `${config.apiServerPort} is not a TCP port`, `use a whole number from 1 to 65535, e.g. ${defaultConfig.apiServerPort}`);
+  }
+
+  if (!/^v\d+\.\d+\.\d+$/.test(config.kubernetesVersion)) {
+    error('kubernetesVersion', `"${config.kubernetesVersion}" is not a release version`, `use vMAJOR.MINOR.PATCH, e.g. "${DEFAULT_KUBERNETES_VERSION}"`);
+  }
+
+  const domainLabels = config.clusterDomain.split('.');
+  if (config.clusterDomain.length > 253 || domainLabels.some((label) => labelProblem(label))) {
+    error('clusterDomain', `"${config.clusterDomain}" is not a DNS domain`, `use dot-separated DNS labels (${DNS_LABEL_RULE}), e.g. "${defaultConfig.clusterDomain}"`);
+  }
+
+  if (!BINARY_SOURCES.includes(config.binarySource)) error('binarySource', `"${config.binarySource}" is not a binary source`, `use one of ${BINARY_SOURCES.join(', ')}`);
+  if (!KEY_ALGORITHMS.includes(config.keyAlgorithm)) error('keyAlgorithm', `"${config.keyAlgorithm}" is not a key algorithm`, `use one of ${KEY_ALGORITHMS.join(', ')}`);
+
+  if (!isPlainObject(config.kubeletOverrides)) {
+    error('kubeletOverrides', `${JSON.stringify(config.kubeletOverrides)} is not an object`, 'use an object of KubeletConfiguration fields by worker name ("*": every worker), e.g. { "worker-1": { "maxPods": 50 } }');
+  } else {
+    const workerNames = new Set(workers(config).map((n) => n.name));
+    for (const [name, fields] of Object.entries(config.kubeletOverrides)) {
+      if (!isPlainObject(fields)) {
+        error(`kubeletOverrides.${name}`, `${JSON.stringify(fields)} is not an object`, 'use an object of KubeletConfiguration fields, e.g. { "maxPods": 50 }');
+      } else if (name !== '*' && !workerNames.has(name)) {
+        warnings.push({ field: `kubeletOverrides.${name}`, problem: `no worker is named "${name}", so this override changes nothing`, valid: `use "*" or a worker's name: ${[...workerNames].join(', ') || '(there are no workers)'}` });
+      }
+    }
+  }
+  return { errors, warnings };
 }

@@ -2,7 +2,7 @@
 // address by asking Docker afterwards; containers are created with the address planned here.
 
 import { target } from '../lib/target.ts';
-import type { ClusterConfig, NodeRole } from './config.ts';
+import { controlPlanes, defaultConfig, workers, type ClusterConfig, type ConfigProblem, type NodeRole } from './config.ts';
 
 // Results are `type` aliases, not interfaces: TypeScript gives interfaces no index signature, so an
 // interface is not assignable to the engine's Json type.
@@ -29,6 +29,7 @@ export type IpPlan = {
   apiServerUrl: string;
 };
 
+/** Thrown by planIps for a config that cannot be laid out (the CLI checks ipPlanProblems up front). */
 export class IpPlanError extends Error {}
 
 export function parseIpv4(text: string): number {
@@ -49,14 +50,28 @@ export interface Cidr {
   size: number;
 }
 
-export function parseCidr(text: string): Cidr {
+/** The CIDR, or what is wrong with it and what would be valid. */
+function checkCidr(text: string, example: string): Cidr | { problem: string; valid: string } {
   const match = /^([\d.]+)\/(\d{1,2})$/.exec(text);
-  if (!match || Number(match[2]) > 32) throw new IpPlanError(`"${text}" is not an IPv4 CIDR like 10.0.0.0/24`);
-  const prefix = Number(match[2]);
+  let address: number | undefined;
+  try {
+    if (match && Number(match[2]) <= 32) address = parseIpv4(match[1]!);
+  } catch {
+    // not an address: reported below
+  }
+  if (address === undefined) return { problem: `"${text}" is not an IPv4 CIDR`, valid: `use an IPv4 network address and prefix length, e.g. ${example}` };
+  const prefix = Number(match![2]);
   const size = 2 ** (32 - prefix);
-  const address = parseIpv4(match[1]!);
-  if (address % size !== 0) throw new IpPlanError(`"${text}" has host bits set; did you mean ${formatIpv4(address - (address % size))}/${prefix}?`);
+  if (address % size !== 0) {
+    return { problem: `${text} has host bits set (${match![1]} is not where a /${prefix} starts)`, valid: `use ${formatIpv4(address - (address % size))}/${prefix}` };
+  }
   return { base: address, prefix, size };
+}
+
+export function parseCidr(text: string): Cidr {
+  const cidr = checkCidr(text, '10.0.0.0/24');
+  if ('problem' in cidr) throw new IpPlanError(`${cidr.problem}; ${cidr.valid}`);
+  return cidr;
 }
 
 export function cidrsOverlap(a: string, b: string): boolean {
@@ -65,62 +80,134 @@ export function cidrsOverlap(a: string, b: string): boolean {
   return x.base < y.base + y.size && y.base < x.base + x.size;
 }
 
-function hostInSubnet(subnet: Cidr, host: number, what: string, cidrText: string): string {
-  if (host <= 0 || host >= subnet.size - 1) {
-    throw new IpPlanError(`${what}: host number ${host} does not fit in ${cidrText}`);
-  }
-  return formatIpv4(subnet.base + host);
-}
+const range = (cidr: Cidr, first: number, count: number): string =>
+  count === 1 ? formatIpv4(cidr.base + first) : `${formatIpv4(cidr.base + first)}-${formatIpv4(cidr.base + first + count - 1)}`;
 
-/** Computes the plan; throws IpPlanError naming the field when the config cannot be laid out. */
-export function planIps(config: ClusterConfig): IpPlan {
-  const subnet = parseCidr(config.nodeSubnet);
-  const services = parseCidr(config.serviceCidr);
-  const pods = parseCidr(config.clusterCidr);
+/**
+ * Everything that stops the config's addresses from being laid out, all of it, each naming the field
+ * at fault and what would be valid: malformed or overlapping ranges, a DNS IP outside the service range
+ * or on a reserved address, node addresses past the subnet, on its gateway or on each other, too
+ * little pod range for the workers. Empty when planIps will succeed.
+ */
+export function ipPlanProblems(config: ClusterConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const problem = (field: string, what: string, valid: string): void => void problems.push({ field, problem: what, valid });
+  const cidr = (field: 'nodeSubnet' | 'serviceCidr' | 'clusterCidr'): Cidr | undefined => {
+    const checked = checkCidr(config[field], defaultConfig[field]);
+    if (!('problem' in checked)) return checked;
+    problem(field, checked.problem, checked.valid);
+    return undefined;
+  };
+  const subnet = cidr('nodeSubnet');
+  const services = cidr('serviceCidr');
+  const pods = cidr('clusterCidr');
+
+  const parsed = { nodeSubnet: subnet, serviceCidr: services, clusterCidr: pods };
   for (const [a, b] of [
     ['nodeSubnet', 'serviceCidr'],
     ['nodeSubnet', 'clusterCidr'],
     ['serviceCidr', 'clusterCidr'],
   ] as const) {
-    if (cidrsOverlap(config[a], config[b])) {
-      throw new IpPlanError(`${a} ${config[a]} overlaps ${b} ${config[b]}: choose ranges that do not overlap`);
+    const x = parsed[a];
+    const y = parsed[b];
+    if (x && y && x.base < y.base + y.size && y.base < x.base + x.size) {
+      problem(a, `${config[a]} overlaps ${b} ${config[b]}`, `use ranges that share no address (nodeSubnet, serviceCidr and clusterCidr default to ${defaultConfig.nodeSubnet}, ${defaultConfig.serviceCidr} and ${defaultConfig.clusterCidr})`);
     }
   }
-  const dns = parseIpv4(config.clusterDnsIp);
-  if (dns < services.base || dns >= services.base + services.size) {
-    throw new IpPlanError(`clusterDnsIp ${config.clusterDnsIp} is outside serviceCidr ${config.serviceCidr}`);
+
+  // kube-apiserver refuses a larger IPv4 service range ("the mask must be >= 12").
+  if (services && services.prefix < 12) problem('serviceCidr', `${config.serviceCidr} is larger than kube-apiserver accepts`, 'use a prefix length of /12 or longer, e.g. /24');
+
+  if (services) {
+    // The first address is the `kubernetes` Service's; the network and broadcast addresses are never allocated.
+    const last = services.base + services.size - 1;
+    const example = formatIpv4(services.base + (services.size > 16 ? 10 : 2));
+    const valid = `use an address inside serviceCidr ${config.serviceCidr} other than its first two and its last, e.g. ${example}`;
+    let dns: number | undefined;
+    try {
+      dns = parseIpv4(config.clusterDnsIp);
+    } catch {
+      problem('clusterDnsIp', `"${config.clusterDnsIp}" is not an IPv4 address`, valid);
+    }
+    if (dns !== undefined) {
+      if (dns < services.base || dns > last) problem('clusterDnsIp', `${config.clusterDnsIp} is outside serviceCidr ${config.serviceCidr}`, valid);
+      else if (dns === services.base) problem('clusterDnsIp', `${config.clusterDnsIp} is the network address of serviceCidr ${config.serviceCidr}`, valid);
+      else if (dns === services.base + 1) problem('clusterDnsIp', `${config.clusterDnsIp} is the \`kubernetes\` Service's address (the first of serviceCidr ${config.serviceCidr})`, valid);
+      else if (dns === last) problem('clusterDnsIp', `${config.clusterDnsIp} is the broadcast address of serviceCidr ${config.serviceCidr}`, valid);
+    }
   }
-  if (config.podCidrPrefix < pods.prefix || config.podCidrPrefix > 30) {
-    throw new IpPlanError(`podCidrPrefix /${config.podCidrPrefix} must be between /${pods.prefix} (clusterCidr) and /30`);
+
+  const workerCount = workers(config).length;
+  if (pods) {
+    const p = config.podCidrPrefix;
+    if (!Number.isInteger(p) || p < pods.prefix || p > 30) {
+      problem('podCidrPrefix', `${p} is not a prefix length between /${pods.prefix} (clusterCidr ${config.clusterCidr}) and /30`, pods.prefix > 30 ? `use a larger clusterCidr, e.g. ${defaultConfig.clusterCidr}` : pods.prefix === 30 ? 'use 30' : `use a whole number from ${pods.prefix} to 30, e.g. ${Math.max(pods.prefix, defaultConfig.podCidrPrefix)}`);
+    } else if (workerCount > 2 ** (p - pods.prefix)) {
+      const fits = 2 ** (p - pods.prefix);
+      const needed = pods.prefix + Math.ceil(Math.log2(workerCount));
+      problem(
+        'clusterCidr',
+        `${config.clusterCidr} holds ${fits} /${p} pod range${fits === 1 ? '' : 's'}, one per worker, and there are ${workerCount} workers`,
+        needed <= 30 ? `use a larger clusterCidr, or a podCidrPrefix of ${needed} or more` : 'use a larger clusterCidr',
+      );
+    }
   }
+
+  if (subnet) {
+    // Host numbers 2..size-2: 0 is the network, 1 the gateway (the host side of the Docker bridge), size-1 broadcast.
+    const lastHost = subnet.size - 2;
+    const blocks: { field: 'controlPlaneIpStart' | 'workerIpStart'; what: string; start: number; count: number }[] = [
+      { field: 'controlPlaneIpStart', what: 'control planes', start: config.controlPlaneIpStart, count: controlPlanes(config).length },
+      { field: 'workerIpStart', what: 'workers', start: config.workerIpStart, count: workerCount },
+    ];
+    const placed: typeof blocks = [];
+    const room = Math.max(0, lastHost - 1);
+    if (config.nodes.length > room) {
+      problem('nodeSubnet', `${config.nodeSubnet} has room for ${room} node address${room === 1 ? '' : 'es'} and there are ${config.nodes.length} nodes`, `use a larger nodeSubnet, e.g. ${defaultConfig.nodeSubnet}`);
+    }
+    for (const block of blocks) {
+      if (block.count === 0 || config.nodes.length > room) continue;
+      const maxStart = lastHost - block.count + 1;
+      if (!Number.isInteger(block.start) || block.start < 2 || block.start > maxStart) {
+        const where = block.start === 1 ? `1 is the gateway of nodeSubnet ${config.nodeSubnet}` : `${block.start} does not leave ${block.count} addresses of nodeSubnet ${config.nodeSubnet} (hosts 2-${lastHost}) for the ${block.what}`;
+        problem(block.field, where, `use a whole number from 2 to ${maxStart}`);
+      } else {
+        placed.push(block);
+      }
+    }
+    const [a, b] = placed;
+    if (a && b && a.start < b.start + b.count && b.start < a.start + a.count) {
+      problem(
+        'workerIpStart',
+        `the workers' addresses ${range(subnet, b.start, b.count)} overlap the control planes' ${range(subnet, a.start, a.count)} (controlPlaneIpStart ${a.start})`,
+        `move workerIpStart or controlPlaneIpStart so the two ranges do not overlap, e.g. workerIpStart ${a.start + a.count}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** Computes the plan; throws IpPlanError naming the field when the config cannot be laid out (see ipPlanProblems). */
+export function planIps(config: ClusterConfig): IpPlan {
+  const problems = ipPlanProblems(config);
+  if (problems.length) throw new IpPlanError(problems.map((p) => `${p.field}: ${p.problem}; ${p.valid}`).join('\n'));
+  const subnet = parseCidr(config.nodeSubnet);
+  const services = parseCidr(config.serviceCidr);
+  const pods = parseCidr(config.clusterCidr);
   const podSliceSize = 2 ** (32 - config.podCidrPrefix);
-  const seen = new Set<string>();
   let controlPlaneIndex = 0;
   let workerIndex = 0;
   const nodes = config.nodes.map((node): PlannedNode => {
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(node.name)) {
-      throw new IpPlanError(`node name "${node.name}" is not a valid hostname (lowercase letters, digits, '-')`);
-    }
-    if (seen.has(node.name)) throw new IpPlanError(`node name "${node.name}" appears twice`);
-    seen.add(node.name);
     if (node.role === 'control-plane') {
-      const ip = hostInSubnet(subnet, config.controlPlaneIpStart + controlPlaneIndex++, node.name, config.nodeSubnet);
+      const ip = formatIpv4(subnet.base + config.controlPlaneIpStart + controlPlaneIndex++);
       return { name: node.name, role: node.role, ip, podCidr: null };
     }
-    const slice = workerIndex;
-    const ip = hostInSubnet(subnet, config.workerIpStart + workerIndex++, node.name, config.nodeSubnet);
-    if ((slice + 1) * podSliceSize > pods.size) {
-      throw new IpPlanError(`clusterCidr ${config.clusterCidr} has no /${config.podCidrPrefix} left for ${node.name}`);
-    }
+    const slice = workerIndex++;
+    const ip = formatIpv4(subnet.base + config.workerIpStart + slice);
     return { name: node.name, role: node.role, ip, podCidr: `${formatIpv4(pods.base + slice * podSliceSize)}/${config.podCidrPrefix}` };
   });
-  const ips = new Set<string>();
-  for (const node of nodes) {
-    if (ips.has(node.ip)) throw new IpPlanError(`two nodes get ${node.ip}: move controlPlaneIpStart or workerIpStart apart`);
-    ips.add(node.ip);
-  }
   const firstControlPlane = nodes.find((n) => n.role === 'control-plane');
-  if (!firstControlPlane) throw new IpPlanError('the config has no control-plane node');
+  if (!firstControlPlane) throw new IpPlanError('nodes: the config has no control-plane node');
   return {
     subnet: config.nodeSubnet,
     gateway: formatIpv4(subnet.base + 1),
