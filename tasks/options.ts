@@ -1,83 +1,173 @@
 // Project flags → ClusterConfig: `--control-planes N`, `--workers N`, `--binaries SRC`, `--config FILE`
-// (JSON overrides of any ClusterConfig field). Every invalid value gets one message saying what to do.
+// (JSON overrides of any ClusterConfig field). The config is checked once, here, before any target is
+// made: every problem is reported at once, one line each — `<file>: <field>: <problem>; <what is valid>`.
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { OptionError, type ProjectFlag } from '../lib/cli/index.ts';
-import { defaultConfig, defaultNodes, type BinarySource, type ClusterConfig, type NodeSpec } from './config.ts';
+import { ConfigError, OptionError, type ProjectFlag } from '../lib/cli/index.ts';
+// Directly, not through lib/engine/index.ts: that index loads the executor, which --help and a bad
+// config must not pay for (args.ts has already loaded this module anyway).
+import { suggest } from '../lib/engine/suggest.ts';
+import {
+  BINARY_SOURCES,
+  checkConfigFields,
+  controlPlanes,
+  defaultConfig,
+  defaultNodes,
+  workers,
+  type BinarySource,
+  type ClusterConfig,
+  type ConfigCheck,
+  type ConfigProblem,
+  type NodeSpec,
+} from './config.ts';
+import { ipPlanProblems } from './ip-plan.ts';
 
 export const projectFlags: ProjectFlag[] = [
-  { name: 'control-planes', value: 'N', description: `number of control-plane nodes (default ${defaultConfig.nodes.filter((n) => n.role === 'control-plane').length})` },
-  { name: 'workers', value: 'N', description: `number of worker nodes (default ${defaultConfig.nodes.filter((n) => n.role === 'worker').length})` },
+  { name: 'control-planes', value: 'N', description: `number of control-plane nodes (default ${controlPlanes(defaultConfig).length}; use an odd number)` },
+  { name: 'workers', value: 'N', description: `number of worker nodes (default ${workers(defaultConfig).length})` },
   { name: 'binaries', value: 'SRC', description: `where Kubernetes binaries come from: auto, release, dir or go (default ${defaultConfig.binarySource})` },
-  { name: 'config', value: 'FILE', description: 'JSON file overriding ClusterConfig fields (tasks/config.ts); flags win over it' },
+  { name: 'config', value: 'FILE', description: 'JSON file overriding ClusterConfig fields (tasks/config.ts), relative to the current directory; flags win over it' },
 ];
 
-const BINARY_SOURCES: BinarySource[] = ['auto', 'release', 'dir', 'go'];
-
-function count(flag: string, text: string, min: number, max: number): number {
-  if (!/^\d+$/.test(text)) throw new OptionError(`--${flag} wants a whole number, got "${text}"`);
-  const n = Number(text);
-  if (n < min || n > max) throw new OptionError(`--${flag} ${n} is out of range`, `use ${min}..${max}`);
-  return n;
+/** Every check of a whole config: its fields (tasks/config.ts) and its addresses (tasks/ip-plan.ts). */
+export function checkConfig(config: ClusterConfig): ConfigCheck {
+  const fields = checkConfigFields(config);
+  return { errors: [...fields.errors, ...ipPlanProblems(config)], warnings: fields.warnings };
 }
 
-function checkNodes(value: unknown, file: string): NodeSpec[] {
-  if (!Array.isArray(value) || value.length === 0) throw new OptionError(`${file}: "nodes" must be a non-empty array of { name, role }`);
-  return value.map((node, i) => {
-    if (!node || typeof node !== 'object' || typeof node.name !== 'string' || (node.role !== 'control-plane' && node.role !== 'worker') || Object.keys(node).length !== 2) {
-      throw new OptionError(`${file}: nodes[${i}] must be { "name": string, "role": "control-plane" | "worker" }`);
+const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`);
+
+function checkNodes(value: unknown): { nodes?: NodeSpec[]; problems: ConfigProblem[] } {
+  const shape = '{ "name": "worker-1", "role": "worker" }';
+  if (!Array.isArray(value) || value.length === 0) {
+    return { problems: [{ field: 'nodes', problem: Array.isArray(value) ? 'is empty' : `is ${kindOf(value)}`, valid: `use a non-empty array of nodes like ${shape}` }] };
+  }
+  const problems: ConfigProblem[] = [];
+  value.forEach((node: unknown, i) => {
+    const field = `nodes[${i}]`;
+    if (!node || typeof node !== 'object' || Array.isArray(node)) {
+      problems.push({ field, problem: `is ${kindOf(node)}`, valid: `use an object like ${shape}` });
+      return;
     }
-    return { name: node.name, role: node.role };
+    const { name, role, ...rest } = node as Record<string, unknown>;
+    if (typeof name !== 'string') problems.push({ field: `${field}.name`, problem: name === undefined ? 'is missing' : `is ${kindOf(name)}`, valid: 'use a string, e.g. "worker-1"' });
+    if (role !== 'control-plane' && role !== 'worker') {
+      problems.push({ field: `${field}.role`, problem: role === undefined ? 'is missing' : `${JSON.stringify(role)} is not a role`, valid: 'use "control-plane" or "worker"' });
+    }
+    for (const key of Object.keys(rest)) problems.push({ field: `${field}.${key}`, problem: 'is not a node field', valid: 'a node has only "name" and "role"' });
   });
+  return problems.length ? { problems } : { nodes: value.map((n: NodeSpec) => ({ name: n.name, role: n.role })), problems };
 }
 
-/** Reads and checks a --config file: a JSON object of ClusterConfig fields, each of the default's type. */
-export function readConfigFile(path: string): Partial<ClusterConfig> {
-  let data: unknown;
+/**
+ * Reads a --config file: a JSON object of ClusterConfig fields, each of the default's type. A file
+ * that cannot be read or parsed is one OptionError naming it (`shownAs`: the path as the user gave it);
+ * field problems are returned, all of them, and the fields at fault left out of `values`.
+ */
+export function readConfigFile(path: string, shownAs: string = path): { values: Partial<ClusterConfig>; problems: ConfigProblem[] } {
+  const example = 'a JSON object of ClusterConfig fields (tasks/config.ts), e.g. {"clusterName": "demo", "serviceCidr": "10.33.0.0/24"}';
+  let text: string;
   try {
-    data = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new OptionError(
-      code === 'ENOENT' ? `--config ${path}: no such file` : `--config ${path}: not valid JSON (${(error as Error).message})`,
-      'the file holds a JSON object such as {"clusterName": "demo", "serviceCidr": "10.33.0.0/24"}',
-    );
+    if (code === 'ENOENT') throw new OptionError(`--config ${shownAs}: no such file (looked for ${path})`, 'a relative --config path is relative to the current directory');
+    throw new OptionError(`--config ${shownAs}: cannot be read (${code === 'EISDIR' ? 'it is a directory' : (code ?? (error as Error).message)})`, `give the path of a file holding ${example}`);
   }
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new OptionError(`--config ${path}: must be a JSON object of ClusterConfig fields`);
-  const out: Record<string, unknown> = {};
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new OptionError(`--config ${shownAs}: not valid JSON (${(error as Error).message})`, `the file holds ${example}`);
+  }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new OptionError(`--config ${shownAs}: is ${kindOf(data)}, not a JSON object`, `the file holds ${example}`);
+  const values: Record<string, unknown> = {};
+  const problems: ConfigProblem[] = [];
   const fields = Object.keys(defaultConfig);
   for (const [key, value] of Object.entries(data)) {
-    if (!Object.hasOwn(defaultConfig, key)) throw new OptionError(`--config ${path}: unknown field "${key}"`, `fields: ${fields.join(', ')}`);
-    const expected = defaultConfig[key as keyof ClusterConfig];
-    if (key === 'nodes') out.nodes = checkNodes(value, path);
-    else if (typeof value !== typeof expected) throw new OptionError(`--config ${path}: "${key}" must be a ${typeof expected}, got ${JSON.stringify(value)}`);
-    else out[key] = value;
+    if (!Object.hasOwn(defaultConfig, key)) {
+      const close = suggest(key, fields);
+      problems.push({ field: key, problem: 'is not a ClusterConfig field', valid: close.length ? `did you mean ${close.join(' or ')}?` : `the fields are ${fields.join(', ')}` });
+      continue;
+    }
+    const expected: unknown = defaultConfig[key as keyof ClusterConfig];
+    if (key === 'nodes') {
+      const checked = checkNodes(value);
+      problems.push(...checked.problems);
+      if (checked.nodes) values.nodes = checked.nodes;
+    } else if (kindOf(value) !== kindOf(expected)) {
+      const shown = value === null ? '' : ` (${JSON.stringify(value)})`;
+      problems.push({ field: key, problem: `is ${kindOf(value)}${shown}, not ${kindOf(expected)}`, valid: `use ${kindOf(expected)}, e.g. ${JSON.stringify(expected)}` });
+    } else {
+      values[key] = value;
+    }
   }
-  if (out.binarySource !== undefined && !BINARY_SOURCES.includes(out.binarySource as BinarySource)) {
-    throw new OptionError(`--config ${path}: "binarySource" must be one of ${BINARY_SOURCES.join(', ')}`);
-  }
-  if (out.keyAlgorithm !== undefined && out.keyAlgorithm !== 'ecdsa' && out.keyAlgorithm !== 'rsa') throw new OptionError(`--config ${path}: "keyAlgorithm" must be ecdsa or rsa`);
-  return out as Partial<ClusterConfig>;
+  return { values: values as Partial<ClusterConfig>, problems };
 }
 
-/** The ClusterConfig for these flag values (defaults ← --config file ← flags). */
-export function configFromFlags(flags: Record<string, string>, root: string = process.cwd()): ClusterConfig {
+/** What the CLI hands `configure` besides the flags. */
+export type ConfigureContext = {
+  /** Where a relative --config path starts (default: the process's current directory). */
+  cwd?: string;
+  /** Receives each warning line (default: printed to stderr). */
+  warn?: (line: string) => void;
+};
+
+function count(flag: string, text: string, min: number, max: number, problems: string[]): number | undefined {
+  if (!/^\d+$/.test(text)) problems.push(`--${flag} wants a whole number from ${min} to ${max}, got "${text}"`);
+  else if (Number(text) < min || Number(text) > max) problems.push(`--${flag} ${Number(text)} is out of range; use ${min}..${max}`);
+  else return Number(text);
+  return undefined;
+}
+
+/**
+ * The ClusterConfig for these flag values (defaults ← --config file ← flags), checked: throws one
+ * ConfigError listing every problem (exit 2), and passes warnings (an even number of control planes)
+ * to `context.warn`. `_root` (the project root) is not where --config is looked for: the current directory is.
+ */
+export function configFromFlags(flags: Record<string, string>, _root?: string, context: ConfigureContext = {}): ClusterConfig {
+  const cwd = context.cwd ?? process.cwd();
+  const warn = context.warn ?? ((line: string) => void process.stderr.write(`warning: ${line}\n`));
+  const lines: string[] = [];
   let config: ClusterConfig = { ...defaultConfig };
-  if (flags.config !== undefined) config = { ...config, ...readConfigFile(resolve(root, flags.config)) };
-  const cp = config.nodes.filter((n) => n.role === 'control-plane').length;
-  const wk = config.nodes.filter((n) => n.role === 'worker').length;
-  if (flags['control-planes'] !== undefined || flags.workers !== undefined) {
-    const controlPlanes = flags['control-planes'] !== undefined ? count('control-planes', flags['control-planes'], 1, 9) : cp;
-    const workers = flags.workers !== undefined ? count('workers', flags.workers, 1, 50) : wk;
-    config.nodes = defaultNodes({ controlPlanes, workers });
+  let fileProblems: ConfigProblem[] = [];
+  let fileFields: Partial<ClusterConfig> = {};
+  const file = flags.config;
+  if (file !== undefined) {
+    if (file === '') throw new OptionError('--config needs a file name, got ""');
+    ({ values: fileFields, problems: fileProblems } = readConfigFile(resolve(cwd, file), file));
+    config = { ...config, ...fileFields };
+  }
+  // Which flag set a field, so a problem with it names the flag instead of the file.
+  const byFlag: Partial<Record<keyof ClusterConfig, string>> = {};
+  const cpFlag = flags['control-planes'];
+  const wkFlag = flags.workers;
+  if (cpFlag !== undefined || wkFlag !== undefined) {
+    const cp = cpFlag !== undefined ? count('control-planes', cpFlag, 1, 9, lines) : undefined;
+    const wk = wkFlag !== undefined ? count('workers', wkFlag, 1, 50, lines) : undefined;
+    if (cp !== undefined || wk !== undefined) {
+      config.nodes = defaultNodes({ controlPlanes: cp ?? controlPlanes(config).length, workers: wk ?? workers(config).length });
+      if (cp !== undefined) byFlag.nodes = `--control-planes ${cp}`;
+      else if (fileFields.nodes === undefined) byFlag.nodes = `--workers ${wk}`;
+    }
   }
   if (flags.binaries !== undefined) {
-    if (!BINARY_SOURCES.includes(flags.binaries as BinarySource)) {
-      throw new OptionError(`--binaries ${flags.binaries} is not a binary source`, `use one of ${BINARY_SOURCES.join(', ')}`);
+    if (!BINARY_SOURCES.includes(flags.binaries as BinarySource)) lines.push(`--binaries ${flags.binaries} is not a binary source; use one of ${BINARY_SOURCES.join(', ')}`);
+    else {
+      config.binarySource = flags.binaries as BinarySource;
+      byFlag.binarySource = `--binaries ${flags.binaries}`;
     }
-    config.binarySource = flags.binaries as BinarySource;
   }
-  if (!config.nodes.some((n) => n.role === 'control-plane')) throw new OptionError('the config has no control-plane node', 'set --control-planes 1 or add one to "nodes"');
+  const check = checkConfig(config);
+  const fileLine = (p: ConfigProblem): string => `${file ?? 'tasks/config.ts'}: ${p.field}: ${p.problem}; ${p.valid}`;
+  const line = (p: ConfigProblem): string => {
+    const flag = byFlag[p.field.split(/[.[]/)[0] as keyof ClusterConfig];
+    // A problem no flag caused is the file's (a field it set, or one its fields do not fit with); without a file, the defaults'.
+    return flag ? `${flag}: ${p.problem}; ${p.valid}` : fileLine(p);
+  };
+  lines.push(...fileProblems.map(fileLine), ...check.errors.map(line));
+  if (lines.length) throw new ConfigError(lines, file !== undefined ? 'tasks/config.ts describes every field and its default' : undefined);
+  for (const warning of check.warnings) warn(line(warning));
   return config;
 }

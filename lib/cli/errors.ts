@@ -27,3 +27,17 @@ export class OptionError extends CliError {
     this.name = 'OptionError';
   }
 }
+
+/**
+ * Every problem of a project's config at once (tasks/options.ts checks a --config file and the flags
+ * before any target is made): one line each, `<file>: <field>: <problem>; <what would be valid>`.
+ * Rendered as one `✗` line per problem; exit 2 like any OptionError.
+ */
+export class ConfigError extends OptionError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[], hint?: string) {
+    super(problems.join('\n'), hint);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}

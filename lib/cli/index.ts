@@ -15,8 +15,8 @@ const helpText = async (...args: Parameters<typeof import('./help.ts').helpText>
 const renderError = async (error: unknown, verbose: boolean) => (await import('./render-error.ts')).renderError(error, verbose);
 const renderFailure = async (...args: Parameters<typeof import('./render-error.ts').renderFailure>) => (await import('./render-error.ts')).renderFailure(...args);
 
-export { CliError, OptionError, type CliErrorKind } from './errors.ts';
-export type { CliProject, ProjectCommand } from './project.ts';
+export { CliError, ConfigError, OptionError, type CliErrorKind } from './errors.ts';
+export type { CliProject, ConfigureContext, ProjectCommand } from './project.ts';
 export type { ProjectFlag } from './args.ts';
 
 export type CliOptions<C> = {
@@ -25,6 +25,8 @@ export type CliOptions<C> = {
   root: string;
   project: CliProject<C>;
   outDir?: string;
+  /** Where relative paths given on the command line (a --config file) start; default process.cwd(). */
+  cwd?: string;
   stdout?: Out;
   stderr?: Out;
   env?: Record<string, string | undefined>;
@@ -71,11 +73,30 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
   try {
     const args = parseArgs(opts.argv, project.flags);
     verbose = args.flags.verbose;
-    const config = project.configure ? project.configure(args.project, opts.root) : (undefined as C);
-    const registry = project.targets(config);
+    const context = { cwd: opts.cwd ?? process.cwd(), warn: (line: string) => void stderr.write(`warning: ${line}\n`) };
     const commands: Record<string, ProjectCommand<C>> = project.commands ?? {};
+    const help = async (registry: readonly AnyTarget[]): Promise<void> =>
+      void stdout.write(await helpText({ program: project.program, targets: registry, flags: project.flags ?? [], commands: commands as Record<string, ProjectCommand<never>> }));
+    let config: C;
+    try {
+      config = project.configure ? project.configure(args.project, opts.root, context) : (undefined as C);
+    } catch (error) {
+      // --help works whatever the options: it lists the targets of the default config, then says what
+      // is wrong with the options given (exit 2, as for any bad option).
+      if (!args.flags.help || !(error instanceof CliError) || !project.configure) throw error;
+      let defaults: AnyTarget[];
+      try {
+        defaults = project.targets(project.configure({}, opts.root, context));
+      } catch {
+        throw error;
+      }
+      await help(defaults);
+      stderr.write(`${await renderError(error, verbose)}\n(the targets above are those of the default config: these options are invalid)\n`);
+      return EXIT.usage;
+    }
+    const registry = project.targets(config);
     if (args.flags.help) {
-      stdout.write(await helpText({ program: project.program, targets: registry, flags: project.flags ?? [], commands: commands as Record<string, ProjectCommand<never>> }));
+      await help(registry);
       return EXIT.ok;
     }
     const names = new Set(registry.map((t) => t.name));
@@ -89,7 +110,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       if (!requested.length) throw new CliError('bad-command-args', `${first} has nothing to do with these arguments`, `usage: ${project.program} ${first} ${commands[first]!.usage}`);
     }
     if (!requested.length && !args.flags.graph) {
-      stdout.write(await helpText({ program: project.program, targets: registry, flags: project.flags ?? [], commands: commands as Record<string, ProjectCommand<never>> }));
+      await help(registry);
       return EXIT.ok;
     }
     const outDir = opts.outDir ?? join(opts.root, 'output');

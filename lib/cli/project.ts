@@ -21,13 +21,20 @@ export type ProjectCommand<C> = {
   targets(args: string[], config: C, registry: readonly AnyTarget[]): AnyTarget[];
 };
 
+/** What the CLI hands a project's `configure` besides the flags. */
+export type ConfigureContext = { cwd: string; warn(line: string): void };
+
 export type CliProject<C> = {
   /** How the user starts the CLI, for usage lines: `npx tsx tasks.ts`. */
   program: string;
   /** Project flags, turned into a config by `configure`. */
   flags?: ProjectFlag[];
-  /** Builds the config from the project flag values; throw OptionError for invalid values. */
-  configure?(flags: Record<string, string>, root: string): C;
+  /**
+   * Builds the config from the project flag values; throw OptionError (or ConfigError, for many problems
+   * at once) for invalid values. `context.cwd` is where relative paths given by the user start (not the
+   * project root); `context.warn` prints a warning line.
+   */
+  configure?(flags: Record<string, string>, root: string, context: ConfigureContext): C;
   /** Every target for this config. */
   targets(config: C): AnyTarget[];
   commands?: Record<string, ProjectCommand<C>>;

@@ -3,7 +3,7 @@
 
 import { EngineError, InvalidGraphError, type EngineErrorKind } from '../engine/errors.ts';
 import type { Failure } from '../engine/types.ts';
-import { CliError, type CliErrorKind } from './errors.ts';
+import { CliError, ConfigError, type CliErrorKind } from './errors.ts';
 
 export type ErrorKind = EngineErrorKind | CliErrorKind | 'internal';
 
@@ -70,6 +70,11 @@ export function renderError(error: unknown, verbose: boolean): string {
   if (error instanceof InvalidGraphError) return error.problems.map((p) => renderError(p, verbose)).join('\n');
   if (error instanceof EngineError) {
     return block(error.kind, error.message, { target: error.target, hint: error.hint, details: error.details, stack: verbose ? stackOf(error) : undefined });
+  }
+  if (error instanceof ConfigError && error.problems.length) {
+    // One line per problem, the hint (and stack) once, under the last.
+    const last = error.problems.length - 1;
+    return error.problems.map((p, i) => (i < last ? `✗ ${p}` : block(error.kind, p, { hint: error.hint, stack: verbose ? stackOf(error) : undefined }))).join('\n');
   }
   if (error instanceof CliError) return block(error.kind, error.message, { hint: error.hint, stack: verbose ? stackOf(error) : undefined });
   const message = error instanceof Error ? error.message : String(error);

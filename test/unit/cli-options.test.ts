@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseArgs } from '../../lib/cli/args.ts';
-import { CliError, OptionError } from '../../lib/cli/index.ts';
+import { CliError, ConfigError, OptionError } from '../../lib/cli/index.ts';
 import { defaultConfig } from '../../tasks/config.ts';
 import { configFromFlags, projectFlags } from '../../tasks/options.ts';
 import { tempProject, write } from '../fixtures/engine/helpers.ts';
@@ -21,37 +21,99 @@ function optionError(run: () => unknown): string {
   throw new Error('expected an OptionError');
 }
 
+/** The lines of the ConfigError this throws: every problem found, one line each. */
+function configLines(run: () => unknown): string[] {
+  try {
+    run();
+  } catch (error) {
+    assert.instance(error, ConfigError);
+    return [...(error as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
+}
+
 test('defaults, counts and binaries', () => {
   assert.equal(configFromFlags({}), defaultConfig);
-  const config = configFromFlags({ 'control-planes': '2', workers: '3', binaries: 'go' });
-  assert.equal(config.nodes.map((n) => n.name), ['controller-1', 'controller-2', 'worker-1', 'worker-2', 'worker-3']);
+  const config = configFromFlags({ 'control-planes': '3', workers: '3', binaries: 'go' });
+  assert.equal(config.nodes.map((n) => n.name), ['controller-1', 'controller-2', 'controller-3', 'worker-1', 'worker-2', 'worker-3']);
   assert.is(config.binarySource, 'go');
   assert.equal(defaultConfig.nodes.length, 3, 'defaults are not mutated');
 });
 
-test('invalid flag values get one clear message', () => {
-  assert.is(optionError(() => configFromFlags({ workers: 'two' })), '--workers wants a whole number, got "two"');
-  assert.is(optionError(() => configFromFlags({ workers: '0' })), '--workers 0 is out of range | use 1..50');
-  assert.is(optionError(() => configFromFlags({ 'control-planes': '0' })), '--control-planes 0 is out of range | use 1..9');
-  assert.is(optionError(() => configFromFlags({ binaries: 'http' })), '--binaries http is not a binary source | use one of auto, release, dir, go');
+test('invalid flag values: each named with what would be valid, all reported together', () => {
+  assert.equal(configLines(() => configFromFlags({ workers: 'two' })), ['--workers wants a whole number from 1 to 50, got "two"']);
+  assert.equal(configLines(() => configFromFlags({ workers: '0' })), ['--workers 0 is out of range; use 1..50']);
+  assert.equal(configLines(() => configFromFlags({ 'control-planes': '0' })), ['--control-planes 0 is out of range; use 1..9']);
+  assert.equal(configLines(() => configFromFlags({ binaries: 'http' })), ['--binaries http is not a binary source; use one of auto, release, dir, go']);
+  assert.is(configLines(() => configFromFlags({ workers: '-1', 'control-planes': 'x', binaries: 'http' })).length, 3);
 });
 
-test('--config FILE overrides fields, flags win, and mistakes are named', () => {
-  const root = tempProject('options');
-  write(root, 'ok.json', JSON.stringify({ clusterName: 'demo', serviceCidr: '10.33.0.0/24', nodes: [{ name: 'cp', role: 'control-plane' }, { name: 'w', role: 'worker' }] }));
-  const config = configFromFlags({ config: 'ok.json' }, root);
+test('an even number of control planes is a warning naming the flag, and the config is still made', () => {
+  const warned: string[] = [];
+  const config = configFromFlags({ 'control-planes': '2' }, undefined, { warn: (line) => warned.push(line) });
+  assert.is(config.nodes.filter((n) => n.role === 'control-plane').length, 2);
+  assert.is(warned.length, 1);
+  assert.match(warned[0]!, /^--control-planes 2: /);
+  assert.match(warned[0]!, /odd/);
+  configFromFlags({ 'control-planes': '3' }, undefined, { warn: (line) => assert.unreachable(line) });
+});
+
+test('--config FILE is found relative to the current directory, overrides fields, and flags win', () => {
+  const cwd = tempProject('options-cwd');
+  const root = tempProject('options-root');
+  write(cwd, 'ok.json', JSON.stringify({ clusterName: 'demo', serviceCidr: '10.33.0.0/24', clusterDnsIp: '10.33.0.10', nodes: [{ name: 'cp', role: 'control-plane' }, { name: 'w', role: 'worker' }] }));
+  const config = configFromFlags({ config: 'ok.json' }, root, { cwd });
   assert.is(config.clusterName, 'demo');
   assert.equal(config.nodes, [{ name: 'cp', role: 'control-plane' }, { name: 'w', role: 'worker' }]);
-  assert.is(configFromFlags({ config: 'ok.json', workers: '2' }, root).nodes.length, 3);
-  write(root, 'typo.json', JSON.stringify({ clustername: 'x' }));
-  assert.match(optionError(() => configFromFlags({ config: 'typo.json' }, root)), `--config ${join(root, 'typo.json')}: unknown field "clustername" | fields: clusterName, nodes,`);
-  write(root, 'type.json', JSON.stringify({ apiServerPort: '6443' }));
-  assert.is(optionError(() => configFromFlags({ config: 'type.json' }, root)), `--config ${join(root, 'type.json')}: "apiServerPort" must be a number, got "6443"`);
-  write(root, 'bad.json', '{ nope');
-  assert.match(optionError(() => configFromFlags({ config: 'bad.json' }, root)), 'not valid JSON');
-  assert.match(optionError(() => configFromFlags({ config: 'none.json' }, root)), 'none.json: no such file');
-  write(root, 'nocp.json', JSON.stringify({ nodes: [{ name: 'w', role: 'worker' }] }));
-  assert.is(optionError(() => configFromFlags({ config: 'nocp.json' }, root)), 'the config has no control-plane node | set --control-planes 1 or add one to "nodes"');
+  assert.is(configFromFlags({ config: 'ok.json', workers: '2' }, root, { cwd }).nodes.length, 3);
+  assert.is(configFromFlags({ config: join(cwd, 'ok.json') }, root, { cwd: root }).clusterName, 'demo', 'an absolute path is used as is');
+  // Not looked for in the project root.
+  write(root, 'only-in-root.json', '{}');
+  const missing = optionError(() => configFromFlags({ config: 'only-in-root.json' }, root, { cwd }));
+  assert.match(missing, '--config only-in-root.json: no such file');
+  assert.match(missing, join(cwd, 'only-in-root.json'));
+});
+
+test('a --config file that cannot be used is one error naming it', () => {
+  const cwd = tempProject('options');
+  write(cwd, 'bad.json', '{ nope');
+  assert.match(optionError(() => configFromFlags({ config: 'bad.json' }, undefined, { cwd })), /^--config bad\.json: not valid JSON/);
+  write(cwd, 'list.json', '[{"clusterName": "x"}]');
+  assert.match(optionError(() => configFromFlags({ config: 'list.json' }, undefined, { cwd })), /^--config list\.json: .*not a JSON object/);
+  assert.match(optionError(() => configFromFlags({ config: '.' }, undefined, { cwd })), /^--config \.: cannot be read/);
+  assert.match(optionError(() => configFromFlags({ config: '' }, undefined, { cwd })), /^--config needs a file name/);
+});
+
+test('--config fields: every problem, one line each, as <file>: <field>: <problem>; <what is valid>', () => {
+  const cwd = tempProject('options');
+  write(cwd, 'typo.json', JSON.stringify({ clustername: 'x', servicecidr: '10.33.0.0/24', zzz: 1 }));
+  const typos = configLines(() => configFromFlags({ config: 'typo.json' }, undefined, { cwd }));
+  assert.is(typos.length, 3);
+  assert.match(typos[0]!, /^typo\.json: clustername: .*; did you mean clusterName\?$/);
+  assert.match(typos[1]!, /^typo\.json: servicecidr: .*; did you mean serviceCidr\?$/);
+  assert.match(typos[2]!, /^typo\.json: zzz: .*; the fields are clusterName, nodes, /);
+  write(cwd, 'type.json', JSON.stringify({ apiServerPort: '6443', kubeletOverrides: null, nodes: [{ name: 'a', role: 'master', ip: '10.0.0.1' }] }));
+  const types = configLines(() => configFromFlags({ config: 'type.json' }, undefined, { cwd }));
+  assert.equal(types.map((l) => l.split(': ').slice(0, 2).join(': ')), ['type.json: apiServerPort', 'type.json: kubeletOverrides', 'type.json: nodes[0].role', 'type.json: nodes[0].ip']);
+  assert.match(types[0]!, 'number');
+  assert.match(types[2]!, '"control-plane" or "worker"');
+  // The IP plan's problems and the other fields' all at once, each naming the field at fault.
+  write(cwd, 'many.json', JSON.stringify({ serviceCidr: '10.200.0.0/24', clusterDnsIp: '10.200.0.10', apiServerPort: 99999, clusterName: '', nodes: [{ name: 'x', role: 'control-plane' }, { name: 'x', role: 'worker' }] }));
+  const many = configLines(() => configFromFlags({ config: 'many.json' }, undefined, { cwd }));
+  assert.equal(many.map((l) => l.split(': ')[1]).sort(), ['apiServerPort', 'clusterName', 'nodes[1].name', 'serviceCidr']);
+  for (const line of many) assert.match(line, /^many\.json: [^:]+: .+; .+$/);
+  write(cwd, 'nocp.json', JSON.stringify({ nodes: [{ name: 'w', role: 'worker' }] }));
+  assert.equal(configLines(() => configFromFlags({ config: 'nocp.json' }, undefined, { cwd })).map((l) => l.split(': ').slice(0, 2).join(': ')), ['nocp.json: nodes']);
+  // A flag replacing the file's bad nodes does not hide them, and the line still names the file.
+  assert.equal(configLines(() => configFromFlags({ config: 'type.json', 'control-planes': '1' }, undefined, { cwd })).filter((l) => l.includes('nodes[')).map((l) => l.split(': ')[0]), ['type.json', 'type.json']);
+  // Two control planes from the file: the warning names the file; --control-planes 3 replaces them: no warning.
+  write(cwd, 'even.json', JSON.stringify({ nodes: [{ name: 'c1', role: 'control-plane' }, { name: 'c2', role: 'control-plane' }, { name: 'w', role: 'worker' }] }));
+  const warned: string[] = [];
+  configFromFlags({ config: 'even.json' }, undefined, { cwd, warn: (line) => warned.push(line) });
+  assert.equal(warned.map((l) => l.split(': ').slice(0, 2).join(': ')), ['even.json: nodes']);
+  warned.length = 0;
+  configFromFlags({ config: 'even.json', 'control-planes': '3' }, undefined, { cwd, warn: (line) => warned.push(line) });
+  assert.equal(warned, []);
 });
 
 test('parseArgs: engine flags, project flags, = and -jN forms, positionals after --', () => {
