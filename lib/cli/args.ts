@@ -73,14 +73,15 @@ export function parseArgs(argv: readonly string[], projectFlags: readonly Projec
     if (arg.startsWith('--') && eq !== -1) {
       name = arg.slice(0, eq);
       inline = arg.slice(eq + 1);
-    } else if (/^-j\d+$/.test(arg)) {
+    } else if (/^-j-?\d+$/.test(arg)) {
       name = '-j';
       inline = arg.slice(2);
     }
     const takeValue = (placeholder: string): string => {
       if (inline !== undefined) return inline;
       const next = argv[i + 1];
-      if (next === undefined || (next.startsWith('-') && next !== '-')) throw new CliError('bad-flag', `${name} needs a value (${name} ${placeholder})`);
+      // `-j -1` is a value (a negative number, to be refused as one), not a missing value: no flag starts with a digit.
+      if (next === undefined || (next.startsWith('-') && next !== '-' && !/^-\d/.test(next))) throw new CliError('bad-flag', `${name} needs a value (${name} ${placeholder})`);
       i++;
       return next;
     };

@@ -7,7 +7,9 @@ export type CliErrorKind =
   /** A project option (tasks/options.ts) that cannot be turned into a config. */
   | 'bad-option'
   /** A project command (`load <image…>`) given wrong arguments. */
-  | 'bad-command-args';
+  | 'bad-command-args'
+  /** A positional argument that cannot name a target: empty, or `clean:` with nothing after it. */
+  | 'bad-argument';
 
 export class CliError extends Error {
   readonly kind: CliErrorKind;

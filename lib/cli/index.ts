@@ -109,6 +109,12 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       requested = generated.map((t) => t.name);
       if (!requested.length) throw new CliError('bad-command-args', `${first} has nothing to do with these arguments`, `usage: ${project.program} ${first} ${commands[first]!.usage}`);
     }
+    for (const [i, name] of requested.entries()) {
+      // An empty name (often an unset shell variable) would otherwise be `unknown target ` with nothing after it.
+      const hint = 'remove it (an unset shell variable?), or run with --help to list the targets';
+      if (!name.trim()) throw new CliError('bad-argument', `empty target name (argument ${i + 1} is ${JSON.stringify(name)})`, hint);
+      if (name.startsWith('clean:') && !name.slice('clean:'.length).trim() && !names.has(name)) throw new CliError('bad-argument', `empty target name after clean: (argument ${i + 1} is ${JSON.stringify(name)})`, 'clean:<target>, e.g. clean:nodes');
+    }
     if (!requested.length && !args.flags.graph) {
       await help(registry);
       return EXIT.ok;

@@ -30,6 +30,7 @@ export function headline(kind: ErrorKind, message: string, target: string | unde
     case 'bad-flag':
     case 'bad-option':
     case 'bad-command-args':
+    case 'bad-argument':
       // These messages name their target (or concern none).
       return message;
     case 'missing-input':

@@ -129,4 +129,14 @@ test('an even number of control planes warns (once, naming the source) and does 
   assert.match(flag.stderr, /^warning: --control-planes 4: /);
 });
 
+test('-j -1 is refused as a number and an empty target name is named as such', async () => {
+  const dir = tempProject('cli-config');
+  const jobs = await tasks(dir, ['net:plan', '-n', '-j', '-1']);
+  assert.is(jobs.code, 2);
+  assert.is(jobs.stderr, '✗ -j wants a whole number ≥ 1, got "-1"\n');
+  const empty = await tasks(dir, ['', '-n']);
+  assert.is(empty.code, 2);
+  assert.match(empty.stderr, /^✗ empty target name/);
+});
+
 test.run();

@@ -128,6 +128,22 @@ test('parseArgs: engine flags, project flags, = and -jN forms, positionals after
   assert.throws(() => parseArgs(['--force=yes']), (e: unknown) => e instanceof CliError && e.message === '--force takes no value');
 });
 
+test('a negative number is a flag value to refuse as a number, not a missing value', () => {
+  const cases: [string[], string][] = [
+    [['-j', '-1'], '-j'],
+    [['--jobs', '-1'], '--jobs'],
+    [['-j-1'], '-j'],
+    [['--jobs=-1'], '--jobs'],
+  ];
+  for (const [argv, flag] of cases) {
+    assert.throws(() => parseArgs(argv), (e: unknown) => e instanceof CliError && e.kind === 'bad-flag' && e.message === `${flag} wants a whole number ≥ 1, got "-1"`, argv.join(' '));
+  }
+  assert.throws(() => parseArgs(['-j', '0']), (e: unknown) => e instanceof CliError && e.message === '-j wants a whole number ≥ 1, got "0"');
+  // Passed on to the project, which says what --workers accepts.
+  assert.equal(parseArgs(['--workers', '-1'], projectFlags).project, { workers: '-1' });
+  assert.throws(() => parseArgs(['-j', '--force']), (e: unknown) => e instanceof CliError && e.message === '-j needs a value (-j N)');
+});
+
 test('the runner reads uvu summaries, colour codes and all', () => {
   const output = '• • ✘\n\n  \x1b[2mTotal:\x1b[22m     3\n\x1b[32m  Passed:    2\x1b[39m\n  Skipped:   0\n  Duration:  1ms\n';
   assert.equal(parseSummary(output), { total: 3, passed: 2, skipped: 0 });

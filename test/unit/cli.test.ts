@@ -78,6 +78,20 @@ test('unknown target and bad flag: one message with a suggestion, exit 2, no sta
   assert.is(command.stderr, '✗ echo needs at least one word\n');
 });
 
+test('an empty target name (an unset shell variable) is named as such, exit 2, nothing built', async () => {
+  const root = project();
+  for (const args of [[''], ['all', ' '], ['clean:']]) {
+    const run = await cli(root, args);
+    assert.is(run.code, 2, args.join(','));
+    assert.match(run.stderr, /^✗ empty target name/, args.join(','));
+    assert.not.match(run.stderr, 'unknown target');
+  }
+  assert.equal(log(root), []);
+  const jobs = await cli(root, ['all', '--jobs', '-1']);
+  assert.is(jobs.code, 2);
+  assert.is(jobs.stderr, '✗ --jobs wants a whole number ≥ 1, got "-1"\n');
+});
+
 test('an invalid graph: every problem once, exit 2, no stack', async () => {
   const duplicate = await cli(project(), ['all'], { FIXTURE_BAD: 'duplicate' });
   assert.is(duplicate.code, 2);
