@@ -4,9 +4,9 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from './lib/cli/index.ts';
-import type { ClusterConfig } from './tasks/config.ts';
+import type { ClusterConfig } from './tasks/config/config.ts';
 import * as project from './tasks/index.ts';
-import { configFromFlags, projectFlags } from './tasks/options.ts';
+import { configFromFlags, projectFlags } from './tasks/config/options.ts';
 
 const code = await runCli<ClusterConfig>({
   argv: process.argv.slice(2),

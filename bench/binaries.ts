@@ -4,9 +4,9 @@
 // Run under `/usr/bin/time -v npx tsx bench/binaries.ts` for the peak memory of the go processes.
 
 import { rm } from 'node:fs/promises';
-import { binariesTargets, cachedBinaryPath, KUBERNETES_BINARIES, type BinaryResult } from '../tasks/binaries.ts';
-import { defaultConfig } from '../tasks/config.ts';
-import type { AnyTarget } from '../lib/target.ts';
+import { binariesTargets, cachedBinaryPath, KUBERNETES_BINARIES, type BinaryResult } from '../tasks/binaries/index.ts';
+import { defaultConfig } from '../tasks/config/config.ts';
+import type { AnyTarget } from '../lib/engine/target.ts';
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const version = defaultConfig.kubernetesVersion;

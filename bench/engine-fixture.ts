@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../lib/cli/index.ts';
-import { alias, target, type AnyTarget } from '../lib/target.ts';
+import { alias, target, type AnyTarget } from '../lib/engine/target.ts';
 
 export type BenchNode = { name: string; src: string; out: string; deps: string[] };
 

@@ -12,11 +12,11 @@ import { connectDocker } from '../lib/docker/connect.ts';
 import { buildImage, removeImage } from '../lib/docker/images.ts';
 import { nodeHandle } from '../lib/docker/node-access.ts';
 import { waitForSystemd } from '../lib/docker/systemd-ready.ts';
-import { defaultConfig, defaultNodes, type ClusterConfig } from '../tasks/config.ts';
-import { ipPlanTarget } from '../tasks/ip-plan.ts';
-import { nodesStep } from '../tasks/nodes.ts';
-import { removeClusterObjects } from '../tasks/node-cleanup.ts';
-import { NODE_IMAGE_FILES, type BaseImage } from '../tasks/node-images.ts';
+import { defaultConfig, defaultNodes, type ClusterConfig } from '../tasks/config/config.ts';
+import { ipPlanTarget } from '../tasks/net/ip-plan.ts';
+import { nodesStep } from '../tasks/nodes/index.ts';
+import { removeClusterObjects } from '../tasks/nodes/cleanup.ts';
+import { NODE_IMAGE_FILES, type BaseImage } from '../tasks/images/node-image.ts';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const reps = Number(process.argv[2] ?? 3);
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   } finally {
     rmSync(imagesOut, { recursive: true, force: true });
   }
-  const context = NODE_IMAGE_FILES.map((f) => ({ path: f.path, mode: f.mode, content: readFileSync(join(root, 'images/node', f.path)) }));
+  const context = NODE_IMAGE_FILES.map((f) => ({ path: f.path, mode: f.mode, content: readFileSync(join(root, 'tasks/images/node', f.path)) }));
   const [coldImage] = await timed(() => buildImage(docker, { context, tags: [BENCH_IMAGE], buildArgs: { BASE_IMAGE: baseRef }, cache: false }));
   const warmImage: number[] = [];
   for (let i = 0; i < reps; i++) warmImage.push((await timed(() => buildImage(docker, { context, tags: [BENCH_IMAGE], buildArgs: { BASE_IMAGE: baseRef } })))[0]);

@@ -10,11 +10,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runBuild, type BuildReport } from '../lib/engine/index.ts';
 import { parseCertRequest, resolveRequest } from '../lib/pki/request.ts';
-import { defaultConfig, defaultNodes, type ClusterConfig } from '../tasks/config.ts';
-import { planIps } from '../tasks/ip-plan.ts';
+import { defaultConfig, defaultNodes, type ClusterConfig } from '../tasks/config/config.ts';
+import { planIps } from '../tasks/net/ip-plan.ts';
 import { projectTargets } from '../tasks/index.ts';
-import { certCatalog, type CertSpec } from '../tasks/pki-catalog.ts';
-import { defaultKeySpec } from '../tasks/pki.ts';
+import { certCatalog, type CertSpec } from '../tasks/certs/catalog.ts';
+import { defaultKeySpec } from '../tasks/certs/pki.ts';
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 const reps = Number(process.argv[2] ?? 5);

@@ -2,13 +2,13 @@
 // exports a function that takes the config and the targets it builds on, and returns its own targets
 // (typed, so a later step can depend on a specific earlier target) plus `all`, the list to register.
 
-import type { AnyTarget } from '../lib/target.ts';
-import type { ClusterConfig } from './config.ts';
-import { ipPlanTarget } from './ip-plan.ts';
-import { certsStep } from './certs.ts';
-import { nodesStep } from './nodes.ts';
-import { binariesTargets } from './binaries.ts';
-import { corednsImageFor, imagesTargets, loadCommand, pauseImageFor, TEST_IMAGE, TEST_IMAGE_PORT } from './images.ts';
+import type { AnyTarget } from '../lib/engine/target.ts';
+import type { ClusterConfig } from './config/config.ts';
+import { ipPlanTarget } from './net/ip-plan.ts';
+import { certsStep } from './certs/index.ts';
+import { nodesStep } from './nodes/index.ts';
+import { binariesTargets } from './binaries/index.ts';
+import { corednsImageFor, imagesTargets, loadCommand, pauseImageFor, TEST_IMAGE, TEST_IMAGE_PORT } from './images/cluster-images.ts';
 import type { ProjectCommand } from '../lib/cli/index.ts';
 import { clusterStep, imageLoadsByName } from './cluster/index.ts';
 

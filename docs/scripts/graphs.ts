@@ -45,7 +45,7 @@ export function knownNames(requested: string[], targetNames: string[]): { known:
 /** The names of every target the CLI registers, read from the same function the CLI calls. */
 async function projectTargetNames(): Promise<string[]> {
   const { projectTargets } = await import('../../tasks/index.ts');
-  const { defaultConfig } = await import('../../tasks/config.ts');
+  const { defaultConfig } = await import('../../tasks/config/config.ts');
   return projectTargets(defaultConfig).map((t: { name: string }) => t.name);
 }
 

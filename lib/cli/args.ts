@@ -4,7 +4,7 @@
 import { suggest } from '../engine/suggest.ts';
 import { CliError } from './errors.ts';
 
-/** A flag the project declares (tasks/options.ts): `--workers N`. */
+/** A flag the project declares (tasks/config/options.ts): `--workers N`. */
 export type ProjectFlag = {
   name: string;
   /** Placeholder of its value (`N`, `FILE`); absent for a boolean flag. */

@@ -4,7 +4,7 @@
 export type CliErrorKind =
   /** An unknown flag, a flag missing its value, a malformed value. */
   | 'bad-flag'
-  /** A project option (tasks/options.ts) that cannot be turned into a config. */
+  /** A project option (tasks/config/options.ts) that cannot be turned into a config. */
   | 'bad-option'
   /** A project command (`load <image…>`) given wrong arguments. */
   | 'bad-command-args'
@@ -22,7 +22,7 @@ export class CliError extends Error {
   }
 }
 
-/** Thrown by a project's `configure` (tasks/options.ts) for an invalid option value; shown without a stack. */
+/** Thrown by a project's `configure` (tasks/config/options.ts) for an invalid option value; shown without a stack. */
 export class OptionError extends CliError {
   constructor(message: string, hint?: string) {
     super('bad-option', message, hint);
@@ -31,7 +31,7 @@ export class OptionError extends CliError {
 }
 
 /**
- * Every problem of a project's config at once (tasks/options.ts checks a --config file and the flags
+ * Every problem of a project's config at once (tasks/config/options.ts checks a --config file and the flags
  * before any target is made): one line each, `<file>: <field>: <problem>; <what would be valid>`.
  * Rendered as one `✗` line per problem; exit 2 like any OptionError.
  */

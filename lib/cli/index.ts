@@ -4,7 +4,7 @@
 
 import { join } from 'node:path';
 import { EngineError, InvalidGraphError } from '../engine/errors.ts';
-import type { AnyTarget } from '../target.ts';
+import type { AnyTarget } from '../engine/target.ts';
 import { parseArgs } from './args.ts';
 import { CliError } from './errors.ts';
 import type { CliProject, ProjectCommand } from './project.ts';

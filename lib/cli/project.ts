@@ -1,7 +1,7 @@
 // What a project hands the CLI: its flags, how they become a config, its targets, and its commands.
 // See lib/cli/README.md for how to add a parametrised command such as `load <image…>`.
 
-import type { AnyTarget } from '../target.ts';
+import type { AnyTarget } from '../engine/target.ts';
 import type { ProjectFlag } from './args.ts';
 
 /**

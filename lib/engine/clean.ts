@@ -4,7 +4,7 @@
 
 import { lstatSync, unlinkSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import type { AnyTarget, ArtefactContext } from '../target.ts';
+import type { AnyTarget, ArtefactContext } from './target.ts';
 import { EngineError, hintOf, messageOf } from './errors.ts';
 import { buildGraph, checkRequested, closure, type Graph } from './graph.ts';
 import { acquireLock } from './lock.ts';

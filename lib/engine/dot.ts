@@ -1,7 +1,7 @@
 // --graph: the requested closure as Graphviz DOT, one `subgraph cluster_<group>` per group, nodes
 // coloured by state (up to date / stale / never built). The docs render it to SVG.
 
-import { groupOf, type AnyTarget } from '../target.ts';
+import { groupOf, type AnyTarget } from './target.ts';
 import { runBuild } from './executor.ts';
 import { buildGraph, closure, membersOf } from './graph.ts';
 

@@ -8,7 +8,7 @@ import { setMaxListeners } from 'node:events';
 import { chmodSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import type { AnyTarget, ArtefactContext, Json } from '../target.ts';
+import type { AnyTarget, ArtefactContext, Json } from './target.ts';
 import { EngineError, hintOf, messageOf } from './errors.ts';
 import { explainChanges } from './explain.ts';
 import { expandGlob, isGlob } from './glob.ts';

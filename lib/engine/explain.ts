@@ -1,6 +1,6 @@
 // Explanations: why a target is stale, as one line naming what changed (from → to) — ninja's -d explain.
 
-import type { Json } from '../target.ts';
+import type { Json } from './target.ts';
 import { stableStringify } from './hash.ts';
 import type { Manifest } from './state.ts';
 

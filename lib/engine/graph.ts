@@ -2,7 +2,7 @@
 // cycles, malformed targets) collecting every problem, then resolves requested names (target, alias or
 // group) to the set of targets to run, in dependency order.
 
-import { groupOf, type AnyTarget } from '../target.ts';
+import { groupOf, type AnyTarget } from './target.ts';
 import { EngineError, InvalidGraphError } from './errors.ts';
 import { suggest } from './suggest.ts';
 

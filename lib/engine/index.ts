@@ -1,5 +1,5 @@
 // The engine's public API: run a build, clean targets, read stored results, render the graph.
-// The engine knows nothing of what targets do; see lib/target.ts for the target model.
+// The engine knows nothing of what targets do; see lib/engine/target.ts for the target model.
 
 export { runBuild } from './executor.ts';
 export { cleanTargets, type CleanOptions, type CleanReport } from './clean.ts';

@@ -24,7 +24,7 @@
 
 import { closeSync, openSync, readFileSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import type { Json } from '../target.ts';
+import type { Json } from './target.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { modeOf, stampMatches, type FileStamp } from './stat-cache.ts';
 

@@ -1,7 +1,7 @@
 // Short lists of target names for messages: a few names are listed; many are counted per group, so
 // cleaning the nodes of a cluster says "install (95), unit (14)…" instead of a 120-name line.
 
-import { groupOf } from '../target.ts';
+import { groupOf } from './target.ts';
 
 /** How many names are listed one by one before they are counted per group instead. */
 export const LIST_AT_MOST = 12;

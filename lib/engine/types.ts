@@ -1,6 +1,6 @@
 // The engine's public types: build options, the report, and the reporter interface progress views implement.
 
-import type { AnyTarget, Json } from '../target.ts';
+import type { AnyTarget, Json } from './target.ts';
 
 export type Outcome = 'built' | 'up-to-date' | 'failed' | 'skipped' | 'would-build' | 'cancelled';
 

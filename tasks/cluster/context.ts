@@ -1,13 +1,13 @@
 // What the cluster step builds on: the other steps' targets and the static facts derived from the config.
 // The cluster step reads other steps' results only through the small shapes declared here.
 
-import type { AnyTarget } from '../../lib/target.ts';
-import type { ClusterConfig } from '../config.ts';
-import { ENCRYPTION_CONFIG } from '../encryption.ts';
-import { planIps, type IpPlan } from '../ip-plan.ts';
-import { kubeconfigPath } from '../kubeconfig.ts';
-import { certCatalog, PKI_DIR, type CertSpec } from '../pki-catalog.ts';
-import type { PkiTargets } from '../pki.ts';
+import type { AnyTarget } from '../../lib/engine/target.ts';
+import type { ClusterConfig } from '../config/config.ts';
+import { ENCRYPTION_CONFIG } from '../certs/encryption.ts';
+import { planIps, type IpPlan } from '../net/ip-plan.ts';
+import { kubeconfigPath } from '../certs/kubeconfig.ts';
+import { certCatalog, PKI_DIR, type CertSpec } from '../certs/catalog.ts';
+import type { PkiTargets } from '../certs/pki.ts';
 
 /** The images the cluster runs, as the images step names and loads them. */
 export type ClusterImages = {
@@ -49,7 +49,7 @@ export function clusterContext(inputs: ClusterStepInputs): ClusterContext {
 export function certSource(ctx: ClusterContext, id: string, part: 'cert' | 'key'): { file: string; from: AnyTarget } {
   const spec = ctx.certs.get(id);
   const from = ctx.pki.cas[id as keyof PkiTargets['cas']] ?? ctx.pki.leaves[id];
-  if (!spec || !from) throw new Error(`cluster: no certificate "${id}" in the PKI catalogue (tasks/pki-catalog.ts)`);
+  if (!spec || !from) throw new Error(`cluster: no certificate "${id}" in the PKI catalogue (tasks/certs/catalog.ts)`);
   return { file: part === 'cert' ? spec.cert : spec.key, from };
 }
 
@@ -59,7 +59,7 @@ export function serviceAccountSource(ctx: ClusterContext, part: 'key' | 'pub'): 
 
 export function kubeconfigSource(ctx: ClusterContext, id: string): { file: string; from: AnyTarget } {
   const from = ctx.kubeconfigs[id];
-  if (!from) throw new Error(`cluster: no kubeconfig "${id}" (tasks/kubeconfig.ts)`);
+  if (!from) throw new Error(`cluster: no kubeconfig "${id}" (tasks/certs/kubeconfig.ts)`);
   return { file: kubeconfigPath(id), from };
 }
 
@@ -75,7 +75,7 @@ export function nodeTarget(ctx: ClusterContext, name: string): AnyTarget {
 
 export function binaryOf(ctx: ClusterContext, name: string): AnyTarget {
   const t = ctx.binaries[name];
-  if (!t) throw new Error(`cluster: no binary target for ${name} (tasks/binaries.ts)`);
+  if (!t) throw new Error(`cluster: no binary target for ${name} (tasks/binaries/index.ts)`);
   return t;
 }
 

@@ -1,9 +1,9 @@
 // Control-plane targets: per control-plane node the certs, kubeconfigs, configs, binaries and units of
 // kube-apiserver, kube-controller-manager and kube-scheduler; then `/readyz` through the API.
 
-import { target, type AnyTarget, type DepMap } from '../../lib/target.ts';
-import { controlPlanes } from '../config.ts';
-import { APISERVER_KUBELET_CLIENT_USER } from '../pki-catalog.ts';
+import { target, type AnyTarget, type DepMap } from '../../lib/engine/target.ts';
+import { controlPlanes } from '../config/config.ts';
+import { APISERVER_KUBELET_CLIENT_USER } from '../certs/catalog.ts';
 import { apiRequest, loadIdentity } from './api-client.ts';
 import { adminPaths, binaryOf, certSource, encryptionSource, kubeconfigSource, nodeTarget, serviceAccountSource, type ClusterContext } from './context.ts';
 import { NotReadyError } from './errors.ts';

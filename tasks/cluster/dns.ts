@@ -1,9 +1,9 @@
 // Add-on targets applied from the host with kubectl: the apiserver→kubelet RBAC and CoreDNS.
 
-import { target, type AnyTarget } from '../../lib/target.ts';
-import { workers } from '../config.ts';
-import { kubeconfigPath } from '../kubeconfig.ts';
-import { APISERVER_KUBELET_CLIENT_USER } from '../pki-catalog.ts';
+import { target, type AnyTarget } from '../../lib/engine/target.ts';
+import { workers } from '../config/config.ts';
+import { kubeconfigPath } from '../certs/kubeconfig.ts';
+import { APISERVER_KUBELET_CLIENT_USER } from '../certs/catalog.ts';
 import { apiRequest, loadIdentity } from './api-client.ts';
 import { adminPaths, binaryOf, type ClusterContext } from './context.ts';
 import { NotReadyError } from './errors.ts';

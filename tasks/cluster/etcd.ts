@@ -1,7 +1,7 @@
 // etcd targets: per control plane its certs, unit file and running unit; then one health check of all members.
 
-import { target, type AnyTarget } from '../../lib/target.ts';
-import { controlPlanes } from '../config.ts';
+import { target, type AnyTarget } from '../../lib/engine/target.ts';
+import { controlPlanes } from '../config/config.ts';
 import { certSource, nodeTarget, type ClusterContext } from './context.ts';
 import { NotReadyError } from './errors.ts';
 import { etcdPaths, unitPath } from './layout.ts';

@@ -1,7 +1,7 @@
 // The cluster step: etcd, control plane, workers, networking, add-ons, readiness, and `cluster:smoke`.
 // `cluster` is the alias for a working cluster with every node Ready and CoreDNS available.
 
-import { alias, type AnyTarget } from '../../lib/target.ts';
+import { alias, type AnyTarget } from '../../lib/engine/target.ts';
 import { clusterContext, type ClusterImages, type ClusterStepInputs } from './context.ts';
 import { controlPlaneTargets } from './control-plane.ts';
 import { addonTargets } from './dns.ts';

@@ -11,7 +11,7 @@ export const controlPlanePaths = {
   apiserverKey: '/var/lib/kubernetes/kube-apiserver-key.pem',
   kubeletClientCert: '/var/lib/kubernetes/apiserver-kubelet-client.pem',
   kubeletClientKey: '/var/lib/kubernetes/apiserver-kubelet-client-key.pem',
-  /** The etcd CA (a separate CA: see tasks/pki-catalog.ts), for --etcd-cafile. */
+  /** The etcd CA (a separate CA: see tasks/certs/catalog.ts), for --etcd-cafile. */
   etcdCa: '/var/lib/kubernetes/etcd-ca.pem',
   etcdClientCert: '/var/lib/kubernetes/apiserver-etcd-client.pem',
   etcdClientKey: '/var/lib/kubernetes/apiserver-etcd-client-key.pem',

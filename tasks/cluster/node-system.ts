@@ -1,7 +1,7 @@
 // Per-node plumbing targets (every node): namespaced sysctls and the routes to other workers' pod CIDRs,
 // as enabled oneshot units so they come back by themselves after `docker restart`.
 
-import type { AnyTarget } from '../../lib/target.ts';
+import type { AnyTarget } from '../../lib/engine/target.ts';
 import { nodeTarget, type ClusterContext } from './context.ts';
 import { nodePaths, unitPath } from './layout.ts';
 import { fileTarget, unitTarget } from './node-targets.ts';

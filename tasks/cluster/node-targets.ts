@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { target, type AnyTarget, type DepMap, type Inputs, type Json, type Target } from '../../lib/target.ts';
+import { target, type AnyTarget, type DepMap, type Inputs, type Json, type Target } from '../../lib/engine/target.ts';
 import { UnitFailedError } from './errors.ts';
 import { fileStamp, forgetNodeState, handleFor, nodeBinaryStamps, nodeFileHashes, nodeUnitStates, readUnitState, registerNodeBinary, registerNodeFile, registerNodeUnit, type UnitState } from './node-state.ts';
 

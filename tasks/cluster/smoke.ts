@@ -3,10 +3,10 @@
 
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { target, type AnyTarget } from '../../lib/target.ts';
-import { controlPlanes, workers } from '../config.ts';
-import type { EncryptionResult } from '../encryption.ts';
-import { kubeconfigPath } from '../kubeconfig.ts';
+import { target, type AnyTarget } from '../../lib/engine/target.ts';
+import { controlPlanes, workers } from '../config/config.ts';
+import type { EncryptionResult } from '../certs/encryption.ts';
+import { kubeconfigPath } from '../certs/kubeconfig.ts';
 import { apiRequest, loadIdentity } from './api-client.ts';
 import { binaryOf, type ClusterContext } from './context.ts';
 import { ClusterError } from './errors.ts';

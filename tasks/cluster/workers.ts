@@ -1,8 +1,8 @@
 // Worker targets: containerd, CNI, kubelet (with its sysctl view), kube-proxy; then the Node is Ready.
 
 import { readFileSync } from 'node:fs';
-import { target, type AnyTarget } from '../../lib/target.ts';
-import { workers } from '../config.ts';
+import { target, type AnyTarget } from '../../lib/engine/target.ts';
+import { workers } from '../config/config.ts';
 import { loadIdentity, nodeReadiness, probeNodeReadiness } from './api-client.ts';
 import { adminPaths, binaryOf, certSource, kubeconfigSource, nodeTarget, type ClusterContext } from './context.ts';
 import { NotReadyError } from './errors.ts';

@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
-import { binariesTargets, cachedBinaryPath, probeBinary, type BinaryResult } from '../../tasks/binaries.ts';
-import { defaultConfig, type BinarySource, type ClusterConfig } from '../../tasks/config.ts';
-import type { AnyTarget } from '../../lib/target.ts';
+import { binariesTargets, cachedBinaryPath, probeBinary, type BinaryResult } from '../../tasks/binaries/index.ts';
+import { defaultConfig, type BinarySource, type ClusterConfig } from '../../tasks/config/config.ts';
+import type { AnyTarget } from '../../lib/engine/target.ts';
 
 const run = promisify(execFile);
 const version = defaultConfig.kubernetesVersion;

@@ -15,7 +15,7 @@ import { etcdctlArgs } from '../../tasks/cluster/etcd.ts';
 const CLUSTER = 'harder-ha';
 const CONTROL_PLANES = ['controller-1', 'controller-2', 'controller-3'];
 const WORKERS = ['worker-1'];
-/** Control planes get .10, .11, .12 and workers .20 of the node subnet (tasks/ip-plan.ts). */
+/** Control planes get .10, .11, .12 and workers .20 of the node subnet (tasks/net/ip-plan.ts). */
 const CP_IPS = ['10.244.0.10', '10.244.0.11', '10.244.0.12'];
 const SIZE_FLAGS = ['--control-planes', '3', '--workers', '1'];
 

@@ -12,11 +12,11 @@ import { connectDocker } from '../../lib/docker/connect.ts';
 import { inspectImage } from '../../lib/docker/images.ts';
 import { loadImageIntoNode, nodeImageId, normalizeImageRef } from '../../lib/docker/load-image.ts';
 import { nodeHandle, type NodeHandle } from '../../lib/docker/node-access.ts';
-import type { AnyTarget } from '../../lib/target.ts';
-import { defaultConfig, type ClusterConfig } from '../../tasks/config.ts';
-import { ipPlanTarget } from '../../tasks/ip-plan.ts';
-import { nodesStep } from '../../tasks/nodes.ts';
-import { COREDNS_IMAGE, imagesTargets, loadCommandTargets, PAUSE_IMAGE, podNodeTargets, TEST_IMAGE } from '../../tasks/images.ts';
+import type { AnyTarget } from '../../lib/engine/target.ts';
+import { defaultConfig, type ClusterConfig } from '../../tasks/config/config.ts';
+import { ipPlanTarget } from '../../tasks/net/ip-plan.ts';
+import { nodesStep } from '../../tasks/nodes/index.ts';
+import { COREDNS_IMAGE, imagesTargets, loadCommandTargets, PAUSE_IMAGE, podNodeTargets, TEST_IMAGE } from '../../tasks/images/cluster-images.ts';
 
 const config: ClusterConfig = {
   ...defaultConfig,

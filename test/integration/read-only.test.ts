@@ -18,8 +18,8 @@ import { scratchProjectRoot } from '../lib/scratch-root.ts';
 import { graphFromCli } from '../../docs/scripts/graphs.ts';
 import { connectDocker } from '../../lib/docker/connect.ts';
 import { listContainersByLabel } from '../../lib/docker/containers.ts';
-import { removeClusterObjects } from '../../tasks/node-cleanup.ts';
-import { CLUSTER_LABEL } from '../../tasks/node-labels.ts';
+import { removeClusterObjects } from '../../tasks/nodes/cleanup.ts';
+import { CLUSTER_LABEL } from '../../tasks/nodes/labels.ts';
 
 const CLUSTER = 'harder-t-readonly';
 const SIZE_FLAGS = ['--control-planes', '1', '--workers', '1'];

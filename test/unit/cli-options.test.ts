@@ -1,12 +1,12 @@
-// Project flags → ClusterConfig (tasks/options.ts), argument parsing, and the runner's uvu summary parser.
+// Project flags → ClusterConfig (tasks/config/options.ts), argument parsing, and the runner's uvu summary parser.
 
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseArgs } from '../../lib/cli/args.ts';
 import { CliError, ConfigError, OptionError } from '../../lib/cli/index.ts';
-import { defaultConfig } from '../../tasks/config.ts';
-import { configFromFlags, projectFlags } from '../../tasks/options.ts';
+import { defaultConfig } from '../../tasks/config/config.ts';
+import { configFromFlags, projectFlags } from '../../tasks/config/options.ts';
 import { tempProject, write } from '../fixtures/engine/helpers.ts';
 import { parseSummary } from '../uvu-summary.ts';
 

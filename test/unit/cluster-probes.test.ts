@@ -7,8 +7,8 @@ import * as assert from 'uvu/assert';
 import type Dockerode from 'dockerode';
 import { unitDrift } from '../../tasks/cluster/node-targets.ts';
 import type { UnitState } from '../../tasks/cluster/node-state.ts';
-import { nodeContainerDrift, type NodeContainer } from '../../tasks/node-containers.ts';
-import { KEY_LABEL } from '../../tasks/node-labels.ts';
+import { nodeContainerDrift, type NodeContainer } from '../../tasks/nodes/containers.ts';
+import { KEY_LABEL } from '../../tasks/nodes/labels.ts';
 
 const unit = (active: string, sub = '', extra: Partial<UnitState> = {}): UnitState => ({ active, sub, enabled: 'enabled', job: false, ...extra });
 

@@ -1,13 +1,13 @@
-// The cluster config check (tasks/options.ts checkConfig = tasks/config.ts checkConfigFields + tasks/ip-plan.ts
+// The cluster config check (tasks/config/options.ts checkConfig = tasks/config/config.ts checkConfigFields + tasks/net/ip-plan.ts
 // ipPlanProblems): one test per rule. Each says which field is at fault and, where the check proposes a
 // value, that the proposal is itself valid — expectations come from what Kubernetes, Docker and etcd
 // accept, not from the checker's wording.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { defaultConfig, defaultNodes, type ClusterConfig, type ConfigProblem } from '../../tasks/config.ts';
-import { IpPlanError, planIps } from '../../tasks/ip-plan.ts';
-import { checkConfig } from '../../tasks/options.ts';
+import { defaultConfig, defaultNodes, type ClusterConfig, type ConfigProblem } from '../../tasks/config/config.ts';
+import { IpPlanError, planIps } from '../../tasks/net/ip-plan.ts';
+import { checkConfig } from '../../tasks/config/options.ts';
 
 const config = (overrides: Partial<ClusterConfig>): ClusterConfig => ({ ...defaultConfig, ...overrides });
 const errors = (overrides: Partial<ClusterConfig>): ConfigProblem[] => checkConfig(config(overrides)).errors;

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { demuxFrames } from '../../lib/docker/demux.ts';
 import { subnetsOverlap } from '../../lib/docker/networks.ts';
 import { isCapabilityRefusal, privilegeHostConfig } from '../../lib/docker/containers.ts';
-import { nodeContainerSpec, nodeSpecKey } from '../../tasks/node-containers.ts';
+import { nodeContainerSpec, nodeSpecKey } from '../../tasks/nodes/containers.ts';
 
 function frame(stream: number, payload: Buffer): Buffer {
   const header = Buffer.alloc(8);

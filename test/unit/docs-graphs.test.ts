@@ -12,7 +12,7 @@ import { closureOf, focusView, groupView, parseEngineDot, toDot, DotParseError }
 import { knownNames, placeholderSvg } from '../../docs/scripts/graphs.ts';
 import { countSvgNodes, DotRenderError, renderDot } from '../../docs/scripts/render-dot.ts';
 import { graphDot, type NodeState } from '../../lib/engine/index.ts';
-import { target } from '../../lib/target.ts';
+import { target } from '../../lib/engine/target.ts';
 
 // A small graph of four targets in three groups, drawn by the engine's own --graph printer (graphDot):
 // the docs' pipeline is tested on what the engine really prints, not on a copy of its layout.

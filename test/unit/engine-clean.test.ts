@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cleanTargets, EngineError, graphDot, graphStates, readStoredResult } from '../../lib/engine/index.ts';
-import { alias, target } from '../../lib/target.ts';
+import { alias, target } from '../../lib/engine/target.ts';
 import { build, tempProject, write } from '../fixtures/engine/helpers.ts';
 
 function project(cleaned: string[]) {

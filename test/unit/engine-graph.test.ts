@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidGraphError } from '../../lib/engine/index.ts';
-import { alias, target, type AnyTarget } from '../../lib/target.ts';
+import { alias, target, type AnyTarget } from '../../lib/engine/target.ts';
 import { build, tempProject, withOutcome } from '../fixtures/engine/helpers.ts';
 
 const leaf = (name: string, deps: Record<string, AnyTarget> = {}): AnyTarget => target({ name, description: name, deps, build: async () => name });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hashCounter, journalPath, readRecord } from '../../lib/engine/index.ts';
-import { target, type AnyTarget } from '../../lib/target.ts';
+import { target, type AnyTarget } from '../../lib/engine/target.ts';
 import { build, tempProject, withOutcome, write } from '../fixtures/engine/helpers.ts';
 
 /** in (reads in.txt, owns out/in.txt, a value and an env input) → mid (two dependencies) → top. */

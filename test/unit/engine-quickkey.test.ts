@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildGraph } from '../../lib/engine/graph.ts';
 import type { Manifest } from '../../lib/engine/state.ts';
-import type { AnyTarget, Json } from '../../lib/target.ts';
+import type { AnyTarget, Json } from '../../lib/engine/target.ts';
 import { random, runSeed, type Random } from '../lib/random.ts';
 import { tempProject, write } from '../fixtures/engine/helpers.ts';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { journalPath, readRecord, readStoredResult } from '../../lib/engine/index.ts';
-import { alias, target, type AnyTarget, type Json } from '../../lib/target.ts';
+import { alias, target, type AnyTarget, type Json } from '../../lib/engine/target.ts';
 import { build, tempProject, withOutcome, write } from '../fixtures/engine/helpers.ts';
 
 /** A small project: `in` reads in.txt and owns out/in.txt; `mid` depends on it; `top` on mid. */

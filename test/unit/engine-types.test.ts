@@ -4,7 +4,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { target } from '../../lib/target.ts';
+import { target } from '../../lib/engine/target.ts';
 import { build, tempProject } from '../fixtures/engine/helpers.ts';
 
 type CaResult = { certPem: string; serial: number };

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { issueToFiles } from '../../lib/pki/issue-to-files.ts';
-import { certsStep } from '../../tasks/certs.ts';
+import { certsStep } from '../../tasks/certs/index.ts';
 import { buildDirect, configWith, removeRoot, tempRoot } from './pki-support.ts';
 
 const config = configWith({ workers: 1 });

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PkiInputError } from '../../lib/pki/errors.ts';
-import { certsStep } from '../../tasks/certs.ts';
+import { certsStep } from '../../tasks/certs/index.ts';
 import { buildDirect, configWith, removeRoot, tempRoot } from './pki-support.ts';
 
 const config = configWith({ workers: 1 });

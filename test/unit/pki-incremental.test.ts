@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanTargets, runBuild, EngineError, type BuildReport } from '../../lib/engine/index.ts';
-import type { ClusterConfig } from '../../tasks/config.ts';
+import type { ClusterConfig } from '../../tasks/config/config.ts';
 import { projectTargets } from '../../tasks/index.ts';
 import { configWith, removeRoot, tempRoot } from './pki-support.ts';
 

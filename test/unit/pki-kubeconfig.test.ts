@@ -5,9 +5,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { certsStep } from '../../tasks/certs.ts';
-import { ENCRYPTION_CONFIG, existingKey, renderEncryptionConfig } from '../../tasks/encryption.ts';
-import { renderKubeconfig } from '../../tasks/kubeconfig.ts';
+import { certsStep } from '../../tasks/certs/index.ts';
+import { ENCRYPTION_CONFIG, existingKey, renderEncryptionConfig } from '../../tasks/certs/encryption.ts';
+import { renderKubeconfig } from '../../tasks/certs/kubeconfig.ts';
 import { parseYaml } from '../lib/pyyaml.ts';
 import { buildDirect, configWith, removeRoot, run, tempRoot } from './pki-support.ts';
 

@@ -6,9 +6,9 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AnyTarget, Json } from '../../lib/target.ts';
-import { defaultConfig, defaultNodes, type ClusterConfig } from '../../tasks/config.ts';
-import { certsStep } from '../../tasks/certs.ts';
+import type { AnyTarget, Json } from '../../lib/engine/target.ts';
+import { defaultConfig, defaultNodes, type ClusterConfig } from '../../tasks/config/config.ts';
+import { certsStep } from '../../tasks/certs/index.ts';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 

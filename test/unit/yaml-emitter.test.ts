@@ -5,7 +5,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Json } from '../../lib/target.ts';
+import type { Json } from '../../lib/engine/target.ts';
 import { toYaml, toYamlDocuments } from '../../tasks/cluster/render/yaml.ts';
 import { parseYaml, parseYamlBatch, type Parsed } from '../lib/pyyaml.ts';
 import { random, runSeed, type Random } from '../lib/random.ts';

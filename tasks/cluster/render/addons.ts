@@ -1,6 +1,6 @@
 // Cluster add-ons as manifests: the RBAC that lets the apiserver use kubelets, and CoreDNS.
 
-import type { Json } from '../../../lib/target.ts';
+import type { Json } from '../../../lib/engine/target.ts';
 
 /**
  * kubelet's webhook authorizer asks the apiserver whether the apiserver's own client identity may use

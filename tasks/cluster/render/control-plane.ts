@@ -1,6 +1,6 @@
 // Units and config of the control plane: kube-apiserver, kube-controller-manager, kube-scheduler.
 
-import type { Json } from '../../../lib/target.ts';
+import type { Json } from '../../../lib/engine/target.ts';
 import { binDir, controlPlanePaths as cp } from '../layout.ts';
 import { etcdClientUrl } from './etcd.ts';
 import { renderUnit } from './systemd.ts';
@@ -96,7 +96,7 @@ export function renderControllerManagerUnit(p: ControllerManagerParams): string 
       path: `${binDir}/kube-controller-manager`,
       flags: {
         'bind-address': '0.0.0.0',
-        // Pod CIDRs are planned per worker (tasks/ip-plan.ts) and written into each worker's CNI config;
+        // Pod CIDRs are planned per worker (tasks/net/ip-plan.ts) and written into each worker's CNI config;
         // letting the controller-manager allocate its own would give Node.spec.podCIDR values that disagree.
         'allocate-node-cidrs': false,
         'cluster-cidr': p.clusterCidr,

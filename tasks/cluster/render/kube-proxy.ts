@@ -1,6 +1,6 @@
 // kube-proxy's KubeProxyConfiguration and unit for one worker.
 
-import type { Json } from '../../../lib/target.ts';
+import type { Json } from '../../../lib/engine/target.ts';
 import { binDir, workerPaths as w } from '../layout.ts';
 import { renderUnit } from './systemd.ts';
 import { toYaml } from './yaml.ts';

@@ -10,7 +10,7 @@
 // and test/unit/yaml-emitter.test.ts holds it to the spec: random values, tricky strings included, are
 // read back through a real parser (PyYAML) and must come back equal.
 
-import type { Json } from '../../../lib/target.ts';
+import type { Json } from '../../../lib/engine/target.ts';
 
 type Scalar = string | number | boolean | null;
 

@@ -3,13 +3,13 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import { target } from '../lib/target.ts';
-import { describeCertificate } from '../lib/pki/inspect.ts';
-import { replaceFiles } from '../lib/pki/files.ts';
-import { workers, type ClusterConfig } from './config.ts';
-import { planIps } from './ip-plan.ts';
+import { target } from '../../lib/engine/target.ts';
+import { describeCertificate } from '../../lib/pki/inspect.ts';
+import { replaceFiles } from '../../lib/pki/files.ts';
+import { workers, type ClusterConfig } from '../config/config.ts';
+import { planIps } from '../net/ip-plan.ts';
 import type { PkiTargets } from './pki.ts';
-import { toYaml } from './cluster/render/yaml.ts';
+import { toYaml } from '../cluster/render/yaml.ts';
 
 export const KUBECONFIG_DIR = 'output/kubeconfig';
 

@@ -1,10 +1,10 @@
 // The images the nodes run: the Debian bookworm base (pulled, or debootstrapped offline) and the node
-// image built from images/node/Dockerfile on top of it, tagged and labelled with its own content key.
+// image built from tasks/images/node/Dockerfile on top of it, tagged and labelled with its own content key.
 
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { target, type AnyTarget, type Target } from '../lib/target.ts';
+import { target, type AnyTarget, type Target } from '../../lib/engine/target.ts';
 
 /** Where the base came from: a registry pull, an image already on the engine, or debootstrap + import. */
 export type BaseImageSource = 'pull' | 'local' | 'debootstrap';
@@ -13,7 +13,7 @@ export type BaseImage = { id: string; ref: string; source: BaseImageSource };
 
 export type NodeImage = { id: string; ref: string; key: string; baseId: string };
 
-// Typed by result only (deps `any`): lib/target.ts's ResultOf does not match targets whose deps have
+// Typed by result only (deps `any`): lib/engine/target.ts's ResultOf does not match targets whose deps have
 // named keys, because `build` is contravariant in its deps.
 export type BaseImageTarget = Target<BaseImage, any>;
 export type NodeImageTarget = Target<NodeImage, any>;
@@ -28,13 +28,13 @@ export const BASE_RECIPE_LABEL = 'harder.base-recipe';
 export const NODE_IMAGE_KEY_LABEL = 'harder.node-image-key';
 export const NODE_IMAGE_REPO = 'harder-node';
 
-/** The build context of the node image: these files of images/node/, with their modes. */
+/** The build context of the node image: these files of tasks/images/node/, with their modes. */
 export const NODE_IMAGE_FILES: { path: string; mode: number }[] = [
   { path: 'Dockerfile', mode: 0o644 },
   { path: 'debian.sources', mode: 0o644 },
   { path: 'entrypoint.sh', mode: 0o755 },
 ];
-const NODE_IMAGE_DIR = 'images/node';
+const NODE_IMAGE_DIR = 'tasks/images/node';
 
 export type BaseImageOptions = {
   /** Tag for the debootstrap image (tests use their own). */
@@ -68,8 +68,8 @@ export function baseImageTarget(deps: { host: AnyTarget }, options: BaseImageOpt
     deps: { host: deps.host },
     inputs: { values: { tag, suite, mirror, source } },
     build: async (ctx): Promise<BaseImage> => {
-      const { connectDocker } = await import('../lib/docker/connect.ts');
-      const { inspectImage, pullImage } = await import('../lib/docker/images.ts');
+      const { connectDocker } = await import('../../lib/docker/connect.ts');
+      const { inspectImage, pullImage } = await import('../../lib/docker/images.ts');
       const docker = await connectDocker();
       const forced = ctx.reason === 'forced';
       if (source !== 'debootstrap' && suite === 'bookworm') {
@@ -94,7 +94,7 @@ export function baseImageTarget(deps: { host: AnyTarget }, options: BaseImageOpt
         ctx.log(`reusing ${tag} (${existing.id.slice(7, 19)})`);
         return { id: existing.id, ref: tag, source: 'debootstrap' };
       }
-      const { debootstrapImage } = await import('../lib/docker/debootstrap.ts');
+      const { debootstrapImage } = await import('../../lib/docker/debootstrap.ts');
       ctx.log(`debootstrap --variant=minbase ${suite} (about a minute)`);
       const id = await debootstrapImage(docker, {
         suite,
@@ -107,14 +107,14 @@ export function baseImageTarget(deps: { host: AnyTarget }, options: BaseImageOpt
       return { id, ref: tag, source: 'debootstrap' };
     },
     probe: async (result) => {
-      const { inspectImage } = await import('../lib/docker/images.ts');
+      const { inspectImage } = await import('../../lib/docker/images.ts');
       const image = await inspectImage(undefined, result.id);
       return image ? undefined : `base image ${result.ref} (${result.id.slice(7, 19)}) no longer exists`;
     },
     clean: async (result) => {
       if (!result || result.source !== 'debootstrap') return;
-      const { connectDocker } = await import('../lib/docker/connect.ts');
-      const { removeImage } = await import('../lib/docker/images.ts');
+      const { connectDocker } = await import('../../lib/docker/connect.ts');
+      const { removeImage } = await import('../../lib/docker/images.ts');
       await removeImage(await connectDocker(), result.ref);
     },
     // A lost base image costs a debootstrap (a minute); cleaning it should be deliberate.
@@ -134,16 +134,16 @@ export function nodeImageKey(context: { path: string; content: Buffer; mode: num
   return sha256([baseId, ...context.flatMap((f) => [f.path, f.mode.toString(8), f.content])]);
 }
 
-/** The node image target: a real docker build of images/node/Dockerfile FROM the base image. */
+/** The node image target: a real docker build of tasks/images/node/Dockerfile FROM the base image. */
 export function nodeImageTarget(deps: { base: BaseImageTarget }): NodeImageTarget {
   return target({
     name: 'image:node',
-    description: 'Node image: systemd, containerd, runc, CNI plugins, etcd and network tools (images/node/Dockerfile)',
+    description: 'Node image: systemd, containerd, runc, CNI plugins, etcd and network tools (tasks/images/node/Dockerfile)',
     deps: { base: deps.base },
     inputs: { files: NODE_IMAGE_FILES.map((f) => `${NODE_IMAGE_DIR}/${f.path}`) },
     build: async (ctx): Promise<NodeImage> => {
-      const { connectDocker } = await import('../lib/docker/connect.ts');
-      const { buildImage, inspectImage } = await import('../lib/docker/images.ts');
+      const { connectDocker } = await import('../../lib/docker/connect.ts');
+      const { buildImage, inspectImage } = await import('../../lib/docker/images.ts');
       const docker = await connectDocker();
       const context = await nodeImageContext(ctx.root);
       const key = nodeImageKey(context, ctx.deps.base.id);
@@ -166,7 +166,7 @@ export function nodeImageTarget(deps: { base: BaseImageTarget }): NodeImageTarge
       return { id, ref, key, baseId: ctx.deps.base.id };
     },
     probe: async (result) => {
-      const { inspectImage } = await import('../lib/docker/images.ts');
+      const { inspectImage } = await import('../../lib/docker/images.ts');
       const image = await inspectImage(undefined, result.ref);
       if (!image) return `node image ${result.ref} no longer exists`;
       if (image.labels[NODE_IMAGE_KEY_LABEL] !== result.key) return `node image ${result.ref} has another content key`;

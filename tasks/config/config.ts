@@ -2,7 +2,7 @@
 // Targets declare the fields they read as inputs (`inputs.values`), so changing one field rebuilds
 // exactly the targets that read it. Types here are `type` aliases (not interfaces) so they are Json.
 
-import type { Json } from '../lib/target.ts';
+import type { Json } from '../../lib/engine/target.ts';
 
 /** What a node does in the cluster. Control-plane nodes run etcd and the control plane; workers run pods. */
 export type NodeRole = 'control-plane' | 'worker';
@@ -136,7 +136,7 @@ function labelProblem(name: string): string | undefined {
 const isPlainObject = (value: unknown): value is Record<string, unknown> => !!value && typeof value === 'object' && !Array.isArray(value);
 
 /**
- * Checks the fields of a config that are not addresses (those are the IP plan's, tasks/ip-plan.ts):
+ * Checks the fields of a config that are not addresses (those are the IP plan's, tasks/net/ip-plan.ts):
  * the cluster name, the nodes, the apiserver port, the version, the DNS domain, the kubelet overrides.
  * Collects every problem instead of stopping at the first.
  */

@@ -4,10 +4,10 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError, OptionError, type ProjectFlag } from '../lib/cli/index.ts';
+import { ConfigError, OptionError, type ProjectFlag } from '../../lib/cli/index.ts';
 // Directly, not through lib/engine/index.ts: that index loads the executor, which --help and a bad
 // config must not pay for (args.ts has already loaded this module anyway).
-import { suggest } from '../lib/engine/suggest.ts';
+import { suggest } from '../../lib/engine/suggest.ts';
 import {
   BINARY_SOURCES,
   checkConfigFields,
@@ -21,16 +21,16 @@ import {
   type ConfigProblem,
   type NodeSpec,
 } from './config.ts';
-import { ipPlanProblems } from './ip-plan.ts';
+import { ipPlanProblems } from '../net/ip-plan.ts';
 
 export const projectFlags: ProjectFlag[] = [
   { name: 'control-planes', value: 'N', description: `number of control-plane nodes (default ${controlPlanes(defaultConfig).length}; use an odd number)` },
   { name: 'workers', value: 'N', description: `number of worker nodes (default ${workers(defaultConfig).length})` },
   { name: 'binaries', value: 'SRC', description: `where Kubernetes binaries come from: auto, release, dir or go (default ${defaultConfig.binarySource})` },
-  { name: 'config', value: 'FILE', description: 'JSON file overriding ClusterConfig fields (tasks/config.ts), relative to the current directory; flags win over it' },
+  { name: 'config', value: 'FILE', description: 'JSON file overriding ClusterConfig fields (tasks/config/config.ts), relative to the current directory; flags win over it' },
 ];
 
-/** Every check of a whole config: its fields (tasks/config.ts) and its addresses (tasks/ip-plan.ts). */
+/** Every check of a whole config: its fields (tasks/config/config.ts) and its addresses (tasks/net/ip-plan.ts). */
 export function checkConfig(config: ClusterConfig): ConfigCheck {
   const fields = checkConfigFields(config);
   return { errors: [...fields.errors, ...ipPlanProblems(config)], warnings: fields.warnings };
@@ -66,7 +66,7 @@ function checkNodes(value: unknown): { nodes?: NodeSpec[]; problems: ConfigProbl
  * field problems are returned, all of them, and the fields at fault left out of `values`.
  */
 export function readConfigFile(path: string, shownAs: string = path): { values: Partial<ClusterConfig>; problems: ConfigProblem[] } {
-  const example = 'a JSON object of ClusterConfig fields (tasks/config.ts), e.g. {"clusterName": "demo", "serviceCidr": "10.33.0.0/24"}';
+  const example = 'a JSON object of ClusterConfig fields (tasks/config/config.ts), e.g. {"clusterName": "demo", "serviceCidr": "10.33.0.0/24"}';
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -160,14 +160,14 @@ export function configFromFlags(flags: Record<string, string>, _root?: string, c
     }
   }
   const check = checkConfig(config);
-  const fileLine = (p: ConfigProblem): string => `${file ?? 'tasks/config.ts'}: ${p.field}: ${p.problem}; ${p.valid}`;
+  const fileLine = (p: ConfigProblem): string => `${file ?? 'tasks/config/config.ts'}: ${p.field}: ${p.problem}; ${p.valid}`;
   const line = (p: ConfigProblem): string => {
     const flag = byFlag[p.field.split(/[.[]/)[0] as keyof ClusterConfig];
     // A problem no flag caused is the file's (a field it set, or one its fields do not fit with); without a file, the defaults'.
     return flag ? `${flag}: ${p.problem}; ${p.valid}` : fileLine(p);
   };
   lines.push(...fileProblems.map(fileLine), ...check.errors.map(line));
-  if (lines.length) throw new ConfigError(lines, file !== undefined ? 'tasks/config.ts describes every field and its default' : undefined);
+  if (lines.length) throw new ConfigError(lines, file !== undefined ? 'tasks/config/config.ts describes every field and its default' : undefined);
   for (const warning of check.warnings) warn(line(warning));
   return config;
 }

@@ -3,12 +3,12 @@
 
 import { createHash } from 'node:crypto';
 import type Dockerode from 'dockerode';
-import { target, type Target } from '../lib/target.ts';
-import type { ClusterConfig, NodeRole, NodeSpec } from './config.ts';
-import type { ipPlanTarget } from './ip-plan.ts';
-import type { NodeImageTarget } from './node-images.ts';
-import type { NetworkTarget } from './node-network.ts';
-import { CLUSTER_LABEL, KEY_LABEL, NODE_LABEL, PART_LABEL, ROLE_LABEL, containerName } from './node-labels.ts';
+import { target, type Target } from '../../lib/engine/target.ts';
+import type { ClusterConfig, NodeRole, NodeSpec } from '../config/config.ts';
+import type { ipPlanTarget } from '../net/ip-plan.ts';
+import type { NodeImageTarget } from '../images/node-image.ts';
+import type { NetworkTarget } from '../net/network.ts';
+import { CLUSTER_LABEL, KEY_LABEL, NODE_LABEL, PART_LABEL, ROLE_LABEL, containerName } from './labels.ts';
 
 /** What later steps receive for a node: how to reach it (container name, IP) and what it was made from. */
 export type NodeContainer = {
@@ -140,10 +140,10 @@ export function nodeTarget(
     deps: { image: deps.image, network: deps.network, plan: deps.plan },
     inputs: { values: { clusterName: config.clusterName, node, extras }, env: ['HARDER_NODE_PRIVILEGE'] },
     build: async (ctx): Promise<NodeContainer> => {
-      const { connectDocker, dockerAddress } = await import('../lib/docker/connect.ts');
-      const { inspectContainer, removeContainer, ensureVolume, createPrivilegedContainer } = await import('../lib/docker/containers.ts');
-      const { nodeHandle } = await import('../lib/docker/node-access.ts');
-      const { waitForSystemd } = await import('../lib/docker/systemd-ready.ts');
+      const { connectDocker, dockerAddress } = await import('../../lib/docker/connect.ts');
+      const { inspectContainer, removeContainer, ensureVolume, createPrivilegedContainer } = await import('../../lib/docker/containers.ts');
+      const { nodeHandle } = await import('../../lib/docker/node-access.ts');
+      const { waitForSystemd } = await import('../../lib/docker/systemd-ready.ts');
       const planned = ctx.deps.plan.nodes.find((n) => n.name === node.name);
       if (!planned) throw new Error(`node ${node.name} is not in the IP plan`);
       const docker = await connectDocker();
@@ -191,9 +191,9 @@ export function nodeTarget(
     // Read-only, like every probe (`--dry-run` and `--graph` run probes and promise to change nothing):
     // a stopped or paused node is reported, and the build starts it.
     probe: async (result) => {
-      const { inspectContainer } = await import('../lib/docker/containers.ts');
-      const { nodeHandle } = await import('../lib/docker/node-access.ts');
-      const { waitForSystemd } = await import('../lib/docker/systemd-ready.ts');
+      const { inspectContainer } = await import('../../lib/docker/containers.ts');
+      const { nodeHandle } = await import('../../lib/docker/node-access.ts');
+      const { waitForSystemd } = await import('../../lib/docker/systemd-ready.ts');
       // The light client inspects and execs: no dockerode load on a no-op run.
       const info = await inspectContainer(undefined, result.container);
       const drift = nodeContainerDrift(result, info, config.clusterName);
@@ -208,8 +208,8 @@ export function nodeTarget(
       return undefined;
     },
     clean: async (_result, ctx) => {
-      const { connectDocker } = await import('../lib/docker/connect.ts');
-      const { inspectContainer, removeContainer, removeVolume } = await import('../lib/docker/containers.ts');
+      const { connectDocker } = await import('../../lib/docker/connect.ts');
+      const { inspectContainer, removeContainer, removeVolume } = await import('../../lib/docker/containers.ts');
       const docker = await connectDocker();
       const info = await inspectContainer(docker, container);
       if (info && info.Config.Labels?.[CLUSTER_LABEL] !== config.clusterName) {

@@ -2,10 +2,10 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { target } from '../lib/target.ts';
-import { readIfExists, replaceFiles } from '../lib/pki/files.ts';
-import { HintedError } from '../lib/hinted-error.ts';
-import { toYaml } from './cluster/render/yaml.ts';
+import { target } from '../../lib/engine/target.ts';
+import { readIfExists, replaceFiles } from '../../lib/pki/files.ts';
+import { HintedError } from '../../lib/hinted-error.ts';
+import { toYaml } from '../cluster/render/yaml.ts';
 
 export const ENCRYPTION_CONFIG = 'output/encryption/encryption-config.yaml';
 

@@ -2,13 +2,13 @@
 // node. `npx tsx tasks.ts nodes` builds all of it; a second run only probes. `clean:nodes` (the CLI's
 // clean command on this alias) removes the containers, their volumes and the network, found by label.
 
-import { alias, type AnyTarget } from '../lib/target.ts';
-import type { ClusterConfig } from './config.ts';
-import { hostPreflightTarget } from './host.ts';
-import type { ipPlanTarget } from './ip-plan.ts';
-import { nodeTarget, type NodeExtras } from './node-containers.ts';
-import { baseImageTarget, nodeImageTarget, type BaseImageOptions } from './node-images.ts';
-import { networkTarget } from './node-network.ts';
+import { alias, type AnyTarget } from '../../lib/engine/target.ts';
+import type { ClusterConfig } from '../config/config.ts';
+import { hostPreflightTarget } from '../host/preflight.ts';
+import type { ipPlanTarget } from '../net/ip-plan.ts';
+import { nodeTarget, type NodeExtras } from './containers.ts';
+import { baseImageTarget, nodeImageTarget, type BaseImageOptions } from '../images/node-image.ts';
+import { networkTarget } from '../net/network.ts';
 
 export type NodesStepOptions = {
   baseImage?: BaseImageOptions;

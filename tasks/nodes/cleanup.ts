@@ -1,12 +1,12 @@
 // Removes what a cluster owns on the Docker engine, found by its label: containers first (they hold
 // the volumes and the network), then volumes, then the network. Never touches unlabelled objects.
 
-import { CLUSTER_LABEL } from './node-labels.ts';
+import { CLUSTER_LABEL } from './labels.ts';
 
 export async function removeClusterObjects(clusterName: string, log: (line: string) => void = () => undefined): Promise<string[]> {
-  const { connectDocker } = await import('../lib/docker/connect.ts');
-  const { listContainersByLabel, listVolumesByLabel, removeContainer, removeVolume } = await import('../lib/docker/containers.ts');
-  const { listNetworksByLabel, removeNetwork } = await import('../lib/docker/networks.ts');
+  const { connectDocker } = await import('../../lib/docker/connect.ts');
+  const { listContainersByLabel, listVolumesByLabel, removeContainer, removeVolume } = await import('../../lib/docker/containers.ts');
+  const { listNetworksByLabel, removeNetwork } = await import('../../lib/docker/networks.ts');
   const docker = await connectDocker();
   const labels = { [CLUSTER_LABEL]: clusterName };
   const removed: string[] = [];

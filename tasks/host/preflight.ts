@@ -2,7 +2,7 @@
 // is safe (root on Debian/Ubuntu, default socket) a missing engine is installed and started; elsewhere
 // the run stops with one message naming what to install. The logic itself is lib/docker/ensure-engine.ts.
 
-import { target } from '../lib/target.ts';
+import { target } from '../../lib/engine/target.ts';
 
 /** What the nodes are built on. Stable across runs, so dependents stay up to date (early cutoff). */
 export type HostFacts = {
@@ -20,7 +20,7 @@ export function hostPreflightTarget() {
     deps: {},
     inputs: { env: ['DOCKER_HOST'] },
     build: async (ctx): Promise<HostFacts> => {
-      const { ensureDockerEngine } = await import('../lib/docker/ensure-engine.ts');
+      const { ensureDockerEngine } = await import('../../lib/docker/ensure-engine.ts');
       const facts = await ensureDockerEngine({ log: ctx.log, signal: ctx.signal });
       ctx.log(`Docker ${facts.serverVersion} (API ${facts.apiVersion}), cgroup v${facts.cgroupVersion} (${facts.cgroupDriver}), ${facts.storageDriver}`);
       return {
@@ -33,7 +33,7 @@ export function hostPreflightTarget() {
     },
     // Cheap (one ping): a stopped engine makes the preflight run again, which starts it or explains.
     probe: async () => {
-      const { dockerAnswers, dockerAddress } = await import('../lib/docker/connect.ts');
+      const { dockerAnswers, dockerAddress } = await import('../../lib/docker/connect.ts');
       return (await dockerAnswers()) ? undefined : `no Docker engine answers at ${dockerAddress()}`;
     },
   });

@@ -20,9 +20,9 @@
 // - etcd server certs use the `peer` profile (serverAuth + clientAuth): etcd's own gRPC gateway dials the
 //   member with its server cert as a client cert when --client-cert-auth is on (kubeadm does the same).
 
-import type { RequestVariables } from '../lib/pki/request.ts';
-import { controlPlanes, workers, type ClusterConfig } from './config.ts';
-import type { IpPlan } from './ip-plan.ts';
+import type { RequestVariables } from '../../lib/pki/request.ts';
+import { controlPlanes, workers, type ClusterConfig } from '../config/config.ts';
+import type { IpPlan } from '../net/ip-plan.ts';
 
 /** Where PKI material lives, relative to the project root. */
 export const PKI_DIR = 'output/pki';

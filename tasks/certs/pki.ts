@@ -1,12 +1,12 @@
-// The PKI targets: one `certs:<id>` target per certificate of the catalogue (tasks/pki-catalog.ts), plus
+// The PKI targets: one `certs:<id>` target per certificate of the catalogue (tasks/certs/catalog.ts), plus
 // the service-account key pair. Each declares its request config, the signing config and the values it
 // fills in as inputs, so only a real change re-issues a cert; CAs are precious.
 
-import { target, type Target } from '../lib/target.ts';
-import { keySpecText, type KeySpec } from '../lib/pki/key-spec.ts';
-import type { ClusterConfig } from './config.ts';
-import { planIps } from './ip-plan.ts';
-import { caCatalog, leafCatalog, PKI_DIR, SIGNING_CONFIG, type CaId, type CertSpec } from './pki-catalog.ts';
+import { target, type Target } from '../../lib/engine/target.ts';
+import { keySpecText, type KeySpec } from '../../lib/pki/key-spec.ts';
+import type { ClusterConfig } from '../config/config.ts';
+import { planIps } from '../net/ip-plan.ts';
+import { caCatalog, leafCatalog, PKI_DIR, SIGNING_CONFIG, type CaId, type CertSpec } from './catalog.ts';
 
 /**
  * What a cert target returns. `sha256` and `serial` change exactly when the cert is re-issued, so
@@ -48,7 +48,7 @@ function certTarget(spec: CertSpec, config: ClusterConfig, signer: CertTarget | 
     build: async (ctx): Promise<CertResult> => {
       const signerResult = ctx.deps.signer;
       // Issuing code (x509 building, signing config) is imported only when a cert is issued: a no-op run never needs it.
-      const { issueToFiles } = await import('../lib/pki/issue-to-files.ts');
+      const { issueToFiles } = await import('../../lib/pki/issue-to-files.ts');
       const issued = await issueToFiles({
         root: ctx.root,
         request: spec.request,
@@ -90,7 +90,7 @@ function serviceAccountTarget(config: ClusterConfig) {
     precious: true,
     version: 1,
     build: async (ctx): Promise<ServiceAccountKeyResult> => {
-      const { ensureKeyPairFiles } = await import('../lib/pki/key-pair-files.ts');
+      const { ensureKeyPairFiles } = await import('../../lib/pki/key-pair-files.ts');
       const result = await ensureKeyPairFiles(ctx.root, key, pub, defaultKeySpec(config));
       ctx.log(result.reused ? 'kept the existing key' : `generated a ${keySpecText(defaultKeySpec(config))} key`);
       return { key, pub, sha256: result.sha256 };

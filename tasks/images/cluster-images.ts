@@ -5,18 +5,18 @@
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { alias, target, type AnyTarget, type Target } from '../lib/target.ts';
-import { cachePath } from '../lib/cache-root.ts';
-import { connectDocker } from '../lib/docker/connect.ts';
-import { buildImage, inspectImage, removeImage, type ContextFile } from '../lib/docker/images.ts';
-import { loadImageIntoNode, normalizeImageRef, probeNodeImageId } from '../lib/docker/load-image.ts';
-import { nodeHandle } from '../lib/docker/node-access.ts';
-import { goModDownload, plainModuleWrapper } from '../lib/go-build.ts';
-import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from './binaries.ts';
-import { workers, type ClusterConfig } from './config.ts';
-import { CliError, type ProjectCommand } from '../lib/cli/index.ts';
-import { HintedError } from '../lib/hinted-error.ts';
-import { runCommand } from '../lib/run-command.ts';
+import { alias, target, type AnyTarget, type Target } from '../../lib/engine/target.ts';
+import { cachePath } from '../../lib/cache-root.ts';
+import { connectDocker } from '../../lib/docker/connect.ts';
+import { buildImage, inspectImage, removeImage, type ContextFile } from '../../lib/docker/images.ts';
+import { loadImageIntoNode, normalizeImageRef, probeNodeImageId } from '../../lib/docker/load-image.ts';
+import { nodeHandle } from '../../lib/docker/node-access.ts';
+import { goModDownload, plainModuleWrapper } from '../../lib/go-build.ts';
+import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from '../binaries/index.ts';
+import { workers, type ClusterConfig } from '../config/config.ts';
+import { CliError, type ProjectCommand } from '../../lib/cli/index.ts';
+import { HintedError } from '../../lib/hinted-error.ts';
+import { runCommand } from '../../lib/run-command.ts';
 
 /** Per Kubernetes minor: the pause and CoreDNS versions kubeadm deploys (cmd/kubeadm/app/constants). */
 const KUBEADM_IMAGE_VERSIONS: Record<number, { pause: string; coredns: string }> = {
@@ -31,7 +31,7 @@ function imageVersions(kubernetesVersion: string): { pause: string; coredns: str
   if (!row) {
     throw new ImageError(
       `no pause/CoreDNS versions recorded for Kubernetes 1.${minor}`,
-      'add a row to KUBEADM_IMAGE_VERSIONS in tasks/images.ts (PauseVersion and CoreDNSVersion from cmd/kubeadm/app/constants/constants.go)',
+      'add a row to KUBEADM_IMAGE_VERSIONS in tasks/images/cluster-images.ts (PauseVersion and CoreDNSVersion from cmd/kubeadm/app/constants/constants.go)',
     );
   }
   return row;
@@ -93,8 +93,8 @@ async function checkKubeadmConstants(moduleDir: string, kubernetesVersion: strin
   const coredns = /CoreDNSVersion\s*=\s*"([^"]+)"/.exec(source)?.[1];
   if (pause !== expected.pause || coredns !== expected.coredns) {
     throw new ImageError(
-      `Kubernetes ${kubernetesVersion} expects pause ${pause} and CoreDNS ${coredns}, but tasks/images.ts records ${expected.pause} and ${expected.coredns}`,
-      'correct KUBEADM_IMAGE_VERSIONS in tasks/images.ts',
+      `Kubernetes ${kubernetesVersion} expects pause ${pause} and CoreDNS ${coredns}, but tasks/images/cluster-images.ts records ${expected.pause} and ${expected.coredns}`,
+      'correct KUBEADM_IMAGE_VERSIONS in tasks/images/cluster-images.ts',
     );
   }
 }
@@ -253,7 +253,7 @@ export function corednsImageTarget(config: ClusterConfig) {
 
 // ---- load into nodes -------------------------------------------------------------------------
 
-/** What a node target returns (tasks/nodes.ts); only the fields loading needs. */
+/** What a node target returns (tasks/nodes/index.ts); only the fields loading needs. */
 type NodeRef = { name: string; container: string };
 
 /** One image in one node's containerd. */
@@ -355,7 +355,7 @@ export function loadCommand(): ProjectCommand<ClusterConfig> {
     targets(args, config, registry) {
       if (args.length === 0) throw new CliError('bad-command-args', 'load needs at least one image name', 'npx tsx tasks.ts load harder.local/echo:1');
       const nodes = podNodeTargets(config, registry);
-      if (nodes.length === 0) throw new CliError('bad-command-args', 'there are no worker node targets to load images into', 'check the nodes in tasks/config.ts');
+      if (nodes.length === 0) throw new CliError('bad-command-args', 'there are no worker node targets to load images into', 'check the nodes in tasks/config/config.ts');
       return loadCommandTargets(args, nodes);
     },
   };

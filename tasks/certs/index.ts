@@ -1,8 +1,8 @@
 // The certs step: PKI, kubeconfigs, encryption config, the `certs` alias and `certs:check`, composed.
 
-import { alias } from '../lib/target.ts';
-import type { ClusterConfig } from './config.ts';
-import { certsCheckTarget } from './certs-check.ts';
+import { alias } from '../../lib/engine/target.ts';
+import type { ClusterConfig } from '../config/config.ts';
+import { certsCheckTarget } from './check.ts';
 import { encryptionTarget } from './encryption.ts';
 import { kubeconfigTargets } from './kubeconfig.ts';
 import { pkiTargets } from './pki.ts';

@@ -1,10 +1,10 @@
 // The cluster's Docker network: a user-defined bridge named after the cluster, with the subnet and
 // gateway of the IP plan, labelled with the cluster; refuses to take over or overlap anything else.
 
-import { target, type AnyTarget, type Target } from '../lib/target.ts';
-import type { ClusterConfig } from './config.ts';
+import { target, type AnyTarget, type Target } from '../../lib/engine/target.ts';
+import type { ClusterConfig } from '../config/config.ts';
 import type { ipPlanTarget } from './ip-plan.ts';
-import { CLUSTER_LABEL, NODE_LABEL, PART_LABEL } from './node-labels.ts';
+import { CLUSTER_LABEL, NODE_LABEL, PART_LABEL } from '../nodes/labels.ts';
 
 export type ClusterNetwork = { name: string; id: string; subnet: string; gateway: string };
 
@@ -19,9 +19,9 @@ export function networkTarget(config: ClusterConfig, deps: { host: AnyTarget; pl
     deps: { host: deps.host, plan: deps.plan },
     inputs: { values: { clusterName: config.clusterName, nodeNames: config.nodes.map((n) => n.name) } },
     build: async (ctx): Promise<ClusterNetwork> => {
-      const { connectDocker } = await import('../lib/docker/connect.ts');
-      const { ensureNetwork } = await import('../lib/docker/networks.ts');
-      const { removeContainer, inspectContainer } = await import('../lib/docker/containers.ts');
+      const { connectDocker } = await import('../../lib/docker/connect.ts');
+      const { ensureNetwork } = await import('../../lib/docker/networks.ts');
+      const { removeContainer, inspectContainer } = await import('../../lib/docker/containers.ts');
       const docker = await connectDocker();
       await removeOrphanNodes(config, ctx.log);
       return ensureNetwork(
@@ -45,7 +45,7 @@ export function networkTarget(config: ClusterConfig, deps: { host: AnyTarget; pl
       );
     },
     probe: async (result) => {
-      const { inspectNetwork } = await import('../lib/docker/networks.ts');
+      const { inspectNetwork } = await import('../../lib/docker/networks.ts');
       const network = await inspectNetwork(undefined, result.name);
       if (!network) return `network ${result.name} no longer exists`;
       if (network.Id !== result.id) return `network ${result.name} was recreated by someone else`;
@@ -54,7 +54,7 @@ export function networkTarget(config: ClusterConfig, deps: { host: AnyTarget; pl
     // Sweeps by label, not by the stored result: containers, volumes and the network of this cluster go
     // even when output/ was deleted or a node left the config. Nodes are cleaned before (dependents first).
     clean: async (_result, ctx) => {
-      const { removeClusterObjects } = await import('./node-cleanup.ts');
+      const { removeClusterObjects } = await import('../nodes/cleanup.ts');
       await removeClusterObjects(config.clusterName, ctx.log);
     },
   });
@@ -65,8 +65,8 @@ export function networkTarget(config: ClusterConfig, deps: { host: AnyTarget; pl
  * config, e.g. after `--workers 1` following a run with two: no target owns them any more.
  */
 async function removeOrphanNodes(config: ClusterConfig, log: (line: string) => void): Promise<void> {
-  const { connectDocker } = await import('../lib/docker/connect.ts');
-  const { listContainersByLabel, listVolumesByLabel, removeContainer, removeVolume } = await import('../lib/docker/containers.ts');
+  const { connectDocker } = await import('../../lib/docker/connect.ts');
+  const { listContainersByLabel, listVolumesByLabel, removeContainer, removeVolume } = await import('../../lib/docker/containers.ts');
   const docker = await connectDocker();
   const wanted = new Set(config.nodes.map((n) => n.name));
   for (const container of await listContainersByLabel(docker, { [CLUSTER_LABEL]: config.clusterName, [PART_LABEL]: 'node' })) {

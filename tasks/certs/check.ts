@@ -2,14 +2,14 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { target, type Json } from '../lib/target.ts';
-import { describeCertificate, isSignedBy, keyMatchesCertificate } from '../lib/pki/inspect.ts';
-import { loadPrivateKeyPem } from '../lib/pki/keys.ts';
-import { readIfExists } from '../lib/pki/files.ts';
-import { organizations, parseCertRequest, resolveRequest } from '../lib/pki/request.ts';
-import type { ClusterConfig } from './config.ts';
-import { planIps } from './ip-plan.ts';
-import { certCatalog, type CertSpec } from './pki-catalog.ts';
+import { target, type Json } from '../../lib/engine/target.ts';
+import { describeCertificate, isSignedBy, keyMatchesCertificate } from '../../lib/pki/inspect.ts';
+import { loadPrivateKeyPem } from '../../lib/pki/keys.ts';
+import { readIfExists } from '../../lib/pki/files.ts';
+import { organizations, parseCertRequest, resolveRequest } from '../../lib/pki/request.ts';
+import type { ClusterConfig } from '../config/config.ts';
+import { planIps } from '../net/ip-plan.ts';
+import { certCatalog, type CertSpec } from './catalog.ts';
 
 export const WARN_DAYS = 30;
 const DAY_MS = 86_400_000;

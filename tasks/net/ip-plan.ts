@@ -1,8 +1,8 @@
 // The IP plan: every address in the cluster, as a pure function of the config. Nothing learns an
 // address by asking Docker afterwards; containers are created with the address planned here.
 
-import { target } from '../lib/target.ts';
-import { controlPlanes, defaultConfig, workers, type ClusterConfig, type ConfigProblem, type NodeRole } from './config.ts';
+import { target } from '../../lib/engine/target.ts';
+import { controlPlanes, defaultConfig, workers, type ClusterConfig, type ConfigProblem, type NodeRole } from '../config/config.ts';
 
 // Results are `type` aliases, not interfaces: TypeScript gives interfaces no index signature, so an
 // interface is not assignable to the engine's Json type.

@@ -6,13 +6,13 @@ import { chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'n
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { alias, target } from '../lib/target.ts';
-import { cachePath } from '../lib/cache-root.ts';
-import { ChecksumMismatchError, downloadVerified, fetchChecksum, fileDigest, joinUrl, parseChecksumFile, probeUrl, type Digest } from '../lib/download.ts';
-import { GoToolchainMissingError, goBuild, goModDownload, goVersion, plainModuleWrapper, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../lib/go-build.ts';
-import type { BinarySource, ClusterConfig } from './config.ts';
-import { HintedError } from '../lib/hinted-error.ts';
-import { runCommand } from '../lib/run-command.ts';
+import { alias, target } from '../../lib/engine/target.ts';
+import { cachePath } from '../../lib/cache-root.ts';
+import { ChecksumMismatchError, downloadVerified, fetchChecksum, fileDigest, joinUrl, parseChecksumFile, probeUrl, type Digest } from '../../lib/download.ts';
+import { GoToolchainMissingError, goBuild, goModDownload, goVersion, plainModuleWrapper, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../../lib/go-build.ts';
+import type { BinarySource, ClusterConfig } from '../config/config.ts';
+import { HintedError } from '../../lib/hinted-error.ts';
+import { runCommand } from '../../lib/run-command.ts';
 
 /** The Kubernetes components this project runs, all from one release / one module version. */
 export const KUBERNETES_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl'] as const;
@@ -52,7 +52,7 @@ export function crictlVersionFor(kubernetesVersion: string): string {
 
 export function parseVersion(version: string): { major: number; minor: number; patch: number } {
   const match = /^v(\d+)\.(\d+)\.(\d+)$/.exec(version);
-  if (!match) throw new BinaryError(`"${version}" is not a release version like v1.34.4`, 'set kubernetesVersion in tasks/config.ts to vMAJOR.MINOR.PATCH');
+  if (!match) throw new BinaryError(`"${version}" is not a release version like v1.34.4`, 'set kubernetesVersion in tasks/config/config.ts to vMAJOR.MINOR.PATCH');
   return { major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3]) };
 }
 
@@ -116,7 +116,7 @@ export async function checkVersion(path: string, spec: { versionArgs: string[]; 
   if (!spec.versionOutput.some((text) => output.includes(text))) {
     throw new BinaryError(
       `${path} reports "${output.trim().split('\n')[0]}", expected "${spec.versionOutput[0]}"`,
-      'the file is another version: replace it, or pin that version in tasks/config.ts',
+      'the file is another version: replace it, or pin that version in tasks/config/config.ts',
     );
   }
 }
