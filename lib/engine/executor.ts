@@ -11,7 +11,6 @@ import { join, relative, resolve } from 'node:path';
 import type { AnyTarget, ArtefactContext, Json } from './target.ts';
 import { EngineError, hintOf, messageOf } from './errors.ts';
 import { explainChanges } from './explain.ts';
-import { expandGlob, isGlob } from './glob.ts';
 import { buildGraph, checkRequested, closure, forcedMembers, membersOf, type Graph } from './graph.ts';
 import { hashJson, jsonProblem, sha256, stableStringify } from './hash.ts';
 import { acquireLock } from './lock.ts';
@@ -283,13 +282,6 @@ class Run {
   manifestOf(t: AnyTarget, edges: [string, string][]): Manifest {
     const files: Record<string, string> = {};
     for (const pattern of t.inputs?.files ?? []) {
-      if (isGlob(pattern)) {
-        for (const rel of expandGlob(this.root, pattern)) {
-          const stamp = this.stats.stamp(this.abs(rel));
-          if (stamp) files[rel] = stamp.hash;
-        }
-        continue;
-      }
       const stamp = this.stats.stamp(this.abs(pattern));
       if (!stamp) {
         throw new EngineError('missing-input', `input file ${pattern} does not exist`, {
@@ -312,7 +304,7 @@ class Run {
   /**
    * The key of a target computed without building its manifest: the very text keyOf() hashes, written
    * directly (a no-op run needs only the key, not the manifest that --explain and the record use).
-   * Undefined when a case needs the general path (globs, keys that would not serialise in sorted
+   * Undefined when a case needs the general path (keys that would not serialise in sorted
    * order, a missing input or a value that is not JSON: manifestOf() reports those).
    */
   quickKey(t: AnyTarget, edges: [string, string][]): string | undefined {
@@ -322,7 +314,7 @@ class Run {
     const patterns = sortedUnique(t.inputs?.files);
     for (let i = 0; i < patterns.length; i++) {
       const pattern = patterns[i]!;
-      if (typeof pattern !== 'string' || isGlob(pattern) || startsWithDigit(pattern)) return undefined;
+      if (typeof pattern !== 'string' || startsWithDigit(pattern)) return undefined;
       const stamp = this.stats.stamp(this.abs(pattern));
       if (!stamp) return undefined;
       text += `${i ? ',' : ''}${JSON.stringify(pattern)}:"${stamp.hash}"`;

@@ -20,6 +20,8 @@ export type Graph = {
 };
 
 const NAME = /^[A-Za-z0-9_.@+-][A-Za-z0-9_.@+:/=-]*$/;
+/** Characters that would make an input path read as a glob pattern. */
+const GLOB = /[*?[]/;
 
 /** Validates the registry; throws InvalidGraphError listing all problems. */
 export function buildGraph(targets: readonly AnyTarget[]): Graph {
@@ -41,6 +43,12 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
       // clean: deletes these paths, so they must stay inside the project.
       if (typeof out !== 'string' || out.startsWith('/') || (out.includes('..') && out.split('/').includes('..')) || out === '') {
         problems.push(new EngineError('bad-target', `${t.name}: output ${JSON.stringify(out)} must be a path inside the project (relative, no "..")`, { target: t.name, hint: 'declare outputs relative to the project root, e.g. output/pki/ca.pem' }));
+      }
+    }
+    for (const file of t.inputs?.files ?? []) {
+      // The engine hashes each named file; it expands no globs (no target needs one).
+      if (typeof file === 'string' && GLOB.test(file)) {
+        problems.push(new EngineError('bad-target', `${t.name}: input ${JSON.stringify(file)} is a glob, and inputs.files does not expand globs`, { target: t.name, hint: 'list each file by its path relative to the project root (no *, ? or [)' }));
       }
     }
     if (t.build !== undefined && typeof t.build !== 'function') {

@@ -24,7 +24,7 @@ export type DepResults<D extends DepMap> = { [K in keyof D]: ResultOf<D[K]> };
  * target stale, and `--explain` can name which one changed.
  */
 export interface Inputs {
-  /** Files or globs relative to the project root, hashed by content (through the stat cache). */
+  /** Files relative to the project root, each named (a glob is a graph error), hashed by content (through the stat cache). */
   files?: string[];
   /** Plain values, e.g. the config fields the target reads. Shown by name (from → to) in explanations. */
   values?: Record<string, Json>;

@@ -56,6 +56,19 @@ test('unknown dependency, a different object under a registered name, unknown re
   assert.equal(await problems([escaping], ['esc']), ['bad-target: esc: output "../etc/passwd" must be a path inside the project (relative, no "..") | declare outputs relative to the project root, e.g. output/pki/ca.pem']);
 });
 
+test('a glob in inputs.files is a graph error naming the target and the pattern; nothing builds', async () => {
+  const built: string[] = [];
+  const globbing = target({ name: 'certs:csr', description: '', deps: {}, inputs: { files: ['seed.txt', 'csr/*.json'] }, build: async () => (built.push('certs:csr'), 1) });
+  const other = target({ name: 'other', description: '', deps: {}, inputs: { files: ['a?.txt', 'b[12].txt'] }, build: async () => (built.push('other'), 2) });
+  const hint = 'list each file by its path relative to the project root (no *, ? or [)';
+  assert.equal(await problems([globbing, other, leaf('fine')], ['fine']), [
+    `bad-target: certs:csr: input "csr/*.json" is a glob, and inputs.files does not expand globs | ${hint}`,
+    `bad-target: other: input "a?.txt" is a glob, and inputs.files does not expand globs | ${hint}`,
+    `bad-target: other: input "b[12].txt" is a glob, and inputs.files does not expand globs | ${hint}`,
+  ]);
+  assert.equal(built, []);
+});
+
 test('a group name builds every target of the group', async () => {
   const root = tempProject('group');
   const report = await build(root, { targets: [leaf('pki:ca'), leaf('pki:admin'), leaf('net:plan')], requested: ['pki'] });

@@ -1,11 +1,10 @@
-// Hashing, JSON checks, the stat cache (re-hash only on size/mtime/inode change) and input globs.
+// Hashing, JSON checks, the stat cache (re-hash only on size/mtime/inode change) and name suggestions.
 
 import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hashJson, jsonProblem, stableStringify } from '../../lib/engine/hash.ts';
-import { expandGlob } from '../../lib/engine/glob.ts';
 import { StatCache, hashCounter } from '../../lib/engine/stat-cache.ts';
 import { editDistance, suggest } from '../../lib/engine/suggest.ts';
 import { tempProject, write } from '../fixtures/engine/helpers.ts';
@@ -84,15 +83,6 @@ test('a corrupt stat cache file is ignored (files are simply re-hashed)', () => 
   const before = hashCounter.files;
   assert.ok(cache.stamp(join(root, 'a.txt')));
   assert.is(hashCounter.files, before + 1);
-});
-
-test('expandGlob matches *, ? and ** and skips dot-files', () => {
-  const root = tempProject('glob');
-  for (const f of ['csr/ca.json', 'csr/admin.json', 'csr/notes.txt', 'csr/.hidden.json', 'src/a/b/c.ts', 'src/d.ts', 'src/e.js']) write(root, f, f);
-  assert.equal(expandGlob(root, 'csr/*.json'), ['csr/admin.json', 'csr/ca.json']);
-  assert.equal(expandGlob(root, 'src/**/*.ts'), ['src/a/b/c.ts', 'src/d.ts']);
-  assert.equal(expandGlob(root, 'csr/c?.json'), ['csr/ca.json']);
-  assert.equal(expandGlob(root, 'nothing/*.x'), []);
 });
 
 test('suggest offers the closest names', () => {
