@@ -25,7 +25,7 @@ import type { BuildOptions, BuildReport, Entry, Failure } from './types.ts';
  * The manifest's maps are built in sorted order, so native JSON.stringify is canonical for them;
  * only the free-form `values` need the (slower) key-sorting serialiser.
  */
-function keyOf(name: string, manifest: Manifest): string {
+export function keyOf(name: string, manifest: Manifest): string {
   const { version, files, env, deps, outputs, values } = manifest;
   return sha256(`${JSON.stringify([name, version, files, env, deps, outputs])}\n${stableStringify(values)}`);
 }
@@ -86,6 +86,88 @@ export async function runBuild(opts: BuildOptions): Promise<BuildReport> {
   } finally {
     lock?.release();
   }
+}
+
+/** What the key functions read besides the target: input files' hashes and the dependencies' result hashes. */
+export type KeyInputs = {
+  /** The project root (input paths are relative to it). */
+  root: string;
+  /** The content hash of an input file, undefined when it does not exist. */
+  fileHash(file: string): string | undefined;
+  /** The result hash of each finished dependency. */
+  resultHashes: ReadonlyMap<string, string>;
+};
+
+/** What went into a target's key, by name (recorded, and compared by --explain); throws missing-input or bad-target. */
+export function manifestOf(run: KeyInputs, t: AnyTarget, edges: [string, string][]): Manifest {
+  const files: Record<string, string> = {};
+  for (const pattern of t.inputs?.files ?? []) {
+    const hash = run.fileHash(pattern);
+    if (!hash) {
+      throw new EngineError('missing-input', `input file ${pattern} does not exist`, {
+        target: t.name,
+        hint: `create ${pattern}, or fix inputs.files of ${t.name} (paths are relative to ${run.root})`,
+      });
+    }
+    files[pattern] = hash;
+  }
+  const values = t.inputs?.values ?? {};
+  const problem = jsonProblem(values, 'inputs.values');
+  if (problem) throw new EngineError('bad-target', `${problem}`, { target: t.name, hint: 'inputs.values must be JSON values' });
+  const env: Record<string, string | null> = {};
+  for (const name of t.inputs?.env ?? []) env[name] = process.env[name] ?? null;
+  const deps: Record<string, string> = {};
+  for (const [alias, dep] of edges) deps[alias] = `${dep}@${run.resultHashes.get(dep)}`;
+  return { version: t.version ?? 0, files: sortedRecord(files), values, env: sortedRecord(env), deps: sortedRecord(deps), outputs: t.outputs ?? [] };
+}
+
+/**
+ * The key of a target computed without building its manifest: the very text keyOf() hashes, written
+ * directly (a no-op run needs only the key, not the manifest that --explain and the record use).
+ * Undefined when a case needs the general path (keys that would not serialise in sorted
+ * order, a missing input or a value that is not JSON: manifestOf() reports those).
+ */
+export function quickKey(run: KeyInputs, t: AnyTarget, edges: [string, string][]): string | undefined {
+  const version = t.version ?? 0;
+  if (typeof version !== 'number' || !Number.isFinite(version)) return undefined;
+  let text = `[${JSON.stringify(t.name)},${version},{`;
+  const patterns = sortedUnique(t.inputs?.files);
+  for (let i = 0; i < patterns.length; i++) {
+    const pattern = patterns[i]!;
+    if (typeof pattern !== 'string' || startsWithDigit(pattern)) return undefined;
+    const hash = run.fileHash(pattern);
+    if (!hash) return undefined;
+    text += `${i ? ',' : ''}${JSON.stringify(pattern)}:"${hash}"`;
+  }
+  text += '},{';
+  const env = sortedUnique(t.inputs?.env);
+  for (let i = 0; i < env.length; i++) {
+    const name = env[i]!;
+    if (typeof name !== 'string' || startsWithDigit(name)) return undefined;
+    const value = process.env[name];
+    text += `${i ? ',' : ''}${JSON.stringify(name)}:${value === undefined ? 'null' : JSON.stringify(value)}`;
+  }
+  text += '},{';
+  let sorted = edges;
+  for (let i = 1; i < edges.length; i++) {
+    if (!(edges[i - 1]![0] < edges[i]![0])) {
+      sorted = [...edges].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      break;
+    }
+  }
+  for (let i = 0; i < sorted.length; i++) {
+    const [alias, dep] = sorted[i]!;
+    if (startsWithDigit(alias)) return undefined;
+    text += `${i ? ',' : ''}${JSON.stringify(alias)}:${JSON.stringify(`${dep}@${run.resultHashes.get(dep)}`)}`;
+  }
+  const values = t.inputs?.values ?? {};
+  let empty = true;
+  for (const _ in values) {
+    empty = false;
+    break;
+  }
+  if (!empty && jsonProblem(values, 'inputs.values')) return undefined;
+  return sha256(`${text}},${JSON.stringify(t.outputs ?? [])}]\n${empty ? '{}' : stableStringify(values)}`);
 }
 
 /** What prepare() found for a target that is not finished yet. */
@@ -279,75 +361,9 @@ class Run {
     return join(this.root, rel);
   }
 
-  manifestOf(t: AnyTarget, edges: [string, string][]): Manifest {
-    const files: Record<string, string> = {};
-    for (const pattern of t.inputs?.files ?? []) {
-      const stamp = this.stats.stamp(this.abs(pattern));
-      if (!stamp) {
-        throw new EngineError('missing-input', `input file ${pattern} does not exist`, {
-          target: t.name,
-          hint: `create ${pattern}, or fix inputs.files of ${t.name} (paths are relative to ${this.root})`,
-        });
-      }
-      files[pattern] = stamp.hash;
-    }
-    const values = t.inputs?.values ?? {};
-    const problem = jsonProblem(values, 'inputs.values');
-    if (problem) throw new EngineError('bad-target', `${problem}`, { target: t.name, hint: 'inputs.values must be JSON values' });
-    const env: Record<string, string | null> = {};
-    for (const name of t.inputs?.env ?? []) env[name] = process.env[name] ?? null;
-    const deps: Record<string, string> = {};
-    for (const [alias, dep] of edges) deps[alias] = `${dep}@${this.resultHashes.get(dep)}`;
-    return { version: t.version ?? 0, files: sortedRecord(files), values, env: sortedRecord(env), deps: sortedRecord(deps), outputs: t.outputs ?? [] };
-  }
-
-  /**
-   * The key of a target computed without building its manifest: the very text keyOf() hashes, written
-   * directly (a no-op run needs only the key, not the manifest that --explain and the record use).
-   * Undefined when a case needs the general path (keys that would not serialise in sorted
-   * order, a missing input or a value that is not JSON: manifestOf() reports those).
-   */
-  quickKey(t: AnyTarget, edges: [string, string][]): string | undefined {
-    const version = t.version ?? 0;
-    if (typeof version !== 'number' || !Number.isFinite(version)) return undefined;
-    let text = `[${JSON.stringify(t.name)},${version},{`;
-    const patterns = sortedUnique(t.inputs?.files);
-    for (let i = 0; i < patterns.length; i++) {
-      const pattern = patterns[i]!;
-      if (typeof pattern !== 'string' || startsWithDigit(pattern)) return undefined;
-      const stamp = this.stats.stamp(this.abs(pattern));
-      if (!stamp) return undefined;
-      text += `${i ? ',' : ''}${JSON.stringify(pattern)}:"${stamp.hash}"`;
-    }
-    text += '},{';
-    const env = sortedUnique(t.inputs?.env);
-    for (let i = 0; i < env.length; i++) {
-      const name = env[i]!;
-      if (typeof name !== 'string' || startsWithDigit(name)) return undefined;
-      const value = process.env[name];
-      text += `${i ? ',' : ''}${JSON.stringify(name)}:${value === undefined ? 'null' : JSON.stringify(value)}`;
-    }
-    text += '},{';
-    let sorted = edges;
-    for (let i = 1; i < edges.length; i++) {
-      if (!(edges[i - 1]![0] < edges[i]![0])) {
-        sorted = [...edges].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-        break;
-      }
-    }
-    for (let i = 0; i < sorted.length; i++) {
-      const [alias, dep] = sorted[i]!;
-      if (startsWithDigit(alias)) return undefined;
-      text += `${i ? ',' : ''}${JSON.stringify(alias)}:${JSON.stringify(`${dep}@${this.resultHashes.get(dep)}`)}`;
-    }
-    const values = t.inputs?.values ?? {};
-    let empty = true;
-    for (const _ in values) {
-      empty = false;
-      break;
-    }
-    if (!empty && jsonProblem(values, 'inputs.values')) return undefined;
-    return sha256(`${text}},${JSON.stringify(t.outputs ?? [])}]\n${empty ? '{}' : stableStringify(values)}`);
+  /** The content hash of an input file (project-relative; through the stat cache), undefined when it does not exist. */
+  fileHash(file: string): string | undefined {
+    return this.stats.stamp(this.abs(file))?.hash;
   }
 
   /**
@@ -464,7 +480,7 @@ class Run {
     if (record && !interrupted && !speculative && !t.probe && !t.alwaysRun && !this.forced.has(name)) {
       let quick: string | undefined;
       try {
-        quick = this.quickKey(t, edges);
+        quick = quickKey(this, t, edges);
       } catch {
         quick = undefined; // the general path below reports it
       }
@@ -475,7 +491,7 @@ class Run {
     }
     let manifest: Manifest;
     try {
-      manifest = this.manifestOf(t, edges);
+      manifest = manifestOf(this, t, edges);
     } catch (error) {
       this.fail(name, error, started);
       return 'finished';

@@ -1,47 +1,20 @@
-// The no-op fast path's key (Run.quickKey in lib/engine/executor.ts) writes out by hand the very text
-// keyOf() hashes from a target's manifest. On random target definitions and inputs (files, env, values,
-// dependencies, version, outputs; unsorted, repeated, unicode, keys that sort oddly) the two must agree:
-// quickKey either declines (undefined: the general path decides) or gives keyOf's key. A wrong quickKey
-// would call a changed target up to date, or rebuild an unchanged one.
-//
-// keyOf and Run are module-private. Until executor.ts exports them, the test imports a copy of the
-// current executor.ts source with `export { keyOf, Run }` appended (its relative imports pointed back at
-// lib/engine), so it runs the real code, not a re-implementation of it.
+// The no-op fast path's key (quickKey in lib/engine/executor.ts) writes out by hand the very text
+// keyOf() hashes from a target's manifest (manifestOf). On random target definitions and inputs (files, env,
+// values, dependencies, version, outputs; unsorted, repeated, unicode, keys that sort oddly) the two must
+// agree: quickKey either declines (undefined: the general path decides) or gives keyOf's key. A wrong
+// quickKey would call a changed target up to date, or rebuild an unchanged one.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { buildGraph } from '../../lib/engine/graph.ts';
-import type { Manifest } from '../../lib/engine/state.ts';
+import { join } from 'node:path';
+import { keyOf, manifestOf, quickKey, type KeyInputs } from '../../lib/engine/executor.ts';
+import { StatCache } from '../../lib/engine/stat-cache.ts';
 import type { AnyTarget, Json } from '../../lib/engine/target.ts';
 import { random, runSeed, type Random } from '../lib/random.ts';
 import { tempProject, write } from '../fixtures/engine/helpers.ts';
 
-type RunLike = {
-  resultHashes: Map<string, string>;
-  quickKey(t: AnyTarget, edges: [string, string][]): string | undefined;
-  manifestOf(t: AnyTarget, edges: [string, string][]): Manifest;
-};
-type Internals = {
-  keyOf(name: string, manifest: Manifest): string;
-  Run: new (graph: unknown, opts: unknown, root: string, outDir: string, forced: Set<string>) => RunLike;
-};
-
-const EXECUTOR = fileURLToPath(new URL('../../lib/engine/executor.ts', import.meta.url));
-
-async function internals(): Promise<Internals> {
-  const real = (await import('../../lib/engine/executor.ts')) as Record<string, unknown>;
-  if (typeof real.keyOf === 'function' && typeof real.Run === 'function') return real as unknown as Internals;
-  const source = readFileSync(EXECUTOR, 'utf8').replace(
-    /(\bfrom\s*|\bimport\s*\(\s*)(['"])(\.\.?\/[^'"]+)\2/g,
-    (_, before: string, quote: string, rel: string) => `${before}${quote}${pathToFileURL(resolve(dirname(EXECUTOR), rel)).href}${quote}`,
-  );
-  const file = join(tempProject('quickkey-source'), 'executor-with-exports.ts');
-  writeFileSync(file, `${source}\nexport { keyOf, Run };\n`);
-  return (await import(pathToFileURL(file).href)) as Internals;
-}
+/** What the executor's Run hands the key functions: input files' hashes through the stat cache, result hashes. */
+type Inputs = KeyInputs & { resultHashes: Map<string, string> };
 
 /**
  * Files of the project: names that sort differently by code unit and by locale, spaces, unicode, a digit
@@ -125,32 +98,29 @@ function reordered(r: Random, c: Case): Case {
   return { t, edges: shuffled(r, c.edges), results: c.results };
 }
 
-let loaded: Internals | undefined;
-
-/** A project with the files (random content), env set at random, and a Run over it. */
-async function project(r: Random): Promise<{ run: RunLike; keyOf: Internals['keyOf'] }> {
-  loaded ??= await internals();
+/** A project with the files (random content), env set at random, and key inputs over it. */
+function project(r: Random): Inputs {
   const root = tempProject('quickkey');
   for (const f of FILES) write(root, f, `${f} ${r.int(0, 3)}`);
   for (const name of ENV) {
     if (name === 'HARDER_QK_unset' || r.chance(0.2)) delete process.env[name];
     else process.env[name] = r.pick(ENV_VALUES);
   }
-  const run = new loaded.Run(buildGraph([]), { targets: [], requested: [], root }, root, join(root, 'output'), new Set());
-  return { run, keyOf: loaded.keyOf };
+  const stats = new StatCache(join(root, 'output', '.harder', 'stat-cache.tsv'));
+  return { root, fileHash: (file) => stats.stamp(join(root, file))?.hash, resultHashes: new Map() };
 }
 
 /** quickKey's answer and keyOf's (or the error manifestOf raised) for one case. */
-function keys(run: RunLike, keyOf: Internals['keyOf'], c: Case): { quick: string | undefined; full: string | Error } {
+function keys(run: Inputs, c: Case): { quick: string | undefined; full: string | Error } {
   run.resultHashes.clear();
   for (const [dep, hash] of c.results) if (hash !== undefined) run.resultHashes.set(dep, hash);
   let full: string | Error;
   try {
-    full = keyOf(c.t.name, run.manifestOf(c.t, c.edges));
+    full = keyOf(c.t.name, manifestOf(run, c.t, c.edges));
   } catch (error) {
     full = error as Error;
   }
-  return { quick: run.quickKey(c.t, c.edges), full };
+  return { quick: quickKey(run, c.t, c.edges), full };
 }
 
 const describe = (c: Case) => JSON.stringify({ name: c.t.name, version: c.t.version ?? null, inputs: c.t.inputs ?? null, outputs: c.t.outputs ?? null, edges: c.edges, results: [...c.results] });
@@ -161,10 +131,10 @@ test('quickKey agrees with keyOf on random definitions, or declines', async () =
   let agreed = 0;
   const total = 25 * 40;
   for (let p = 0; p < 25; p++) {
-    const { run, keyOf } = await project(r);
+    const run = project(r);
     for (let i = 0; i < 40; i++) {
       const c = randomCase(r, false);
-      const { quick, full } = keys(run, keyOf, c);
+      const { quick, full } = keys(run, c);
       if (quick === undefined) continue;
       assert.ok(typeof full === 'string', `seed ${seed}: quickKey gave a key where manifestOf refused (${full}): ${describe(c)}`);
       assert.is(quick, full, `seed ${seed}: ${describe(c)}`);
@@ -179,15 +149,15 @@ test('on definitions the fast path is for, quickKey always answers, whatever ord
   const seed = runSeed();
   const r = random(seed);
   for (let p = 0; p < 15; p++) {
-    const { run, keyOf } = await project(r);
+    const run = project(r);
     for (let i = 0; i < 50; i++) {
       const c = randomCase(r, true);
-      const { quick, full } = keys(run, keyOf, c);
+      const { quick, full } = keys(run, c);
       assert.ok(typeof full === 'string', `seed ${seed}: manifestOf refused a plain case (${full}): ${describe(c)}`);
       assert.is(quick, full, `seed ${seed}: ${describe(c)}`);
       // The key is of the content, not of the order it was declared in.
       const other = reordered(r, c);
-      assert.equal(keys(run, keyOf, other), { quick: full, full }, `seed ${seed}: reordered ${describe(other)}`);
+      assert.equal(keys(run, other), { quick: full, full }, `seed ${seed}: reordered ${describe(other)}`);
     }
   }
 });
