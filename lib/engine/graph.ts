@@ -34,7 +34,7 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
       continue;
     }
     if (!NAME.test(t.name)) {
-      problems.push(new EngineError('bad-target', `target name ${JSON.stringify(t.name)} is not valid`, { target: t.name, hint: 'use letters, digits and - _ . : / (a group prefix such as "pki:"), no spaces, not starting with ":" or "-"' }));
+      problems.push(new EngineError('bad-target', `target name ${JSON.stringify(t.name)} is not valid`, { target: t.name, hint: 'use letters, digits and - _ . : / (a group prefix such as "certs:"), no spaces, not starting with ":" or "-"' }));
     }
     if (!t.deps || typeof t.deps !== 'object') {
       problems.push(new EngineError('bad-target', `${t.name}: deps must be an object of alias → target`, { target: t.name, hint: 'use deps: {} when it has no dependencies' }));

@@ -22,7 +22,7 @@ export function suggest(word: string, candidates: readonly string[], max = 3): s
     const c = candidate.toLowerCase();
     let score = editDistance(lower, c);
     if (score > limit) {
-      // A word that is a clear part of the candidate (`ca` in `pki:ca`) is still a good guess.
+      // A word that is a clear part of the candidate (`ca` in `certs:ca`) is still a good guess.
       if (lower.length >= 2 && (c.endsWith(`:${lower}`) || c.startsWith(lower) || c.includes(lower))) score = limit + 0.5;
       else continue;
     }

@@ -63,7 +63,7 @@ export interface ArtefactContext {
  * and dependency types and checks every use of `ctx.deps`.
  */
 export interface Target<R extends Json, D extends DepMap = DepMap> {
-  /** Unique name; the part before the first `:` is its group (`pki:ca` is in group `pki`). */
+  /** Unique name; the part before the first `:` is its group (`certs:ca` is in group `certs`). */
   name: string;
   /** One line for `--help` and the docs. */
   description: string;
@@ -120,7 +120,7 @@ export function alias(name: string, description: string, members: AnyTarget[]): 
   return { name, description, deps };
 }
 
-/** The group of a target name: `pki:ca` → `pki`; a name without a colon is its own group. */
+/** The group of a target name: `certs:ca` → `certs`; a name without a colon is its own group. */
 export function groupOf(name: string): string {
   const colon = name.indexOf(':');
   return colon === -1 ? name : name.slice(0, colon);
