@@ -11,9 +11,9 @@
 // (--explain). Stamps are flat: [path, hash, size, mtimeMs, ctimeMs, ino, mode, path, ...]; the mode
 // (permission bits) is part of what a target owns, null when not known (carried over from format 2).
 // The manifest leaves out what the record already holds (the declared outputs are the stamps' paths).
-// Format 2 payloads (the same, stamps without the mode) and format 1 payloads (one JSON object with
-// the fields by name, a tab, the manifest and timings) are still read, so a journal written by an
-// older engine rebuilds nothing; the first compaction rewrites it in format 3. Other payloads: `{"invalidated":true}` (a target whose artefacts the engine cannot
+// Format 2 payloads (the same, stamps without the mode) are still read, so a journal written by the
+// previous engine rebuilds nothing; the first compaction rewrites it in format 3. (Format 1, the first
+// engine's one JSON object per record, is not: see lib/engine/README.md.) Other payloads: `{"invalidated":true}` (a target whose artefacts the engine cannot
 // check started rebuilding: its record is reported as invalidated, its result is kept as `previous`);
 // `{"removed":true}` (cleaned). The first line is a header naming the format version.
 //
@@ -28,11 +28,10 @@ import type { Json } from './target.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { modeOf, stampMatches, type FileStamp } from './stat-cache.ts';
 
-/** The record schema this engine writes; format 1 and 2 records are read too. Other schemas mean "rebuild". */
+/** The record schema this engine writes; format 2 records are read too. Other schemas mean "rebuild". */
 export const SCHEMA = 3;
 const HEADER = `{"harder-state":${SCHEMA}}`;
-/** Journals written by older engines: read as they are, rewritten in format 3 by the next compaction. */
-const HEADER_1 = '{"harder-state":1}';
+/** A journal written by the previous engine: read as it is, rewritten in format 3 by the next compaction. */
 const HEADER_2 = '{"harder-state":2}';
 const INVALIDATED = '{"invalidated":true}';
 const REMOVED = '{"removed":true}';
@@ -174,22 +173,18 @@ class JournalRecord {
 
   coldPart(): ColdPart {
     if (!this.#parsed) {
-      let data: ColdJson & Partial<ColdPart> | undefined;
+      let data: ColdJson | undefined;
       try {
         data = JSON.parse(this.#cold);
       } catch {
         /* damaged */
       }
-      if (this.schema === 1) {
-        this.#parsed = { manifest: data?.manifest ?? EMPTY_MANIFEST, builtAt: data?.builtAt ?? '', ms: data?.ms ?? 0 };
-      } else {
-        // If it is damaged the manifest reads as empty, which can only make --explain list more
-        // changes; the key alone decides staleness.
-        const manifest: Manifest = data
-          ? { version: data.version ?? 0, files: data.files ?? {}, values: data.values ?? {}, env: data.env ?? {}, deps: data.deps ?? {}, outputs: Object.keys(this.outputsPart()) }
-          : EMPTY_MANIFEST;
-        this.#parsed = { manifest, builtAt: data?.builtAt ?? '', ms: data?.ms ?? 0 };
-      }
+      // If it is damaged the manifest reads as empty, which can only make --explain list more
+      // changes; the key alone decides staleness.
+      const manifest: Manifest = data
+        ? { version: data.version ?? 0, files: data.files ?? {}, values: data.values ?? {}, env: data.env ?? {}, deps: data.deps ?? {}, outputs: Object.keys(this.outputsPart()) }
+        : EMPTY_MANIFEST;
+      this.#parsed = { manifest, builtAt: data?.builtAt ?? '', ms: data?.ms ?? 0 };
     }
     return this.#parsed;
   }
@@ -262,28 +257,6 @@ function parseRecord2(name: string, text: string, at: number, schema: number): R
   return { kind: 'ok', record: new JournalRecord(schema, name, text.slice(at, t1), result, text.slice(t1 + 1, t2), outputs, outputsText, text.slice(t4 + 1, end)) as unknown as TargetRecord };
 }
 
-/** Reads a format 1 payload: `{hot fields by name}\t{manifest, builtAt, ms}`. */
-function parseRecord1(name: string, raw: string): ReadRecord {
-  const tab = raw.indexOf('\t');
-  try {
-    const record = JSON.parse(tab === -1 ? raw : raw.slice(0, tab)) as TargetRecord;
-    if (!record || typeof record !== 'object') return corrupt;
-    if (record.schema !== 1) return { kind: 'unusable', why: `its state record has schema ${String(record.schema)}, this engine writes ${SCHEMA}` };
-    if (record.name !== name || typeof record.resultHash !== 'string' || !record.outputs || tab === -1) return corrupt;
-    return { kind: 'ok', record: new JournalRecord(1, name, record.key as string, record.result, record.resultHash, record.outputs, undefined, raw.slice(tab + 1)) as unknown as TargetRecord };
-  } catch {
-    return { kind: 'unusable', why: 'its state record is corrupt (not JSON)' };
-  }
-}
-
-/** Parses the payload starting at `at`: format 1 payloads are JSON objects, format 2 and 3 (`schema`) start with the key. */
-function parseAt(name: string, text: string, at: number, schema: number): ReadRecord {
-  if (text.charCodeAt(at) !== 123) return parseRecord2(name, text, at, schema);
-  let end = text.indexOf('\n', at);
-  if (end === -1) end = text.length;
-  return parseRecord1(name, text.slice(at, end));
-}
-
 /**
  * The state of every target, loaded once from the journal. Writers must hold the run lock
  * (lib/engine/lock.ts); readers without it (dry runs, readStoredResult) see a consistent prefix.
@@ -297,9 +270,9 @@ export class StateStore {
   #fd: number | undefined;
   /** The file must be rewritten before appending (missing header, another format, torn tail). */
   #rewrite = false;
-  /** Loaded from a format 1 or 2 journal: the next writer rewrites it in format 3. */
+  /** Loaded from a format 2 journal: the next writer rewrites it in format 3. */
   #old = false;
-  /** The format of the loaded text's payloads (2 or 3; format 1 payloads are told apart by their `{`). */
+  /** The format of the loaded text's payloads (2 or 3). */
   #schema = SCHEMA;
   #tornTail = false;
 
@@ -314,7 +287,7 @@ export class StateStore {
     }
     let pos = text.indexOf('\n');
     const header = pos === -1 ? text : text.slice(0, pos);
-    if (header === HEADER_1 || header === HEADER_2) {
+    if (header === HEADER_2) {
       this.#old = true;
       this.#schema = 2;
     } else if (header !== HEADER) {
@@ -374,9 +347,9 @@ export class StateStore {
   get(name: string): ReadRecord {
     const slot = this.#slots.get(name);
     if (slot === undefined) return { kind: 'missing' };
-    if (typeof slot === 'number') return parseAt(name, this.#text, slot, this.#schema);
+    if (typeof slot === 'number') return parseRecord2(name, this.#text, slot, this.#schema);
     if (slot.record && !slot.invalidated) return { kind: 'ok', record: slot.record };
-    const read = typeof slot.payload === 'number' ? parseAt(name, this.#text, slot.payload, this.#schema) : parseRecord2(name, slot.payload, 0, SCHEMA);
+    const read = typeof slot.payload === 'number' ? parseRecord2(name, this.#text, slot.payload, this.#schema) : parseRecord2(name, slot.payload, 0, SCHEMA);
     if (read.kind === 'ok' && slot.invalidated) read.invalidated = true;
     return read;
   }
@@ -436,14 +409,14 @@ export class StateStore {
   /** A slot's payload as format 3 text, or undefined when it cannot be read (it is dropped). */
   #payloadNow(name: string, payload: number | string): string | undefined {
     if (typeof payload === 'string') return payload;
-    if (this.#schema === SCHEMA && this.#text.charCodeAt(payload) !== 123) {
+    if (this.#schema === SCHEMA) {
       let end = this.#text.indexOf('\n', payload);
       if (end === -1) end = this.#text.length;
       return this.#text.slice(payload, end);
     }
-    // Format 1 or 2: rewritten in format 3 (key, result, stamps and manifest as they were: nothing
+    // Format 2: rewritten in format 3 (key, result, stamps and manifest as they were: nothing
     // rebuilds; modes unknown until the next check records them).
-    const read = parseAt(name, this.#text, payload, this.#schema);
+    const read = parseRecord2(name, this.#text, payload, this.#schema);
     return read.kind === 'ok' ? serialise(read.record) : undefined;
   }
 
@@ -475,7 +448,7 @@ export class StateStore {
 
   /**
    * Ends the run's writes: compacts when the journal holds many superseded lines, and rewrites a
-   * format 1 or 2 journal in format 3 (call only while holding the run lock).
+   * format 2 journal in format 3 (call only while holding the run lock).
    */
   close(): void {
     if (this.#fd !== undefined) {

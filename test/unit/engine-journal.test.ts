@@ -1,5 +1,6 @@
-// State written by an older engine (journal format 1, stat cache format 1) is read as it is: nothing
-// rebuilds and nothing is re-hashed; the next writer rewrites both in the current formats.
+// State written by an older engine (journal format 2, stat cache format 1) is read as it is: nothing
+// rebuilds and nothing is re-hashed; the next writer rewrites both in the current formats. A format 1
+// journal (the first engine's, no longer read) counts as another format: everything rebuilds, no crash.
 
 import { chmodSync, existsSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,7 +38,7 @@ function project(root: string, value = 'a', probed = false) {
   return { targets, runs };
 }
 
-/** The journal as the format 1 engine wrote it: a JSON object of the hot fields, a tab, the manifest. */
+/** The journal as the format 1 engine wrote it: a JSON object of the hot fields, a tab, the manifest (no longer read). */
 function rewriteAsFormat1(outDir: string, names: string[]): void {
   let text = '{"harder-state":1}\n';
   for (const name of names) {
@@ -83,7 +84,7 @@ function rewriteStatCacheAsFormat1(outDir: string): void {
   writeFileSync(join(outDir, '.harder', 'stat-cache.json'), JSON.stringify({ format: 1, files }));
 }
 
-test('a format 1 journal and stat cache are read without rebuilding or re-hashing, then rewritten', async () => {
+test('a format 1 stat cache is read without re-hashing, then rewritten as the tsv', async () => {
   const root = tempProject('journal');
   const outDir = join(root, 'output');
   write(root, 'in.txt', 'in');
@@ -96,13 +97,13 @@ test('a format 1 journal and stat cache are read without rebuilding or re-hashin
     await build(root, { targets: first.targets, requested: ['h:top'] });
     assert.equal(first.runs.sort(), ['g:in', 'g:mid', 'g:other', 'h:top']);
     const names = ['g:in', 'g:other', 'g:mid', 'h:top'];
-    rewriteAsFormat1(outDir, names);
     rewriteStatCacheAsFormat1(outDir);
 
     // A dry run reads the old state and writes nothing.
     const dry = await build(root, { targets: project(root).targets, requested: ['h:top'], dryRun: true });
     assert.equal(withOutcome(dry, 'up-to-date'), names.slice().sort());
-    assert.ok(readFileSync(journalPath(outDir), 'utf8').startsWith('{"harder-state":1}\n'));
+    assert.ok(existsSync(join(outDir, '.harder', 'stat-cache.json')));
+    assert.not.ok(existsSync(join(outDir, '.harder', 'stat-cache.tsv')));
 
     const hashed = hashCounter.files;
     const second = project(root);
@@ -111,8 +112,7 @@ test('a format 1 journal and stat cache are read without rebuilding or re-hashin
     assert.equal(withOutcome(report, 'up-to-date'), names.slice().sort());
     assert.is(hashCounter.files, hashed, 'nothing re-hashed');
     assert.equal(report.entries['h:top']!.result, 3);
-    // The run rewrote both files in the current formats, with the same records.
-    assert.ok(readFileSync(journalPath(outDir), 'utf8').startsWith('{"harder-state":3}\n'));
+    // The run rewrote the stat cache in the current format, with the same stamps.
     assert.ok(existsSync(join(outDir, '.harder', 'stat-cache.tsv')));
     assert.not.ok(existsSync(join(outDir, '.harder', 'stat-cache.json')));
     const third = project(root);
@@ -120,13 +120,30 @@ test('a format 1 journal and stat cache are read without rebuilding or re-hashin
     assert.equal(third.runs, []);
     assert.is(hashCounter.files, hashed);
 
-    // The manifest survived the rewrite: --explain still names the field that changed.
-    const changed = project(root, 'b');
-    const r = await build(root, { targets: changed.targets, requested: ['h:top'] });
-    assert.is(r.entries['g:in']!.reason, 'value setting changed: "a" → "b"');
   } finally {
     delete process.env.HARDER_JOURNAL_TEST;
   }
+});
+
+test('a format 1 journal is another format: every target rebuilds (no crash), and the journal is rewritten in format 3', async () => {
+  const root = tempProject('journal');
+  const outDir = join(root, 'output');
+  write(root, 'in.txt', 'in');
+  write(root, 'b.txt', 'b');
+  await build(root, { targets: project(root).targets, requested: ['h:top'] });
+  rewriteAsFormat1(outDir, ['g:in', 'g:other', 'g:mid', 'h:top']);
+  assert.is(readRecord(outDir, 'g:in').kind, 'missing');
+  const dry = await build(root, { targets: project(root).targets, requested: ['h:top'], dryRun: true });
+  assert.equal(withOutcome(dry, 'would-build'), ['g:in', 'g:mid', 'g:other', 'h:top']);
+  assert.is(dry.entries['g:in']!.reason, 'never built');
+  const p = project(root);
+  const report = await build(root, { targets: p.targets, requested: ['h:top'] });
+  assert.equal(p.runs.sort(), ['g:in', 'g:mid', 'g:other', 'h:top']);
+  assert.equal(report.entries['h:top']!.result, 3);
+  assert.ok(readFileSync(journalPath(outDir), 'utf8').startsWith('{"harder-state":3}\n'));
+  const again = project(root);
+  await build(root, { targets: again.targets, requested: ['h:top'] });
+  assert.equal(again.runs, []);
 });
 
 test('a format 2 journal (stamps without modes) is read without rebuilding or re-hashing; modes are recorded from then on', async () => {
@@ -153,26 +170,26 @@ test('a format 2 journal (stamps without modes) is read without rebuilding or re
   assert.match(drifted.entries['g:in']!.reason, /^mode of out\/in.txt is 0600, want 06[46]4$/);
 });
 
-test('a format 1 record is explained from its own manifest before any rewrite', async () => {
+test('a format 2 record is explained from its own manifest before any rewrite', async () => {
   const root = tempProject('journal');
   const outDir = join(root, 'output');
   write(root, 'in.txt', 'in');
   write(root, 'b.txt', 'b');
   await build(root, { targets: project(root).targets, requested: ['h:top'] });
-  rewriteAsFormat1(outDir, ['g:in', 'g:other', 'g:mid', 'h:top']);
+  rewriteAsFormat2(outDir);
   write(root, 'b.txt', 'changed');
   const dry = await build(root, { targets: project(root).targets, requested: ['h:top'], dryRun: true });
   assert.match(dry.entries['g:in']!.reason, /^input file b\.txt changed: [0-9a-f]{8} → [0-9a-f]{8}$/);
   assert.equal(withOutcome(dry, 'up-to-date'), ['g:other']);
 });
 
-test('an invalidated format 1 line: honoured for a target with a probe, ignored where the engine checks every artefact', async () => {
+test('an invalidated line in a format 2 journal: honoured for a target with a probe, ignored where the engine checks every artefact', async () => {
   const root = tempProject('journal');
   const outDir = join(root, 'output');
   write(root, 'in.txt', 'in');
   write(root, 'b.txt', 'b');
   await build(root, { targets: project(root, 'a', true).targets, requested: ['h:top'] });
-  rewriteAsFormat1(outDir, ['g:in', 'g:other', 'g:mid', 'h:top']);
+  rewriteAsFormat2(outDir);
   writeFileSync(journalPath(outDir), `${readFileSync(journalPath(outDir), 'utf8')}"g:mid"\t{"invalidated":true}\n"g:other"\t{"invalidated":true}\n`);
   const p = project(root, 'a', true);
   const report = await build(root, { targets: p.targets, requested: ['h:top'] });
