@@ -13,7 +13,7 @@ import { buildImage, removeImage } from '../lib/docker/images.ts';
 import { nodeHandle } from '../lib/docker/node-access.ts';
 import { waitForSystemd } from '../lib/docker/systemd-ready.ts';
 import { defaultConfig, defaultNodes, type ClusterConfig } from '../tasks/config/config.ts';
-import { ipPlanTarget } from '../tasks/net/ip-plan.ts';
+import { ipPlanTarget, planIps } from '../tasks/net/ip-plan.ts';
 import { nodesStep } from '../tasks/nodes/index.ts';
 import { removeClusterObjects } from '../tasks/nodes/cleanup.ts';
 import { NODE_IMAGE_FILES, type BaseImage } from '../tasks/images/node-image.ts';
@@ -41,7 +41,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
 
 function setup(name: string, subnet: string, workers: number) {
   const config: ClusterConfig = { ...defaultConfig, clusterName: name, nodeSubnet: subnet, nodes: defaultNodes({ controlPlanes: 1, workers }) };
-  const plan = ipPlanTarget(config);
+  const plan = ipPlanTarget(config, planIps(config));
   const step = nodesStep(config, { plan });
   return { config, targets: [plan, ...step.all] };
 }

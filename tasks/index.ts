@@ -4,7 +4,7 @@
 
 import type { AnyTarget } from '../lib/engine/target.ts';
 import type { ClusterConfig } from './config/config.ts';
-import { ipPlanTarget } from './net/ip-plan.ts';
+import { ipPlanTarget, planIps } from './net/ip-plan.ts';
 import { certsStep } from './certs/index.ts';
 import { nodesStep } from './nodes/index.ts';
 import { binariesTargets } from './binaries/index.ts';
@@ -14,15 +14,18 @@ import { clusterStep, imageLoadsByName } from './cluster/index.ts';
 
 /** Every target of the project for one cluster config. The CLI registers these. */
 export function projectTargets(config: ClusterConfig): AnyTarget[] {
-  const plan = ipPlanTarget(config);
+  // Every address, computed once for this graph: each step that needs one gets this plan, and
+  // `net:plan` returns this very object (one source of truth).
+  const plan = planIps(config);
+  const planTarget = ipPlanTarget(config, plan);
   // Steps are added here in build order; each receives the earlier steps' targets it needs.
   const certs = certsStep(config);
-  const nodes = nodesStep(config, { plan });
+  const nodes = nodesStep(config, { plan: planTarget });
   const binaries = binariesTargets(config);
   const images = imagesTargets(config, { nodes: nodes.nodes });
   const cluster = clusterStep({
     config,
-    planTarget: plan,
+    planTarget,
     nodes: nodes.byNode,
     binaries: {
       'kube-apiserver': binaries.kubeApiserver,
@@ -43,7 +46,7 @@ export function projectTargets(config: ClusterConfig): AnyTarget[] {
       loads: imageLoadsByName(images.loads, { pause: 'pause', coredns: 'coredns', test: 'echo' }),
     },
   });
-  return [plan, ...certs.all, ...nodes.all, ...binaries.all, ...images.all, ...cluster.all];
+  return [planTarget, ...certs.all, ...nodes.all, ...binaries.all, ...images.all, ...cluster.all];
 }
 
 /** Parametrised commands of the CLI (tasks.ts): `load <image…>` loads local images into the worker nodes. */

@@ -220,8 +220,13 @@ export function planIps(config: ClusterConfig): IpPlan {
   };
 }
 
-/** The plan as a target, so every address-dependent target depends on it and rebuilds when it changes. */
-export function ipPlanTarget(config: ClusterConfig) {
+/**
+ * The plan as a target, so every address-dependent target depends on it and rebuilds when it changes.
+ * `plan` is the one computed for this graph (tasks/index.ts: `planIps(config)`, once); the target returns
+ * that very object, so what `net:plan` records and what every other step was built from cannot differ.
+ * Its key comes from the config fields the plan is computed from.
+ */
+export function ipPlanTarget(config: ClusterConfig, plan: IpPlan) {
   return target({
     name: 'net:plan',
     description: 'Plan every address: node IPs on the cluster network, pod CIDR per worker, service IPs',
@@ -239,6 +244,9 @@ export function ipPlanTarget(config: ClusterConfig) {
         apiServerPort: config.apiServerPort,
       },
     },
-    build: async (): Promise<IpPlan> => planIps(config),
+    build: async (): Promise<IpPlan> => plan,
   });
 }
+
+/** The `net:plan` target: its result is the graph's IpPlan. */
+export type PlanTarget = ReturnType<typeof ipPlanTarget>;

@@ -3,15 +3,18 @@
 
 import { target, type AnyTarget, type Target } from '../../lib/engine/target.ts';
 import type { ClusterConfig } from '../config/config.ts';
-import type { ipPlanTarget } from './ip-plan.ts';
+import type { PlanTarget } from './ip-plan.ts';
 import { CLUSTER_LABEL, NODE_LABEL, PART_LABEL } from '../nodes/labels.ts';
 
 export type ClusterNetwork = { name: string; id: string; subnet: string; gateway: string };
 
-/** Typed by result only (see BaseImageTarget in node-images.ts for why). */
-export type NetworkTarget = Target<ClusterNetwork, any>;
+/** What `net:network` reads: the host is ready (its result is not read) and the plan's subnet and gateway. */
+export type NetworkDeps = { host: AnyTarget; plan: PlanTarget };
 
-export function networkTarget(config: ClusterConfig, deps: { host: AnyTarget; plan: ReturnType<typeof ipPlanTarget> }): NetworkTarget {
+/** The `net:network` target, with its real result and dependency types (nodes read `ctx.deps.network.id`). */
+export type NetworkTarget = Target<ClusterNetwork, NetworkDeps>;
+
+export function networkTarget(config: ClusterConfig, deps: NetworkDeps): NetworkTarget {
   const labels = { [CLUSTER_LABEL]: config.clusterName, [PART_LABEL]: 'network' };
   return target({
     name: 'net:network',

@@ -14,7 +14,7 @@ import { loadImageIntoNode, nodeImageId, normalizeImageRef } from '../../lib/doc
 import { nodeHandle, type NodeHandle } from '../../lib/docker/node-access.ts';
 import type { AnyTarget } from '../../lib/engine/target.ts';
 import { defaultConfig, type ClusterConfig } from '../../tasks/config/config.ts';
-import { ipPlanTarget } from '../../tasks/net/ip-plan.ts';
+import { ipPlanTarget, planIps } from '../../tasks/net/ip-plan.ts';
 import { nodesStep } from '../../tasks/nodes/index.ts';
 import { COREDNS_IMAGE, imagesTargets, loadCommandTargets, PAUSE_IMAGE, podNodeTargets, TEST_IMAGE } from '../../tasks/images/cluster-images.ts';
 
@@ -32,7 +32,7 @@ let outDir: string;
 let registry: AnyTarget[];
 let node: NodeHandle;
 
-const plan = ipPlanTarget(config);
+const plan = ipPlanTarget(config, planIps(config));
 const nodes = nodesStep(config, { plan });
 const images = imagesTargets(config, { nodes: nodes.nodes });
 registry = [plan, ...nodes.all, ...images.all];
