@@ -19,7 +19,7 @@ export function projectTargets(config: ClusterConfig): AnyTarget[] {
   const plan = planIps(config);
   const planTarget = ipPlanTarget(config, plan);
   // Steps are added here in build order; each receives the earlier steps' targets it needs.
-  const certs = certsStep(config);
+  const certs = certsStep(config, plan);
   const nodes = nodesStep(config, { plan: planTarget });
   const binaries = binariesTargets(config);
   const images = imagesTargets(config, { nodes: nodes.nodes });

@@ -8,7 +8,7 @@ import { loadPrivateKeyPem } from '../../lib/pki/keys.ts';
 import { readIfExists } from '../../lib/pki/files.ts';
 import { organizations, parseCertRequest, resolveRequest } from '../../lib/pki/request.ts';
 import type { ClusterConfig } from '../config/config.ts';
-import { planIps } from '../net/ip-plan.ts';
+import type { IpPlan } from '../net/ip-plan.ts';
 import { certCatalog, type CertSpec } from './catalog.ts';
 
 export const WARN_DAYS = 30;
@@ -90,7 +90,8 @@ export function formatTable(header: string[], rows: string[][]): string[] {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
-export function certsCheckTarget(config: ClusterConfig) {
+export function certsCheckTarget(config: ClusterConfig, plan: IpPlan) {
+  const catalog = certCatalog(config, plan);
   return target({
     name: 'certs:check',
     description: `Check every certificate: signer, request config (CN/O/SANs), expiry (warns under ${WARN_DAYS} days)`,
@@ -98,7 +99,6 @@ export function certsCheckTarget(config: ClusterConfig) {
     alwaysRun: true,
     version: 1,
     build: async (ctx) => {
-      const catalog = certCatalog(config, planIps(config));
       const caCert = (id: string) => catalog.find((s) => s.id === id)!.cert;
       const now = new Date();
       const rows = await Promise.all(catalog.map((spec) => checkCert(ctx.root, spec, spec.signer ? caCert(spec.signer) : spec.cert, now)));

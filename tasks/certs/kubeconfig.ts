@@ -7,7 +7,7 @@ import { target } from '../../lib/engine/target.ts';
 import { describeCertificate } from '../../lib/pki/inspect.ts';
 import { replaceFiles } from '../../lib/pki/files.ts';
 import { workers, type ClusterConfig } from '../config/config.ts';
-import { planIps } from '../net/ip-plan.ts';
+import type { IpPlan } from '../net/ip-plan.ts';
 import type { PkiTargets } from './pki.ts';
 import { toYaml } from '../cluster/render/yaml.ts';
 
@@ -46,8 +46,7 @@ export type KubeconfigSpec = { id: string; certId: string; server: string; descr
  * Which kubeconfigs exist and where each points. admin is used from the host, which reaches the first
  * control plane directly on the Docker bridge; the components use the plan's in-cluster API URL.
  */
-export function kubeconfigCatalog(config: ClusterConfig): KubeconfigSpec[] {
-  const plan = planIps(config);
+export function kubeconfigCatalog(config: ClusterConfig, plan: IpPlan): KubeconfigSpec[] {
   const firstControlPlane = plan.nodes.find((n) => n.role === 'control-plane')!;
   const hostUrl = `https://${firstControlPlane.ip}:${config.apiServerPort}`;
   return [
@@ -91,8 +90,8 @@ function kubeconfigTarget(spec: KubeconfigSpec, config: ClusterConfig, pki: PkiT
   });
 }
 
-export function kubeconfigTargets(config: ClusterConfig, pki: PkiTargets) {
+export function kubeconfigTargets(config: ClusterConfig, pki: PkiTargets, plan: IpPlan) {
   const byId: Record<string, ReturnType<typeof kubeconfigTarget>> = {};
-  for (const spec of kubeconfigCatalog(config)) byId[spec.id] = kubeconfigTarget(spec, config, pki);
+  for (const spec of kubeconfigCatalog(config, plan)) byId[spec.id] = kubeconfigTarget(spec, config, pki);
   return { byId, all: Object.values(byId) };
 }

@@ -5,7 +5,7 @@
 import { target, type Target } from '../../lib/engine/target.ts';
 import { keySpecText, type KeySpec } from '../../lib/pki/key-spec.ts';
 import type { ClusterConfig } from '../config/config.ts';
-import { planIps } from '../net/ip-plan.ts';
+import type { IpPlan } from '../net/ip-plan.ts';
 import { caCatalog, leafCatalog, PKI_DIR, SIGNING_CONFIG, type CaId, type CertSpec } from './catalog.ts';
 
 /**
@@ -107,13 +107,12 @@ export type PkiTargets = {
 };
 
 /**
- * Builds the PKI targets. Addresses come from `planIps(config)` and are declared as input values of each
- * cert instead of a dependency on `net:plan`: the plan's result lists every node, so depending on it would
- * re-issue every address-bearing cert whenever a worker is added; per-cert values re-issue only the certs
- * whose own addresses changed. planIps is the same pure function net:plan runs, so they cannot disagree.
+ * Builds the PKI targets. Addresses come from the graph's plan (the object `net:plan` returns) and are
+ * declared as input values of each cert instead of a dependency on `net:plan`: the plan's result lists
+ * every node, so depending on it would re-issue every address-bearing cert whenever a worker is added;
+ * per-cert values re-issue only the certs whose own addresses changed.
  */
-export function pkiTargets(config: ClusterConfig): PkiTargets {
-  const plan = planIps(config);
+export function pkiTargets(config: ClusterConfig, plan: IpPlan): PkiTargets {
   const cas = {} as Record<CaId, CertTarget>;
   for (const spec of caCatalog()) cas[spec.id as CaId] = certTarget(spec, config, undefined);
   const leaves: Record<string, CertTarget> = {};

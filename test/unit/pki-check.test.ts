@@ -7,6 +7,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { issueToFiles } from '../../lib/pki/issue-to-files.ts';
 import { certsStep } from '../../tasks/certs/index.ts';
+import { planIps } from '../../tasks/net/ip-plan.ts';
 import { buildDirect, configWith, removeRoot, tempRoot } from './pki-support.ts';
 
 const config = configWith({ workers: 1 });
@@ -14,7 +15,7 @@ const DAY = 86_400_000;
 
 async function check(root: string): Promise<{ lines: string[]; error?: Error; result?: unknown }> {
   const lines: string[] = [];
-  const target = certsStep(config).check;
+  const target = certsStep(config, planIps(config)).check;
   try {
     const result = await target.build!({ deps: {}, root, outDir: join(root, 'output'), signal: new AbortController().signal, log: (l) => lines.push(l), previous: undefined, reason: 'test' });
     return { lines, result };

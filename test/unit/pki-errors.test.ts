@@ -6,11 +6,12 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PkiInputError } from '../../lib/pki/errors.ts';
 import { certsStep } from '../../tasks/certs/index.ts';
+import { planIps } from '../../tasks/net/ip-plan.ts';
 import { buildDirect, configWith, removeRoot, tempRoot } from './pki-support.ts';
 
 const config = configWith({ workers: 1 });
 const root = tempRoot();
-const step = certsStep(config);
+const step = certsStep(config, planIps(config));
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
 const snapshot = () => Object.fromEntries(readdirSync(join(root, 'output/pki')).sort().map((f) => [f, read(`output/pki/${f}`)]));
 let original: Record<string, string>;

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { certsStep } from '../../tasks/certs/index.ts';
+import { planIps } from '../../tasks/net/ip-plan.ts';
 import { ENCRYPTION_CONFIG, existingKey, renderEncryptionConfig } from '../../tasks/certs/encryption.ts';
 import { renderKubeconfig } from '../../tasks/certs/kubeconfig.ts';
 import { parseYaml } from '../lib/pyyaml.ts';
@@ -31,7 +32,7 @@ const KUBECONFIGS: [string, string, string, string][] = [
 ];
 
 test('one kubeconfig target per identity', () => {
-  const names = certsStep(config).kubeconfigs.all.map((t) => t.name).sort();
+  const names = certsStep(config, planIps(config)).kubeconfigs.all.map((t) => t.name).sort();
   assert.equal(names, ['kubeconfig:admin', 'kubeconfig:kube-controller-manager', 'kubeconfig:kube-proxy', 'kubeconfig:kube-scheduler', 'kubeconfig:kubelet:worker-1', 'kubeconfig:kubelet:worker-2', 'kubeconfig:kubelet:worker-3']);
 });
 
@@ -114,7 +115,7 @@ test('kubeconfig: names YAML would misread (numbers, booleans, ": ", quotes) rea
 
 test('encryption config: a rebuild keeps the key; an unusable file is refused, not replaced', async () => {
   const before = read(ENCRYPTION_CONFIG);
-  const encryption = certsStep(config).encryption;
+  const encryption = certsStep(config, planIps(config)).encryption;
   const ctx = { deps: {}, root, outDir: join(root, 'output'), signal: new AbortController().signal, log: () => {}, previous: undefined, reason: 'test' };
   const first = await encryption.build!(ctx);
   assert.is(read(ENCRYPTION_CONFIG), before);

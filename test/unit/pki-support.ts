@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { AnyTarget, Json } from '../../lib/engine/target.ts';
 import { defaultConfig, defaultNodes, type ClusterConfig } from '../../tasks/config/config.ts';
 import { certsStep } from '../../tasks/certs/index.ts';
+import { planIps } from '../../tasks/net/ip-plan.ts';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -34,7 +35,7 @@ export function configWith(overrides: Partial<ClusterConfig> & { workers?: numbe
  * builds produce. Tests about incremental behaviour go through the engine's runBuild instead.
  */
 export async function buildDirect(config: ClusterConfig, root: string, requested = 'certs'): Promise<Map<string, Json>> {
-  const targets: AnyTarget[] = certsStep(config).all;
+  const targets: AnyTarget[] = certsStep(config, planIps(config)).all;
   const running = new Map<string, Promise<Json>>();
   const results = new Map<string, Json>();
   const run = (t: AnyTarget): Promise<Json> => {
