@@ -94,7 +94,8 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       stderr.write(`${await renderError(error, verbose)}\n(the targets above are those of the default config: these options are invalid)\n`);
       return EXIT.usage;
     }
-    const registry = project.targets(config);
+    const { recordedTargets } = await import('../engine/state.ts');
+    const registry = project.targets(config, { recorded: recordedTargets(opts.outDir ?? join(opts.root, 'output')) });
     if (args.flags.help) {
       await help(registry);
       return EXIT.ok;
@@ -163,10 +164,12 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
           force: args.flags.force,
           dryRun: args.flags.dryRun,
           keepGoing: args.flags.keepGoing,
+          yes: args.flags.yes,
           signal: controller.signal,
           reporter,
         });
         // A killed run's temp file may hold a private key: say that it was removed.
+        for (const what of report.destructive ?? []) if (args.flags.dryRun) stdout.write(`would remove ${what}\n`);
         if (report.removedTemps) stdout.write(`removed ${report.removedTemps.length} temp file(s) left by killed runs: ${report.removedTemps.join(', ')}\n`);
         for (const failure of report.failures) stderr.write(`${await renderFailure(failure, verbose)}\n`);
         if (!report.ok) code = EXIT.failed;

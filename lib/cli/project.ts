@@ -1,6 +1,7 @@
 // What a project hands the CLI: its flags, how they become a config, its targets, and its commands.
 // See lib/cli/README.md for how to add a parametrised command such as `load <image…>`.
 
+import type { RecordedTargets } from '../engine/state.ts';
 import type { AnyTarget } from '../engine/target.ts';
 import type { ProjectFlag } from './args.ts';
 
@@ -21,6 +22,9 @@ export type ProjectCommand<C> = {
   targets(args: string[], config: C, registry: readonly AnyTarget[]): AnyTarget[];
 };
 
+/** What the CLI hands a project's `targets` besides the config. */
+export type TargetsContext = { recorded: RecordedTargets };
+
 /** What the CLI hands a project's `configure` besides the flags. */
 export type ConfigureContext = { cwd: string; warn(line: string): void };
 
@@ -35,7 +39,10 @@ export type CliProject<C> = {
    * project root); `context.warn` prints a warning line.
    */
   configure?(flags: Record<string, string>, root: string, context: ConfigureContext): C;
-  /** Every target for this config. */
-  targets(config: C): AnyTarget[];
+  /**
+   * Every target for this config. `context.recorded` lists the targets the last runs recorded (read
+   * from the journal on first use), e.g. to add a removal for a recorded node no longer in the config.
+   */
+  targets(config: C, context?: TargetsContext): AnyTarget[];
   commands?: Record<string, ProjectCommand<C>>;
 };

@@ -80,6 +80,17 @@ export async function runBuild(opts: BuildOptions): Promise<BuildReport> {
   const lock = opts.dryRun ? undefined : acquireLock(outDir);
   try {
     const run = new Run(graph, opts, root, outDir, forced);
+    // Destructive targets are refused before anything runs, all of them in one error.
+    const destructive = run.destructiveRuns(names);
+    if (destructive.length && !opts.dryRun && !opts.yes) {
+      const what = destructive.map((d) => d.what);
+      throw new EngineError('needs-yes', `the run would remove ${what.join(', ')}; nothing was changed: run again with --yes to remove ${destructive.length > 1 ? 'them' : 'it'}`, {
+        target: destructive[0]!.name,
+        hint: `or put ${destructive.length > 1 ? 'them' : 'it'} back in the config; --dry-run lists what a run would remove`,
+        details: destructive.map((d) => `${d.name}: removes ${d.what}`),
+      });
+    }
+    if (destructive.length) run.destructive = destructive.map((d) => d.what);
     // Only with the lock held: no other run of ours can be mid-write, so a temp is a dead writer's.
     if (lock) run.removedTemps = removeStaleTemps(run.knownFiles()).map((path) => relative(root, path));
     return await run.execute(names, started);
@@ -211,6 +222,8 @@ class Run {
   readonly repairs = new Map<string, string>();
   /** Temp files of killed runs removed before this run started (project-relative). */
   removedTemps: string[] = [];
+  /** What the destructive targets of this run remove (the report's `destructive`). */
+  destructive: string[] = [];
   stopReason: string | undefined;
   /** Set during the synchronous pass: refusals of precious targets stop the run once it ends. */
   quickPass = false;
@@ -236,6 +249,20 @@ class Run {
     // those waiting probes held every slot and cheap ones (an image inspect) queued behind them. The
     // bound only guards against a project with thousands of probes starting them all at once.
     this.probeSlots = new Slots(Math.max(128, 16 * jobs));
+  }
+
+  /** What the destructive targets would remove, of those that would build (no usable record, forced, or always run). */
+  destructiveRuns(names: string[]): { name: string; what: string }[] {
+    const out: { name: string; what: string }[] = [];
+    for (const name of names) {
+      const t = this.graph.byName.get(name)!;
+      if (!t.destructive || !t.build) continue;
+      const read = this.store.get(name);
+      const recorded = read.kind === 'ok' && !read.invalidated;
+      if (recorded && !this.forced.has(name) && !t.alwaysRun) continue;
+      out.push({ name, what: typeof t.destructive === 'string' ? t.destructive : name });
+    }
+    return out;
   }
 
   /** Every file whose temps the engine may remove: every registered target's outputs, and the state files. */
@@ -317,6 +344,7 @@ class Run {
       ms: performance.now() - started,
     };
     if (this.removedTemps.length) report.removedTemps = this.removedTemps;
+    if (this.destructive.length) report.destructive = this.destructive;
     opts.reporter?.end?.(report);
     return report;
   }
@@ -620,8 +648,14 @@ class Run {
     // The old record stays until the new one replaces it: where the engine checks every artefact, a
     // failed, cancelled or killed build is judged by what it left (output hashes). Elsewhere the
     // record is invalidated first: the next run must not trust artefacts it cannot see.
+    if (t.destructive && !this.opts.yes) {
+      // The up-front check names these before anything runs; this catches one decided later (a changed key).
+      const what = typeof t.destructive === 'string' ? t.destructive : name;
+      return this.fail(name, new EngineError('needs-yes', `the run would remove ${what}: run again with --yes`, { target: name }), started);
+    }
     if (!trustsOwnChecks(t)) this.store.invalidate(name);
     this.opts.reporter?.targetStart?.(name, reason);
+    const forgotten = new Set<string>();
     const deps: Record<string, Json> = {};
     for (const [alias, dep] of edges) deps[alias] = this.entries[dep]!.result ?? null;
     let result: unknown;
@@ -634,6 +668,9 @@ class Run {
         outDir: this.outDir,
         previous: record?.result,
         reason,
+        forget: (names: string[]) => {
+          for (const n of names) forgotten.add(n);
+        },
       });
     } catch (error) {
       if (this.controller.signal.aborted && this.stopReason) {
@@ -657,7 +694,8 @@ class Run {
     const json = JSON.parse(JSON.stringify(result ?? null)) as Json;
     const resultHash = hashJson(json);
     const ms = performance.now() - started;
-    this.store.put({ schema: SCHEMA, name, key: key!, manifest: manifest!, result: json, resultHash, outputs, builtAt: new Date().toISOString(), ms: Math.round(ms) });
+    if (!forgotten.has(name)) this.store.put({ schema: SCHEMA, name, key: key!, manifest: manifest!, result: json, resultHash, outputs, builtAt: new Date().toISOString(), ms: Math.round(ms) });
+    for (const n of forgotten) this.store.remove(n);
     this.resultHashes.set(name, resultHash);
     this.finish(name, { outcome: 'built', reason, result: json, ms });
   }

@@ -3,7 +3,7 @@
 
 export { runBuild } from './executor.ts';
 export { cleanTargets, type CleanOptions, type CleanReport } from './clean.ts';
-export { readStoredResult, readRecord, journalPath, StateStore, type TargetRecord, type Manifest } from './state.ts';
+export { readStoredResult, readRecord, recordedTargets, journalPath, StateStore, type RecordedTargets, type TargetRecord, type Manifest } from './state.ts';
 export { graphDot, graphStates, STATE_COLOURS, type NodeState } from './dot.ts';
 export { EngineError, InvalidGraphError, type EngineErrorKind } from './errors.ts';
 export { hashCounter } from './stat-cache.ts';

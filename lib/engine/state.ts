@@ -475,3 +475,24 @@ export function readStoredResult(outDir: string, name: string): Json | undefined
   if (read.kind !== 'ok' || read.invalidated) return undefined;
   return read.record.result;
 }
+
+/** What a project may know of the last runs while it composes its graph: the targets with a record. */
+export type RecordedTargets = {
+  /** Names of every target with a record (loads the journal once, on the first call). */
+  names(): string[];
+  /** The stored result of one of them (undefined when it has none usable). */
+  result(name: string): Json | undefined;
+};
+
+/** A lazy, read-only view of the journal in `outDir` (no lock: a consistent prefix, as for dry runs). */
+export function recordedTargets(outDir: string): RecordedTargets {
+  let store: StateStore | undefined;
+  const load = (): StateStore => (store ??= new StateStore(outDir));
+  return {
+    names: () => load().names(),
+    result: (name) => {
+      const read = load().get(name);
+      return read.kind === 'ok' && !read.invalidated ? read.record.result : undefined;
+    },
+  };
+}

@@ -48,6 +48,12 @@ export interface BuildContext<D extends DepMap> {
   previous: unknown;
   /** Why the engine decided to run this target, as one line (what --explain prints). */
   reason: string;
+  /**
+   * Drops the records of these targets once this build succeeds (for a target that removes what
+   * they made: the next run finds nothing recorded for them). May name the target itself, which is
+   * then not recorded either. Always set by the engine (optional only for hand-made contexts in tests).
+   */
+  forget?(names: string[]): void;
 }
 
 /** Handed to `probe` and `clean`. */
@@ -103,6 +109,13 @@ export interface Target<R extends Json, D extends DepMap = DepMap> {
    * whatever their key. Their result is still stored and passed to dependents.
    */
   alwaysRun?: boolean;
+  /**
+   * Set on targets whose build removes something (a node and its workload). The engine refuses a run
+   * in which any of them would build unless it is given `yes` (the CLI's --yes), naming all of them in
+   * one error (kind needs-yes) before anything runs; a dry run lists them. A string says what it
+   * removes, for those messages (`harder-worker-3 (node worker-3)`); `true` uses the target's name.
+   */
+  destructive?: boolean | string;
 }
 
 /**

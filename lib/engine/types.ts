@@ -32,6 +32,8 @@ export type BuildReport = {
   ms: number;
   /** Temp files (project-relative) that killed runs left beside owned or state files, removed first. */
   removedTemps?: string[];
+  /** What the destructive targets that would build (dry run) or were allowed to build remove, one line each. */
+  destructive?: string[];
 };
 
 /** Receives progress events. Every method is optional. */
@@ -64,6 +66,8 @@ export type BuildOptions = {
   dryRun?: boolean;
   /** After a failure, keep building everything that does not depend on it. */
   keepGoing?: boolean;
+  /** Allows destructive targets to build; without it a run in which one would build is refused (needs-yes). */
+  yes?: boolean;
   /** Aborting it cancels the run: no new targets start, running builds see their ctx.signal abort. */
   signal?: AbortSignal;
   reporter?: Reporter;
