@@ -10,10 +10,12 @@ import { nodesStep } from './nodes/index.ts';
 import { binariesTargets } from './binaries/index.ts';
 import { corednsImageFor, imagesTargets, loadCommand, pauseImageFor, TEST_IMAGE, TEST_IMAGE_PORT } from './images/cluster-images.ts';
 import type { ProjectCommand } from '../lib/cli/index.ts';
+import type { TargetsContext } from '../lib/cli/project.ts';
+import { nodeRemovalTargets } from './nodes/removal.ts';
 import { clusterStep, imageLoadsByName } from './cluster/index.ts';
 
 /** Every target of the project for one cluster config. The CLI registers these. */
-export function projectTargets(config: ClusterConfig): AnyTarget[] {
+export function projectTargets(config: ClusterConfig, context?: TargetsContext): AnyTarget[] {
   // Every address, computed once for this graph: each step that needs one gets this plan, and
   // `net:plan` returns this very object (one source of truth).
   const plan = planIps(config);
@@ -46,7 +48,10 @@ export function projectTargets(config: ClusterConfig): AnyTarget[] {
       loads: imageLoadsByName(images.loads, { pause: 'pause', coredns: 'coredns', test: 'echo' }),
     },
   });
-  return [planTarget, ...certs.all, ...nodes.all, ...binaries.all, ...images.all, ...cluster.all];
+  // A recorded node no longer in the config is removed by its own (destructive) target, part of `cluster`.
+  const removals = nodeRemovalTargets(config, context?.recorded, { kubectl: binaries.kubectl, adminKubeconfig: certs.kubeconfigs.byId['admin']!, apiserverReady: cluster.controlPlane.ready });
+  for (const removal of removals) cluster.cluster.deps[removal.name] = removal;
+  return [planTarget, ...certs.all, ...nodes.all, ...binaries.all, ...images.all, ...cluster.all, ...removals];
 }
 
 /** Parametrised commands of the CLI (tasks.ts): `load <image…>` loads local images into the worker nodes. */

@@ -4,7 +4,7 @@
 import { target, type AnyTarget, type Target } from '../../lib/engine/target.ts';
 import type { ClusterConfig } from '../config/config.ts';
 import type { PlanTarget } from './ip-plan.ts';
-import { CLUSTER_LABEL, NODE_LABEL, PART_LABEL } from '../nodes/labels.ts';
+import { CLUSTER_LABEL, PART_LABEL } from '../nodes/labels.ts';
 
 export type ClusterNetwork = { name: string; id: string; subnet: string; gateway: string };
 
@@ -20,13 +20,14 @@ export function networkTarget(config: ClusterConfig, deps: NetworkDeps): Network
     name: 'net:network',
     description: `Docker bridge network "${config.clusterName}" with the planned subnet and gateway`,
     deps: { host: deps.host, plan: deps.plan },
-    inputs: { values: { clusterName: config.clusterName, nodeNames: config.nodes.map((n) => n.name) } },
+    // Not the node names: a node that left the config is removed by its own target, remove:node:<name>
+    // (tasks/nodes/removal.ts), never as a side effect of this one.
+    inputs: { values: { clusterName: config.clusterName } },
     build: async (ctx): Promise<ClusterNetwork> => {
       const { connectDocker } = await import('../../lib/docker/connect.ts');
       const { ensureNetwork } = await import('../../lib/docker/networks.ts');
       const { removeContainer, inspectContainer } = await import('../../lib/docker/containers.ts');
       const docker = await connectDocker();
-      await removeOrphanNodes(config, ctx.log);
       return ensureNetwork(
         docker,
         { name: config.clusterName, subnet: ctx.deps.plan.subnet, gateway: ctx.deps.plan.gateway, labels },
@@ -61,24 +62,4 @@ export function networkTarget(config: ClusterConfig, deps: NetworkDeps): Network
       await removeClusterObjects(config.clusterName, ctx.log);
     },
   });
-}
-
-/**
- * Removes node containers (and their containerd volumes) of this cluster whose node is no longer in the
- * config, e.g. after `--workers 1` following a run with two: no target owns them any more.
- */
-async function removeOrphanNodes(config: ClusterConfig, log: (line: string) => void): Promise<void> {
-  const { connectDocker } = await import('../../lib/docker/connect.ts');
-  const { listContainersByLabel, listVolumesByLabel, removeContainer, removeVolume } = await import('../../lib/docker/containers.ts');
-  const docker = await connectDocker();
-  const wanted = new Set(config.nodes.map((n) => n.name));
-  for (const container of await listContainersByLabel(docker, { [CLUSTER_LABEL]: config.clusterName, [PART_LABEL]: 'node' })) {
-    const node = container.Labels[NODE_LABEL];
-    if (node === undefined || wanted.has(node)) continue;
-    await removeContainer(docker, container.Id);
-    log(`removed ${container.Names[0]?.replace(/^\//, '')}: node ${node} is no longer in the config`);
-    for (const volume of await listVolumesByLabel(docker, { [CLUSTER_LABEL]: config.clusterName, [NODE_LABEL]: node })) {
-      await removeVolume(docker, volume);
-    }
-  }
 }
