@@ -147,12 +147,19 @@ test('a failing build: one readable error with hint, exit 1; --verbose adds the 
 
 test('the lock refuses a second run naming the first one\'s pid, and a stale lock is recovered', async () => {
   const root = project();
-  const first = start(root, ['all', '-j', '1'], { FIXTURE_DELAY: '300' });
+  // The first run's builds wait for the gate file, created only once the second run was refused: the
+  // first run holds the lock all that time, however slowly either process starts.
+  const gate = join(root, 'gate');
+  const first = start(root, ['all', '-j', '1'], { FIXTURE_GATE: gate });
   await waitFor('the first build to start', () => log(root).length > 0);
   const second = await cli(root, ['all']);
+  const during = log(root);
+  writeFileSync(gate, '');
   assert.is(second.code, 1);
   assert.match(second.stderr, new RegExp(`^✗ another run \\(pid ${first.child.pid}\\) is using ${root}/output\\n  hint: wait for it to finish, or stop it \\(kill ${first.child.pid}\\)`));
-  assert.is((await first.done).code, 0);
+  assert.equal(during, ['start src:seed'], 'the first run was still at its first build');
+  const firstRun = await first.done;
+  assert.is(firstRun.code, 0, firstRun.stderr);
   // A lock left by a process that is gone: taken over.
   const dead = spawn(process.execPath, ['-e', '']);
   await new Promise((resolve) => dead.on('close', resolve));
