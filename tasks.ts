@@ -6,18 +6,21 @@ import { fileURLToPath } from 'node:url';
 import { runCli } from './lib/cli/index.ts';
 import type { ClusterConfig } from './tasks/config/config.ts';
 import * as project from './tasks/index.ts';
-import { configFromFlags, projectFlags } from './tasks/config/options.ts';
+import { configureCluster, recordSpec, specCommand, specFlags } from './tasks/config/spec.ts';
 
 const code = await runCli<ClusterConfig>({
   argv: process.argv.slice(2),
   root: dirname(fileURLToPath(import.meta.url)),
   project: {
     program: 'npx tsx tasks.ts',
-    flags: projectFlags,
-    configure: configFromFlags,
+    flags: specFlags,
+    // defaults ← harder.config.ts (or --config FILE) ← flags recorded in output/spec.json ← this run's flags.
+    configure: configureCluster,
+    record: recordSpec,
     targets: project.projectTargets,
     // Parametrised commands such as `load <image…>` (see lib/cli/README.md).
-    commands: project.projectCommands(),
+    // `spec` prints the effective spec and where each field came from (tasks/config/spec.ts).
+    commands: { ...project.projectCommands(), spec: specCommand },
   },
 });
 

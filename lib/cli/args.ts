@@ -1,7 +1,7 @@
 // Argument parsing: the engine's flags, the project's flags (declared by the project), positionals.
 // Hand-written (no dependency) so start-up stays fast and messages can suggest the closest flag.
 
-import { suggest } from '../engine/suggest.ts';
+import { suggest } from '../engine/index.ts';
 import { CliError } from './errors.ts';
 
 /** A flag the project declares (tasks/config/options.ts): `--workers N`. */

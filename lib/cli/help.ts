@@ -1,6 +1,6 @@
 // --help: usage, the targets grouped by group with descriptions, project commands, and flags.
 
-import { groupOf, type AnyTarget } from '../engine/target.ts';
+import { groupOf, type AnyTarget } from '../engine/index.ts';
 import { ENGINE_FLAGS, type ProjectFlag } from './args.ts';
 import type { ProjectCommand } from './project.ts';
 

@@ -3,8 +3,8 @@
 // projects in tests: runCli({ argv, root, project }).
 
 import { join } from 'node:path';
-import { EngineError, InvalidGraphError } from '../engine/errors.ts';
-import type { AnyTarget } from '../engine/target.ts';
+// Only through the engine's index, which is cheap to load: the executor loads on runBuild's first call.
+import { cleanTargets, EngineError, graphDot, graphStates, InvalidGraphError, recordedTargets, runBuild, summarizeNames, type AnyTarget } from '../engine/index.ts';
 import { parseArgs } from './args.ts';
 import { CliError } from './errors.ts';
 import type { CliProject, ProjectCommand } from './project.ts';
@@ -16,7 +16,7 @@ const renderError = async (error: unknown, verbose: boolean) => (await import('.
 const renderFailure = async (...args: Parameters<typeof import('./render-error.ts').renderFailure>) => (await import('./render-error.ts')).renderFailure(...args);
 
 export { CliError, ConfigError, OptionError, type CliErrorKind } from './errors.ts';
-export type { CliProject, ConfigureContext, ProjectCommand } from './project.ts';
+export type { CliProject, CommandIo, ConfigureContext, ProjectCommand, RecordContext } from './project.ts';
 export type { ProjectFlag } from './args.ts';
 
 export type CliOptions<C> = {
@@ -73,20 +73,21 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
   try {
     const args = parseArgs(opts.argv, project.flags);
     verbose = args.flags.verbose;
-    const context = { cwd: opts.cwd ?? process.cwd(), warn: (line: string) => void stderr.write(`warning: ${line}\n`) };
+    const outDir = opts.outDir ?? join(opts.root, 'output');
+    const context = { cwd: opts.cwd ?? process.cwd(), warn: (line: string) => void stderr.write(`warning: ${line}\n`), outDir };
     const commands: Record<string, ProjectCommand<C>> = project.commands ?? {};
     const help = async (registry: readonly AnyTarget[]): Promise<void> =>
       void stdout.write(await helpText({ program: project.program, targets: registry, flags: project.flags ?? [], commands: commands as Record<string, ProjectCommand<never>> }));
     let config: C;
     try {
-      config = project.configure ? project.configure(args.project, opts.root, context) : (undefined as C);
+      config = project.configure ? await project.configure(args.project, opts.root, context) : (undefined as C);
     } catch (error) {
       // --help works whatever the options: it lists the targets of the default config, then says what
       // is wrong with the options given (exit 2, as for any bad option).
       if (!args.flags.help || !(error instanceof CliError) || !project.configure) throw error;
       let defaults: AnyTarget[];
       try {
-        defaults = project.targets(project.configure({}, opts.root, context));
+        defaults = project.targets(await project.configure({}, opts.root, context));
       } catch {
         throw error;
       }
@@ -94,7 +95,6 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       stderr.write(`${await renderError(error, verbose)}\n(the targets above are those of the default config: these options are invalid)\n`);
       return EXIT.usage;
     }
-    const { recordedTargets } = await import('../engine/state.ts');
     const registry = project.targets(config, { recorded: recordedTargets(opts.outDir ?? join(opts.root, 'output')) });
     if (args.flags.help) {
       await help(registry);
@@ -104,6 +104,14 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
     let targets: readonly AnyTarget[] = registry;
     let requested = args.positionals;
     const first = requested[0];
+    const record = async (): Promise<void> =>
+      project.record?.(config, { outDir, dryRun: args.flags.dryRun, explain: args.flags.explain || args.flags.dryRun, say: (line) => void stdout.write(`${line}\n`) });
+    const runner = first !== undefined && Object.hasOwn(commands, first) && !names.has(first) ? commands[first]!.run : undefined;
+    if (runner) {
+      // A command that builds nothing (`spec`): no target, no lock, no Docker.
+      await record();
+      return await runner(requested.slice(1), config, { out: (text) => void stdout.write(text), dryRun: args.flags.dryRun });
+    }
     if (first !== undefined && Object.hasOwn(commands, first) && !names.has(first)) {
       const generated = commands[first]!.targets(requested.slice(1), config, registry);
       targets = [...registry, ...generated.filter((t) => !registry.includes(t))];
@@ -120,22 +128,19 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       await help(registry);
       return EXIT.ok;
     }
-    const outDir = opts.outDir ?? join(opts.root, 'output');
     if (args.flags.graph) {
       const wanted = requested.length ? requested : targets.map((t) => t.name);
-      const { graphDot, graphStates } = await import('../engine/dot.ts');
       const states = await graphStates({ targets, requested: wanted, root: opts.root, outDir });
       stdout.write(graphDot(targets, wanted, states, 'targets'));
       return EXIT.ok;
     }
     const cleans = requested.filter((r) => r.startsWith('clean:') && !names.has(r)).map((r) => r.slice('clean:'.length));
     const builds = requested.filter((r) => !(r.startsWith('clean:') && !names.has(r)));
+    await record();
     let code: number = EXIT.ok;
     if (cleans.length) {
-      const { cleanTargets } = await import('../engine/clean.ts');
       const dryRun = args.flags.dryRun;
       const report = await cleanTargets({ targets, requested: cleans, root: opts.root, outDir, yes: args.flags.yes, dryRun, signal: controller.signal, log: (t, m) => stdout.write(`  ${t}: ${m}\n`) });
-      const { summarizeNames } = await import('../engine/summarize.ts');
       const list = (names: string[]): string => (verbose ? names.join(', ') : summarizeNames(names));
       for (const item of report.removed) stdout.write(`${dryRun ? 'would remove' : 'removed'} ${item}\n`);
       for (const item of report.removedTemps) stdout.write(`${dryRun ? 'would remove' : 'removed'} ${item} (a killed run's temp file)\n`);
@@ -152,9 +157,6 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       const live = !!stdout.isTTY && !env.CI && !args.flags.plain && !args.flags.dryRun;
       const reporter = createReporter({ out: stdout, live, explain: args.flags.explain || args.flags.dryRun, verbose });
       try {
-        // The executor (and the graph, state and hashing modules behind it) loads only for a build:
-        // --help and the argument errors do not pay for it.
-        const { runBuild } = await import('../engine/executor.ts');
         const report = await runBuild({
           targets,
           requested: builds,

@@ -1,8 +1,7 @@
 // What a project hands the CLI: its flags, how they become a config, its targets, and its commands.
 // See lib/cli/README.md for how to add a parametrised command such as `load <image…>`.
 
-import type { RecordedTargets } from '../engine/state.ts';
-import type { AnyTarget } from '../engine/target.ts';
+import type { AnyTarget, RecordedTargets } from '../engine/index.ts';
 import type { ProjectFlag } from './args.ts';
 
 /**
@@ -20,13 +19,38 @@ export type ProjectCommand<C> = {
    * for bad arguments. `registry` is the project's targets, to depend on.
    */
   targets(args: string[], config: C, registry: readonly AnyTarget[]): AnyTarget[];
+  /**
+   * A command that builds nothing (`tasks.ts spec`): when present, the CLI calls it instead of building
+   * `targets`, after `record`, and exits with the code it returns. `targets` is then never called.
+   */
+  run?(args: string[], config: C, io: CommandIo): number | Promise<number>;
+};
+
+/** What a command's `run` may use: where to print, and whether this is a dry run. */
+export type CommandIo = { out(text: string): void; dryRun: boolean };
+
+/** What the CLI hands a project's `record`. */
+export type RecordContext = {
+  /** The state directory (`<root>/output`). */
+  outDir: string;
+  /** A dry run: record nothing, say what would be recorded. */
+  dryRun: boolean;
+  /** --explain (or a dry run): say every change field by field. */
+  explain: boolean;
+  /** Prints one line to stdout. */
+  say(line: string): void;
 };
 
 /** What the CLI hands a project's `targets` besides the config. */
 export type TargetsContext = { recorded: RecordedTargets };
 
 /** What the CLI hands a project's `configure` besides the flags. */
-export type ConfigureContext = { cwd: string; warn(line: string): void };
+export type ConfigureContext = {
+  cwd: string;
+  warn(line: string): void;
+  /** The state directory (`<root>/output`), where a project may keep what earlier runs recorded. */
+  outDir: string;
+};
 
 export type CliProject<C> = {
   /** How the user starts the CLI, for usage lines: `npx tsx tasks.ts`. */
@@ -38,7 +62,14 @@ export type CliProject<C> = {
    * at once) for invalid values. `context.cwd` is where relative paths given by the user start (not the
    * project root); `context.warn` prints a warning line.
    */
-  configure?(flags: Record<string, string>, root: string, context: ConfigureContext): C;
+  configure?(flags: Record<string, string>, root: string, context: ConfigureContext): C | Promise<C>;
+  /**
+   * Persists what this run's options changed (tasks/config/spec.ts records flags in output/spec.json, so
+   * the next run keeps them). Called once, when the run goes ahead: after the targets and arguments are
+   * checked, before any build, clean or command `run`; never for --help, --graph or a run that lists help.
+   * With `dryRun` it must write nothing.
+   */
+  record?(config: C, context: RecordContext): void | Promise<void>;
   /**
    * Every target for this config. `context.recorded` lists the targets the last runs recorded (read
    * from the journal on first use), e.g. to add a removal for a recorded node no longer in the config.

@@ -1,8 +1,8 @@
 // Error rendering: one readable block per problem (headline, facts, hint), in a single exhaustive switch
 // over every error kind — a new kind fails to compile until it has a message here. Stacks only with --verbose.
 
-import { EngineError, InvalidGraphError, type EngineErrorKind } from '../engine/errors.ts';
-import type { Failure } from '../engine/types.ts';
+import { EngineError, InvalidGraphError, type EngineErrorKind } from '../engine/index.ts';
+import type { Failure } from '../engine/index.ts';
 import { CliError, ConfigError, type CliErrorKind } from './errors.ts';
 
 export type ErrorKind = EngineErrorKind | CliErrorKind | 'internal';

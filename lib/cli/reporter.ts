@@ -1,7 +1,7 @@
 // Progress views: a live compact status line on a terminal (done/total, running targets, elapsed) and
 // plain lines otherwise (not a TTY, or CI set). Both end with a summary line.
 
-import type { BuildReport, Entry, Reporter } from '../engine/types.ts';
+import type { BuildReport, Entry, Reporter } from '../engine/index.ts';
 
 export type Out = { write(text: string): unknown; isTTY?: boolean; columns?: number };
 

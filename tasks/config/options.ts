@@ -5,9 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, OptionError, type ProjectFlag } from '../../lib/cli/index.ts';
-// Directly, not through lib/engine/index.ts: that index loads the executor, which --help and a bad
-// config must not pay for (args.ts has already loaded this module anyway).
-import { suggest } from '../../lib/engine/suggest.ts';
+import { suggest } from '../../lib/engine/index.ts';
 import {
   BINARY_SOURCES,
   checkConfigFields,
@@ -83,6 +81,14 @@ export function readConfigFile(path: string, shownAs: string = path): { values: 
   }
   if (!data || typeof data !== 'object' || Array.isArray(data)) throw new OptionError(`--config ${shownAs}: is ${kindOf(data)}, not a JSON object`, `the file holds ${example}`);
   const values: Record<string, unknown> = {};
+  return specFields(data as Record<string, unknown>);
+}
+
+/**
+ * The ClusterConfig fields of a spec (a --config JSON file's object, or a harder.config.ts default export),
+ * each checked against the default's type: every problem is returned, the fields at fault left out of `values`.
+ */
+export function specFields(data: Record<string, unknown>): { values: Partial<ClusterConfig>; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const fields = Object.keys(defaultConfig);
   for (const [key, value] of Object.entries(data)) {
@@ -113,6 +119,10 @@ export type ConfigureContext = {
   /** Receives each warning line (default: printed to stderr). */
   warn?: (line: string) => void;
 };
+  /** A spec file already read (tasks/config/spec.ts: harder.config.ts or --config FILE); `flags.config` is then not read again. */
+  specFile?: { shownAs: string; values: Partial<ClusterConfig>; problems: ConfigProblem[] };
+  /** Flags recorded by earlier runs (output/spec.json), applied under this run's flags; `shownAs` names the record. */
+  recorded?: { flags: Record<string, string>; shownAs: string };
 
 function count(flag: string, text: string, min: number, max: number, problems: string[]): number | undefined {
   if (!/^\d+$/.test(text)) problems.push(`--${flag} wants a whole number from ${min} to ${max}, got "${text}"`);
@@ -133,30 +143,45 @@ export function configFromFlags(flags: Record<string, string>, _root?: string, c
   let config: ClusterConfig = { ...defaultConfig };
   let fileProblems: ConfigProblem[] = [];
   let fileFields: Partial<ClusterConfig> = {};
-  const file = flags.config;
-  if (file !== undefined) {
+  let file = flags.config;
+  if (context.specFile) {
+    file = context.specFile.shownAs;
+    ({ values: fileFields, problems: fileProblems } = context.specFile);
+    config = { ...config, ...fileFields };
+  } else if (file !== undefined) {
     if (file === '') throw new OptionError('--config needs a file name, got ""');
     ({ values: fileFields, problems: fileProblems } = readConfigFile(resolve(cwd, file), file));
     config = { ...config, ...fileFields };
   }
   // Which flag set a field, so a problem with it names the flag instead of the file.
+  // This run's flags over the recorded ones; a problem with a recorded one names the record.
+  const recorded = context.recorded?.flags ?? {};
+  const flagValue = (name: string): string | undefined => flags[name] ?? recorded[name];
+  const flagLabel = (name: string, value: string): string => (flags[name] !== undefined ? `--${name} ${value}` : `${context.recorded!.shownAs}: recorded --${name} ${value}`);
+  const countOf = (name: string, text: string, max: number): number | undefined => {
+    const own: string[] = [];
+    const n = count(name, text, 1, max, own);
+    lines.push(...own.map((l) => (flags[name] !== undefined ? l : `${context.recorded!.shownAs}: recorded ${l}`)));
+    return n;
+  };
   const byFlag: Partial<Record<keyof ClusterConfig, string>> = {};
-  const cpFlag = flags['control-planes'];
-  const wkFlag = flags.workers;
+  const cpFlag = flagValue('control-planes');
+  const wkFlag = flagValue('workers');
   if (cpFlag !== undefined || wkFlag !== undefined) {
-    const cp = cpFlag !== undefined ? count('control-planes', cpFlag, 1, 9, lines) : undefined;
-    const wk = wkFlag !== undefined ? count('workers', wkFlag, 1, 50, lines) : undefined;
+    const cp = cpFlag !== undefined ? countOf('control-planes', cpFlag, 9) : undefined;
+    const wk = wkFlag !== undefined ? countOf('workers', wkFlag, 50) : undefined;
     if (cp !== undefined || wk !== undefined) {
       config.nodes = defaultNodes({ controlPlanes: cp ?? controlPlanes(config).length, workers: wk ?? workers(config).length });
-      if (cp !== undefined) byFlag.nodes = `--control-planes ${cp}`;
-      else if (fileFields.nodes === undefined) byFlag.nodes = `--workers ${wk}`;
+      if (cp !== undefined) byFlag.nodes = flagLabel('control-planes', String(cp));
+      else if (fileFields.nodes === undefined) byFlag.nodes = flagLabel('workers', String(wk));
     }
   }
-  if (flags.binaries !== undefined) {
-    if (!BINARY_SOURCES.includes(flags.binaries as BinarySource)) lines.push(`--binaries ${flags.binaries} is not a binary source; use one of ${BINARY_SOURCES.join(', ')}`);
+  const binaries = flagValue('binaries');
+  if (binaries !== undefined) {
+    if (!BINARY_SOURCES.includes(binaries as BinarySource)) lines.push(`${flagLabel('binaries', binaries)} is not a binary source; use one of ${BINARY_SOURCES.join(', ')}`);
     else {
-      config.binarySource = flags.binaries as BinarySource;
-      byFlag.binarySource = `--binaries ${flags.binaries}`;
+      config.binarySource = binaries as BinarySource;
+      byFlag.binarySource = flagLabel('binaries', binaries);
     }
   }
   const check = checkConfig(config);
