@@ -2,7 +2,6 @@
 // coloured by state (up to date / stale / never built). The docs render it to SVG.
 
 import { groupOf, type AnyTarget } from './target.ts';
-import { runBuild } from './executor.ts';
 import { buildGraph, closure, membersOf } from './graph.ts';
 
 export type NodeState = 'up-to-date' | 'stale' | 'never-built' | 'alias';
@@ -19,6 +18,8 @@ const q = (text: string): string => `"${text.replace(/\\/g, '\\\\').replace(/"/g
 
 /** The states of the closure's targets, from a dry run (nothing is built or written). */
 export async function graphStates(opts: { targets: readonly AnyTarget[]; requested: readonly string[]; root: string; outDir?: string }): Promise<Record<string, NodeState>> {
+  // The executor loads here, not with this module: graphDot alone (and the engine's index) stays cheap.
+  const { runBuild } = await import('./executor.ts');
   const report = await runBuild({ ...opts, dryRun: true });
   const states: Record<string, NodeState> = {};
   for (const [name, entry] of Object.entries(report.entries)) {
