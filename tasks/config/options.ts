@@ -80,7 +80,6 @@ export function readConfigFile(path: string, shownAs: string = path): { values: 
     throw new OptionError(`--config ${shownAs}: not valid JSON (${(error as Error).message})`, `the file holds ${example}`);
   }
   if (!data || typeof data !== 'object' || Array.isArray(data)) throw new OptionError(`--config ${shownAs}: is ${kindOf(data)}, not a JSON object`, `the file holds ${example}`);
-  const values: Record<string, unknown> = {};
   return specFields(data as Record<string, unknown>);
 }
 
@@ -89,6 +88,7 @@ export function readConfigFile(path: string, shownAs: string = path): { values: 
  * each checked against the default's type: every problem is returned, the fields at fault left out of `values`.
  */
 export function specFields(data: Record<string, unknown>): { values: Partial<ClusterConfig>; problems: ConfigProblem[] } {
+  const values: Record<string, unknown> = {};
   const problems: ConfigProblem[] = [];
   const fields = Object.keys(defaultConfig);
   for (const [key, value] of Object.entries(data)) {
@@ -118,11 +118,11 @@ export type ConfigureContext = {
   cwd?: string;
   /** Receives each warning line (default: printed to stderr). */
   warn?: (line: string) => void;
-};
   /** A spec file already read (tasks/config/spec.ts: harder.config.ts or --config FILE); `flags.config` is then not read again. */
   specFile?: { shownAs: string; values: Partial<ClusterConfig>; problems: ConfigProblem[] };
   /** Flags recorded by earlier runs (output/spec.json), applied under this run's flags; `shownAs` names the record. */
   recorded?: { flags: Record<string, string>; shownAs: string };
+};
 
 function count(flag: string, text: string, min: number, max: number, problems: string[]): number | undefined {
   if (!/^\d+$/.test(text)) problems.push(`--${flag} wants a whole number from ${min} to ${max}, got "${text}"`);
@@ -153,7 +153,6 @@ export function configFromFlags(flags: Record<string, string>, _root?: string, c
     ({ values: fileFields, problems: fileProblems } = readConfigFile(resolve(cwd, file), file));
     config = { ...config, ...fileFields };
   }
-  // Which flag set a field, so a problem with it names the flag instead of the file.
   // This run's flags over the recorded ones; a problem with a recorded one names the record.
   const recorded = context.recorded?.flags ?? {};
   const flagValue = (name: string): string | undefined => flags[name] ?? recorded[name];
@@ -164,6 +163,7 @@ export function configFromFlags(flags: Record<string, string>, _root?: string, c
     lines.push(...own.map((l) => (flags[name] !== undefined ? l : `${context.recorded!.shownAs}: recorded ${l}`)));
     return n;
   };
+  // Which flag set a field, so a problem with it names the flag instead of the file.
   const byFlag: Partial<Record<keyof ClusterConfig, string>> = {};
   const cpFlag = flagValue('control-planes');
   const wkFlag = flagValue('workers');

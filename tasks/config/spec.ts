@@ -3,8 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { ProjectCommand, ProjectFlag, RecordContext } from '../../lib/cli/index.ts';
-import { CliError, ConfigError, OptionError } from '../../lib/errors.ts';
+import { CliError, ConfigError, OptionError, type ProjectCommand, type ProjectFlag, type RecordContext } from '../../lib/cli/index.ts';
 import { controlPlanes, defaultConfig, workers, type ClusterConfig, type ConfigProblem } from './config.ts';
 import { configFromFlags, projectFlags, readConfigFile, specFields } from './options.ts';
 
