@@ -11,6 +11,7 @@ import { acquireLock } from './lock.ts';
 import { journalPath, StateStore } from './state.ts';
 import { summarizeNames } from './summarize.ts';
 import { removeStaleTemps } from './temp-files.ts';
+import { ResourceScope, type Provided } from './resources.ts';
 import type { Failure } from './types.ts';
 
 export type CleanOptions = {
@@ -26,6 +27,8 @@ export type CleanOptions = {
   signal?: AbortSignal;
   /** Receives clean() functions' ctx.log lines. */
   log?: (target: string, message: string) => void;
+  /** As BuildOptions.resources: values for run resources, owned by the caller. */
+  resources?: readonly Provided[];
 };
 
 export type CleanReport = {
@@ -124,6 +127,7 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
   const failures: Failure[] = [];
   const signal = opts.signal ?? new AbortController().signal;
   const external: string[] = [];
+  const resources = new ResourceScope({ targets: opts.targets, root, outDir }, opts.resources);
   try {
     for (const name of ordered) {
       const t = graph.byName.get(name)!;
@@ -141,7 +145,7 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
       }
       if (t.clean) {
         external.push(name);
-        const ctx: ArtefactContext = { signal, root, outDir, log: (message) => opts.log?.(name, message) };
+        const ctx: ArtefactContext = { signal, root, outDir, log: (message) => opts.log?.(name, message), use: resources.use };
         try {
           await t.clean(result, ctx);
         } catch (error) {
@@ -152,6 +156,7 @@ export async function cleanTargets(opts: CleanOptions): Promise<CleanReport> {
   } finally {
     store.close();
     lock.release();
+    await resources.dispose();
   }
   return { ok: failures.length === 0, cleaned: ordered, removed, external, dependents, failures, dryRun: false, needsYes: [], removedTemps };
 }

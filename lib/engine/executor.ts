@@ -17,6 +17,7 @@ import { acquireLock } from './lock.ts';
 import { StatCache, modeText, restamp, stampFile, type FileStamp } from './stat-cache.ts';
 import { Slots } from './slots.ts';
 import { removeStaleTemps } from './temp-files.ts';
+import { ResourceScope } from './resources.ts';
 import { SCHEMA, StateStore, recordedStampMatches, withChanges, type Manifest, type TargetRecord } from './state.ts';
 import type { BuildOptions, BuildReport, Entry, Failure } from './types.ts';
 
@@ -229,6 +230,8 @@ class Run {
   quickPass = false;
   deferredStop: string | undefined;
   readonly rootSlash: string;
+  /** This run's resource values (ctx.use), disposed when the run ends. */
+  readonly resources: ResourceScope;
 
   constructor(
     readonly graph: Graph,
@@ -249,6 +252,7 @@ class Run {
     // those waiting probes held every slot and cheap ones (an image inspect) queued behind them. The
     // bound only guards against a project with thousands of probes starting them all at once.
     this.probeSlots = new Slots(Math.max(128, 16 * jobs));
+    this.resources = new ResourceScope({ targets: opts.targets, root, outDir }, opts.resources);
   }
 
   /** What the destructive targets would remove, of those that would build (no usable record, forced, or always run). */
@@ -335,6 +339,8 @@ class Run {
         this.store.close();
         this.stats.save();
       }
+      // Every build and probe has finished: what they shared (keep-alive sockets) can go.
+      await this.resources.dispose();
     }
     const entries = this.entries;
     const report: BuildReport = {
@@ -377,6 +383,7 @@ class Run {
       log: (message: string) => this.opts.reporter?.targetLog?.(name, message),
       root: this.root,
       outDir: this.outDir,
+      use: this.resources.use,
     };
   }
 
@@ -668,6 +675,7 @@ class Run {
         outDir: this.outDir,
         previous: record?.result,
         reason,
+        use: this.resources.use,
         forget: (names: string[]) => {
           for (const n of names) forgotten.add(n);
         },

@@ -28,3 +28,4 @@ export { suggest } from './suggest.ts';
 export { summarizeNames } from './summarize.ts';
 export { alias, groupOf, target, type AnyTarget, type Json, type Target } from './target.ts';
 export type { BuildOptions, BuildReport, Entry, Failure, Outcome, Reporter } from './types.ts';
+export { provide, runResource, type Provided, type RunInfo, type RunResource } from './resources.ts';

@@ -1,6 +1,8 @@
 // The target model: what a unit of work declares. The engine (lib/engine/) reads these
 // objects; it knows nothing about what the build functions do.
 
+import type { RunResource } from './resources.ts';
+
 /** A JSON value. Target results must be JSON so they can be stored, hashed and compared. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -49,6 +51,12 @@ export interface BuildContext<D extends DepMap> {
   /** Why the engine decided to run this target, as one line (what --explain prints). */
   reason: string;
   /**
+   * This run's value of a run resource (lib/engine/resources.ts), made on first use and disposed when the
+   * run ends. Always set by the engine; optional only so a test may call a build by hand. Read it
+   * through the resource: `nodeFleet.of(ctx)`.
+   */
+  use?<T>(resource: RunResource<T>): T;
+  /**
    * Drops the records of these targets once this build succeeds (for a target that removes what
    * they made: the next run finds nothing recorded for them). May name the target itself, which is
    * then not recorded either. Always set by the engine (optional only for hand-made contexts in tests).
@@ -62,6 +70,8 @@ export interface ArtefactContext {
   log(message: string): void;
   root: string;
   outDir: string;
+  /** As BuildContext.use: the same values as the run's builds get. */
+  use?<T>(resource: RunResource<T>): T;
 }
 
 /**

@@ -1,5 +1,6 @@
 // The engine's public types: build options, the report, and the reporter interface progress views implement.
 
+import type { Provided } from './resources.ts';
 import type { AnyTarget, Json } from './target.ts';
 
 export type Outcome = 'built' | 'up-to-date' | 'failed' | 'skipped' | 'would-build' | 'cancelled';
@@ -71,4 +72,9 @@ export type BuildOptions = {
   /** Aborting it cancels the run: no new targets start, running builds see their ctx.signal abort. */
   signal?: AbortSignal;
   reporter?: Reporter;
+  /**
+   * Values for run resources instead of what their `create` makes (`[provide(nodeFleet, fake)]`, a
+   * test's fake). The caller owns them: the engine does not dispose them.
+   */
+  resources?: readonly Provided[];
 };
