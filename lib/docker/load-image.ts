@@ -45,10 +45,15 @@ function parseImageList(stdout: string): Map<string, string> {
  * node does not have it. Reads the image's manifest (through an index when it is one) with `ctr content get`.
  */
 export async function nodeImageId(node: NodeHandle, ref: string, signal?: AbortSignal): Promise<string | undefined> {
+  return (await nodeImage(node, ref, signal))?.config;
+}
+
+/** The manifest (or index) digest containerd lists for `ref` in the node, and the config digest it leads to. */
+async function nodeImage(node: NodeHandle, ref: string, signal?: AbortSignal): Promise<{ digest: string; config: string | undefined } | undefined> {
   const name = normalizeImageRef(ref);
   const ls = await node.exec(['ctr', '-n', CRI_NAMESPACE, 'images', 'ls', `name==${name}`], { signal });
   const digest = parseImageList(ls.stdout.toString('utf8')).get(name);
-  return digest ? configDigestOf(node, digest, signal) : undefined;
+  return digest ? { digest, config: await configDigestOf(node, digest, signal) } : undefined;
 }
 
 /** The config digest a manifest (or index) digest leads to, read from the node's content store. */
@@ -81,7 +86,9 @@ function nodeImageDigests(node: NodeHandle): Promise<Map<string, string>> {
 /**
  * Manifest digest → config digest, remembered across runs in `cacheFile`. A manifest is
  * content-addressed, so the config digest it names can never change: the cache needs no invalidation,
- * and a lost or torn file only costs the `ctr content get` reads again.
+ * and a lost or torn file only costs the `ctr content get` reads again. Probes only read the file (a
+ * dry run writes nothing): what a probe resolves is kept in memory, and written with the next load's
+ * build (loadImageIntoNode with `configCache`), which also records the image it loaded.
  */
 const configCaches = new Map<string, Map<string, string>>();
 
@@ -112,14 +119,18 @@ export async function probeNodeImageId(node: NodeHandle, ref: string, cacheFile:
   const known = cache.get(digest);
   if (known) return known;
   const config = await configDigestOf(node, digest);
-  if (config) {
-    cache.set(digest, config);
-    mkdirSync(dirname(cacheFile), { recursive: true });
-    const temp = `${cacheFile}.${process.pid}.tmp`;
-    writeFileSync(temp, JSON.stringify(Object.fromEntries(cache)));
-    renameSync(temp, cacheFile);
-  }
+  if (config) cache.set(digest, config);
   return config;
+}
+
+/** Records manifest `digest` → `config` in `cacheFile`, with what this process's probes resolved (builds only). */
+function saveConfigCache(cacheFile: string, digest: string, config: string): void {
+  const cache = configCache(cacheFile);
+  cache.set(digest, config);
+  mkdirSync(dirname(cacheFile), { recursive: true });
+  const temp = `${cacheFile}.${process.pid}.tmp`;
+  writeFileSync(temp, JSON.stringify(Object.fromEntries(cache)));
+  renameSync(temp, cacheFile);
 }
 
 async function readJsonBlob(node: NodeHandle, digest: string, signal?: AbortSignal): Promise<Record<string, unknown> | undefined> {
@@ -143,12 +154,13 @@ export type LoadOutcome = {
 
 /**
  * Makes the node's containerd (namespace k8s.io) hold Docker image `ref` exactly as Docker has it now.
- * Skips the transfer when the node already has the same image ID under that name.
+ * Skips the transfer when the node already has the same image ID under that name. With `configCache`,
+ * records the image's manifest → config digest there for probeNodeImageId (and what probes resolved).
  */
 export async function loadImageIntoNode(
   node: NodeHandle,
   ref: string,
-  options: { docker?: Dockerode; signal?: AbortSignal; log?: (line: string) => void } = {},
+  options: { docker?: Dockerode; signal?: AbortSignal; log?: (line: string) => void; configCache?: string } = {},
 ): Promise<LoadOutcome> {
   const docker = options.docker ?? (await connectDocker());
   const local = await inspectImage(docker, ref);
@@ -156,8 +168,10 @@ export async function loadImageIntoNode(
   const name = normalizeImageRef(ref);
   // Later probes of this node must not trust a listing read before this load.
   listings.delete(node.name);
-  const present = await nodeImageId(node, ref, options.signal);
+  const found = await nodeImage(node, ref, options.signal);
+  const present = found?.config;
   if (present === local.id) {
+    if (options.configCache) saveConfigCache(options.configCache, found!.digest, local.id);
     options.log?.(`${node.name}: already has ${name} (${local.id.slice(7, 19)}), skipped`);
     return { ref: name, id: local.id, skipped: true };
   }
@@ -170,12 +184,14 @@ export async function loadImageIntoNode(
   }
   await node.exec(['ctr', '-n', CRI_NAMESPACE, 'images', 'import', '-'], { stdin: save, signal: options.signal });
   listings.delete(node.name);
-  const after = await nodeImageId(node, ref, options.signal);
+  const loaded = await nodeImage(node, ref, options.signal);
+  const after = loaded?.config;
   if (after !== local.id) {
     throw new DockerError(
       `${node.name}: after importing ${name}, containerd reports ${after ?? 'no such image'} instead of ${local.id}`,
       `inspect with \`docker exec ${node.name} ctr -n ${CRI_NAMESPACE} images ls\``,
     );
   }
+  if (options.configCache) saveConfigCache(options.configCache, loaded!.digest, local.id);
   return { ref: name, id: local.id, skipped: false };
 }

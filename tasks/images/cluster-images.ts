@@ -253,6 +253,9 @@ export function corednsImageTarget(config: ClusterConfig) {
 
 // ---- load into nodes -------------------------------------------------------------------------
 
+/** Manifest → config digests of images in the nodes (see probeNodeImageId): read by probes, written by load builds. */
+const configCacheFile = (outDir: string): string => join(outDir, 'cache', 'containerd-image-configs.json');
+
 /** What a node target returns (tasks/nodes/index.ts); only the fields loading needs. */
 type NodeRef = { name: string; container: string };
 
@@ -275,7 +278,8 @@ export function loadTarget(imageName: string, ref: string, image: Target<string>
     inputs: { values: { ref } },
     build: async (ctx): Promise<LoadResult> => {
       const where = ctx.deps.node as NodeRef;
-      const outcome = await loadImageIntoNode(nodeHandle(where.container), ref, { signal: ctx.signal, log: ctx.log });
+      // The build, not the probe, writes the digest cache: probes (and so --dry-run) only read.
+      const outcome = await loadImageIntoNode(nodeHandle(where.container), ref, { signal: ctx.signal, log: ctx.log, configCache: configCacheFile(ctx.outDir) });
       return { ref: outcome.ref, node: where.name, container: where.container, id: outcome.id };
     },
     probe: async (result, ctx) => {
@@ -284,7 +288,7 @@ export function loadTarget(imageName: string, ref: string, image: Target<string>
       let present: string | undefined;
       try {
         // One shared image listing per node; manifest → config digests remembered across runs.
-        present = await probeNodeImageId(nodeHandle(result.container), result.ref, join(ctx.outDir, 'cache', 'containerd-image-configs.json'));
+        present = await probeNodeImageId(nodeHandle(result.container), result.ref, configCacheFile(ctx.outDir));
       } catch (error) {
         return `cannot check ${result.node}: ${(error as Error).message}`;
       }
