@@ -3,6 +3,7 @@
 // exactly the targets that read it. Types here are `type` aliases (not interfaces) so they are Json.
 
 import type { Json } from '../../lib/engine/target.ts';
+import { kubeadmImageVersions, supportedKubernetesMinors } from '../images/image-versions.ts';
 
 /** What a node does in the cluster. Control-plane nodes run etcd and the control plane; workers run pods. */
 export type NodeRole = 'control-plane' | 'worker';
@@ -177,6 +178,12 @@ export function checkConfigFields(config: ClusterConfig): ConfigCheck {
 
   if (!/^v\d+\.\d+\.\d+$/.test(config.kubernetesVersion)) {
     error('kubernetesVersion', `"${config.kubernetesVersion}" is not a release version`, `use vMAJOR.MINOR.PATCH, e.g. "${DEFAULT_KUBERNETES_VERSION}"`);
+  } else if (!kubeadmImageVersions(config.kubernetesVersion)) {
+    error(
+      'kubernetesVersion',
+      `${config.kubernetesVersion} is not supported: the cluster images (pause, CoreDNS) have no versions recorded for Kubernetes ${config.kubernetesVersion.replace(/^v(\d+\.\d+)\..*$/, '$1')}`,
+      `use a version of Kubernetes ${supportedKubernetesMinors().join(', ')}, e.g. "${DEFAULT_KUBERNETES_VERSION}" (another minor needs a row in KUBEADM_IMAGE_VERSIONS, tasks/images/image-versions.ts)`,
+    );
   }
 
   const domainLabels = config.clusterDomain.split('.');

@@ -10,6 +10,7 @@ import { cachePath } from '../../lib/cache-root.ts';
 import { connectDocker } from '../../lib/docker/connect.ts';
 import { buildImage, inspectImage, removeImage, type ContextFile } from '../../lib/docker/images.ts';
 import { loadImageIntoNode, normalizeImageRef, probeNodeImageId } from '../../lib/docker/load-image.ts';
+import { kubeadmImageVersions } from './image-versions.ts';
 import { nodeHandle } from '../../lib/docker/node-access.ts';
 import { goModDownload, plainModuleWrapper } from '../../lib/go-build.ts';
 import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from '../binaries/index.ts';
@@ -18,20 +19,14 @@ import { CliError, type ProjectCommand } from '../../lib/cli/index.ts';
 import { HintedError } from '../../lib/hinted-error.ts';
 import { runCommand } from '../../lib/run-command.ts';
 
-/** Per Kubernetes minor: the pause and CoreDNS versions kubeadm deploys (cmd/kubeadm/app/constants). */
-const KUBEADM_IMAGE_VERSIONS: Record<number, { pause: string; coredns: string }> = {
-  32: { pause: '3.10', coredns: 'v1.11.3' },
-  33: { pause: '3.10', coredns: 'v1.12.0' },
-  34: { pause: '3.10.1', coredns: 'v1.12.1' },
-};
-
+/** The pause and CoreDNS versions for a Kubernetes version (the config check refuses one without a row). */
 function imageVersions(kubernetesVersion: string): { pause: string; coredns: string } {
   const { minor } = parseVersion(kubernetesVersion);
-  const row = KUBEADM_IMAGE_VERSIONS[minor];
+  const row = kubeadmImageVersions(kubernetesVersion);
   if (!row) {
     throw new ImageError(
       `no pause/CoreDNS versions recorded for Kubernetes 1.${minor}`,
-      'add a row to KUBEADM_IMAGE_VERSIONS in tasks/images/cluster-images.ts (PauseVersion and CoreDNSVersion from cmd/kubeadm/app/constants/constants.go)',
+      'add a row to KUBEADM_IMAGE_VERSIONS in tasks/images/image-versions.ts (PauseVersion and CoreDNSVersion from cmd/kubeadm/app/constants/constants.go)',
     );
   }
   return row;
@@ -94,7 +89,7 @@ async function checkKubeadmConstants(moduleDir: string, kubernetesVersion: strin
   if (pause !== expected.pause || coredns !== expected.coredns) {
     throw new ImageError(
       `Kubernetes ${kubernetesVersion} expects pause ${pause} and CoreDNS ${coredns}, but tasks/images/cluster-images.ts records ${expected.pause} and ${expected.coredns}`,
-      'correct KUBEADM_IMAGE_VERSIONS in tasks/images/cluster-images.ts',
+      'correct KUBEADM_IMAGE_VERSIONS in tasks/images/image-versions.ts',
     );
   }
 }

@@ -160,6 +160,16 @@ test('kubernetesVersion, clusterDomain, enums and kubeletOverrides are checked t
   assert.equal(checkConfig(config({ kubeletOverrides: { '*': { maxPods: 50 }, 'worker-2': {} } })), { errors: [], warnings: [] });
 });
 
+test('a kubernetesVersion whose minor has no pause/CoreDNS row is a config error naming the versions supported', () => {
+  for (const version of ['v1.31.0', 'v1.35.0', 'v2.34.0']) {
+    const problem = only({ kubernetesVersion: version }, 'kubernetesVersion');
+    assert.match(problem.problem, `${version} is not supported`);
+    assert.match(problem.valid, '1.32, 1.33, 1.34');
+    assert.equal(errors({ kubernetesVersion: proposed(problem, /e\.g\. "([^"]+)"/) }), [], 'the proposed version is valid');
+  }
+  for (const version of ['v1.32.0', 'v1.33.9', 'v1.34.4']) assert.equal(errors({ kubernetesVersion: version }), [], version);
+});
+
 test('every problem is reported, not just the first', () => {
   const found = fields({ clusterName: '', apiServerPort: 0, serviceCidr: '10.200.0.0/24', nodes: [{ name: 'A', role: 'worker' }] });
   assert.equal([...found].sort(), ['apiServerPort', 'clusterDnsIp', 'clusterName', 'nodes', 'nodes[0].name', 'serviceCidr']);
