@@ -1,5 +1,5 @@
-// The node access API: run commands in a node container and move files in and out of it, through the
-// Docker API only (no docker CLI). Later steps (images, cluster) use nothing else to touch a node.
+// Nodes as Docker containers: NodeHandle (lib/node/handle.ts) through the Docker API only (no docker CLI).
+// Commands without stdin go through the light keep-alive client (engine-api.ts), the rest through dockerode.
 
 import type Dockerode from 'dockerode';
 import type { Duplex } from 'node:stream';
@@ -7,23 +7,11 @@ import { posix } from 'node:path';
 import { connectDocker } from './connect.ts';
 import { DockerError, NodeFileMissingError, engineMessage, statusCodeOf } from './errors.ts';
 import { demuxFrames } from './demux.ts';
-import { EngineApiError, engineEndpoint, engineExec, execCreateBody } from './engine-api.ts';
+import { EngineApiError, EngineClient, engineEndpoint, execCreateBody } from './engine-api.ts';
+import type { ExecOptions, ExecResult, NodeHandle } from '../node/handle.ts';
+import { readStateByExec } from '../node/read-state.ts';
 
-export type ExecResult = { stdout: Buffer; stderr: Buffer; exitCode: number };
-
-export type ExecOptions = {
-  /** Bytes fed to the command's stdin; the write side is closed after them, so the command sees EOF. */
-  stdin?: Buffer | string | NodeJS.ReadableStream;
-  env?: Record<string, string>;
-  /** Return the result on a non-zero exit instead of throwing NodeCommandError. */
-  allowFailure?: boolean;
-  /** Aborting closes the connection; the command itself may keep running in the container. */
-  signal?: AbortSignal;
-  /** Working directory inside the container. */
-  workingDir?: string;
-  /** User inside the container (default: the container's user, root for node images). */
-  user?: string;
-};
+export type { ExecOptions, ExecResult, NodeHandle } from '../node/handle.ts';
 
 /** A command in a node exited non-zero. Carries everything needed to say what failed and why. */
 export class NodeCommandError extends Error {
@@ -45,32 +33,36 @@ export class NodeCommandError extends Error {
   }
 }
 
-export interface NodeHandle {
-  /** The container name. */
-  readonly name: string;
-  /** Runs argv (no shell); throws NodeCommandError on a non-zero exit unless allowFailure. */
-  exec(argv: string[], opts?: ExecOptions): Promise<ExecResult>;
-  /** Writes a file through the archive API (owner root, default mode 0644), creating parent directories. */
-  putFile(path: string, content: Buffer | string, mode?: number): Promise<void>;
-  /** Reads a file through the archive API (symlinks followed); NodeFileMissingError if it does not exist. */
-  getFile(path: string): Promise<Buffer>;
-  /** `systemctl <args>`; throws like exec on failure. */
-  systemctl(...args: string[]): Promise<ExecResult>;
-}
+/** The light client the module-level handles share (a run's fleet has its own: dockerNodes). */
+const sharedEngine = new EngineClient();
 
-/** A handle on the container named `containerName`. Connects lazily; cheap to create. */
-export function nodeHandle(containerName: string, docker?: Dockerode): NodeHandle {
+/**
+ * A handle on the container named `containerName`. Connects lazily; cheap to create. With `docker`,
+ * everything goes through that dockerode client; otherwise commands without stdin go through the light
+ * client `engine` when it can reach the engine: a no-op run's probes then never load dockerode.
+ */
+export function nodeHandle(containerName: string, docker?: Dockerode, engine: EngineClient = sharedEngine): NodeHandle {
   const client = (): Promise<Dockerode> => (docker ? Promise.resolve(docker) : connectDocker());
-  // Commands without stdin go through the light client when it can reach the engine: a no-op run's
-  // probes then never load dockerode (see engine-api.ts).
   const light = !docker && engineEndpoint() !== undefined;
+  const exec = async (argv: string[], opts: ExecOptions = {}): Promise<ExecResult> =>
+    light && opts.stdin === undefined ? execLight(engine, containerName, argv, opts) : execIn(await client(), containerName, argv, opts);
   return {
     name: containerName,
-    exec: async (argv, opts = {}) => (light && opts.stdin === undefined ? execLight(containerName, argv, opts) : execIn(await client(), containerName, argv, opts)),
+    exec,
     putFile: async (path, content, mode = 0o644) => putFileIn(await client(), containerName, path, content, mode),
     getFile: async (path) => getFileFrom(await client(), containerName, path),
-    systemctl: async (...args) => execIn(await client(), containerName, ['systemctl', ...args], {}),
+    systemctl: (...args) => exec(['systemctl', ...args]),
+    readState: (query, signal) => readStateByExec(exec, containerName, query, signal),
   };
+}
+
+/**
+ * The Docker transport of one run's node fleet: handles that share one light client of their own, whose
+ * keep-alive sockets `close` ends (dockerode, when a write needs it, is the process's: connect.ts).
+ */
+export function dockerNodes(): { connect(container: string): NodeHandle; close(): void } {
+  const engine = new EngineClient();
+  return { connect: (container) => nodeHandle(container, undefined, engine), close: () => engine.close() };
 }
 
 function formatArgv(argv: string[]): string {
@@ -94,11 +86,11 @@ function containerError(node: string, what: string, error: unknown): Error {
   return new DockerError(`${node}: ${what} failed: ${engineMessage(error)}`, undefined, { cause: error });
 }
 
-async function execLight(node: string, argv: string[], opts: ExecOptions): Promise<ExecResult> {
+async function execLight(engine: EngineClient, node: string, argv: string[], opts: ExecOptions): Promise<ExecResult> {
   if (argv.length === 0) throw new DockerError(`${node}: exec needs a command`);
   let result: ExecResult;
   try {
-    result = await engineExec(node, argv, { env: opts.env, workingDir: opts.workingDir, user: opts.user, signal: opts.signal });
+    result = await engine.exec(node, argv, { env: opts.env, workingDir: opts.workingDir, user: opts.user, signal: opts.signal });
   } catch (error) {
     if (opts.signal?.aborted) throw new DockerError('command cancelled', undefined, { cause: error });
     if (error instanceof DockerError && !(error instanceof EngineApiError)) throw error;
