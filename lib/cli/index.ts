@@ -113,7 +113,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       return await runner(requested.slice(1), config, { out: (text) => void stdout.write(text), dryRun: args.flags.dryRun });
     }
     if (first !== undefined && Object.hasOwn(commands, first) && !names.has(first)) {
-      const generated = commands[first]!.targets(requested.slice(1), config, registry);
+      const generated = await commands[first]!.targets(requested.slice(1), config, registry);
       targets = [...registry, ...generated.filter((t) => !registry.includes(t))];
       requested = generated.map((t) => t.name);
       if (!requested.length) throw new CliError('bad-command-args', `${first} has nothing to do with these arguments`, `usage: ${project.program} ${first} ${commands[first]!.usage}`);

@@ -16,9 +16,10 @@ export type ProjectCommand<C> = {
   description: string;
   /**
    * The targets to build for these arguments. Throw CliError('bad-command-args', …) (or OptionError)
-   * for bad arguments. `registry` is the project's targets, to depend on.
+   * for bad arguments. `registry` is the project's targets, to depend on. May be async, to check the
+   * arguments against something outside (`load`: that Docker has the image) before anything builds.
    */
-  targets(args: string[], config: C, registry: readonly AnyTarget[]): AnyTarget[];
+  targets(args: string[], config: C, registry: readonly AnyTarget[]): AnyTarget[] | Promise<AnyTarget[]>;
   /**
    * A command that builds nothing (`tasks.ts spec`): when present, the CLI calls it instead of building
    * `targets`, after `record`, and exits with the code it returns. `targets` is then never called.

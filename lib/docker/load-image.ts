@@ -12,6 +12,21 @@ import type { NodeHandle } from './node-access.ts';
 /** The containerd namespace the CRI plugin (and so kubelet) reads images from. */
 export const CRI_NAMESPACE = 'k8s.io';
 
+// Docker's reference grammar (github.com/distribution/reference): [domain[:port]/]path[:tag][@digest].
+const DOMAIN_PART = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const PATH_PART = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const IMAGE_REF = new RegExp(
+  `^(?:${DOMAIN_PART}(?:\\.${DOMAIN_PART})*(?::[0-9]+)?/)?${PATH_PART}(?:/${PATH_PART})*(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+);
+
+/** Why `ref` is not a Docker image reference (`name[:tag][@digest]`), or undefined when it is one. */
+export function imageRefProblem(ref: string): string | undefined {
+  if (ref.trim() === '') return `the image name is empty (${JSON.stringify(ref)})`;
+  if (IMAGE_REF.test(ref)) return undefined;
+  if (IMAGE_REF.test(ref.toLowerCase())) return `"${ref}" is not an image reference: repository names are lowercase`;
+  return `"${ref}" is not an image reference`;
+}
+
 /**
  * The name containerd gives an image that Docker calls `ref`: Docker Hub names get their implicit
  * `docker.io/` (and `library/`) prefix, and a missing tag becomes `latest`.

@@ -9,7 +9,7 @@ import { alias, target, type AnyTarget, type Target } from '../../lib/engine/tar
 import { cachePath } from '../../lib/cache-root.ts';
 import { connectDocker } from '../../lib/docker/connect.ts';
 import { buildImage, inspectImage, removeImage, type ContextFile } from '../../lib/docker/images.ts';
-import { loadImageIntoNode, normalizeImageRef, probeNodeImageId } from '../../lib/docker/load-image.ts';
+import { imageRefProblem, loadImageIntoNode, normalizeImageRef, probeNodeImageId } from '../../lib/docker/load-image.ts';
 import { kubeadmImageVersions } from './image-versions.ts';
 import { nodeHandle } from '../../lib/docker/node-access.ts';
 import { goModDownload, plainModuleWrapper } from '../../lib/go-build.ts';
@@ -346,15 +346,38 @@ export function loadCommandTargets(refs: string[], nodes: readonly AnyTarget[]):
   return targets;
 }
 
+/**
+ * The images Docker answers it does not have: one inspect each (the light client, no dockerode). When
+ * Docker does not answer (host:preflight may yet install it), none: the load's build reports it then.
+ */
+async function imagesDockerLacks(refs: string[]): Promise<string[]> {
+  try {
+    const found = await Promise.all(refs.map((ref) => inspectImage(undefined, ref)));
+    return refs.filter((_, i) => !found[i]);
+  } catch {
+    return [];
+  }
+}
+
 /** The `load <image…>` command (tasks/index.ts exports it through projectCommands). */
 export function loadCommand(): ProjectCommand<ClusterConfig> {
   return {
     usage: '<image…>',
     description: "load local Docker images into every worker node's containerd (k8s.io namespace), skipping nodes that already have them",
-    targets(args, config, registry) {
+    async targets(args, config, registry) {
       if (args.length === 0) throw new CliError('bad-command-args', 'load needs at least one image name', 'npx tsx tasks.ts load harder.local/echo:1');
+      // Checked before anything builds: a bad name would otherwise become a containerd name
+      // (`docker.io/library/:latest`) and fail only after the whole node chain was built.
+      for (const [i, ref] of args.entries()) {
+        const problem = imageRefProblem(ref);
+        if (problem) throw new CliError('bad-command-args', `load: argument ${i + 1}: ${problem}`, 'name[:tag] or name@sha256:<digest> of an image Docker has, e.g. harder.local/echo:1 or nginx:1.27 (docker images lists them)');
+      }
       const nodes = podNodeTargets(config, registry);
       if (nodes.length === 0) throw new CliError('bad-command-args', 'there are no worker node targets to load images into', 'check the nodes in tasks/config/config.ts');
+      const missing = await imagesDockerLacks(args);
+      if (missing.length) {
+        throw new CliError('bad-command-args', `Docker has no image ${missing.join(', ')}: nothing to load`, 'build or pull it first (docker images lists the local images)');
+      }
       return loadCommandTargets(args, nodes);
     },
   };
