@@ -135,6 +135,23 @@ test('docker restart of every node: all Ready again without running anything', a
   process.stdout.write(`${pods}\n`);
 });
 
+test('cluster 3 s after another docker restart of every node rebuilds no unit, node or install target', async () => {
+  // While systemd is still bringing the units back, their probes must wait for it, not call them broken.
+  const restartedAt = Date.now();
+  const res = await execa('docker', ['restart', ...CONTAINERS], { reject: false, timeout: 180_000 });
+  assert.is(res.exitCode, 0, String(res.stderr));
+  await new Promise((r) => setTimeout(r, 3000));
+  const run = await cli('cluster');
+  assert.is(run.code, 0, run.output.slice(-3000));
+  assert.equal(run.built.filter((t) => /^(unit|node|install):/.test(t)), [], `rebuilt: ${run.built.join(' ')}`);
+  const fresh = (items: NodeList['items']) =>
+    WORKERS.every((w) => {
+      const ready = items.find((n) => n.metadata.name === w)?.status.conditions.find((c) => c.type === 'Ready');
+      return ready !== undefined && Date.parse(ready.lastHeartbeatTime) >= restartedAt - 1000;
+    });
+  await waitAllReady(WORKERS, 240_000, fresh);
+});
+
 test('docker rm -f one worker: cluster recreates it alone and it rejoins Ready', async () => {
   const res = await execa('docker', ['rm', '-f', `${CLUSTER}-worker-1`], { reject: false });
   assert.is(res.exitCode, 0, String(res.stderr));
