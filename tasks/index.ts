@@ -27,7 +27,7 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
   const images = imagesTargets(config, { nodes: nodes.nodes });
   const cluster = clusterStep({
     config,
-    planTarget,
+    plan,
     nodes: nodes.byNode,
     binaries: {
       'kube-apiserver': binaries.kubeApiserver,

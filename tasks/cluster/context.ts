@@ -1,13 +1,31 @@
-// What the cluster step builds on: the other steps' targets and the static facts derived from the config.
-// The cluster step reads other steps' results only through the small shapes declared here.
+// What the cluster step builds on: the other steps' targets, typed by the results those steps produce, and the facts derived from the config.
+// A cluster target reads another step's result only through these types, so reading a field that result lacks does not compile.
 
-import type { AnyTarget } from '../../lib/engine/target.ts';
+import type { AnyTarget, DepMap, Target } from '../../lib/engine/target.ts';
 import type { ClusterConfig } from '../config/config.ts';
-import { ENCRYPTION_CONFIG } from '../certs/encryption.ts';
-import { planIps, type IpPlan } from '../net/ip-plan.ts';
-import { kubeconfigPath } from '../certs/kubeconfig.ts';
+import type { BinaryResult, KubernetesBinary } from '../binaries/index.ts';
+import { ENCRYPTION_CONFIG, type EncryptionResult } from '../certs/encryption.ts';
+import type { IpPlan, PlannedNode } from '../net/ip-plan.ts';
+import { kubeconfigPath, type kubeconfigTargets } from '../certs/kubeconfig.ts';
 import { certCatalog, PKI_DIR, type CertSpec } from '../certs/catalog.ts';
-import type { PkiTargets } from '../certs/pki.ts';
+import type { CertTarget, PkiTargets } from '../certs/pki.ts';
+import type { NodeContainer } from '../nodes/containers.ts';
+import type { unitTarget } from './node-targets.ts';
+
+/** A `node:<name>` target of the nodes step: its result says how to reach the node (container, IP, role). */
+export type NodeDep = Target<NodeContainer, DepMap>;
+
+/** A `bin:<name>` target of the binaries step: its result is the cached binary's path and sha256. */
+export type BinaryDep = Target<BinaryResult, DepMap>;
+
+/** A `kubeconfig:<id>` target of the certs step (result: KubeconfigResult). */
+export type KubeconfigDep = ReturnType<typeof kubeconfigTargets>['byId'][string];
+
+/** The `encryption:config` target of the certs step. */
+export type EncryptionDep = Target<EncryptionResult, DepMap>;
+
+/** A `unit:<node>:<unit>` target of this step (node-targets.ts): its result names the node's container and the unit. */
+export type UnitTarget = ReturnType<typeof unitTarget>;
 
 /** The images the cluster runs, as the images step names and loads them. */
 export type ClusterImages = {
@@ -17,66 +35,74 @@ export type ClusterImages = {
   /** The smoke test's HTTP server image (serves HTTP on `testPort`, has a shell, wget and nslookup). */
   test: string;
   testPort: number;
-  /** `load:<image>@<node>` targets per worker, for pause/CoreDNS/test images. */
+  /**
+   * `load:<image>@<node>` targets per worker, for pause/CoreDNS/test images. Untyped (the images step
+   * lists its loads as AnyTarget[]): the cluster only orders after them and never reads their results.
+   */
   loads: (image: 'pause' | 'coredns' | 'test', node: string) => AnyTarget;
 };
 
 export type ClusterStepInputs = {
   config: ClusterConfig;
-  planTarget: AnyTarget;
-  /** `node:<name>` targets; results carry at least { name, container, ip }. */
-  nodes: Record<string, AnyTarget>;
-  /** Binary targets by binary name; results carry { name, path, sha256 }. */
-  binaries: Record<string, AnyTarget>;
+  /** The graph's IP plan: computed once (tasks/index.ts), the very object `net:plan` returns. */
+  plan: IpPlan;
+  /** `node:<name>` targets by node name. */
+  nodes: Record<string, NodeDep>;
+  /** Binary targets by binary name. */
+  binaries: Record<KubernetesBinary, BinaryDep>;
   pki: PkiTargets;
   /** Kubeconfig targets by catalogue id (`admin`, `kubelet:worker-1`…). */
-  kubeconfigs: Record<string, AnyTarget>;
-  encryption: AnyTarget;
+  kubeconfigs: Record<string, KubeconfigDep>;
+  encryption: EncryptionDep;
   images: ClusterImages;
 };
 
 export type ClusterContext = ClusterStepInputs & {
-  plan: IpPlan;
   certs: Map<string, CertSpec>;
 };
 
 export function clusterContext(inputs: ClusterStepInputs): ClusterContext {
-  const plan = planIps(inputs.config);
-  return { ...inputs, plan, certs: new Map(certCatalog(inputs.config, plan).map((c) => [c.id, c])) };
+  return { ...inputs, certs: new Map(certCatalog(inputs.config, inputs.plan).map((c) => [c.id, c])) };
+}
+
+/** A node's entry in the plan (its address, its pod CIDR); throws for a node the plan does not have. */
+export function plannedNode(ctx: Pick<ClusterContext, 'plan'>, name: string): PlannedNode {
+  const planned = ctx.plan.nodes.find((p) => p.name === name);
+  if (!planned) throw new Error(`cluster: node ${name} is not in the IP plan`);
+  return planned;
 }
 
 /** A cert's or key's path (relative to the root) and the target that writes it. */
-export function certSource(ctx: ClusterContext, id: string, part: 'cert' | 'key'): { file: string; from: AnyTarget } {
+export function certSource(ctx: ClusterContext, id: string, part: 'cert' | 'key'): { file: string; from: CertTarget } {
   const spec = ctx.certs.get(id);
-  const from = ctx.pki.cas[id as keyof PkiTargets['cas']] ?? ctx.pki.leaves[id];
+  const targets: Record<string, CertTarget | undefined> = { ...ctx.pki.leaves, ...ctx.pki.cas };
+  const from = targets[id];
   if (!spec || !from) throw new Error(`cluster: no certificate "${id}" in the PKI catalogue (tasks/certs/catalog.ts)`);
   return { file: part === 'cert' ? spec.cert : spec.key, from };
 }
 
-export function serviceAccountSource(ctx: ClusterContext, part: 'key' | 'pub'): { file: string; from: AnyTarget } {
+export function serviceAccountSource(ctx: ClusterContext, part: 'key' | 'pub'): { file: string; from: PkiTargets['serviceAccount'] } {
   return { file: `${PKI_DIR}/service-account.${part}`, from: ctx.pki.serviceAccount };
 }
 
-export function kubeconfigSource(ctx: ClusterContext, id: string): { file: string; from: AnyTarget } {
+export function kubeconfigSource(ctx: ClusterContext, id: string): { file: string; from: KubeconfigDep } {
   const from = ctx.kubeconfigs[id];
   if (!from) throw new Error(`cluster: no kubeconfig "${id}" (tasks/certs/kubeconfig.ts)`);
   return { file: kubeconfigPath(id), from };
 }
 
-export function encryptionSource(ctx: ClusterContext): { file: string; from: AnyTarget } {
+export function encryptionSource(ctx: ClusterContext): { file: string; from: EncryptionDep } {
   return { file: ENCRYPTION_CONFIG, from: ctx.encryption };
 }
 
-export function nodeTarget(ctx: ClusterContext, name: string): AnyTarget {
+export function nodeTarget(ctx: ClusterContext, name: string): NodeDep {
   const t = ctx.nodes[name];
   if (!t) throw new Error(`cluster: no node target for ${name}`);
   return t;
 }
 
-export function binaryOf(ctx: ClusterContext, name: string): AnyTarget {
-  const t = ctx.binaries[name];
-  if (!t) throw new Error(`cluster: no binary target for ${name} (tasks/binaries/index.ts)`);
-  return t;
+export function binaryOf(ctx: ClusterContext, name: KubernetesBinary): BinaryDep {
+  return ctx.binaries[name];
 }
 
 /** Host-side paths of the admin identity, for probes and checks that talk to the API from the host. */

@@ -5,7 +5,8 @@ import { target, type AnyTarget, type DepMap } from '../../lib/engine/target.ts'
 import { controlPlanes } from '../config/config.ts';
 import { APISERVER_KUBELET_CLIENT_USER } from '../certs/catalog.ts';
 import { apiRequest, loadIdentity } from './api-client.ts';
-import { adminPaths, binaryOf, certSource, encryptionSource, kubeconfigSource, nodeTarget, serviceAccountSource, type ClusterContext } from './context.ts';
+import type { KubernetesBinary } from '../binaries/index.ts';
+import { adminPaths, binaryOf, certSource, encryptionSource, kubeconfigSource, nodeTarget, plannedNode, serviceAccountSource, type ClusterContext } from './context.ts';
 import { NotReadyError } from './errors.ts';
 import { binDir, controlPlanePaths as cp, unitPath } from './layout.ts';
 import { binaryTarget, fileTarget, sleep, unitTarget } from './node-targets.ts';
@@ -25,7 +26,7 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
   const readyDeps: DepMap = { admin: ctx.pki.leaves['admin']!, ca: ctx.pki.cas.ca };
   // Every control plane's apiserver, not only the one the kubeconfigs name: after a control plane
   // restarts, its apiserver must be ready again before the cluster counts as converged.
-  const apiserverUrls = controlPlanes(ctx.config).map((n) => `https://${ctx.plan.nodes.find((p) => p.name === n.name)!.ip}:${ctx.config.apiServerPort}`);
+  const apiserverUrls = controlPlanes(ctx.config).map((n) => `https://${plannedNode(ctx, n.name).ip}:${ctx.config.apiServerPort}`);
   const ready = target({
     name: 'cluster:apiserver-ready',
     description: 'Every kube-apiserver answers /livez and /readyz with the admin cert (controller-manager and scheduler start after this)',
@@ -46,14 +47,14 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
     },
   });
   all.push(ready);
-  const etcdIps = controlPlanes(ctx.config).map((n) => ctx.plan.nodes.find((p) => p.name === n.name)!.ip);
+  const etcdIps = controlPlanes(ctx.config).map((n) => plannedNode(ctx, n.name).ip);
   for (const spec of controlPlanes(ctx.config)) {
     const node = spec.name;
-    const ip = ctx.plan.nodes.find((p) => p.name === node)!.ip;
+    const ip = plannedNode(ctx, node).ip;
     const nt = nodeTarget(ctx, node);
     const file = (id: string, path: string, description: string, source: Parameters<typeof fileTarget>[0]['source'], mode?: number) =>
       fileTarget({ node, nodeTarget: nt, id, path, description, source, ...(mode ? { mode } : {}) });
-    const bin = (name: string) => binaryTarget(node, nt, binaryOf(ctx, name), name, `${binDir}/${name}`);
+    const bin = (name: KubernetesBinary) => binaryTarget(node, nt, binaryOf(ctx, name), name, `${binDir}/${name}`);
     const shared = {
       ca: file('ca', cp.ca, `cluster CA cert on ${node}`, certSource(ctx, 'ca', 'cert')),
       saKey: file('sa-key', cp.serviceAccountKey, `service-account signing key on ${node}`, serviceAccountSource(ctx, 'key'), 0o600),

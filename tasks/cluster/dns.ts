@@ -2,18 +2,15 @@
 
 import { target, type AnyTarget } from '../../lib/engine/target.ts';
 import { workers } from '../config/config.ts';
-import { kubeconfigPath } from '../certs/kubeconfig.ts';
 import { APISERVER_KUBELET_CLIENT_USER } from '../certs/catalog.ts';
 import { apiRequest, loadIdentity } from './api-client.ts';
-import { adminPaths, binaryOf, type ClusterContext } from './context.ts';
+import { adminPaths, binaryOf, kubeconfigSource, type ClusterContext } from './context.ts';
 import { NotReadyError } from './errors.ts';
 import { kubectlRunner } from './kubectl.ts';
 import { rootPath, sha256, sleep } from './node-targets.ts';
 import { apiserverToKubeletRbac, coreDnsManifests } from './render/addons.ts';
 import { toYamlDocuments } from './render/yaml.ts';
 import { hostUpstreams } from './workers.ts';
-
-type BinaryInfo = { path: string };
 
 async function exists(ctx: ClusterContext, root: string, path: string): Promise<string | undefined> {
   const res = await apiRequest(`${ctx.plan.apiServerUrl}${path}`, loadIdentity(adminPaths(ctx, root)), { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, body: e.message }));
@@ -22,15 +19,15 @@ async function exists(ctx: ClusterContext, root: string, path: string): Promise<
 
 export function addonTargets(ctx: ClusterContext, deps: { apiserverReady: AnyTarget; nodesReady: Record<string, AnyTarget> }) {
   const kubectl = binaryOf(ctx, 'kubectl');
-  const admin = ctx.kubeconfigs['admin']!;
+  const admin = kubeconfigSource(ctx, 'admin');
   const rbacYaml = toYamlDocuments(apiserverToKubeletRbac(APISERVER_KUBELET_CLIENT_USER));
   const rbac = target({
     name: 'cluster:kubelet-rbac',
     description: `Let the apiserver (${APISERVER_KUBELET_CLIENT_USER}) use kubelets: logs, exec, port-forward, stats`,
-    deps: { apiserver: deps.apiserverReady, kubectl, admin },
+    deps: { apiserver: deps.apiserverReady, kubectl, admin: admin.from },
     inputs: { values: { manifest: sha256(rbacYaml) } },
     build: async (bctx) => {
-      const run = kubectlRunner(rootPath(bctx.root, (bctx.deps.kubectl as BinaryInfo).path), rootPath(bctx.root, kubeconfigPath('admin')));
+      const run = kubectlRunner(rootPath(bctx.root, bctx.deps.kubectl.path), rootPath(bctx.root, admin.file));
       const out = await run(['apply', '--server-side', '--force-conflicts', '--field-manager=harder', '-f', '-'], { input: rbacYaml, signal: bctx.signal });
       bctx.log(out.stdout);
       return { user: APISERVER_KUBELET_CLIENT_USER };
@@ -53,10 +50,10 @@ export function addonTargets(ctx: ClusterContext, deps: { apiserverReady: AnyTar
   const coredns = target({
     name: 'cluster:coredns',
     description: `CoreDNS (${ctx.images.coredns}) with its RBAC, ConfigMap, Deployment and the kube-dns Service at ${ctx.config.clusterDnsIp}`,
-    deps: { ...deps.nodesReady, ...loads, rbac, kubectl, admin },
+    deps: { ...deps.nodesReady, ...loads, rbac, kubectl, admin: admin.from },
     inputs: { values: { manifest: sha256(corednsYaml) } },
     build: async (bctx) => {
-      const run = kubectlRunner(rootPath(bctx.root, (bctx.deps.kubectl as BinaryInfo).path), rootPath(bctx.root, kubeconfigPath('admin')));
+      const run = kubectlRunner(rootPath(bctx.root, bctx.deps.kubectl.path), rootPath(bctx.root, admin.file));
       const out = await run(['apply', '--server-side', '--force-conflicts', '--field-manager=harder', '-f', '-'], { input: corednsYaml, signal: bctx.signal });
       bctx.log(out.stdout);
       const status = await run(['-n', 'kube-system', 'rollout', 'status', 'deployment/coredns', '--timeout=180s'], { allowFailure: true, timeoutMs: 200_000, signal: bctx.signal });

@@ -2,10 +2,10 @@
 
 import { target, type AnyTarget } from '../../lib/engine/target.ts';
 import { controlPlanes } from '../config/config.ts';
-import { certSource, nodeTarget, type ClusterContext } from './context.ts';
+import { certSource, nodeTarget, plannedNode, type ClusterContext, type UnitTarget } from './context.ts';
 import { NotReadyError } from './errors.ts';
 import { etcdPaths, unitPath } from './layout.ts';
-import { fileTarget, journalTail, sleep, unitTarget, type NodeInfo, type RunningUnit } from './node-targets.ts';
+import { fileTarget, journalTail, sleep, unitTarget } from './node-targets.ts';
 import { handleFor } from './node-state.ts';
 import { renderEtcdUnit } from './render/etcd.ts';
 
@@ -16,9 +16,9 @@ export function etcdctlArgs(endpoint = 'https://127.0.0.1:2379'): string[] {
 
 export function etcdTargets(ctx: ClusterContext) {
   const cps = controlPlanes(ctx.config);
-  const members = cps.map((n) => ({ name: n.name, ip: ctx.plan.nodes.find((p) => p.name === n.name)!.ip }));
+  const members = cps.map((n) => ({ name: n.name, ip: plannedNode(ctx, n.name).ip }));
   const all: AnyTarget[] = [];
-  const units: Record<string, AnyTarget> = {};
+  const units: Record<string, UnitTarget> = {};
   for (const member of members) {
     const node = member.name;
     const nt = nodeTarget(ctx, node);
@@ -45,7 +45,8 @@ export function etcdTargets(ctx: ClusterContext) {
     deps: units,
     build: async (bctx) => {
       for (const member of members) {
-        const unit = bctx.deps[member.name] as RunningUnit;
+        const unit = bctx.deps[member.name];
+        if (!unit) throw new Error(`cluster: etcd-healthy has no unit of ${member.name}`);
         await waitEtcdHealthy(unit.container, member.name, bctx.signal, bctx.log);
       }
       return { members: members.map((m) => m.name) };
@@ -73,5 +74,3 @@ async function waitEtcdHealthy(container: string, node: string, signal: AbortSig
     `docker exec ${container} journalctl -u etcd -n 100`,
   );
 }
-
-export type { NodeInfo };

@@ -2,7 +2,7 @@
 // as enabled oneshot units so they come back by themselves after `docker restart`.
 
 import type { AnyTarget } from '../../lib/engine/target.ts';
-import { nodeTarget, type ClusterContext } from './context.ts';
+import { nodeTarget, type ClusterContext, type UnitTarget } from './context.ts';
 import { nodePaths, unitPath } from './layout.ts';
 import { fileTarget, unitTarget } from './node-targets.ts';
 import { renderRoutesUnit, renderSysctlConf, renderSysctlUnit, type PodRoute } from './render/node-system.ts';
@@ -14,8 +14,8 @@ export function podRoutesFor(ctx: Pick<ClusterContext, 'plan'>, node: string): P
 
 export function nodeSystemTargets(ctx: ClusterContext) {
   const all: AnyTarget[] = [];
-  const sysctl: Record<string, AnyTarget> = {};
-  const routes: Record<string, AnyTarget> = {};
+  const sysctl: Record<string, UnitTarget> = {};
+  const routes: Record<string, UnitTarget> = {};
   for (const planned of ctx.plan.nodes) {
     const node = planned.name;
     const nt = nodeTarget(ctx, node);

@@ -5,10 +5,9 @@ import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { target, type AnyTarget } from '../../lib/engine/target.ts';
 import { controlPlanes, workers } from '../config/config.ts';
-import type { EncryptionResult } from '../certs/encryption.ts';
 import { kubeconfigPath } from '../certs/kubeconfig.ts';
 import { apiRequest, loadIdentity } from './api-client.ts';
-import { binaryOf, type ClusterContext } from './context.ts';
+import { binaryOf, nodeTarget, plannedNode, type BinaryDep, type ClusterContext, type EncryptionDep, type NodeDep } from './context.ts';
 import { ClusterError } from './errors.ts';
 import { etcdctlArgs } from './etcd.ts';
 import { kubectlRunner, type Kubectl } from './kubectl.ts';
@@ -96,17 +95,28 @@ function portForward(kubectlPath: string, kubeconfig: string, pod: string, port:
   });
 }
 
+/** What the smoke test builds on, and reads: kubectl's path, the encryption provider and key name, every node's container. */
+type SmokeDeps = {
+  cluster: AnyTarget;
+  kubectl: BinaryDep;
+  encryption: EncryptionDep;
+  /** The first control plane, where etcd is read. */
+  cp: NodeDep;
+  [node: `node:${string}`]: NodeDep;
+  /** The test image in each worker's containerd (ordering only). */
+  [load: `load:${string}`]: AnyTarget;
+};
+
 export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget }) {
-  const kubectlBin = binaryOf(ctx, 'kubectl');
   const cp = controlPlanes(ctx.config)[0]!.name;
-  const workerNodes = workers(ctx.config).map((n) => ctx.plan.nodes.find((p) => p.name === n.name)!);
-  const loads: Record<string, AnyTarget> = {};
-  for (const w of workerNodes) loads[`load:${w.name}`] = ctx.images.loads('test', w.name);
-  for (const n of ctx.plan.nodes) loads[`node:${n.name}`] = ctx.nodes[n.name]!;
+  const workerNodes = workers(ctx.config).map((n) => plannedNode(ctx, n.name));
+  const smokeDeps: SmokeDeps = { cluster: deps.cluster, kubectl: binaryOf(ctx, 'kubectl'), encryption: ctx.encryption, cp: nodeTarget(ctx, cp) };
+  for (const w of workerNodes) smokeDeps[`load:${w.name}`] = ctx.images.loads('test', w.name);
+  for (const n of ctx.plan.nodes) smokeDeps[`node:${n.name}`] = nodeTarget(ctx, n.name);
   return target({
     name: 'cluster:smoke',
     description: 'Smoke tests: encryption at rest, Deployment, port-forward, logs, exec, NodePort, pod-to-pod, DNS, authn/authz refusals, key modes on nodes',
-    deps: { cluster: deps.cluster, kubectl: kubectlBin, encryption: ctx.encryption, cp: ctx.nodes[cp]!, ...loads },
+    deps: smokeDeps,
     alwaysRun: true,
     build: async (bctx) => {
       const checks: SmokeCheck[] = [];
@@ -122,12 +132,12 @@ export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget }) {
           report(name, false, (error as Error).message.split('\n').slice(0, 4).join(' | '));
         }
       };
-      const kubectlPath = rootPath(bctx.root, (bctx.deps.kubectl as { path: string }).path);
+      const kubectlPath = rootPath(bctx.root, bctx.deps.kubectl.path);
       const adminKubeconfig = rootPath(bctx.root, kubeconfigPath('admin'));
       const kubectl = kubectlRunner(kubectlPath, adminKubeconfig);
       const ca = rootPath(bctx.root, ctx.certs.get('ca')!.cert);
-      const cpContainer = (bctx.deps.cp as { container: string }).container;
-      const enc = bctx.deps.encryption as EncryptionResult;
+      const cpContainer = bctx.deps.cp.container;
+      const enc = bctx.deps.encryption;
 
       // 1. Secrets are encrypted at rest: the raw etcd value starts with the provider's prefix.
       await check('secret encrypted at rest', async () => {
@@ -258,7 +268,9 @@ export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget }) {
         const seen: string[] = [];
         let ok = true;
         for (const planned of ctx.plan.nodes) {
-          const container = ((bctx.deps as Record<string, unknown>)[`node:${planned.name}`] as { container: string }).container;
+          const node = bctx.deps[`node:${planned.name}`];
+          if (!node) throw new Error(`no node:${planned.name} among the smoke test's dependencies`);
+          const container = node.container;
           const res = await handleFor(container).exec(
             ['find', '/var/lib/kubernetes', '/var/lib/kubelet', '/var/lib/kube-proxy', '/etc/etcd', '-maxdepth', '1', '-type', 'f', '(', '-name', '*key*', '-o', '-name', '*kubeconfig', '-o', '-name', 'encryption-config.yaml', ')', '-printf', '%m %p\\n'],
             { allowFailure: true },

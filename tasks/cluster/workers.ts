@@ -4,10 +4,11 @@ import { readFileSync } from 'node:fs';
 import { target, type AnyTarget } from '../../lib/engine/target.ts';
 import { workers } from '../config/config.ts';
 import { loadIdentity, nodeReadiness, probeNodeReadiness } from './api-client.ts';
-import { adminPaths, binaryOf, certSource, kubeconfigSource, nodeTarget, type ClusterContext } from './context.ts';
+import type { KubernetesBinary } from '../binaries/index.ts';
+import { adminPaths, binaryOf, certSource, kubeconfigSource, nodeTarget, plannedNode, type ClusterContext, type UnitTarget } from './context.ts';
 import { NotReadyError } from './errors.ts';
 import { binDir, unitPath, workerPaths as w } from './layout.ts';
-import { binaryTarget, fileTarget, journalTail, sleep, unitTarget, type RunningUnit } from './node-targets.ts';
+import { binaryTarget, fileTarget, journalTail, sleep, unitTarget } from './node-targets.ts';
 import { renderCniBridge, renderCniLoopback } from './render/cni.ts';
 import { renderContainerdConfig } from './render/containerd.ts';
 import { renderKubeProxyConfig, renderKubeProxyUnit } from './render/kube-proxy.ts';
@@ -30,17 +31,24 @@ export function hostUpstreams(): string[] {
   }
 }
 
-export function workerTargets(ctx: ClusterContext, deps: { apiserverReady: AnyTarget; sysctl: Record<string, AnyTarget>; routes: Record<string, AnyTarget> }) {
+/** What the workers build on: the apiserver is ready, and each node's sysctl and pod-route units (node-system.ts) run. */
+export type WorkerDeps = {
+  apiserverReady: AnyTarget;
+  sysctl: Record<string, UnitTarget>;
+  routes: Record<string, UnitTarget>;
+};
+
+export function workerTargets(ctx: ClusterContext, deps: WorkerDeps) {
   const all: AnyTarget[] = [];
   const ready: Record<string, AnyTarget> = {};
   const upstreams = hostUpstreams();
   for (const spec of workers(ctx.config)) {
     const node = spec.name;
-    const planned = ctx.plan.nodes.find((p) => p.name === node)!;
+    const planned = plannedNode(ctx, node);
     const nt = nodeTarget(ctx, node);
     const file = (id: string, path: string, description: string, source: Parameters<typeof fileTarget>[0]['source'], mode?: number) =>
       fileTarget({ node, nodeTarget: nt, id, path, description, source, ...(mode ? { mode } : {}) });
-    const bin = (name: string) => binaryTarget(node, nt, binaryOf(ctx, name), name, `${binDir}/${name}`);
+    const bin = (name: KubernetesBinary) => binaryTarget(node, nt, binaryOf(ctx, name), name, `${binDir}/${name}`);
     const sysctl = deps.sysctl[node]!;
     const pauseLoad = ctx.images.loads('pause', node);
 
@@ -101,14 +109,14 @@ export function workerTargets(ctx: ClusterContext, deps: { apiserverReady: AnyTa
     };
     const proxy = unitTarget({ node, nodeTarget: nt, unit: 'kube-proxy', description: `kube-proxy on ${node}`, files: proxyFiles, after: { sysctl, apiserver: deps.apiserverReady } });
 
-    const readyDeps: Record<string, AnyTarget> = { kubelet, proxy, ...cni, apiserver: deps.apiserverReady };
-    if (deps.routes[node]) readyDeps.routes = deps.routes[node]!;
+    const routes = deps.routes[node];
+    const readyDeps = { kubelet, proxy, ...cni, apiserver: deps.apiserverReady, ...(routes ? { routes } : {}) };
     const nodeReady = target({
       name: `ready:${node}:node`,
       description: `Node ${node} is registered and Ready`,
       deps: readyDeps,
       build: async (bctx) => {
-        await waitNodeReady(ctx.plan.apiServerUrl, adminPaths(ctx, bctx.root), node, (bctx.deps.kubelet as RunningUnit).container, bctx.signal);
+        await waitNodeReady(ctx.plan.apiServerUrl, adminPaths(ctx, bctx.root), node, bctx.deps.kubelet.container, bctx.signal);
         return { node };
       },
       probe: async (_result, actx) => {
