@@ -7,19 +7,20 @@ import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HintedError } from './hinted-error.ts';
+import { HarderError } from './errors.ts';
 
 export type DigestAlgorithm = 'sha256' | 'sha512';
 
 /** An expected digest: what the publisher says the file hashes to. */
 export type Digest = { algorithm: DigestAlgorithm; hex: string };
 
-/** Base class of download failures: one clear message naming the URL, plus a hint for the user. */
-export class DownloadError extends HintedError {
-  url: string;
-  constructor(url: string, message: string, hint?: string, options?: { cause?: unknown }) {
-    super(message, hint, options);
-    this.url = url;
+/** Base class of download failures (kind download-failed): one clear message naming the URL, plus a hint for the user. */
+export class DownloadError extends HarderError<'download-failed'> {
+  constructor(url: string, message: string, hint?: string, options: { cause?: unknown; status?: number } = {}) {
+    super('download-failed', message, options.status === undefined ? { url } : { url, status: options.status }, { hint, cause: options.cause });
+  }
+  get url(): string {
+    return this.facts.url;
   }
 }
 
@@ -46,14 +47,16 @@ export class ServerUnreachableError extends DownloadError {}
 
 /** The server answered with a non-2xx status. */
 export class HttpStatusError extends DownloadError {
-  status: number;
   constructor(url: string, status: number, statusText: string) {
     super(
       url,
       `GET ${url} answered ${status} ${statusText}`.trimEnd(),
       status === 404 ? 'the file does not exist there: check the version and the mirror base URL' : undefined,
+      { status },
     );
-    this.status = status;
+  }
+  get status(): number {
+    return this.facts.status!;
   }
 }
 

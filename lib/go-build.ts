@@ -8,13 +8,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { cachePath } from './cache-root.ts';
-import { HintedError } from './hinted-error.ts';
-
-/** A Go build step failed; the message carries the tail of Go's own output. */
-export class GoBuildError extends HintedError {}
-
-/** No `go` command could be found. The hint names the sources that need no toolchain. */
-export class GoToolchainMissingError extends GoBuildError {}
+import { CommandError, StepError, ToolMissingError } from './errors.ts';
 
 /** What to say when Go is missing; callers that have other sources pass their own alternatives. */
 const DEFAULT_MISSING_HINT = 'install Go 1.24 or newer (https://go.dev/dl/, or Debian backports golang-go) and make sure `go` is on PATH, or set GO to its path';
@@ -62,7 +56,7 @@ type RunOptions = {
   missingHint?: string;
 };
 
-/** Runs the go command; resolves with stdout, rejects with GoBuildError carrying the tail of stderr. */
+/** Runs the go command; resolves with stdout, rejects with the CommandError of any failed command (its last lines of stderr). */
 function runGo(args: string[], options: RunOptions = {}): Promise<string> {
   const command = goCommand();
   return new Promise((resolve, reject) => {
@@ -82,23 +76,23 @@ function runGo(args: string[], options: RunOptions = {}): Promise<string> {
     });
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') {
-        reject(new GoToolchainMissingError(`the Go toolchain is not installed: \`${command}\` was not found`, options.missingHint ?? DEFAULT_MISSING_HINT));
+        reject(new ToolMissingError(command, `the Go toolchain is not installed: \`${command}\` was not found`, options.missingHint ?? DEFAULT_MISSING_HINT));
       } else if (error.name === 'AbortError') {
         reject(error);
       } else {
-        reject(new GoBuildError(`\`${command} ${args[0]}\` could not start: ${error.message}`, undefined, { cause: error }));
+        reject(new CommandError({ argv: [command, ...args], reason: `could not start (${error.code ?? error.message})`, tail: [], ...(options.cwd ? { cwd: options.cwd } : {}) }, { cause: error }));
       }
     });
     child.on('close', (code, signal) => {
       if (code === 0) return resolve(Buffer.concat(stdout).toString('utf8'));
       if (options.signal?.aborted) return; // the 'error' event already rejected with the AbortError
-      const where = options.cwd ? ` in ${options.cwd}` : '';
-      reject(new GoBuildError(`\`go ${args.join(' ')}\`${where} failed (${code ?? signal}):\n${tail.join('\n')}`));
+      const ended = code !== null ? { exitCode: code } : { signal: signal ?? undefined };
+      reject(new CommandError({ argv: [command, ...args], ...ended, tail: [...tail], ...(options.cwd ? { cwd: options.cwd } : {}) }));
     });
   });
 }
 
-/** The toolchain's version (`go1.26.8`). Throws GoToolchainMissingError with `missingHint` when there is none. */
+/** The toolchain's version (`go1.26.8`). Throws ToolMissingError with `missingHint` when there is none. */
 export async function goVersion(missingHint?: string): Promise<string> {
   return (await runGo(['env', 'GOVERSION'], { missingHint })).trim();
 }
@@ -113,7 +107,7 @@ export async function goModDownload(
   await mkdir(cachePath(), { recursive: true });
   const out = await runGo(['mod', 'download', '-json', `${module}@${version}`], { ...options, cwd: cachePath() });
   const info = JSON.parse(out) as { Dir?: string; GoMod?: string; Info?: string; Error?: string };
-  if (info.Error || !info.Dir || !info.GoMod) throw new GoBuildError(`go mod download ${module}@${version}: ${info.Error ?? 'no directory reported'}`);
+  if (info.Error || !info.Dir || !info.GoMod) throw new StepError(`go mod download ${module}@${version}: ${info.Error ?? 'no directory reported'}`);
   // The .info file holds the version's commit time: a deterministic build date for version ldflags.
   const meta = info.Info ? ((JSON.parse(await readFile(info.Info, 'utf8').catch(() => '{}')) as { Time?: string })) : {};
   return { dir: info.Dir, goMod: info.GoMod, ...(meta.Time ? { time: meta.Time } : {}) };

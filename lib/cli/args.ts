@@ -2,7 +2,7 @@
 // Hand-written (no dependency) so start-up stays fast and messages can suggest the closest flag.
 
 import { suggest } from '../engine/index.ts';
-import { CliError } from './errors.ts';
+import { CliError } from '../errors.ts';
 
 /** A flag the project declares (tasks/config/options.ts): `--workers N`. */
 export type ProjectFlag = {

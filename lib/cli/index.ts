@@ -6,7 +6,7 @@ import { join } from 'node:path';
 // Only through the engine's index, which is cheap to load: the executor loads on runBuild's first call.
 import { cleanTargets, EngineError, graphDot, graphStates, InvalidGraphError, recordedTargets, runBuild, summarizeNames, type AnyTarget } from '../engine/index.ts';
 import { parseArgs } from './args.ts';
-import { CliError } from './errors.ts';
+import { CliError } from '../errors.ts';
 import type { CliProject, ProjectCommand } from './project.ts';
 import { createReporter, type Out } from './reporter.ts';
 
@@ -15,7 +15,7 @@ const helpText = async (...args: Parameters<typeof import('./help.ts').helpText>
 const renderError = async (error: unknown, verbose: boolean) => (await import('./render-error.ts')).renderError(error, verbose);
 const renderFailure = async (...args: Parameters<typeof import('./render-error.ts').renderFailure>) => (await import('./render-error.ts')).renderFailure(...args);
 
-export { CliError, ConfigError, OptionError, type CliErrorKind } from './errors.ts';
+export { CliError, ConfigError, OptionError, type CliErrorKind } from '../errors.ts';
 export type { CliProject, CommandIo, ConfigureContext, ProjectCommand, RecordContext } from './project.ts';
 export type { ProjectFlag } from './args.ts';
 

@@ -1,23 +1,43 @@
-// Error rendering: one readable block per problem (headline, facts, hint), in a single exhaustive switch
-// over every error kind — a new kind fails to compile until it has a message here. Stacks only with --verbose.
+// Error rendering: one readable block per problem (headline, facts, hint), decided by a single exhaustive
+// switch over every error kind (lib/errors.ts) — a new kind fails to compile until it has a case here.
+// A failed command shows a "command output" block: the command line, then its last lines. Stacks only with --verbose.
 
-import { EngineError, InvalidGraphError, type EngineErrorKind } from '../engine/index.ts';
+import { EngineError } from '../engine/index.ts';
 import type { Failure } from '../engine/index.ts';
-import { CliError, ConfigError, type CliErrorKind } from './errors.ts';
+import { ENGINE_ERROR_KINDS, HarderError, commandLine, commandSummary, messageOf, type AnyHarderError, type CommandFacts, type EngineErrorKind, type EngineFacts } from '../errors.ts';
 
-export type ErrorKind = EngineErrorKind | CliErrorKind | 'internal';
+export type { ErrorKind } from '../errors.ts';
 
-function unreachable(kind: never): never {
-  throw new Error(`no message for error kind ${String(kind)}`);
+/** One block: `✗ headline`, body lines as given (they carry their own indentation), then `  hint: …`. */
+export type Shown = { headline: string; body: string[]; hint?: string };
+
+function unreachable(error: never): never {
+  throw new Error(`no rendering for error kind ${(error as { kind: string }).kind}`);
+}
+
+const indented = (lines: readonly string[], by = '    '): string[] => lines.map((l) => `${by}${l}`);
+const on = (facts: EngineFacts): string => (facts.target ? `${facts.target}: ` : '');
+
+/** The block a failed command adds, as kind prints it: a heading, the command line, its last lines indented. */
+export function commandOutput(facts: CommandFacts): string[] {
+  const lines = ['  command output:', `    $ ${commandLine(facts)}`];
+  lines.push(...indented(facts.tail.length ? facts.tail : ['(no output)'], '      '));
+  return lines;
+}
+
+/** What a build's or a clean's cause adds: its own headline and body when it is an expected error. */
+function causeOf(error: unknown, verbose: boolean): Shown | undefined {
+  if (!(error instanceof HarderError)) return undefined;
+  const [first] = describe(error as AnyHarderError, verbose);
+  return first;
 }
 
 /**
- * The first line for an error of this kind. Engine messages already say what is wrong; the switch
- * decides how the target and the kind frame them, and forces every kind to be considered.
+ * How an error reads, by kind: the one place that decides it. Most kinds are one block; an invalid graph
+ * is one per problem, a bad config one line per problem with the hint under the last.
  */
-export function headline(kind: ErrorKind, message: string, target: string | undefined): string {
-  const on = target ? `${target}: ` : '';
-  switch (kind) {
+export function describe(e: AnyHarderError, verbose: boolean): Shown[] {
+  switch (e.kind) {
     case 'duplicate-target':
     case 'unknown-dependency':
     case 'cycle':
@@ -27,60 +47,73 @@ export function headline(kind: ErrorKind, message: string, target: string | unde
     case 'output-unwritable':
     case 'needs-yes':
     case 'precious-changed':
-    case 'bad-flag':
-    case 'bad-option':
-    case 'bad-command-args':
-    case 'bad-argument':
       // These messages name their target (or concern none).
-      return message;
+      return [{ headline: e.message, body: indented(e.facts.details), hint: e.hint }];
     case 'missing-input':
     case 'bad-result':
     case 'missing-output':
-      return `${on}${message}`;
-    case 'build-failed':
-      return `${on}build failed: ${message}`;
-    case 'clean-failed':
-      return `${on}${message}`;
+      return [{ headline: `${on(e.facts)}${e.message}`, body: indented(e.facts.details), hint: e.hint }];
+    case 'build-failed': {
+      const cause = causeOf(e.cause, verbose);
+      return [{ headline: `${on(e.facts)}build failed: ${cause?.headline ?? e.message}`, body: [...indented(e.facts.details), ...(cause?.body ?? [])], hint: e.hint ?? cause?.hint }];
+    }
+    case 'clean-failed': {
+      // The engine's message is `clean failed: <cause's message>` or says which output it could not remove.
+      const cause = causeOf(e.cause, verbose);
+      return [{ headline: `${on(e.facts)}${cause ? `clean failed: ${cause.headline}` : e.message}`, body: [...indented(e.facts.details), ...(cause?.body ?? [])], hint: e.hint ?? cause?.hint }];
+    }
+    case 'invalid-graph':
+      return e.facts.problems.flatMap((p) => describe(p as AnyHarderError, verbose));
+    case 'bad-option': {
+      const problems = e.facts.problems?.length ? e.facts.problems : [e.message];
+      return problems.map((p, i) => ({ headline: p, body: [], hint: i === problems.length - 1 ? e.hint : undefined }));
+    }
+    case 'bad-flag':
+    case 'bad-command-args':
+    case 'bad-argument':
+      return [{ headline: e.message, body: [], hint: e.hint }];
+    case 'command-failed':
+      // The message quotes a few lines for wherever it is read alone; here the block shows them.
+      return [{ headline: commandSummary(e.facts), body: commandOutput(e.facts), hint: e.hint }];
+    case 'tool-missing':
+    case 'bad-input':
+    case 'download-failed':
+    case 'docker-failed':
+    case 'step-failed':
+      // The message names the program, file and field, URL, container or check at fault.
+      return [{ headline: e.message, body: [], hint: e.hint }];
     case 'internal':
-      return `internal error: ${message}`;
+      return [{
+        headline: `internal error: ${e.message}`,
+        body: [],
+        hint: verbose ? 'this is a bug in the engine or the CLI; please report it with the stack below' : 'run again with --verbose for the stack trace',
+      }];
     default:
-      return unreachable(kind);
+      return unreachable(e);
   }
 }
 
-function block(kind: ErrorKind, message: string, opts: { target?: string; hint?: string; details?: string[]; stack?: string }): string {
-  const lines = [`✗ ${headline(kind, message, opts.target)}`];
-  for (const detail of opts.details ?? []) lines.push(`    ${detail}`);
-  if (opts.hint) lines.push(`  hint: ${opts.hint}`);
-  if (opts.stack) lines.push(opts.stack.split('\n').map((l) => `    ${l}`).join('\n'));
+function block(shown: Shown): string {
+  const lines = [`✗ ${shown.headline}`, ...shown.body];
+  if (shown.hint) lines.push(`  hint: ${shown.hint}`);
   return lines.join('\n');
 }
 
-const stackOf = (error: unknown): string | undefined => (error instanceof Error ? error.stack : undefined);
-
-/** Renders a failure from a build report. */
-export function renderFailure(failure: Failure, verbose: boolean): string {
-  const kind = (failure.kind ?? 'build-failed') as ErrorKind;
-  const cause = failure.cause;
-  // Messages of build failures already name the problem; the target goes in the headline.
-  return block(kind, failure.message, { target: failure.target, hint: failure.hint, stack: verbose ? stackOf(cause) : undefined });
+function render(e: HarderError, verbose: boolean, stackOf: unknown): string {
+  const text = describe(e as AnyHarderError, verbose).map(block).join('\n');
+  const stack = verbose && stackOf instanceof Error ? stackOf.stack : undefined;
+  return stack ? `${text}\n${indented(stack.split('\n')).join('\n')}` : text;
 }
 
-/** Renders anything thrown out of the engine or the CLI. */
+/** Renders a failure from a build or clean report: the engine's kind frames it, the cause says what failed. */
+export function renderFailure(failure: Failure, verbose: boolean): string {
+  const kind: EngineErrorKind = (ENGINE_ERROR_KINDS as readonly string[]).includes(failure.kind ?? '') ? (failure.kind as EngineErrorKind) : 'build-failed';
+  const error = new EngineError(kind, failure.message, { target: failure.target, hint: failure.hint, cause: failure.cause });
+  return render(error, verbose, failure.cause);
+}
+
+/** Renders anything thrown out of the engine or the CLI; what is not an expected error is an internal one. */
 export function renderError(error: unknown, verbose: boolean): string {
-  if (error instanceof InvalidGraphError) return error.problems.map((p) => renderError(p, verbose)).join('\n');
-  if (error instanceof EngineError) {
-    return block(error.kind, error.message, { target: error.target, hint: error.hint, details: error.details, stack: verbose ? stackOf(error) : undefined });
-  }
-  if (error instanceof ConfigError && error.problems.length) {
-    // One line per problem, the hint (and stack) once, under the last.
-    const last = error.problems.length - 1;
-    return error.problems.map((p, i) => (i < last ? `✗ ${p}` : block(error.kind, p, { hint: error.hint, stack: verbose ? stackOf(error) : undefined }))).join('\n');
-  }
-  if (error instanceof CliError) return block(error.kind, error.message, { hint: error.hint, stack: verbose ? stackOf(error) : undefined });
-  const message = error instanceof Error ? error.message : String(error);
-  return block('internal', message, {
-    hint: verbose ? 'this is a bug in the engine or the CLI; please report it with the stack below' : 'run again with --verbose for the stack trace',
-    stack: verbose ? stackOf(error) : undefined,
-  });
+  const expected = error instanceof HarderError ? error : new HarderError('internal', messageOf(error), {}, { cause: error });
+  return render(expected, verbose, error);
 }

@@ -1,9 +1,13 @@
-// Error types of the generic Docker helpers: one clear message plus a hint saying what to do.
+// Error types of the generic Docker helpers: one clear message plus a hint saying what to do (kind docker-failed, lib/errors.ts).
 
-import { HintedError } from '../hinted-error.ts';
+import { HarderError } from '../errors.ts';
 
-/** Base class: every Docker helper error carries a one-line hint for the user. */
-export class DockerError extends HintedError {}
+/** Base class: the Docker engine is unreachable, or refused or failed a request; the hint says what to do. */
+export class DockerError extends HarderError<'docker-failed'> {
+  constructor(message: string, hint?: string, options: { cause?: unknown } = {}) {
+    super('docker-failed', message, {}, { hint, cause: options.cause });
+  }
+}
 
 /** No Docker engine answers at the configured address (DOCKER_HOST or the default socket). */
 export class DockerUnavailableError extends DockerError {}

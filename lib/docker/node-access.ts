@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { posix } from 'node:path';
 import { connectDocker } from './connect.ts';
 import { DockerError, NodeFileMissingError, engineMessage, statusCodeOf } from './errors.ts';
+import { NodeCommandError } from '../errors.ts';
 import { demuxFrames } from './demux.ts';
 import { EngineApiError, EngineClient, engineEndpoint, execCreateBody } from './engine-api.ts';
 import type { ExecOptions, ExecResult, NodeHandle } from '../node/handle.ts';
@@ -13,25 +14,8 @@ import { readStateByExec } from '../node/read-state.ts';
 
 export type { ExecOptions, ExecResult, NodeHandle } from '../node/handle.ts';
 
-/** A command in a node exited non-zero. Carries everything needed to say what failed and why. */
-export class NodeCommandError extends Error {
-  node: string;
-  argv: string[];
-  exitCode: number;
-  stderr: string;
-  stdout: string;
-  hint?: string;
-  constructor(node: string, argv: string[], exitCode: number, stderr: string, stdout = '') {
-    super(`${node}: \`${formatArgv(argv)}\` exited ${exitCode}: ${lastLines(stderr || stdout, 5) || '(no output)'}`);
-    this.name = 'NodeCommandError';
-    this.node = node;
-    this.argv = argv;
-    this.exitCode = exitCode;
-    this.stderr = stderr;
-    this.stdout = stdout;
-    this.hint = `look inside with \`docker exec -it ${node} bash\``;
-  }
-}
+/** The error of a command that exits non-zero in a node: a CommandError (lib/errors.ts) with the node and stdout/stderr apart. */
+export { NodeCommandError };
 
 /** The light client the module-level handles share (a run's fleet has its own: dockerNodes). */
 const sharedEngine = new EngineClient();
@@ -67,10 +51,6 @@ export function dockerNodes(): { connect(container: string): NodeHandle; close()
 
 function formatArgv(argv: string[]): string {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
-
-function lastLines(text: string, count: number): string {
-  return text.trimEnd().split('\n').slice(-count).join('\n');
 }
 
 function containerError(node: string, what: string, error: unknown): Error {

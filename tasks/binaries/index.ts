@@ -9,9 +9,9 @@ import { createGunzip } from 'node:zlib';
 import { alias, target } from '../../lib/engine/target.ts';
 import { cachePath } from '../../lib/cache-root.ts';
 import { ChecksumMismatchError, downloadVerified, fetchChecksum, fileDigest, joinUrl, parseChecksumFile, probeUrl, type Digest } from '../../lib/download.ts';
-import { GoToolchainMissingError, goBuild, goModDownload, goVersion, plainModuleWrapper, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../../lib/go-build.ts';
+import { goBuild, goModDownload, goVersion, plainModuleWrapper, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../../lib/go-build.ts';
 import type { BinarySource, ClusterConfig } from '../config/config.ts';
-import { HintedError } from '../../lib/hinted-error.ts';
+import { StepError, ToolMissingError } from '../../lib/errors.ts';
 import { runCommand } from '../../lib/run-command.ts';
 
 /** The Kubernetes components this project runs, all from one release / one module version. */
@@ -57,7 +57,7 @@ export function parseVersion(version: string): { major: number; minor: number; p
 }
 
 /** A binary could not be obtained; the hint says which other source or setting to try. */
-export class BinaryError extends HintedError {}
+export class BinaryError extends StepError {}
 
 function goArch(): string {
   const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[process.arch];
@@ -277,7 +277,7 @@ export function checkToolchain(toolchain: string, goDirective: string): void {
   if (!have) return; // a development toolchain (devel +abc): let go itself decide
   const [major, minor] = [Number(have[1]), Number(have[2])];
   if (major === 1 && minor < 21) {
-    throw new GoToolchainMissingError(`${toolchain} is too old to build modules that need Go ${goDirective}`, `install Go ${goDirective} or newer; ${GO_MISSING_HINT.replace(/^install Go 1\.24\+ \(https:\/\/go\.dev\/dl\/\) and put `go` on PATH \(or set GO\), or /, '')}`);
+    throw new ToolMissingError('go', `${toolchain} is too old to build modules that need Go ${goDirective}`, `install Go ${goDirective} or newer; ${GO_MISSING_HINT.replace(/^install Go 1\.24\+ \(https:\/\/go\.dev\/dl\/\) and put `go` on PATH \(or set GO\), or /, '')}`);
   }
 }
 

@@ -3,6 +3,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { target, type Json } from '../../lib/engine/target.ts';
+import { StepError } from '../../lib/errors.ts';
 import { describeCertificate, isSignedBy, keyMatchesCertificate } from '../../lib/pki/inspect.ts';
 import { loadPrivateKeyPem } from '../../lib/pki/keys.ts';
 import { readIfExists } from '../../lib/pki/files.ts';
@@ -25,11 +26,9 @@ export type CertCheckRow = {
   problems: string[];
 };
 
-export class CertsCheckError extends Error {
-  readonly hint = 'run `npx tsx tasks.ts certs` to re-issue what changed, or `certs --force` to renew every leaf cert';
+export class CertsCheckError extends StepError {
   constructor(problems: string[]) {
-    super(`certificate check failed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'CertsCheckError';
+    super(`certificate check failed:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'run `npx tsx tasks.ts certs` to re-issue what changed, or `certs --force` to renew every leaf cert');
   }
 }
 

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { target } from '../../lib/engine/target.ts';
 import { readIfExists, replaceFiles } from '../../lib/pki/files.ts';
-import { HintedError } from '../../lib/hinted-error.ts';
+import { StepError } from '../../lib/errors.ts';
 import { toYaml } from '../cluster/render/yaml.ts';
 
 export const ENCRYPTION_CONFIG = 'output/encryption/encryption-config.yaml';
@@ -27,7 +27,7 @@ export function renderEncryptionConfig(secretBase64: string): string {
   });
 }
 
-export class EncryptionConfigError extends HintedError {
+export class EncryptionConfigError extends StepError {
   constructor(message: string, hint: string) {
     super(message, hint);
   }

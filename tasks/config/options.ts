@@ -4,7 +4,8 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError, OptionError, type ProjectFlag } from '../../lib/cli/index.ts';
+import type { ProjectFlag } from '../../lib/cli/index.ts';
+import { ConfigError, OptionError } from '../../lib/errors.ts';
 import { suggest } from '../../lib/engine/index.ts';
 import {
   BINARY_SOURCES,

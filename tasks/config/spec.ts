@@ -3,7 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CliError, ConfigError, OptionError, type ProjectCommand, type ProjectFlag, type RecordContext } from '../../lib/cli/index.ts';
+import type { ProjectCommand, ProjectFlag, RecordContext } from '../../lib/cli/index.ts';
+import { CliError, ConfigError, OptionError } from '../../lib/errors.ts';
 import { controlPlanes, defaultConfig, workers, type ClusterConfig, type ConfigProblem } from './config.ts';
 import { configFromFlags, projectFlags, readConfigFile, specFields } from './options.ts';
 

@@ -15,8 +15,8 @@ import { nodeHandle } from '../../lib/docker/node-access.ts';
 import { goModDownload, plainModuleWrapper } from '../../lib/go-build.ts';
 import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from '../binaries/index.ts';
 import { workers, type ClusterConfig } from '../config/config.ts';
-import { CliError, type ProjectCommand } from '../../lib/cli/index.ts';
-import { HintedError } from '../../lib/hinted-error.ts';
+import type { ProjectCommand } from '../../lib/cli/index.ts';
+import { CliError, StepError } from '../../lib/errors.ts';
 import { runCommand } from '../../lib/run-command.ts';
 
 /** The pause and CoreDNS versions for a Kubernetes version (the config check refuses one without a row). */
@@ -54,7 +54,7 @@ export const TEST_IMAGE_PORT = 8080;
 /** Label on every image built here, so cleaning removes only what this project made. */
 const IMAGE_LABEL = 'harder.cluster-image';
 
-export class ImageError extends HintedError {}
+export class ImageError extends StepError {}
 
 /** Runs a host command; a missing program gets the given install hint. */
 function runTool(argv: string[], missingHint: string, signal?: AbortSignal): Promise<string> {

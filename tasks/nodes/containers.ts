@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type Dockerode from 'dockerode';
 import { target, type Target } from '../../lib/engine/target.ts';
+import { DockerError } from '../../lib/docker/errors.ts';
 import type { ClusterConfig, NodeRole, NodeSpec } from '../config/config.ts';
 import type { ipPlanTarget } from '../net/ip-plan.ts';
 import type { NodeImageTarget } from '../images/node-image.ts';
@@ -169,9 +170,7 @@ export function nodeTarget(
       }
       if (existing) {
         if (existing.Config.Labels?.[CLUSTER_LABEL] !== config.clusterName) {
-          throw Object.assign(new Error(`container ${container} exists and does not belong to cluster ${config.clusterName}`), {
-            hint: `remove it with \`docker rm -f ${container}\` or choose another clusterName`,
-          });
+          throw new DockerError(`container ${container} exists and does not belong to cluster ${config.clusterName}`, `remove it with \`docker rm -f ${container}\` or choose another clusterName`);
         }
         ctx.log(`recreating ${container}: ${ctx.reason}`);
         await removeContainer(docker, container);

@@ -231,7 +231,8 @@ test('node access: exec, stdin, putFile/getFile round trips, modes, large output
     assert.is(e.node, `${CLUSTER}-controller-1`);
     assert.equal(e.argv, ['sh', '-c', 'echo to-stdout; echo first >&2; echo last-line >&2; exit 7']);
     assert.is(e.stderr, 'first\nlast-line\n');
-    assert.match(e.message, /exited 7: first\nlast-line/);
+    assert.match(e.message, /exited 7:\nfirst\nlast-line$/);
+    assert.equal(e.tail, ['first', 'last-line']);
   }
   const soft = await node.exec(['false'], { allowFailure: true });
   assert.is(soft.exitCode, 1);

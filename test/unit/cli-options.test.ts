@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseArgs } from '../../lib/cli/args.ts';
-import { CliError, ConfigError, OptionError } from '../../lib/cli/index.ts';
+import { CliError, ConfigError, OptionError } from '../../lib/errors.ts';
 import { defaultConfig } from '../../tasks/config/config.ts';
 import { configFromFlags, projectFlags } from '../../tasks/config/options.ts';
 import { tempProject, write } from '../fixtures/engine/helpers.ts';

@@ -138,7 +138,7 @@ test('a failing build: one readable error with hint, exit 1; --verbose adds the 
   assert.match(run.stdout, /✗ step:2: step:2 was told to fail\n/);
   assert.match(run.stdout, /failed/);
   const verbose = await cli(root, ['all', '--verbose'], { FIXTURE_FAIL: 'step:2' });
-  assert.match(verbose.stderr, /\n {4}Error: step:2 was told to fail\n {8}at /);
+  assert.match(verbose.stderr, /\n {4}StepError: step:2 was told to fail\n {8}at /);
   const kept = await cli(project(), ['all', '-k'], { FIXTURE_FAIL: 'step:2,step:3' });
   assert.is(kept.code, 1);
   assert.is(kept.stderr.match(/✗ /g)!.length, 2);

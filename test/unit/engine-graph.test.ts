@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InvalidGraphError } from '../../lib/engine/index.ts';
 import { alias, target, type AnyTarget } from '../../lib/engine/target.ts';
+import { StepError } from '../../lib/errors.ts';
 import { build, tempProject, withOutcome } from '../fixtures/engine/helpers.ts';
 
 const leaf = (name: string, deps: Record<string, AnyTarget> = {}): AnyTarget => target({ name, description: name, deps, build: async () => name });
@@ -77,8 +78,10 @@ test('a group name builds every target of the group', async () => {
 
 test('bad builds: thrown error (with hint), non-JSON result, missing input, missing output', async () => {
   const root = tempProject('bad');
-  class HelpfulError extends Error {
-    hint = 'start dockerd';
+  class HelpfulError extends StepError {
+    constructor(message: string) {
+      super(message, 'start dockerd');
+    }
   }
   const targets: AnyTarget[] = [
     target({ name: 'throws', description: '', deps: {}, build: async (): Promise<number> => { throw new HelpfulError('docker socket not found'); } }),
