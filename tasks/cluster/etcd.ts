@@ -6,7 +6,8 @@ import { certSource, nodeTarget, plannedNode, type ClusterContext, type UnitTarg
 import { NotReadyError } from './errors.ts';
 import { etcdPaths, unitPath } from './layout.ts';
 import { fileTarget, journalTail, sleep, unitTarget } from './node-targets.ts';
-import { handleFor } from './node-state.ts';
+import type { NodeHandle } from '../../lib/node/handle.ts';
+import { nodeFleet } from '../nodes/node-fleet.ts';
 import { renderEtcdUnit } from './render/etcd.ts';
 
 /** etcdctl arguments that authenticate with the member's own server cert (peer profile: client auth too). */
@@ -47,7 +48,7 @@ export function etcdTargets(ctx: ClusterContext) {
       for (const member of members) {
         const unit = bctx.deps[member.name];
         if (!unit) throw new Error(`cluster: etcd-healthy has no unit of ${member.name}`);
-        await waitEtcdHealthy(unit.container, member.name, bctx.signal, bctx.log);
+        await waitEtcdHealthy(nodeFleet.of(bctx).node(unit.container), member.name, bctx.signal, bctx.log);
       }
       return { members: members.map((m) => m.name) };
     },
@@ -56,11 +57,12 @@ export function etcdTargets(ctx: ClusterContext) {
   return { units, healthy, all };
 }
 
-async function waitEtcdHealthy(container: string, node: string, signal: AbortSignal, log: (m: string) => void, timeoutMs = 120_000): Promise<void> {
+async function waitEtcdHealthy(host: NodeHandle, node: string, signal: AbortSignal, log: (m: string) => void, timeoutMs = 120_000): Promise<void> {
+  const container = host.name;
   const deadline = performance.now() + timeoutMs;
   let last = '';
   while (performance.now() < deadline) {
-    const res = await handleFor(container).exec([...etcdctlArgs(), 'endpoint', 'health'], { allowFailure: true });
+    const res = await host.exec([...etcdctlArgs(), 'endpoint', 'health'], { allowFailure: true, readOnly: true });
     last = `${res.stdout.toString('utf8')}${res.stderr.toString('utf8')}`.trim();
     if (res.exitCode === 0) {
       log(`${node}: ${last.split('\n')[0]}`);
@@ -68,7 +70,7 @@ async function waitEtcdHealthy(container: string, node: string, signal: AbortSig
     }
     await sleep(1000, signal);
   }
-  const journal = await journalTail(container, 'etcd.service');
+  const journal = await journalTail(host, 'etcd.service');
   throw new NotReadyError(
     `${node}: etcd is not healthy after ${timeoutMs / 1000} s: ${last.split('\n').slice(-3).join(' | ')}\netcd's last journal lines:\n${journal}`,
     `docker exec ${container} journalctl -u etcd -n 100`,

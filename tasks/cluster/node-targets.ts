@@ -1,16 +1,24 @@
 // Target factories for what the cluster puts on nodes: an installed file, an installed binary, a running
-// systemd unit. Each probes the node (batched, see node-state.ts), so a file edited by hand or a unit that
-// died makes exactly that target stale.
+// systemd unit. Each declares what it puts on its node, and its probe reads the run's batched read of that
+// node (lib/node/fleet.ts), so a file edited by hand or a unit that died makes exactly that target stale.
 
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { target, type AnyTarget, type DepMap, type Inputs, type Json, type Target } from '../../lib/engine/target.ts';
+import { target, type AnyTarget, type Inputs, type Json, type Target } from '../../lib/engine/target.ts';
+import { declareNodeReads } from '../../lib/node/fleet.ts';
+import { readOnlyView, type NodeHandle, type NodeState, type UnitState } from '../../lib/node/handle.ts';
+import { UNIT_PROPERTIES, parseUnitBlocks } from '../../lib/node/read-state.ts';
+import type { BinaryResult } from '../binaries/index.ts';
+import type { NodeTarget } from '../nodes/containers.ts';
+import { nodeFleet } from '../nodes/node-fleet.ts';
 import { UnitFailedError } from './errors.ts';
-import { fileStamp, forgetNodeState, handleFor, nodeBinaryStamps, nodeFileHashes, nodeUnitStates, readUnitState, registerNodeBinary, registerNodeFile, registerNodeUnit, type UnitState } from './node-state.ts';
 
-/** What the cluster step reads of a `node:<name>` result (the nodes step owns the full type). */
+/** What the cluster step reads of a `node:<name>` result (the nodes step owns the full type: NodeContainer). */
 export type NodeInfo = { name: string; container: string; ip: string };
+
+/** A binaries step target: its result is the cached binary's path and sha256. */
+type BinaryTarget = Target<BinaryResult, any>;
 
 export type InstalledFile = {
   node: string;
@@ -49,7 +57,7 @@ type Source =
 
 export type FileSpec = {
   node: string;
-  nodeTarget: AnyTarget;
+  nodeTarget: NodeTarget;
   /** Short id: the target is `install:<node>:<id>`. */
   id: string;
   path: string;
@@ -60,10 +68,12 @@ export type FileSpec = {
   values?: Record<string, Json>;
 };
 
-export function fileTarget(spec: FileSpec): Target<InstalledFile, DepMap> {
+/** An install target's dependencies: the node, and the target that writes the source file (ordering only; the file is hashed). */
+type FileDeps = { node: NodeTarget; source?: AnyTarget };
+
+export function fileTarget(spec: FileSpec) {
   const mode = spec.mode ?? 0o644;
-  registerNodeFile(spec.node, spec.path);
-  const deps: DepMap = { node: spec.nodeTarget };
+  const deps: FileDeps = { node: spec.nodeTarget };
   const inputs: Inputs = { values: { path: spec.path, mode, ...(spec.values ?? {}) } };
   if ('text' in spec.source) inputs.values!.content = sha256(spec.source.text);
   else {
@@ -71,63 +81,64 @@ export function fileTarget(spec: FileSpec): Target<InstalledFile, DepMap> {
     inputs.files = [spec.source.file];
   }
   const source = spec.source;
-  return target<InstalledFile, DepMap>({
+  const t = target({
     name: `install:${spec.node}:${spec.id}`,
     description: spec.description,
     deps,
     inputs,
-    build: async (ctx) => {
-      const node = ctx.deps.node as NodeInfo;
+    build: async (ctx): Promise<InstalledFile> => {
+      const { container } = ctx.deps.node;
       const content = 'text' in source ? Buffer.from(source.text) : await readFile(rootPath(ctx.root, source.file));
-      await handleFor(node.container).putFile(spec.path, content, mode);
-      forgetNodeState(node.container);
-      return { node: spec.node, container: node.container, path: spec.path, sha256: sha256(content), mode };
+      // A write through the run's fleet: later probes of this node read it afresh.
+      await nodeFleet.of(ctx).node(container).putFile(spec.path, content, mode);
+      return { node: spec.node, container, path: spec.path, sha256: sha256(content), mode };
     },
-    probe: async (result) => fileProbe(result),
+    probe: async (result, ctx) => fileProbe(result, await nodeFleet.of(ctx).declared(result.node, result.container)),
   });
+  return declareNodeReads(t, { node: spec.node, files: [spec.path] });
 }
 
-async function fileProbe(result: InstalledFile): Promise<string | undefined> {
-  const hashes = await nodeFileHashes(result.container, result.node);
-  const actual = hashes.get(result.path);
+/** The install probe's decision on the node's batched read: undefined when the file is there with the hash installed. */
+export function fileProbe(result: InstalledFile, state: NodeState): string | undefined {
+  const actual = state.hashes.get(result.path);
   if (actual === undefined) return `${result.path} is missing on ${result.node}`;
   if (actual !== result.sha256) return `${result.path} on ${result.node} was changed`;
   return undefined;
 }
 
-/** What the cluster step reads of a binaries result. */
-type BinaryInfo = { name: string; path: string; sha256: string };
-
 /** Copies a cached binary to /usr/local/bin (or `dest`) on a node. */
-export function binaryTarget(node: string, nodeTarget: AnyTarget, binary: AnyTarget, name: string, dest: string): Target<InstalledFile, DepMap> {
-  registerNodeBinary(node, dest);
-  return target<InstalledFile, DepMap>({
+export function binaryTarget(node: string, nodeTarget: NodeTarget, binary: BinaryTarget, name: string, dest: string) {
+  const t = target({
     name: `install:${node}:${name}`,
     description: `Install ${name} on ${node} at ${dest}`,
     deps: { node: nodeTarget, binary },
     inputs: { values: { path: dest } },
-    build: async (ctx) => {
-      const info = ctx.deps.node as NodeInfo;
-      const bin = ctx.deps.binary as BinaryInfo;
-      const content = await readFile(rootPath(ctx.root, bin.path));
+    build: async (ctx): Promise<InstalledFile> => {
+      const { container } = ctx.deps.node;
+      const content = await readFile(rootPath(ctx.root, ctx.deps.binary.path));
       const digest = sha256(content);
-      await handleFor(info.container).putFile(dest, content, 0o755);
-      forgetNodeState(info.container);
-      const stamp = await fileStamp(info.container, dest);
-      return { node, container: info.container, path: dest, sha256: digest, mode: 0o755, ...(stamp ? { stamp } : {}) };
+      const handle = nodeFleet.of(ctx).node(container);
+      await handle.putFile(dest, content, 0o755);
+      // The stamp the probe will compare, read by the very command the batched read runs.
+      const stamp = (await handle.readState({ files: [], binaries: [dest], units: [] })).stamps.get(dest);
+      return { node, container, path: dest, sha256: digest, mode: 0o755, ...(stamp ? { stamp } : {}) };
     },
-    probe: async (result) => {
-      const actual = (await nodeBinaryStamps(result.container, result.node)).get(result.path);
-      if (actual === undefined) return `${result.path} is missing on ${result.node}`;
-      if (actual !== result.stamp) return `${result.path} on ${result.node} was replaced (size/mtime ${actual}, installed ${result.stamp ?? '?'})`;
-      return undefined;
-    },
+    probe: async (result, ctx) => binaryProbe(result, await nodeFleet.of(ctx).declared(result.node, result.container)),
   });
+  return declareNodeReads(t, { node, binaries: [dest] });
+}
+
+/** The binary probe's decision: size and mtime as the install left them (hashing 250 MB per no-op run costs a second). */
+export function binaryProbe(result: InstalledFile, state: NodeState): string | undefined {
+  const actual = state.stamps.get(result.path);
+  if (actual === undefined) return `${result.path} is missing on ${result.node}`;
+  if (actual !== result.stamp) return `${result.path} on ${result.node} was replaced (size/mtime ${actual}, installed ${result.stamp ?? '?'})`;
+  return undefined;
 }
 
 export type UnitSpecTarget = {
   node: string;
-  nodeTarget: AnyTarget;
+  nodeTarget: NodeTarget;
   unit: string;
   description: string;
   /** The unit file's install target and every file or binary the unit reads: a change restarts it. */
@@ -138,37 +149,48 @@ export type UnitSpecTarget = {
   noBlock?: boolean;
 };
 
+/** A unit target's dependencies: its node, its files (a change restarts it) and what it runs after (ordering only). */
+type UnitDeps = { node: NodeTarget; [file: `file:${string}`]: AnyTarget; [after: `after:${string}`]: AnyTarget };
+
 /** Runs a unit: daemon-reload, enable, restart; waits until it is active and stays so. */
-export function unitTarget(spec: UnitSpecTarget): Target<RunningUnit, DepMap> {
-  registerNodeUnit(spec.node, spec.unit);
-  const deps: DepMap = { node: spec.nodeTarget };
+export function unitTarget(spec: UnitSpecTarget) {
+  const deps: UnitDeps = { node: spec.nodeTarget };
   for (const [alias, t] of Object.entries(spec.files)) deps[`file:${alias}`] = t;
   for (const [alias, t] of Object.entries(spec.after ?? {})) deps[`after:${alias}`] = t;
-  return target<RunningUnit, DepMap>({
+  const t = target({
     name: `unit:${spec.node}:${spec.unit}`,
     description: spec.description,
     deps,
-    build: async (ctx) => {
-      const node = ctx.deps.node as NodeInfo;
-      const handle = handleFor(node.container);
+    build: async (ctx): Promise<RunningUnit> => {
+      const { container } = ctx.deps.node;
+      // Each of these execs writes through the run's fleet: later probes of this node read it afresh.
+      const handle = nodeFleet.of(ctx).node(container);
       const unit = `${spec.unit}.service`;
       await handle.exec(['systemctl', 'daemon-reload']);
       await handle.exec(['systemctl', 'enable', '--quiet', unit]);
       ctx.log(`restarting ${unit} on ${spec.node}`);
       await handle.exec(['systemctl', 'reset-failed', unit], { allowFailure: true });
       const restarted = await handle.exec(['systemctl', 'restart', ...(spec.noBlock ? ['--no-block'] : []), unit], { allowFailure: true });
-      if (restarted.exitCode !== 0) throw await unitFailed(node.container, spec.node, unit, `not started (systemctl restart exited ${restarted.exitCode})`);
-      forgetNodeState(node.container);
-      if (!spec.noBlock) await waitActive(node.container, spec.node, unit, ctx.signal);
-      return { node: spec.node, container: node.container, unit: spec.unit };
+      if (restarted.exitCode !== 0) throw await unitFailed(handle, spec.node, unit, `not started (systemctl restart exited ${restarted.exitCode})`);
+      if (!spec.noBlock) await waitActive(handle, spec.node, unit, ctx.signal);
+      return { node: spec.node, container, unit: spec.unit };
     },
     // Only reads: a unit that systemd is bringing back by itself (after `docker restart` of the node)
     // is waited for, within a bound, instead of being restarted by the build.
-    probe: async (result, actx) =>
-      unitDrift(result.unit, result.node, (await nodeUnitStates(result.container, result.node)).get(result.unit), () => readUnitState(result.container, result.unit), {
-        signal: actx.signal,
-      }),
+    probe: async (result, actx) => {
+      const fleet = nodeFleet.of(actx);
+      const first = (await fleet.declared(result.node, result.container)).units.get(result.unit);
+      const node = readOnlyView(fleet.node(result.container));
+      return unitDrift(result.unit, result.node, first, () => readUnitState(node, result.unit), { signal: actx.signal });
+    },
   });
+  return declareNodeReads(t, { node: spec.node, units: [spec.unit] });
+}
+
+/** One unit read afresh (not the shared batched read): for a probe that waits for a unit to settle. */
+async function readUnitState(node: NodeHandle, unit: string): Promise<UnitState | undefined> {
+  const { stdout } = await node.exec(['systemctl', 'show', `--property=${UNIT_PROPERTIES}`, '--', `${unit}.service`], { allowFailure: true, readOnly: true });
+  return parseUnitBlocks(stdout.toString('utf8')).get(unit);
 }
 
 /** ActiveStates that systemd leaves by itself: a start (or auto-restart) under way, a stop, a reload. */
@@ -221,21 +243,21 @@ export async function unitDrift(
 
 type UnitShow = { active: string; sub: string; restarts: string; type: string };
 
-async function showUnit(container: string, unit: string): Promise<UnitShow> {
-  const { stdout } = await handleFor(container).exec(['systemctl', 'show', '--property=ActiveState,SubState,NRestarts,Type', unit]);
+async function showUnit(node: NodeHandle, unit: string): Promise<UnitShow> {
+  const { stdout } = await node.exec(['systemctl', 'show', '--property=ActiveState,SubState,NRestarts,Type', unit], { readOnly: true });
   const props = new Map(stdout.toString('utf8').split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
   return { active: props.get('ActiveState') ?? '', sub: props.get('SubState') ?? '', restarts: props.get('NRestarts') ?? '0', type: props.get('Type') ?? '' };
 }
 
-/** The last lines of a unit's journal, for error messages. */
-export async function journalTail(container: string, unit: string, lines = 30): Promise<string> {
-  const { stdout } = await handleFor(container).exec(['journalctl', '--no-pager', '--output=short-iso', '-n', String(lines), '-u', unit], { allowFailure: true });
+/** The last lines of a unit's journal on `node`, for error messages. */
+export async function journalTail(node: NodeHandle, unit: string, lines = 30): Promise<string> {
+  const { stdout } = await node.exec(['journalctl', '--no-pager', '--output=short-iso', '-n', String(lines), '-u', unit], { allowFailure: true, readOnly: true });
   return stdout.toString('utf8').trimEnd() || '(journal is empty)';
 }
 
-async function unitFailed(container: string, node: string, unit: string, state: string): Promise<UnitFailedError> {
-  const journal = await journalTail(container, unit);
-  return new UnitFailedError(`${node}: ${unit} is ${state}; its last journal lines:\n${journal}`, `look further with \`docker exec ${container} journalctl -u ${unit}\``);
+async function unitFailed(handle: NodeHandle, node: string, unit: string, state: string): Promise<UnitFailedError> {
+  const journal = await journalTail(handle, unit);
+  return new UnitFailedError(`${node}: ${unit} is ${state}; its last journal lines:\n${journal}`, `look further with \`docker exec ${handle.name} journalctl -u ${unit}\``);
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -245,22 +267,22 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 /** Waits for `active`; a long-running service must then stay active without restarting for a moment. */
-async function waitActive(container: string, node: string, unit: string, signal: AbortSignal, timeoutMs = 90_000): Promise<void> {
+async function waitActive(handle: NodeHandle, node: string, unit: string, signal: AbortSignal, timeoutMs = 90_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  let state = await showUnit(container, unit);
+  let state = await showUnit(handle, unit);
   while (state.active !== 'active') {
     if (state.active === 'failed' || (state.active === 'activating' && state.sub === 'auto-restart')) {
-      throw await unitFailed(container, node, unit, `${state.active} (${state.sub})`);
+      throw await unitFailed(handle, node, unit, `${state.active} (${state.sub})`);
     }
-    if (performance.now() > deadline) throw await unitFailed(container, node, unit, `still ${state.active} (${state.sub}) after ${timeoutMs / 1000} s`);
+    if (performance.now() > deadline) throw await unitFailed(handle, node, unit, `still ${state.active} (${state.sub}) after ${timeoutMs / 1000} s`);
     await sleep(200, signal);
-    state = await showUnit(container, unit);
+    state = await showUnit(handle, unit);
   }
   if (state.type === 'oneshot') return;
   const restarts = state.restarts;
   await sleep(1500, signal);
-  const later = await showUnit(container, unit);
-  if (later.active !== 'active' || later.restarts !== restarts) throw await unitFailed(container, node, unit, `${later.active} (${later.sub}), restarted after start`);
+  const later = await showUnit(handle, unit);
+  if (later.active !== 'active' || later.restarts !== restarts) throw await unitFailed(handle, node, unit, `${later.active} (${later.sub}), restarted after start`);
 }
 
 export { sleep };

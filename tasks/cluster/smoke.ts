@@ -12,7 +12,7 @@ import { ClusterError } from './errors.ts';
 import { etcdctlArgs } from './etcd.ts';
 import { kubectlRunner, type Kubectl } from './kubectl.ts';
 import { rootPath, sleep } from './node-targets.ts';
-import { handleFor } from './node-state.ts';
+import { nodeFleet } from '../nodes/node-fleet.ts';
 import { toYamlDocuments } from './render/yaml.ts';
 
 export type SmokeCheck = { name: string; ok: boolean; saw: string };
@@ -143,7 +143,7 @@ export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget }) {
       await check('secret encrypted at rest', async () => {
         await kubectl(['delete', 'secret', 'harder-smoke', '--ignore-not-found']);
         await kubectl(['create', 'secret', 'generic', 'harder-smoke', '--from-literal=mykey=mydata']);
-        const res = await handleFor(cpContainer).exec([...etcdctlArgs(), 'get', '/registry/secrets/default/harder-smoke', '--print-value-only']);
+        const res = await nodeFleet.of(bctx).node(cpContainer).exec([...etcdctlArgs(), 'get', '/registry/secrets/default/harder-smoke', '--print-value-only']);
         const raw = res.stdout.toString('latin1');
         const prefix = `k8s:enc:${enc.provider}:v1:${enc.keyName}:`;
         const plain = raw.includes('mydata');
@@ -271,7 +271,7 @@ export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget }) {
           const node = bctx.deps[`node:${planned.name}`];
           if (!node) throw new Error(`no node:${planned.name} among the smoke test's dependencies`);
           const container = node.container;
-          const res = await handleFor(container).exec(
+          const res = await nodeFleet.of(bctx).node(container).exec(
             ['find', '/var/lib/kubernetes', '/var/lib/kubelet', '/var/lib/kube-proxy', '/etc/etcd', '-maxdepth', '1', '-type', 'f', '(', '-name', '*key*', '-o', '-name', '*kubeconfig', '-o', '-name', 'encryption-config.yaml', ')', '-printf', '%m %p\\n'],
             { allowFailure: true },
           );

@@ -9,6 +9,8 @@ import { adminPaths, binaryOf, certSource, kubeconfigSource, nodeTarget, planned
 import { NotReadyError } from './errors.ts';
 import { binDir, unitPath, workerPaths as w } from './layout.ts';
 import { binaryTarget, fileTarget, journalTail, sleep, unitTarget } from './node-targets.ts';
+import type { NodeFleet } from '../../lib/node/fleet.ts';
+import { nodeFleet } from '../nodes/node-fleet.ts';
 import { renderCniBridge, renderCniLoopback } from './render/cni.ts';
 import { renderContainerdConfig } from './render/containerd.ts';
 import { renderKubeProxyConfig, renderKubeProxyUnit } from './render/kube-proxy.ts';
@@ -116,7 +118,7 @@ export function workerTargets(ctx: ClusterContext, deps: WorkerDeps) {
       description: `Node ${node} is registered and Ready`,
       deps: readyDeps,
       build: async (bctx) => {
-        await waitNodeReady(ctx.plan.apiServerUrl, adminPaths(ctx, bctx.root), node, bctx.deps.kubelet.container, bctx.signal);
+        await waitNodeReady(ctx.plan.apiServerUrl, adminPaths(ctx, bctx.root), node, bctx.deps.kubelet.container, bctx.signal, nodeFleet.of(bctx));
         return { node };
       },
       probe: async (_result, actx) => {
@@ -132,7 +134,7 @@ export function workerTargets(ctx: ClusterContext, deps: WorkerDeps) {
   return { ready, all };
 }
 
-async function waitNodeReady(url: string, admin: { ca: string; cert: string; key: string }, node: string, container: string, signal: AbortSignal, timeoutMs = 120_000): Promise<void> {
+async function waitNodeReady(url: string, admin: { ca: string; cert: string; key: string }, node: string, container: string, signal: AbortSignal, nodes: NodeFleet, timeoutMs = 120_000): Promise<void> {
   const identity = loadIdentity(admin);
   const deadline = performance.now() + timeoutMs;
   let last = 'not registered';
@@ -145,6 +147,6 @@ async function waitNodeReady(url: string, admin: { ca: string; cert: string; key
     last = status === undefined ? 'not registered' : `Ready=${status}`;
     await sleep(1000, signal);
   }
-  const journal = await journalTail(container, 'kubelet');
+  const journal = await journalTail(nodes.node(container), 'kubelet');
   throw new NotReadyError(`node ${node} is not Ready after ${timeoutMs / 1000} s (${last}); kubelet's last journal lines:\n${journal}`, `docker exec ${container} journalctl -u kubelet -n 100`);
 }

@@ -11,7 +11,8 @@ import { connectDocker } from '../../lib/docker/connect.ts';
 import { buildImage, inspectImage, removeImage, type ContextFile } from '../../lib/docker/images.ts';
 import { imageRefProblem, loadImageIntoNode, normalizeImageRef, probeNodeImageId } from '../../lib/docker/load-image.ts';
 import { kubeadmImageVersions } from './image-versions.ts';
-import { nodeHandle } from '../../lib/docker/node-access.ts';
+import { readOnlyView } from '../../lib/node/handle.ts';
+import { nodeFleet } from '../nodes/node-fleet.ts';
 import { goModDownload, plainModuleWrapper } from '../../lib/go-build.ts';
 import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from '../binaries/index.ts';
 import { workers, type ClusterConfig } from '../config/config.ts';
@@ -274,7 +275,7 @@ export function loadTarget(imageName: string, ref: string, image: Target<string>
     build: async (ctx): Promise<LoadResult> => {
       const where = ctx.deps.node as NodeRef;
       // The build, not the probe, writes the digest cache: probes (and so --dry-run) only read.
-      const outcome = await loadImageIntoNode(nodeHandle(where.container), ref, { signal: ctx.signal, log: ctx.log, configCache: configCacheFile(ctx.outDir) });
+      const outcome = await loadImageIntoNode(nodeFleet.of(ctx).node(where.container), ref, { signal: ctx.signal, log: ctx.log, configCache: configCacheFile(ctx.outDir) });
       return { ref: outcome.ref, node: where.name, container: where.container, id: outcome.id };
     },
     probe: async (result, ctx) => {
@@ -283,7 +284,7 @@ export function loadTarget(imageName: string, ref: string, image: Target<string>
       let present: string | undefined;
       try {
         // One shared image listing per node; manifest → config digests remembered across runs.
-        present = await probeNodeImageId(nodeHandle(result.container), result.ref, configCacheFile(ctx.outDir));
+        present = await probeNodeImageId(readOnlyView(nodeFleet.of(ctx).node(result.container)), result.ref, configCacheFile(ctx.outDir));
       } catch (error) {
         return `cannot check ${result.node}: ${(error as Error).message}`;
       }

@@ -5,6 +5,8 @@ import { createHash } from 'node:crypto';
 import type Dockerode from 'dockerode';
 import { target, type Target } from '../../lib/engine/target.ts';
 import { DockerError } from '../../lib/docker/errors.ts';
+import { readOnlyView } from '../../lib/node/handle.ts';
+import { nodeFleet } from './node-fleet.ts';
 import type { ClusterConfig, NodeRole, NodeSpec } from '../config/config.ts';
 import type { ipPlanTarget } from '../net/ip-plan.ts';
 import type { NodeImageTarget } from '../images/node-image.ts';
@@ -143,8 +145,10 @@ export function nodeTarget(
     build: async (ctx): Promise<NodeContainer> => {
       const { connectDocker, dockerAddress } = await import('../../lib/docker/connect.ts');
       const { inspectContainer, removeContainer, ensureVolume, createPrivilegedContainer } = await import('../../lib/docker/containers.ts');
-      const { nodeHandle } = await import('../../lib/docker/node-access.ts');
       const { waitForSystemd } = await import('../../lib/docker/systemd-ready.ts');
+      const fleet = nodeFleet.of(ctx);
+      // Waiting for systemd only reads; what a start or a new container changed is dropped from the fleet's reads.
+      const booted = () => (fleet.changed(container), waitForSystemd(readOnlyView(fleet.node(container)), { timeoutMs: readyTimeoutMs, signal: ctx.signal }));
       const planned = ctx.deps.plan.nodes.find((n) => n.name === node.name);
       if (!planned) throw new Error(`node ${node.name} is not in the IP plan`);
       const docker = await connectDocker();
@@ -165,7 +169,7 @@ export function nodeTarget(
           ctx.log(`starting ${container} (it was ${existing.State.Status})`);
           await docker.getContainer(container).start();
         }
-        await waitForSystemd(nodeHandle(container, docker), { timeoutMs: readyTimeoutMs, signal: ctx.signal });
+        await booted();
         return result(existing.Id);
       }
       if (existing) {
@@ -183,15 +187,14 @@ export function nodeTarget(
         log: ctx.log,
         engineKey: dockerAddress(),
       });
-      const state = await waitForSystemd(nodeHandle(container, docker), { timeoutMs: readyTimeoutMs, signal: ctx.signal });
+      const state = await booted();
       ctx.log(`${container} at ${planned.ip}: systemd ${state} after ${Math.round(performance.now() - started)} ms (${mode})`);
       return result(id);
     },
     // Read-only, like every probe (`--dry-run` and `--graph` run probes and promise to change nothing):
     // a stopped or paused node is reported, and the build starts it.
-    probe: async (result) => {
+    probe: async (result, actx) => {
       const { inspectContainer } = await import('../../lib/docker/containers.ts');
-      const { nodeHandle } = await import('../../lib/docker/node-access.ts');
       const { waitForSystemd } = await import('../../lib/docker/systemd-ready.ts');
       // The light client inspects and execs: no dockerode load on a no-op run.
       const info = await inspectContainer(undefined, result.container);
@@ -203,7 +206,7 @@ export function nodeTarget(
         return undefined;
       }
       // A node that was just (re)started (docker restart, dockerd restart): wait for its boot (only reads).
-      await waitForSystemd(nodeHandle(result.container), { timeoutMs: readyTimeoutMs });
+      await waitForSystemd(readOnlyView(nodeFleet.of(actx).node(result.container)), { timeoutMs: readyTimeoutMs });
       return undefined;
     },
     clean: async (_result, ctx) => {

@@ -1,4 +1,4 @@
-// The one-exec read of a node's state (tasks/cluster/node-state.ts): its fixed bash script run for real
+// The one-exec read of a node's state (lib/node/read-state.ts): its fixed bash script run for real
 // (here on the host, with real sha256sum and stat), the sections it prints and how they are parsed.
 
 import { test } from 'uvu';
@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodeReadArgv, parseNodeRead } from '../../tasks/cluster/node-state.ts';
+import { nodeReadArgv, parseNodeRead } from '../../lib/node/read-state.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'harder-node-state-'));
 
@@ -31,7 +31,7 @@ test('hashes present files, leaves missing ones out, paths with spaces included'
   assert.is(state.stamps.size, 0);
 });
 
-test('binaries by size and mtime (as fileStamp records them), never hashed; groups do not mix', () => {
+test('binaries by size and mtime (as the binary install records them), never hashed; groups do not mix', () => {
   const bin = join(dir, 'kubelet');
   const conf = join(dir, 'kubelet.conf');
   writeFileSync(bin, Buffer.alloc(4096, 1));

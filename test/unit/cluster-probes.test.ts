@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type Dockerode from 'dockerode';
 import { unitDrift } from '../../tasks/cluster/node-targets.ts';
-import type { UnitState } from '../../tasks/cluster/node-state.ts';
+import type { UnitState } from '../../lib/node/handle.ts';
 import { nodeContainerDrift, type NodeContainer } from '../../tasks/nodes/containers.ts';
 import { KEY_LABEL } from '../../tasks/nodes/labels.ts';
 
