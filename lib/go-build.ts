@@ -2,13 +2,12 @@
 // (require + replace + godebug), tidies it once, and runs `go build` with progress lines.
 // Generic: knows nothing of Kubernetes; callers say which modules, replaces and ldflags.
 
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { cachePath } from './cache-root.ts';
-import { CommandError, StepError, ToolMissingError } from './errors.ts';
+import { StepError } from './errors.ts';
+import { runCommandResult } from './run-command.ts';
 
 /** What to say when Go is missing; callers that have other sources pass their own alternatives. */
 const DEFAULT_MISSING_HINT = 'install Go 1.24 or newer (https://go.dev/dl/, or Debian backports golang-go) and make sure `go` is on PATH, or set GO to its path';
@@ -51,45 +50,27 @@ export function goCommand(): string {
 type RunOptions = {
   cwd?: string;
   signal?: AbortSignal;
-  /** Called with every line Go writes to stderr (go build -v lists packages there). */
-  onStderrLine?: (line: string) => void;
+  /** Called with every line Go prints (go build -v lists packages on stderr). */
+  onLine?: (line: string) => void;
   missingHint?: string;
 };
 
-/** Runs the go command; resolves with stdout, rejects with the CommandError of any failed command (its last lines of stderr). */
-function runGo(args: string[], options: RunOptions = {}): Promise<string> {
-  const command = goCommand();
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: { ...process.env, ...goCacheEnv() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      signal: options.signal,
-    });
-    const stdout: Buffer[] = [];
-    const tail: string[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      tail.push(line);
-      if (tail.length > 40) tail.shift();
-      options.onStderrLine?.(line);
-    });
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') {
-        reject(new ToolMissingError(command, `the Go toolchain is not installed: \`${command}\` was not found`, options.missingHint ?? DEFAULT_MISSING_HINT));
-      } else if (error.name === 'AbortError') {
-        reject(error);
-      } else {
-        reject(new CommandError({ argv: [command, ...args], reason: `could not start (${error.code ?? error.message})`, tail: [], ...(options.cwd ? { cwd: options.cwd } : {}) }, { cause: error }));
-      }
-    });
-    child.on('close', (code, signal) => {
-      if (code === 0) return resolve(Buffer.concat(stdout).toString('utf8'));
-      if (options.signal?.aborted) return; // the 'error' event already rejected with the AbortError
-      const ended = code !== null ? { exitCode: code } : { signal: signal ?? undefined };
-      reject(new CommandError({ argv: [command, ...args], ...ended, tail: [...tail], ...(options.cwd ? { cwd: options.cwd } : {}) }));
-    });
+/**
+ * Runs the go command through the shared runner (lib/run-command.ts) with the project's Go caches; resolves
+ * with stdout. A failure is the CommandError any host command makes (its last 40 lines: compiler errors come
+ * last); no Go is a ToolMissingError.
+ */
+async function runGo(args: string[], options: RunOptions = {}): Promise<string> {
+  const result = await runCommandResult([goCommand(), ...args], {
+    cwd: options.cwd,
+    signal: options.signal,
+    env: goCacheEnv(),
+    onLine: options.onLine,
+    tailLines: 40,
+    toolName: 'the Go toolchain',
+    missingHint: options.missingHint ?? DEFAULT_MISSING_HINT,
   });
+  return result.stdout;
 }
 
 /** The toolchain's version (`go1.26.8`). Throws ToolMissingError with `missingHint` when there is none. */
@@ -249,7 +230,7 @@ async function buildNow(options: GoBuildOptions): Promise<{ seconds: number; com
       cwd: options.dir,
       signal: options.signal,
       missingHint: options.missingHint,
-      onStderrLine: (line) => {
+      onLine: (line) => {
         // -v prints one import path per compiled package; anything else (errors) stays in the tail.
         if (/^[\w.\-/~]+$/.test(line)) {
           compiled++;

@@ -1,5 +1,5 @@
 // The shared command runner against real programs: output and progress lines, a failing command's facts, a
-// missing program; and runGo (through goVersion) and a command in a node failing with the same error type.
+// missing program; and runGo (through goVersion) and kubectl failing with the very same error type.
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { goVersion } from '../../lib/go-build.ts';
 import { NodeCommandError } from '../../lib/errors.ts';
 import { CommandError, ToolMissingError, runCommand, runCommandResult } from '../../lib/run-command.ts';
+import { kubectlRunner } from '../../tasks/cluster/kubectl.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'harder-run-command-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -89,7 +90,7 @@ test('an aborted signal stops the command and rejects', async () => {
   assert.ok(Date.now() - started < 3000, 'stopped well before sleep ended');
 });
 
-test('runGo and a command in a node fail with the one error type of runCommand', async () => {
+test('runGo, kubectl and a command in a node fail with the one error type of runCommand', async () => {
   const saved = process.env.GO;
   try {
     const go = fakeProgram('go', 2);
@@ -101,8 +102,9 @@ test('runGo and a command in a node fail with the one error type of runCommand',
       assert.is(e.kind, 'command-failed');
       assert.equal(e.argv, [go, 'env', 'GOVERSION']);
       assert.is(e.exitCode, 2);
-      assert.equal(e.tail.slice(-2), ['env: something broke', 'see above']);
+      assert.equal(e.tail, ['stdout of env', 'env: something broke', 'see above']);
     }
+    assert.is(fromGo.message, fromRun.message);
     process.env.GO = join(dir, 'no-go');
     const missing = (await rejection(goVersion('install go'))) as ToolMissingError;
     assert.instance(missing, ToolMissingError);
@@ -112,6 +114,13 @@ test('runGo and a command in a node fail with the one error type of runCommand',
     if (saved === undefined) delete process.env.GO;
     else process.env.GO = saved;
   }
+  const kubectl = kubectlRunner(fakeProgram('kubectl', 1), '/k/admin.kubeconfig');
+  const fromKubectl = (await rejection(kubectl(['get', 'nodes']))) as CommandError;
+  assert.is(fromKubectl.constructor, CommandError);
+  assert.equal(fromKubectl.argv.slice(1), ['--kubeconfig', '/k/admin.kubeconfig', 'get', 'nodes']);
+  assert.is(fromKubectl.exitCode, 1);
+  assert.equal((await kubectl(['get', 'nodes'], { allowFailure: true })).exitCode, 1);
+  assert.equal((await kubectl(['get', 'nodes'], { allowFailure: true })).stdout, 'stdout of --kubeconfig');
   const inNode = new NodeCommandError('harder-worker-1', ['systemctl', 'start', 'kubelet'], 5, 'Job failed.\n');
   assert.instance(inNode, CommandError);
   assert.is(inNode.kind, 'command-failed');
