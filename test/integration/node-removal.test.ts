@@ -3,11 +3,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execa } from 'execa';
-import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { scratchProjectRoot } from '../lib/scratch-root.ts';
+import { removeByLabelSync } from '../lib/docker-cleanup.ts';
 
 const CLUSTER = 'harder-t-remove';
 const LABEL = `label=harder.cluster=${CLUSTER}`;
@@ -27,21 +27,10 @@ const kubeconfig = join(root, 'output/kubeconfig/admin.kubeconfig');
 const setNodes = (names: string[]) => writeFileSync(configFile, JSON.stringify({ ...baseConfig, nodes: ALL_NODES.filter((n) => names.includes(n.name)) }, null, 2));
 setNodes(ALL_NODES.map((n) => n.name));
 
-/** Synchronous, by label only: for an exit before test.after ran, and before the first test. */
-function removeByLabelSync(): void {
-  const script = [
-    `ids=$(docker ps -aq --filter "$1"); [ -n "$ids" ] && docker rm -f -v $ids`,
-    `vols=$(docker volume ls -q --filter "$1"); [ -n "$vols" ] && docker volume rm $vols`,
-    `nets=$(docker network ls -q --filter "$1"); [ -n "$nets" ] && docker network rm $nets`,
-    'true',
-  ].join('\n');
-  execFileSync('bash', ['-c', script, 'cleanup', LABEL], { stdio: 'ignore', timeout: 120_000 });
-}
-
 let cleaned = false;
 process.on('exit', () => {
   try {
-    if (!cleaned) removeByLabelSync();
+    if (!cleaned) removeByLabelSync(LABEL);
   } catch {
     // Nothing more can be done on the way out.
   }
@@ -186,7 +175,7 @@ function requestLoop(url: string) {
 const W3 = `${CLUSTER}-worker-3`;
 let nodePortUrl = '';
 
-test.before(() => removeByLabelSync());
+test.before(() => removeByLabelSync(LABEL));
 
 test('a 1+3 cluster from nothing, with the echo image on every worker', async () => {
   const run = await cli('cluster', 'load:echo@worker-1', 'load:echo@worker-2', 'load:echo@worker-3');
@@ -284,7 +273,7 @@ test('adding worker-3 back runs only its own targets', async () => {
 
 test.after(async () => {
   await execa('npx', ['tsx', 'tasks.ts', 'clean:nodes', '--yes', '--config', configFile, '--plain'], { cwd: root, reject: false, timeout: 300_000 });
-  removeByLabelSync();
+  removeByLabelSync(LABEL);
   cleaned = true;
 });
 

@@ -8,7 +8,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execa } from 'execa';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { connect, createServer, type Socket } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -20,6 +19,7 @@ import { connectDocker } from '../../lib/docker/connect.ts';
 import { listContainersByLabel } from '../../lib/docker/containers.ts';
 import { removeClusterObjects } from '../../tasks/nodes/cleanup.ts';
 import { CLUSTER_LABEL } from '../../tasks/nodes/labels.ts';
+import { removeByLabelSync } from '../lib/docker-cleanup.ts';
 
 const CLUSTER = 'harder-t-readonly';
 const SIZE_FLAGS = ['--control-planes', '1', '--workers', '1'];
@@ -30,22 +30,10 @@ const scratchDirs = [root];
 const configFile = join(root, 'readonly-config.json');
 writeFileSync(configFile, JSON.stringify({ clusterName: CLUSTER, nodeSubnet: '10.245.0.0/24' }, null, 2));
 
-/** Synchronous, by label only: for an exit before test.after ran. */
-function removeByLabelSync(): void {
-  const label = `label=${CLUSTER_LABEL}=${CLUSTER}`;
-  const script = [
-    `ids=$(docker ps -aq --filter "$1"); [ -n "$ids" ] && docker rm -f -v $ids`,
-    `vols=$(docker volume ls -q --filter "$1"); [ -n "$vols" ] && docker volume rm $vols`,
-    `nets=$(docker network ls -q --filter "$1"); [ -n "$nets" ] && docker network rm $nets`,
-    'true',
-  ].join('\n');
-  execFileSync('bash', ['-c', script, 'cleanup', label], { stdio: 'ignore', timeout: 120_000 });
-}
-
 let cleaned = false;
 process.on('exit', () => {
   try {
-    if (!cleaned) removeByLabelSync();
+    if (!cleaned) removeByLabelSync(`label=${CLUSTER_LABEL}=${CLUSTER}`);
   } catch {
     // Nothing more can be done on the way out; the next run's test.before removes what is left.
   }
