@@ -5,7 +5,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { alias, target, type AnyTarget, type Target } from '../../lib/engine/target.ts';
+import { alias, target, type AnyTarget, type DepMap, type Target } from '../../lib/engine/target.ts';
+import type { NodeContainer } from '../nodes/containers.ts';
 import { cachePath } from '../../lib/cache-root.ts';
 import { connectDocker } from '../../lib/docker/connect.ts';
 import { buildImage, inspectImage, removeImage, type ContextFile } from '../../lib/docker/images.ts';
@@ -252,9 +253,6 @@ export function corednsImageTarget(config: ClusterConfig) {
 /** Manifest → config digests of images in the nodes (see probeNodeImageId): read by probes, written by load builds. */
 const configCacheFile = (outDir: string): string => join(outDir, 'cache', 'containerd-image-configs.json');
 
-/** What a node target returns (tasks/nodes/index.ts); only the fields loading needs. */
-type NodeRef = { name: string; container: string };
-
 /** One image in one node's containerd. */
 export type LoadResult = { ref: string; node: string; container: string; id: string };
 
@@ -263,7 +261,7 @@ export type LoadResult = { ref: string; node: string; container: string; id: str
  * Skips the transfer when the node already has that image; the probe re-checks both sides, so a node
  * recreated since (empty containerd) or a local image rebuilt since gets loaded again.
  */
-export function loadTarget(imageName: string, ref: string, image: Target<string> | undefined, node: AnyTarget) {
+export function loadTarget(imageName: string, ref: string, image: Target<string> | undefined, node: Target<NodeContainer, DepMap>) {
   const nodeName = node.name.replace(/^node:/, '');
   return target({
     name: `load:${imageName}@${nodeName}`,
@@ -273,7 +271,7 @@ export function loadTarget(imageName: string, ref: string, image: Target<string>
     version: 1,
     inputs: { values: { ref } },
     build: async (ctx): Promise<LoadResult> => {
-      const where = ctx.deps.node as NodeRef;
+      const where = ctx.deps.node;
       // The build, not the probe, writes the digest cache: probes (and so --dry-run) only read.
       const outcome = await loadImageIntoNode(nodeFleet.of(ctx).node(where.container), ref, { signal: ctx.signal, log: ctx.log, configCache: configCacheFile(ctx.outDir) });
       return { ref: outcome.ref, node: where.name, container: where.container, id: outcome.id };

@@ -1,6 +1,7 @@
 // Removing a node that left the config, as its own destructive target `remove:node:<name>`: cordon and drain (evictions, so PodDisruptionBudgets hold), delete the Node, stop its kubelet and kube-proxy, then remove the container and its volume; on success the node's records are forgotten.
 
-import { target, type AnyTarget, type Json } from '../../lib/engine/target.ts';
+import { target, type AnyTarget, type DepMap, type Json, type Target } from '../../lib/engine/target.ts';
+import type { BinaryResult } from '../binaries/index.ts';
 import type { RecordedTargets } from '../../lib/engine/state.ts';
 import type { ClusterConfig } from '../config/config.ts';
 import type { NodeContainer } from './containers.ts';
@@ -37,8 +38,8 @@ export function removedNodes(config: ClusterConfig, recorded: RecordedTargets): 
 }
 
 export type RemovalDeps = {
-  /** The built kubectl (result `{ path }`). */
-  kubectl: AnyTarget;
+  /** The built kubectl. */
+  kubectl: Target<BinaryResult, DepMap>;
   /** The admin kubeconfig target (its file is kubeconfigPath('admin')). */
   adminKubeconfig: AnyTarget;
   /** The API answers (drain and delete go through it). */
@@ -86,7 +87,7 @@ function removalTarget(config: ClusterConfig, node: { name: string; previous: No
       const { connectDocker } = await import('../../lib/docker/connect.ts');
       const { inspectContainer, removeContainer, removeVolume } = await import('../../lib/docker/containers.ts');
       const { containerdVolumeName } = await import('./containers.ts');
-      const kubectlPath = rootPath(ctx.root, (ctx.deps.kubectl as { path: string }).path);
+      const kubectlPath = rootPath(ctx.root, ctx.deps.kubectl.path);
       const kubectl = kubectlRunner(kubectlPath, rootPath(ctx.root, kubeconfigPath('admin')));
       const docker = await connectDocker();
       const info = await inspectContainer(docker, container);

@@ -8,6 +8,7 @@ import { target } from '../../lib/engine/target.ts';
 import { build, tempProject } from '../fixtures/engine/helpers.ts';
 import { nodeRecordNames, nodeRemovalTargets } from '../../tasks/nodes/removal.ts';
 import { defaultConfig } from '../../tasks/config/config.ts';
+import type { BinaryResult } from '../../tasks/binaries/index.ts';
 
 function project(ran: string[]) {
   const other = target({ name: 'a:other', description: 'harmless', deps: {}, build: async () => { ran.push('a:other'); return 1; } });
@@ -80,7 +81,9 @@ test('nodeRemovalTargets: one destructive target per recorded node left out of t
   };
   const recorded = { names: () => Object.keys(records), result: (n: string) => records[n] as never };
   const dep = target({ name: 'x:dep', description: 'dep', deps: {}, build: async () => null });
-  const targets = nodeRemovalTargets(config, recorded, { kubectl: dep, adminKubeconfig: dep, apiserverReady: dep });
+  // Never built here: only its result type matters (removal reads the kubectl path from it).
+  const kubectl = target({ name: 'x:kubectl', description: 'kubectl', deps: {}, build: async (): Promise<BinaryResult> => ({ name: 'kubectl', version: 'v1.34.4', source: 'go', path: '/bin/kubectl', sha256: '' }) });
+  const targets = nodeRemovalTargets(config, recorded, { kubectl, adminKubeconfig: dep, apiserverReady: dep });
   assert.equal(targets.map((t) => t.name), ['remove:node:controller-2', 'remove:node:worker-3']);
   assert.is(targets[1]!.destructive, 'harder-worker-3 (node worker-3)');
   assert.not.ok(targets[0]!.destructive);
