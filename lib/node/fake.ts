@@ -3,8 +3,8 @@
 // mode), exec, unit restart and batched read, so a test can say exactly what a run did to a node.
 
 import { createHash } from 'node:crypto';
-// The error class a real node throws on a non-zero exit, so code under test sees the same thing.
-import { NodeCommandError } from '../docker/node-access.ts';
+// The error a real node throws on a non-zero exit, so code under test sees the same thing.
+import { NodeCommandError } from '../errors.ts';
 import type { ExecOptions, ExecResult, NodeHandle, NodeReadQuery, NodeState, UnitState } from './handle.ts';
 import { NodeFleet, nodeReadsOf } from './fleet.ts';
 
