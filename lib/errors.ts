@@ -254,11 +254,15 @@ export function lastLines(text: string, count: number): string[] {
   return trimmed ? trimmed.split('\n').slice(-count) : [];
 }
 
-const SUMMARY_COMMAND_CHARS = 72;
+const SUMMARY_COMMAND_CHARS = 100;
 
-/** One line: which command, where, and how it ended (`worker-1: \`systemctl start kubelet\` exited 1`). */
+/**
+ * One line: which command, where, and how it ended (`worker-1: \`systemctl start kubelet\` exited 1`). The
+ * program by its base name and a long command cut short: the command output block shows it whole.
+ */
 export function commandSummary(facts: CommandFacts): string {
-  let shown = formatArgv(facts.argv);
+  const [program = '', ...args] = facts.argv;
+  let shown = formatArgv([program.slice(program.lastIndexOf('/') + 1), ...args]);
   if (shown.length > SUMMARY_COMMAND_CHARS) {
     const cut = shown.lastIndexOf(' ', SUMMARY_COMMAND_CHARS);
     shown = `${shown.slice(0, cut > 0 ? cut : SUMMARY_COMMAND_CHARS)} …`;

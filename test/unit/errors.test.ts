@@ -121,13 +121,16 @@ test('a command in a node: the command line to run it again with docker exec; a 
   assert.is(renderError(killed, false), ['✗ `debootstrap bookworm /tmp/x` ended by SIGKILL', '  command output:', '    $ debootstrap bookworm /tmp/x', '      (no output)'].join('\n'));
 });
 
-test('a long command is cut short in the headline (and the message), never in the block', () => {
-  const argv = ['go', 'build', '-v', '-trimpath', '-ldflags', '-s -w -X k8s.io/component-base/version.gitVersion=v1.34.1', '-o', '/cache/bin/kubectl', 'k8s.io/kubernetes/cmd/kubectl'];
+test('the headline names the program by its base name and cuts a long command short; the block shows it whole', () => {
+  const argv = ['/usr/local/go/bin/go', 'build', '-v', '-trimpath', '-ldflags', '-s -w -X k8s.io/component-base/version.gitVersion=v1.34.1 -X k8s.io/client-go/pkg/version.gitVersion=v1.34.1', '-o', '/cache/bin/kubectl', 'k8s.io/kubernetes/cmd/kubectl'];
   const error = new CommandError({ argv, exitCode: 1, tail: ['error'] });
   const [headline, , line] = renderError(error, false).split('\n');
-  assert.is(headline, "✗ `go build -v -trimpath -ldflags '-s -w -X …` exited 1");
-  assert.is(line, "    $ go build -v -trimpath -ldflags '-s -w -X k8s.io/component-base/version.gitVersion=v1.34.1' -o /cache/bin/kubectl k8s.io/kubernetes/cmd/kubectl");
-  assert.is(error.message, "`go build -v -trimpath -ldflags '-s -w -X …` exited 1:\nerror");
+  assert.is(headline, "✗ `go build -v -trimpath -ldflags '-s -w -X k8s.io/component-base/version.gitVersion=v1.34.1 -X …` exited 1");
+  assert.is(line, `    $ ${argv.slice(0, 5).join(' ')} '${argv[5]}' -o /cache/bin/kubectl k8s.io/kubernetes/cmd/kubectl`);
+  assert.is(error.message, "`go build -v -trimpath -ldflags '-s -w -X k8s.io/component-base/version.gitVersion=v1.34.1 -X …` exited 1:\nerror");
+  // A kubectl call keeps its subcommand in the headline.
+  const kubectl = new CommandError({ argv: ['/root/.cache/harder/bin/v1.34.1/release/kubectl', '--kubeconfig', '/work/main/output/kubeconfig/admin.kubeconfig', 'get', 'pods', '-n', 'harder-smoke'], exitCode: 1, tail: [] });
+  assert.is(kubectl.message, '`kubectl --kubeconfig /work/main/output/kubeconfig/admin.kubeconfig get pods -n harder-smoke` exited 1 (no output)');
 });
 
 test('the other kinds keep the messages users know', () => {
