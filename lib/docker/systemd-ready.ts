@@ -2,7 +2,7 @@
 // or degraded), with a bounded wait; on timeout the error lists the failing units.
 
 import { DockerError } from './errors.ts';
-import type { NodeHandle } from './node-access.ts';
+import type { NodeHandle } from '../node/handle.ts';
 
 export class SystemdNotReadyError extends DockerError {}
 

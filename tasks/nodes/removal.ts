@@ -6,6 +6,7 @@ import type { RecordedTargets } from '../../lib/engine/state.ts';
 import type { ClusterConfig } from '../config/config.ts';
 import type { NodeContainer } from './containers.ts';
 import { CLUSTER_LABEL, containerName } from './labels.ts';
+import { nodeFleet } from './node-fleet.ts';
 
 /** How long a drain may take before the removal fails (node left cordoned, container kept). */
 export const DRAIN_TIMEOUT_S = 300;
@@ -121,8 +122,7 @@ function removalTarget(config: ClusterConfig, node: { name: string; previous: No
       }
       if (info?.State.Running) {
         ctx.log(`stopping kubelet and kube-proxy on ${container}`);
-        const { nodeHandle } = await import('../../lib/docker/node-access.ts');
-        await nodeHandle(container, docker).exec(['systemctl', 'stop', 'kubelet', 'kube-proxy'], { allowFailure: true });
+        await nodeFleet.of(ctx).node(container).exec(['systemctl', 'stop', 'kubelet', 'kube-proxy'], { allowFailure: true });
       }
       if (info && (await removeContainer(docker, info.Id))) ctx.log(`removed container ${container}`);
       if (await removeVolume(docker, containerdVolumeName(container))) ctx.log(`removed volume ${containerdVolumeName(container)}`);
