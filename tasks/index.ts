@@ -8,7 +8,7 @@ import { ipPlanTarget, planIps } from './net/ip-plan.ts';
 import { certsStep } from './certs/index.ts';
 import { nodesStep } from './nodes/index.ts';
 import { binariesTargets } from './binaries/index.ts';
-import { corednsImageFor, imagesTargets, loadCommand, pauseImageFor, TEST_IMAGE, TEST_IMAGE_PORT } from './images/cluster-images.ts';
+import { corednsImageFor, imagesTargets, loadCommand, loadsAfterRuntime, pauseImageFor, TEST_IMAGE, TEST_IMAGE_PORT } from './images/cluster-images.ts';
 import type { ProjectCommand } from '../lib/cli/index.ts';
 import type { TargetsContext } from '../lib/cli/project.ts';
 import { nodeRemovalTargets } from './nodes/removal.ts';
@@ -48,6 +48,7 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
       loads: imageLoadsByName(images.loads, { pause: 'pause', coredns: 'coredns', test: 'echo' }),
     },
   });
+  loadsAfterRuntime(images.loads, (node) => cluster.workers.containerd[node]);
   // A recorded node no longer in the config is removed by its own (destructive) target, part of `cluster`.
   const removals = nodeRemovalTargets(config, context?.recorded, { kubectl: binaries.kubectl, adminKubeconfig: certs.kubeconfigs.byId['admin']!, apiserverReady: cluster.controlPlane.ready });
   for (const removal of removals) cluster.cluster.deps[removal.name] = removal;

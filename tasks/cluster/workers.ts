@@ -43,6 +43,7 @@ export type WorkerDeps = {
 export function workerTargets(ctx: ClusterContext, deps: WorkerDeps) {
   const all: AnyTarget[] = [];
   const ready: Record<string, AnyTarget> = {};
+  const containerdByNode: Record<string, UnitTarget> = {};
   const upstreams = hostUpstreams();
   for (const spec of workers(ctx.config)) {
     const node = spec.name;
@@ -60,6 +61,7 @@ export function workerTargets(ctx: ClusterContext, deps: WorkerDeps) {
       }),
     };
     const containerd = unitTarget({ node, nodeTarget: nt, unit: 'containerd', description: `containerd on ${node}`, files: containerdFiles, after: { sysctl } });
+    containerdByNode[node] = containerd;
 
     const cni = {
       bridge: file('cni-bridge', w.cniBridge, `CNI bridge config of ${node} (pod CIDR ${planned.podCidr})`, { text: renderCniBridge(planned.podCidr!) }),
@@ -131,7 +133,7 @@ export function workerTargets(ctx: ClusterContext, deps: WorkerDeps) {
     all.push(...Object.values(containerdFiles), containerd, ...Object.values(cni), ...Object.values(viewFiles), sysctlView, ...Object.values(kubeletFiles), kubelet);
     all.push(...Object.values(proxyFiles), proxy, nodeReady);
   }
-  return { ready, all };
+  return { ready, containerd: containerdByNode, all };
 }
 
 async function waitNodeReady(url: string, admin: { ca: string; cert: string; key: string }, node: string, container: string, signal: AbortSignal, nodes: NodeFleet, timeoutMs = 120_000): Promise<void> {

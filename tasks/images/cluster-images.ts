@@ -292,6 +292,20 @@ export function loadTarget(imageName: string, ref: string, image: Target<string>
   });
 }
 
+/**
+ * Orders each load after its node's container runtime unit (`unit:<node>:containerd`): an import while a
+ * config change restarts containerd fails ("transport is closing"). Ordering only: the unit's result is
+ * the same after every restart, so a restart alone never re-runs a load.
+ */
+export function loadsAfterRuntime(loads: readonly AnyTarget[], runtimeOf: (node: string) => AnyTarget | undefined): void {
+  for (const load of loads) {
+    const node = load.name.slice(load.name.lastIndexOf('@') + 1);
+    const runtime = runtimeOf(node);
+    if (!runtime) throw new Error(`${load.name}: no container runtime target for node ${node}`);
+    load.deps['runtime'] = runtime;
+  }
+}
+
 export type ImageTargets = {
   pause: ReturnType<typeof pauseImageTarget>;
   echo: ReturnType<typeof testImageTarget>;
