@@ -42,7 +42,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
 function setup(name: string, subnet: string, workers: number) {
   const config: ClusterConfig = { ...defaultConfig, clusterName: name, nodeSubnet: subnet, nodes: defaultNodes({ controlPlanes: 1, workers }) };
   const plan = ipPlanTarget(config, planIps(config));
-  const step = nodesStep(config, { plan });
+  const step = nodesStep(config, planIps(config));
   return { config, targets: [plan, ...step.all] };
 }
 

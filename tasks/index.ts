@@ -22,7 +22,7 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
   const planTarget = ipPlanTarget(config, plan);
   // Steps are added here in build order; each receives the earlier steps' targets it needs.
   const certs = certsStep(config, plan);
-  const nodes = nodesStep(config, { plan: planTarget });
+  const nodes = nodesStep(config, plan);
   const binaries = binariesTargets(config);
   const images = imagesTargets(config, { nodes: nodes.nodes });
   const cluster = clusterStep({

@@ -3,26 +3,26 @@
 
 import { target, type AnyTarget, type Target } from '../../lib/engine/target.ts';
 import type { ClusterConfig } from '../config/config.ts';
-import type { PlanTarget } from './ip-plan.ts';
+import type { IpPlan } from './ip-plan.ts';
 import { CLUSTER_LABEL, PART_LABEL } from '../nodes/labels.ts';
 
 export type ClusterNetwork = { name: string; id: string; subnet: string; gateway: string };
 
-/** What `net:network` reads: the host is ready (its result is not read) and the plan's subnet and gateway. */
-export type NetworkDeps = { host: AnyTarget; plan: PlanTarget };
+/** What `net:network` builds on: the host is ready (its result is not read). The plan's subnet and gateway are inputs. */
+export type NetworkDeps = { host: AnyTarget };
 
 /** The `net:network` target, with its real result and dependency types (nodes read `ctx.deps.network.id`). */
 export type NetworkTarget = Target<ClusterNetwork, NetworkDeps>;
 
-export function networkTarget(config: ClusterConfig, deps: NetworkDeps): NetworkTarget {
+export function networkTarget(config: ClusterConfig, deps: NetworkDeps, plan: Pick<IpPlan, 'subnet' | 'gateway'>): NetworkTarget {
   const labels = { [CLUSTER_LABEL]: config.clusterName, [PART_LABEL]: 'network' };
   return target({
     name: 'net:network',
     description: `Docker bridge network "${config.clusterName}" with the planned subnet and gateway`,
-    deps: { host: deps.host, plan: deps.plan },
+    deps: { host: deps.host },
     // Not the node names: a node that left the config is removed by its own target, remove:node:<name>
     // (tasks/nodes/removal.ts), never as a side effect of this one.
-    inputs: { values: { clusterName: config.clusterName } },
+    inputs: { values: { clusterName: config.clusterName, subnet: plan.subnet, gateway: plan.gateway } },
     build: async (ctx): Promise<ClusterNetwork> => {
       const { connectDocker } = await import('../../lib/docker/connect.ts');
       const { ensureNetwork } = await import('../../lib/docker/networks.ts');
@@ -30,7 +30,7 @@ export function networkTarget(config: ClusterConfig, deps: NetworkDeps): Network
       const docker = await connectDocker();
       return ensureNetwork(
         docker,
-        { name: config.clusterName, subnet: ctx.deps.plan.subnet, gateway: ctx.deps.plan.gateway, labels },
+        { name: config.clusterName, subnet: plan.subnet, gateway: plan.gateway, labels },
         {
           log: ctx.log,
           // Only our own nodes can be attached to our network; they hold addresses of the old subnet

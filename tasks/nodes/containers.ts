@@ -8,7 +8,6 @@ import { DockerError } from '../../lib/docker/errors.ts';
 import { readOnlyView } from '../../lib/node/handle.ts';
 import { nodeFleet } from './node-fleet.ts';
 import type { ClusterConfig, NodeRole, NodeSpec } from '../config/config.ts';
-import type { ipPlanTarget } from '../net/ip-plan.ts';
 import type { NodeImageTarget } from '../images/node-image.ts';
 import type { NetworkTarget } from '../net/network.ts';
 import { CLUSTER_LABEL, KEY_LABEL, NODE_LABEL, PART_LABEL, ROLE_LABEL, containerName } from './labels.ts';
@@ -131,7 +130,9 @@ export function nodeContainerDrift(result: NodeContainer, info: Dockerode.Contai
 export function nodeTarget(
   config: ClusterConfig,
   node: NodeSpec,
-  deps: { image: NodeImageTarget; network: NetworkTarget; plan: ReturnType<typeof ipPlanTarget> },
+  deps: { image: NodeImageTarget; network: NetworkTarget },
+  /** The node's address from the IP plan (an input: a new address recreates the container). */
+  ip: string,
   options: NodeTargetOptions = {},
 ): NodeTarget {
   const extras = options.extras ?? {};
@@ -140,8 +141,8 @@ export function nodeTarget(
   return target({
     name: `node:${node.name}`,
     description: `Node container ${container} (${node.role}) with systemd running`,
-    deps: { image: deps.image, network: deps.network, plan: deps.plan },
-    inputs: { values: { clusterName: config.clusterName, node, extras }, env: ['HARDER_NODE_PRIVILEGE'] },
+    deps: { image: deps.image, network: deps.network },
+    inputs: { values: { clusterName: config.clusterName, node, ip, extras }, env: ['HARDER_NODE_PRIVILEGE'] },
     build: async (ctx): Promise<NodeContainer> => {
       const { connectDocker, dockerAddress } = await import('../../lib/docker/connect.ts');
       const { inspectContainer, removeContainer, ensureVolume, createPrivilegedContainer } = await import('../../lib/docker/containers.ts');
@@ -149,17 +150,15 @@ export function nodeTarget(
       const fleet = nodeFleet.of(ctx);
       // Waiting for systemd only reads; what a start or a new container changed is dropped from the fleet's reads.
       const booted = () => (fleet.changed(container), waitForSystemd(readOnlyView(fleet.node(container)), { timeoutMs: readyTimeoutMs, signal: ctx.signal }));
-      const planned = ctx.deps.plan.nodes.find((n) => n.name === node.name);
-      if (!planned) throw new Error(`node ${node.name} is not in the IP plan`);
       const docker = await connectDocker();
       const privilege = privilegeChoice();
-      const spec = nodeContainerSpec({ clusterName: config.clusterName, node, ip: planned.ip, image: ctx.deps.image.ref, network: ctx.deps.network.name, extras });
+      const spec = nodeContainerSpec({ clusterName: config.clusterName, node, ip: ip, image: ctx.deps.image.ref, network: ctx.deps.network.name, extras });
       const key = nodeSpecKey(spec, ctx.deps.image.id, ctx.deps.network.id, privilege);
       spec.Labels![KEY_LABEL] = key;
-      const result = (id: string): NodeContainer => ({ name: node.name, container, id, ip: planned.ip, role: node.role, image: ctx.deps.image.ref, key });
+      const result = (id: string): NodeContainer => ({ name: node.name, container, id, ip: ip, role: node.role, image: ctx.deps.image.ref, key });
 
       const existing = await inspectContainer(docker, container);
-      if (existing && existing.Config.Labels?.[KEY_LABEL] === key && ipOn(existing, ctx.deps.network.name) === planned.ip && ctx.reason !== 'forced') {
+      if (existing && existing.Config.Labels?.[KEY_LABEL] === key && ipOn(existing, ctx.deps.network.name) === ip && ctx.reason !== 'forced') {
         // Same inputs: keep the container (and everything the later steps put in it). A stopped or
         // paused node is repaired here, never by the probe (probes only read: --dry-run and --graph run them).
         if (existing.State.Paused) {
@@ -188,7 +187,7 @@ export function nodeTarget(
         engineKey: dockerAddress(),
       });
       const state = await booted();
-      ctx.log(`${container} at ${planned.ip}: systemd ${state} after ${Math.round(performance.now() - started)} ms (${mode})`);
+      ctx.log(`${container} at ${ip}: systemd ${state} after ${Math.round(performance.now() - started)} ms (${mode})`);
       return result(id);
     },
     // Read-only, like every probe (`--dry-run` and `--graph` run probes and promise to change nothing):

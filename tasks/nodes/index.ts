@@ -5,7 +5,7 @@
 import { alias, type AnyTarget } from '../../lib/engine/target.ts';
 import type { ClusterConfig } from '../config/config.ts';
 import { hostPreflightTarget } from '../host/preflight.ts';
-import type { ipPlanTarget } from '../net/ip-plan.ts';
+import type { IpPlan } from '../net/ip-plan.ts';
 import { nodeTarget, type NodeExtras } from './containers.ts';
 import { baseImageTarget, nodeImageTarget, type BaseImageOptions } from '../images/node-image.ts';
 import { networkTarget } from '../net/network.ts';
@@ -17,13 +17,24 @@ export type NodesStepOptions = {
   readyTimeoutMs?: number;
 };
 
-export function nodesStep(config: ClusterConfig, deps: { plan: ReturnType<typeof ipPlanTarget> }, options: NodesStepOptions = {}) {
+/**
+ * The plan is passed as an object, not as a dependency on `net:plan`: each target takes only its own
+ * addresses as inputs, so adding a node (which changes the plan) leaves the other nodes and the network
+ * up to date instead of re-running them.
+ */
+function plannedIp(plan: IpPlan, node: string): string {
+  const planned = plan.nodes.find((n) => n.name === node);
+  if (!planned) throw new Error(`node ${node} is not in the IP plan`);
+  return planned.ip;
+}
+
+export function nodesStep(config: ClusterConfig, plan: IpPlan, options: NodesStepOptions = {}) {
   const host = hostPreflightTarget();
   const base = baseImageTarget({ host }, options.baseImage);
   const image = nodeImageTarget({ base });
-  const network = networkTarget(config, { host, plan: deps.plan });
+  const network = networkTarget(config, { host }, plan);
   const nodes = config.nodes.map((node) =>
-    nodeTarget(config, node, { image, network, plan: deps.plan }, { extras: options.nodeExtras?.[node.name], readyTimeoutMs: options.readyTimeoutMs }),
+    nodeTarget(config, node, { image, network }, plannedIp(plan, node.name), { extras: options.nodeExtras?.[node.name], readyTimeoutMs: options.readyTimeoutMs }),
   );
   /** Node targets by node name, for later steps that work on one node. */
   const byNode = Object.fromEntries(nodes.map((t, i) => [config.nodes[i]!.name, t]));

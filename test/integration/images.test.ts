@@ -33,7 +33,7 @@ let registry: AnyTarget[];
 let node: NodeHandle;
 
 const plan = ipPlanTarget(config, planIps(config));
-const nodes = nodesStep(config, { plan });
+const nodes = nodesStep(config, planIps(config));
 const images = imagesTargets(config, { nodes: nodes.nodes });
 registry = [plan, ...nodes.all, ...images.all];
 

@@ -47,7 +47,7 @@ function clusterConfig(name: string, subnet: string, workers = 2): ClusterConfig
 
 function registry(config: ClusterConfig, options: NodesStepOptions = {}): { targets: AnyTarget[]; step: ReturnType<typeof nodesStep> } {
   const plan = ipPlanTarget(config, planIps(config));
-  const step = nodesStep(config, { plan }, { readyTimeoutMs: 90_000, ...options });
+  const step = nodesStep(config, planIps(config), { readyTimeoutMs: 90_000, ...options });
   return { targets: [plan, ...step.all], step };
 }
 

@@ -23,7 +23,7 @@ const plan = planIps(config);
 const planTarget = ipPlanTarget(config, plan);
 
 // The real steps' targets are accepted as the cluster step's inputs (tasks/index.ts wires them the same way).
-const nodes = nodesStep(config, { plan: planTarget });
+const nodes = nodesStep(config, plan);
 const bins = binariesTargets(config);
 const certs = certsStep(config, plan);
 const inputs: ClusterStepInputs = {
