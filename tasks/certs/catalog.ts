@@ -22,10 +22,13 @@
 
 import type { RequestVariables } from '../../lib/pki/request.ts';
 import { controlPlanes, workers, type ClusterConfig } from '../config/config.ts';
+import { clusterOf } from '../config/clusters.ts';
 import type { IpPlan } from '../net/ip-plan.ts';
 
-/** Where PKI material lives, relative to the project root. */
-export const PKI_DIR = 'output/pki';
+/** Where this cluster's PKI material lives, relative to the project root: `pki/` in its state directory. */
+export function pkiDir(config: Pick<ClusterConfig, 'clusterName' | 'stateDir'>): string {
+  return `${clusterOf(config).stateDir}/pki`;
+}
 export const CSR_DIR = 'csr';
 export const SIGNING_CONFIG = `${CSR_DIR}/ca-config.json`;
 
@@ -54,13 +57,16 @@ export type CertSpec = {
   key: string;
 };
 
-function spec(id: string, description: string, request: string, profile: CertProfile, signer: CaId | null, vars: RequestVariables = {}): CertSpec {
-  const base = id.replace(/:/g, '-');
-  return { id, description, request: `${CSR_DIR}/${request}`, profile, signer, vars, cert: `${PKI_DIR}/${base}.crt`, key: `${PKI_DIR}/${base}.key` };
-}
+/** A catalogue entry builder whose files go to `dir` (the cluster's pkiDir). */
+const specIn = (dir: string) =>
+  function spec(id: string, description: string, request: string, profile: CertProfile, signer: CaId | null, vars: RequestVariables = {}): CertSpec {
+    const base = id.replace(/:/g, '-');
+    return { id, description, request: `${CSR_DIR}/${request}`, profile, signer, vars, cert: `${dir}/${base}.crt`, key: `${dir}/${base}.key` };
+  };
 
 /** The CAs, in dependency order. */
-export function caCatalog(): CertSpec[] {
+export function caCatalog(config: Pick<ClusterConfig, 'clusterName' | 'stateDir'>): CertSpec[] {
+  const spec = specIn(pkiDir(config));
   return [
     spec('ca', 'Cluster CA: signs every component and node identity', 'ca-csr.json', 'ca', null),
     spec('etcd-ca', 'etcd CA: signs etcd members and the apiserver etcd client only', 'etcd-ca-csr.json', 'ca', null),
@@ -70,6 +76,7 @@ export function caCatalog(): CertSpec[] {
 
 /** Every leaf certificate of the cluster for this config and plan. */
 export function leafCatalog(config: ClusterConfig, plan: IpPlan): CertSpec[] {
+  const spec = specIn(pkiDir(config));
   const ipOf = (name: string) => {
     const node = plan.nodes.find((n) => n.name === name);
     if (!node) throw new Error(`node ${name} is missing from the IP plan`);
@@ -105,5 +112,5 @@ export function leafCatalog(config: ClusterConfig, plan: IpPlan): CertSpec[] {
 
 /** CAs then leaves. */
 export function certCatalog(config: ClusterConfig, plan: IpPlan): CertSpec[] {
-  return [...caCatalog(), ...leafCatalog(config, plan)];
+  return [...caCatalog(config), ...leafCatalog(config, plan)];
 }

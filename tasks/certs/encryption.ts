@@ -6,8 +6,13 @@ import { target } from '../../lib/engine/target.ts';
 import { readIfExists, replaceFiles } from '../../lib/pki/files.ts';
 import { StepError } from '../../lib/errors.ts';
 import { toYaml } from '../cluster/render/yaml.ts';
+import { clusterOf } from '../config/clusters.ts';
+import type { ClusterConfig } from '../config/config.ts';
 
-export const ENCRYPTION_CONFIG = 'output/encryption/encryption-config.yaml';
+/** This cluster's encryption config, relative to the project root: in its state directory. */
+export function encryptionConfigPath(config: Pick<ClusterConfig, 'clusterName' | 'stateDir'>): string {
+  return `${clusterOf(config).stateDir}/encryption/encryption-config.yaml`;
+}
 
 export type EncryptionResult = { path: string; sha256: string; provider: string; keyName: string };
 
@@ -51,22 +56,23 @@ export function existingKey(text: string, file: string): string {
  * is precious: only `--force encryption:config`; an edited file stops the run first) re-renders the file
  * around the same key; only deleting it (clean) re-keys.
  */
-export function encryptionTarget() {
+export function encryptionTarget(config: Pick<ClusterConfig, 'clusterName' | 'stateDir'>) {
+  const file = encryptionConfigPath(config);
   return target({
     name: 'encryption:config',
     description: `Encryption-at-rest config for secrets (${PROVIDER}, random 32-byte key kept across runs)`,
     deps: {},
-    outputs: [ENCRYPTION_CONFIG],
+    outputs: [file],
     precious: true,
     version: 1,
     build: async (ctx): Promise<EncryptionResult> => {
-      const path = resolve(ctx.root, ENCRYPTION_CONFIG);
+      const path = resolve(ctx.root, file);
       const current = await readIfExists(path);
-      const secret = current === undefined ? randomBytes(32).toString('base64') : existingKey(current, ENCRYPTION_CONFIG);
+      const secret = current === undefined ? randomBytes(32).toString('base64') : existingKey(current, file);
       ctx.log(current === undefined ? 'generated a new 32-byte key' : 'kept the existing key');
       const text = renderEncryptionConfig(secret);
       await replaceFiles([{ path, data: text, mode: 0o600 }]);
-      return { path: ENCRYPTION_CONFIG, sha256: createHash('sha256').update(text).digest('hex'), provider: PROVIDER, keyName: KEY_NAME };
+      return { path: file, sha256: createHash('sha256').update(text).digest('hex'), provider: PROVIDER, keyName: KEY_NAME };
     },
   });
 }

@@ -12,7 +12,7 @@ import { pkiTargets } from './pki.ts';
 export function certsStep(config: ClusterConfig, plan: IpPlan) {
   const pki = pkiTargets(config, plan);
   const kubeconfigs = kubeconfigTargets(config, pki, plan);
-  const encryption = encryptionTarget();
+  const encryption = encryptionTarget(config);
   const check = certsCheckTarget(config, plan);
   const certs = alias('certs', 'Every certificate and key, the kubeconfigs and the encryption config', [...pki.all, ...kubeconfigs.all, encryption]);
   return { pki, kubeconfigs, encryption, check, certs, all: [...pki.all, ...kubeconfigs.all, encryption, check, certs] };

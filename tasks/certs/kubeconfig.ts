@@ -8,10 +8,9 @@ import { describeCertificate } from '../../lib/pki/inspect.ts';
 import { replaceFiles } from '../../lib/pki/files.ts';
 import { workers, type ClusterConfig } from '../config/config.ts';
 import type { IpPlan } from '../net/ip-plan.ts';
+import { clusterOf } from '../config/clusters.ts';
 import type { PkiTargets } from './pki.ts';
 import { toYaml } from '../cluster/render/yaml.ts';
-
-export const KUBECONFIG_DIR = 'output/kubeconfig';
 
 export type KubeconfigResult = { path: string; sha256: string; server: string; user: string; cluster: string };
 
@@ -50,7 +49,7 @@ export function kubeconfigCatalog(config: ClusterConfig, plan: IpPlan): Kubeconf
   const firstControlPlane = plan.nodes.find((n) => n.role === 'control-plane')!;
   const hostUrl = `https://${firstControlPlane.ip}:${config.apiServerPort}`;
   return [
-    { id: 'admin', certId: 'admin', server: hostUrl, description: 'Admin kubeconfig for the host (kubectl --kubeconfig output/kubeconfig/admin.kubeconfig)' },
+    { id: 'admin', certId: 'admin', server: hostUrl, description: `Admin kubeconfig for the host (kubectl --kubeconfig ${kubeconfigPath(config, 'admin')})` },
     { id: 'kube-controller-manager', certId: 'kube-controller-manager', server: plan.apiServerUrl, description: 'kube-controller-manager kubeconfig' },
     { id: 'kube-scheduler', certId: 'kube-scheduler', server: plan.apiServerUrl, description: 'kube-scheduler kubeconfig' },
     { id: 'kube-proxy', certId: 'kube-proxy', server: plan.apiServerUrl, description: 'kube-proxy kubeconfig' },
@@ -63,14 +62,15 @@ export function kubeconfigCatalog(config: ClusterConfig, plan: IpPlan): Kubeconf
   ];
 }
 
-export function kubeconfigPath(id: string): string {
-  return `${KUBECONFIG_DIR}/${id.replace(/:/g, '-')}.kubeconfig`;
+/** Where kubeconfig `id` of this cluster is, relative to the project root: `kubeconfig/` in its state directory. */
+export function kubeconfigPath(config: Pick<ClusterConfig, 'clusterName' | 'stateDir'>, id: string): string {
+  return `${clusterOf(config).stateDir}/kubeconfig/${id.replace(/:/g, '-')}.kubeconfig`;
 }
 
 function kubeconfigTarget(spec: KubeconfigSpec, config: ClusterConfig, pki: PkiTargets) {
   const cert = pki.leaves[spec.certId];
   if (!cert) throw new Error(`kubeconfig ${spec.id}: no certificate target certs:${spec.certId}`);
-  const path = kubeconfigPath(spec.id);
+  const path = kubeconfigPath(config, spec.id);
   return target({
     name: `kubeconfig:${spec.id}`,
     description: spec.description,

@@ -6,7 +6,7 @@ import { target, type Target } from '../../lib/engine/target.ts';
 import { keySpecText, type KeySpec } from '../../lib/pki/key-spec.ts';
 import type { ClusterConfig } from '../config/config.ts';
 import type { IpPlan } from '../net/ip-plan.ts';
-import { caCatalog, leafCatalog, PKI_DIR, SIGNING_CONFIG, type CaId, type CertSpec } from './catalog.ts';
+import { caCatalog, leafCatalog, pkiDir, SIGNING_CONFIG, type CaId, type CertSpec } from './catalog.ts';
 
 /**
  * What a cert target returns. `sha256` and `serial` change exactly when the cert is re-issued, so
@@ -78,8 +78,8 @@ function certTarget(spec: CertSpec, config: ClusterConfig, signer: CertTarget | 
 
 /** The service-account token signing key pair: apiserver --service-account-key-file / -signing-key-file, controller-manager --service-account-private-key-file. */
 function serviceAccountTarget(config: ClusterConfig) {
-  const key = `${PKI_DIR}/service-account.key`;
-  const pub = `${PKI_DIR}/service-account.pub`;
+  const key = `${pkiDir(config)}/service-account.key`;
+  const pub = `${pkiDir(config)}/service-account.pub`;
   return target({
     name: 'certs:service-account',
     description: 'Service-account token signing key pair (no certificate, as kubeadm)',
@@ -114,7 +114,7 @@ export type PkiTargets = {
  */
 export function pkiTargets(config: ClusterConfig, plan: IpPlan): PkiTargets {
   const cas = {} as Record<CaId, CertTarget>;
-  for (const spec of caCatalog()) cas[spec.id as CaId] = certTarget(spec, config, undefined);
+  for (const spec of caCatalog(config)) cas[spec.id as CaId] = certTarget(spec, config, undefined);
   const leaves: Record<string, CertTarget> = {};
   for (const spec of leafCatalog(config, plan)) leaves[spec.id] = certTarget(spec, config, cas[spec.signer!]);
   const serviceAccount = serviceAccountTarget(config);

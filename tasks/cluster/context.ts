@@ -4,10 +4,10 @@
 import type { AnyTarget, DepMap, Target } from '../../lib/engine/target.ts';
 import type { ClusterConfig } from '../config/config.ts';
 import type { BinaryResult, KubernetesBinary } from '../binaries/index.ts';
-import { ENCRYPTION_CONFIG, type EncryptionResult } from '../certs/encryption.ts';
+import { encryptionConfigPath, type EncryptionResult } from '../certs/encryption.ts';
 import type { IpPlan, PlannedNode } from '../net/ip-plan.ts';
 import { kubeconfigPath, type kubeconfigTargets } from '../certs/kubeconfig.ts';
-import { certCatalog, PKI_DIR, type CertSpec } from '../certs/catalog.ts';
+import { certCatalog, pkiDir, type CertSpec } from '../certs/catalog.ts';
 import type { CertTarget, PkiTargets } from '../certs/pki.ts';
 import type { NodeContainer } from '../nodes/containers.ts';
 import type { unitTarget } from './node-targets.ts';
@@ -82,17 +82,17 @@ export function certSource(ctx: ClusterContext, id: string, part: 'cert' | 'key'
 }
 
 export function serviceAccountSource(ctx: ClusterContext, part: 'key' | 'pub'): { file: string; from: PkiTargets['serviceAccount'] } {
-  return { file: `${PKI_DIR}/service-account.${part}`, from: ctx.pki.serviceAccount };
+  return { file: `${pkiDir(ctx.config)}/service-account.${part}`, from: ctx.pki.serviceAccount };
 }
 
 export function kubeconfigSource(ctx: ClusterContext, id: string): { file: string; from: KubeconfigDep } {
   const from = ctx.kubeconfigs[id];
   if (!from) throw new Error(`cluster: no kubeconfig "${id}" (tasks/certs/kubeconfig.ts)`);
-  return { file: kubeconfigPath(id), from };
+  return { file: kubeconfigPath(ctx.config, id), from };
 }
 
 export function encryptionSource(ctx: ClusterContext): { file: string; from: EncryptionDep } {
-  return { file: ENCRYPTION_CONFIG, from: ctx.encryption };
+  return { file: encryptionConfigPath(ctx.config), from: ctx.encryption };
 }
 
 export function nodeTarget(ctx: ClusterContext, name: string): NodeDep {

@@ -133,7 +133,7 @@ export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget }) {
         }
       };
       const kubectlPath = rootPath(bctx.root, bctx.deps.kubectl.path);
-      const adminKubeconfig = rootPath(bctx.root, kubeconfigPath('admin'));
+      const adminKubeconfig = rootPath(bctx.root, kubeconfigPath(ctx.config, 'admin'));
       const kubectl = kubectlRunner(kubectlPath, adminKubeconfig);
       const ca = rootPath(bctx.root, ctx.certs.get('ca')!.cert);
       const cpContainer = bctx.deps.cp.container;

@@ -62,6 +62,12 @@ export type ClusterConfig = {
    * kubelet config and restarts only that kubelet.
    */
   kubeletOverrides: Record<string, Record<string, Json>>;
+  /**
+   * Not a spec field (no default, refused in a spec file): set by the CLI for a cluster chosen with `--name`,
+   * where this cluster's files live relative to the project root (`output/clusters/<name>`); absent for the
+   * default cluster (`output`). Read it through clusterOf (tasks/config/clusters.ts).
+   */
+  stateDir?: string;
 };
 
 /** How many nodes of each kind `defaultNodes` makes. */
@@ -125,9 +131,9 @@ export type ConfigCheck = { errors: ConfigProblem[]; warnings: ConfigProblem[] }
  * prefixes every container and volume name).
  */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_LABEL_RULE = "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+export const DNS_LABEL_RULE = "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
 
-function labelProblem(name: string): string | undefined {
+export function labelProblem(name: string): string | undefined {
   if (name === '') return 'is empty';
   if (name.length > 63) return `"${name}" is ${name.length} characters long`;
   if (!DNS_LABEL.test(name)) return `"${name}" is not a DNS label`;

@@ -41,7 +41,7 @@ export function removedNodes(config: ClusterConfig, recorded: RecordedTargets): 
 export type RemovalDeps = {
   /** The built kubectl. */
   kubectl: Target<BinaryResult, DepMap>;
-  /** The admin kubeconfig target (its file is kubeconfigPath('admin')). */
+  /** The admin kubeconfig target (its file is kubeconfigPath(config, 'admin')). */
   adminKubeconfig: AnyTarget;
   /** The API answers (drain and delete go through it). */
   apiserverReady: AnyTarget;
@@ -89,7 +89,7 @@ function removalTarget(config: ClusterConfig, node: { name: string; previous: No
       const { inspectContainer, removeContainer, removeVolume } = await import('../../lib/docker/containers.ts');
       const { containerdVolumeName } = await import('./containers.ts');
       const kubectlPath = rootPath(ctx.root, ctx.deps.kubectl.path);
-      const kubectl = kubectlRunner(kubectlPath, rootPath(ctx.root, kubeconfigPath('admin')));
+      const kubectl = kubectlRunner(kubectlPath, rootPath(ctx.root, kubeconfigPath(config, 'admin')));
       const docker = await connectDocker();
       const info = await inspectContainer(docker, container);
       if (info && info.Config.Labels?.[CLUSTER_LABEL] !== config.clusterName) {

@@ -7,12 +7,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { certsStep } from '../../tasks/certs/index.ts';
 import { planIps } from '../../tasks/net/ip-plan.ts';
-import { ENCRYPTION_CONFIG, existingKey, renderEncryptionConfig } from '../../tasks/certs/encryption.ts';
+import { encryptionConfigPath, existingKey, renderEncryptionConfig } from '../../tasks/certs/encryption.ts';
 import { renderKubeconfig } from '../../tasks/certs/kubeconfig.ts';
 import { parseYaml } from '../lib/pyyaml.ts';
 import { buildDirect, configWith, removeRoot, run, tempRoot } from './pki-support.ts';
 
 const config = configWith({ controlPlanes: 1, workers: 3, clusterName: 'pki-test' });
+const ENCRYPTION_CONFIG = encryptionConfigPath(config);
 const root = tempRoot();
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
 
