@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { runCli } from './lib/cli/index.ts';
 import type { ClusterConfig } from './tasks/config/config.ts';
 import * as project from './tasks/index.ts';
-import { configureCluster, recordSpec, specCommand, specFlags } from './tasks/config/spec.ts';
+import { configureCluster, recordSpec, specCommand, specFlags, stateDirFor } from './tasks/config/spec.ts';
 
 const code = await runCli<ClusterConfig>({
   argv: process.argv.slice(2),
@@ -14,6 +14,8 @@ const code = await runCli<ClusterConfig>({
   project: {
     program: 'npx tsx tasks.ts',
     flags: specFlags,
+    // --name NAME: a cluster of its own, state in output/clusters/NAME/ (tasks/config/clusters.ts).
+    stateDir: stateDirFor,
     // defaults ← harder.config.ts (or --config FILE) ← flags recorded in output/spec.json ← this run's flags.
     configure: configureCluster,
     record: recordSpec,

@@ -73,8 +73,10 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
   try {
     const args = parseArgs(opts.argv, project.flags);
     verbose = args.flags.verbose;
-    const outDir = opts.outDir ?? join(opts.root, 'output');
-    const context = { cwd: opts.cwd ?? process.cwd(), warn: (line: string) => void stderr.write(`warning: ${line}\n`), outDir };
+    const cwd = opts.cwd ?? process.cwd();
+    const baseOutDir = opts.outDir ?? join(opts.root, 'output');
+    const outDir = project.stateDir ? await project.stateDir(args.project, baseOutDir, { root: opts.root, cwd }) : baseOutDir;
+    const context = { cwd, warn: (line: string) => void stderr.write(`warning: ${line}\n`), outDir };
     const commands: Record<string, ProjectCommand<C>> = project.commands ?? {};
     const help = async (registry: readonly AnyTarget[]): Promise<void> =>
       void stdout.write(await helpText({ program: project.program, targets: registry, flags: project.flags ?? [], commands: commands as Record<string, ProjectCommand<never>> }));
@@ -95,7 +97,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       stderr.write(`${await renderError(error, verbose)}\n(the targets above are those of the default config: these options are invalid)\n`);
       return EXIT.usage;
     }
-    const registry = project.targets(config, { recorded: recordedTargets(opts.outDir ?? join(opts.root, 'output')) });
+    const registry = project.targets(config, { recorded: recordedTargets(outDir) });
     if (args.flags.help) {
       await help(registry);
       return EXIT.ok;

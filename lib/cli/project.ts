@@ -59,6 +59,13 @@ export type CliProject<C> = {
   /** Project flags, turned into a config by `configure`. */
   flags?: ProjectFlag[];
   /**
+   * The state directory for these flags, when a flag selects one of several (tasks.ts: `--name NAME`, a
+   * cluster of its own under output/clusters/). `base` is the default (`<root>/output`, or the CLI's outDir).
+   * Called first, before `configure` (whose `context.outDir` is its answer), because what earlier runs
+   * recorded lives in the state directory. Throw OptionError for a bad value. Absent: always `base`.
+   */
+  stateDir?(flags: Record<string, string>, base: string, context: { root: string; cwd: string }): string | Promise<string>;
+  /**
    * Builds the config from the project flag values; throw OptionError (or ConfigError, for many problems
    * at once) for invalid values. `context.cwd` is where relative paths given by the user start (not the
    * project root); `context.warn` prints a warning line.

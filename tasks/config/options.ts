@@ -177,6 +177,11 @@ export function configFromFlags(flags: Record<string, string>, _root?: string, c
       else if (fileFields.nodes === undefined) byFlag.nodes = flagLabel('workers', String(wk));
     }
   }
+  // --name selects the cluster (tasks/config/clusters.ts); it is never recorded: the record is the cluster's own.
+  if (flags.name !== undefined) {
+    config.clusterName = flags.name;
+    byFlag.clusterName = `--name ${flags.name}`;
+  }
   const binaries = flagValue('binaries');
   if (binaries !== undefined) {
     if (!BINARY_SOURCES.includes(binaries as BinarySource)) lines.push(`${flagLabel('binaries', binaries)} is not a binary source; use one of ${BINARY_SOURCES.join(', ')}`);

@@ -116,4 +116,32 @@ test('a recorded flag wins over the spec file and the run warns once, naming bot
   assert.not.match(fieldLine(back.stdout, 'nodes'), 'worker-2');
 });
 
+test('--name b: --help lists the flag; b\'s recorded flags live in output/clusters/b/spec.json, apart from the default cluster\'s', async () => {
+  const dir = root();
+  const help = await tasks(dir, ['--help']);
+  assert.is(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^  --name NAME +the cluster to work on/m);
+  const b = await tasks(dir, ['spec', '--name', 'b', '--workers', '3']);
+  assert.is(b.code, 0, b.stderr);
+  assert.match(b.stdout, 'cluster: b (state in output/clusters/b/)');
+  const bRecord = JSON.parse(readFileSync(join(dir, 'output', 'clusters', 'b', 'spec.json'), 'utf8'));
+  assert.equal(bRecord.flags, { workers: 3 });
+  assert.is(bRecord.spec.clusterName, 'b');
+  assert.not.ok(existsSync(join(dir, 'output', 'spec.json')), 'the default cluster records nothing');
+  const plain = await tasks(dir, ['spec']);
+  assert.match(plain.stdout, 'cluster: harder (state in output/)');
+  assert.not.match(fieldLine(plain.stdout, 'nodes'), 'worker-3');
+  const again = await tasks(dir, ['spec', '--name', 'b']);
+  assert.match(fieldLine(again.stdout, 'nodes'), 'worker-3');
+  assert.match(fieldLine(again.stdout, 'nodes'), 'recorded flag --workers 3 (output/clusters/b/spec.json)');
+  assert.match(fieldLine(again.stdout, 'clusterName'), '← flag --name b');
+  const reset = await tasks(dir, ['spec', '--name', 'b', '--reset']);
+  assert.is(reset.code, 0, reset.stderr);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'output', 'clusters', 'b', 'spec.json'), 'utf8')).flags, {});
+  const bad = await tasks(dir, ['spec', '--name', '../up']);
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, '--name "../up": "../up" is not a DNS label');
+  assert.not.ok(existsSync(join(dir, 'up')) || existsSync(join(dir, 'output', 'up')), 'no directory made for a bad name');
+});
+
 test.run();
