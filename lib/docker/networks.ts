@@ -17,7 +17,7 @@ export type NetworkSpec = {
 export type NetworkInfo = { name: string; id: string; subnet: string; gateway: string };
 
 /** The IPv4 subnets of a network's IPAM config. */
-function subnetsOf(network: { IPAM?: { Config?: Array<{ Subnet?: string }> | null } | null }): string[] {
+export function subnetsOf(network: { IPAM?: { Config?: Array<{ Subnet?: string }> | null } | null }): string[] {
   return (network.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter((s) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(s));
 }
 

@@ -65,9 +65,10 @@ export type NetworkFacts = { name: string; subnets: string[]; /** its harder.clu
  */
 export async function listDockerNetworks(): Promise<NetworkFacts[] | undefined> {
   const { engineEndpoint, engineJson } = await import('../../lib/docker/engine-api.ts');
+  const { subnetsOf } = await import('../../lib/docker/networks.ts');
   const { CLUSTER_LABEL } = await import('../nodes/labels.ts');
   if (!engineEndpoint()) return undefined;
-  type Listed = { Name: string; Labels?: Record<string, string> | null; IPAM?: { Config?: Array<{ Subnet?: string }> | null } | null };
+  type Listed = Parameters<typeof subnetsOf>[0] & { Name: string; Labels?: Record<string, string> | null };
   let listed: Listed[];
   try {
     listed = await engineJson<Listed[]>('GET', '/networks', 'listing Docker networks', undefined, AbortSignal.timeout(5000));
@@ -76,7 +77,7 @@ export async function listDockerNetworks(): Promise<NetworkFacts[] | undefined> 
   }
   return listed.map((n) => ({
     name: n.Name,
-    subnets: (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter((s) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(s)),
+    subnets: subnetsOf(n),
     ...(n.Labels?.[CLUSTER_LABEL] ? { cluster: n.Labels[CLUSTER_LABEL] } : {}),
   }));
 }

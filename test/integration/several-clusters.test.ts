@@ -15,7 +15,7 @@ import { scratchProjectRoot } from '../lib/scratch-root.ts';
 import { removeByLabelSync } from '../lib/docker-cleanup.ts';
 import { connectDocker } from '../../lib/docker/connect.ts';
 import { listContainersByLabel } from '../../lib/docker/containers.ts';
-import { inspectNetwork, listNetworksByLabel, subnetsOverlap } from '../../lib/docker/networks.ts';
+import { inspectNetwork, listNetworksByLabel, subnetsOf, subnetsOverlap } from '../../lib/docker/networks.ts';
 import { removeClusterObjects } from '../../tasks/nodes/cleanup.ts';
 import { CLUSTER_LABEL } from '../../tasks/nodes/labels.ts';
 
@@ -83,7 +83,7 @@ function tree(dir: string): Record<string, string> {
 async function networkSubnets(): Promise<Record<string, string[]>> {
   const docker = await connectDocker();
   const out: Record<string, string[]> = {};
-  for (const n of await docker.listNetworks()) out[n.Name] = (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter((s) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(s));
+  for (const n of await docker.listNetworks()) out[n.Name] = subnetsOf(n as Parameters<typeof subnetsOf>[0]);
   return out;
 }
 
