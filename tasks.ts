@@ -23,6 +23,8 @@ const code = await runCli<ClusterConfig>({
     // Parametrised commands such as `load <image…>` (see lib/cli/README.md).
     // `spec` prints the effective spec and where each field came from (tasks/config/spec.ts).
     commands: { ...project.projectCommands(), spec: specCommand },
+    // After a successful `cluster`: how to use kubectl now (the merged context, or `tasks.ts kubectl …`).
+    notes: project.projectNotes,
   },
 });
 

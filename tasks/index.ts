@@ -13,6 +13,9 @@ import type { ProjectCommand } from '../lib/cli/index.ts';
 import type { TargetsContext } from '../lib/cli/project.ts';
 import { nodeRemovalTargets } from './nodes/removal.ts';
 import { clusterStep, imageLoadsByName } from './cluster/index.ts';
+import { HOST_KUBECONFIG_TARGET, hostKubeconfigTarget, kubectlHint, type HostKubeconfigResult } from './certs/host-kubeconfig.ts';
+import { kubectlCommand } from './cluster/kubectl-command.ts';
+import type { BuildReport } from '../lib/engine/index.ts';
 
 /** Every target of the project for one cluster config. The CLI registers these. */
 export function projectTargets(config: ClusterConfig, context?: TargetsContext): AnyTarget[] {
@@ -52,10 +55,24 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
   // A recorded node no longer in the config is removed by its own (destructive) target, part of `cluster`.
   const removals = nodeRemovalTargets(config, context?.recorded, { kubectl: binaries.kubectl, adminKubeconfig: certs.kubeconfigs.byId['admin']!, apiserverReady: cluster.controlPlane.ready });
   for (const removal of removals) cluster.cluster.deps[removal.name] = removal;
-  return [planTarget, ...certs.all, ...nodes.all, ...binaries.all, ...images.all, ...cluster.all, ...removals];
+  // The admin context in the user's own kubeconfig, once the API answers; not even registered when the
+  // spec opts out, so nothing can touch that file.
+  const host = config.mergeKubeconfig ? [hostKubeconfigTarget(config, { admin: certs.kubeconfigs.byId['admin']!, apiserverReady: cluster.controlPlane.ready })] : [];
+  for (const merge of host) cluster.cluster.deps[merge.name] = merge;
+  return [planTarget, ...certs.all, ...nodes.all, ...binaries.all, ...images.all, ...cluster.all, ...removals, ...host];
 }
 
-/** Parametrised commands of the CLI (tasks.ts): `load <image…>` loads local images into the worker nodes. */
+/** After a successful build of `cluster` (or of host:kubeconfig): how to use kubectl now, one line. */
+export function projectNotes(config: ClusterConfig, report: BuildReport, program: string): string[] {
+  const done = (name: string) => ['built', 'up-to-date'].includes(report.entries[name]?.outcome ?? '');
+  if (!done('cluster') && !done(HOST_KUBECONFIG_TARGET)) return [];
+  return kubectlHint(config, done(HOST_KUBECONFIG_TARGET) ? (report.entries[HOST_KUBECONFIG_TARGET]!.result as HostKubeconfigResult) : undefined, program);
+}
+
+/**
+ * Parametrised commands of the CLI (tasks.ts): `load <image…>` loads local images into the worker nodes;
+ * `kubectl <args…>` runs the built kubectl with the admin kubeconfig.
+ */
 export function projectCommands(): Record<string, ProjectCommand<ClusterConfig>> {
-  return { load: loadCommand() };
+  return { load: loadCommand(), kubectl: kubectlCommand };
 }

@@ -49,7 +49,11 @@ export const ENGINE_FLAGS: FlagSpec[] = [
   { names: ['-h', '--help'], key: 'help', description: 'list targets, commands and flags' },
 ];
 
-export function parseArgs(argv: readonly string[], projectFlags: readonly ProjectFlag[] = []): ParsedArgs {
+/**
+ * `passthrough`: command names whose arguments are their own: when the first positional is one of them,
+ * it and everything after it are positionals, unparsed (`kubectl get pods -n x`).
+ */
+export function parseArgs(argv: readonly string[], projectFlags: readonly ProjectFlag[] = [], passthrough: ReadonlySet<string> = new Set()): ParsedArgs {
   const flags: EngineFlags = { help: false, dryRun: false, explain: false, graph: false, force: false, keepGoing: false, yes: false, verbose: false, plain: false, jobs: undefined };
   const project: Record<string, string> = {};
   const positionals: string[] = [];
@@ -64,6 +68,10 @@ export function parseArgs(argv: readonly string[], projectFlags: readonly Projec
       break;
     }
     if (!arg.startsWith('-') || arg === '-') {
+      if (!positionals.length && passthrough.has(arg)) {
+        positionals.push(...argv.slice(i));
+        break;
+      }
       positionals.push(arg);
       continue;
     }

@@ -51,7 +51,10 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
   let verbose = opts.argv.includes('--verbose') || opts.argv.includes('-v');
   const controller = new AbortController();
   let signals = 0;
+  // A passthrough command's program (kubectl) gets the terminal's Ctrl-C itself and exits on it.
+  let passingThrough = false;
   const onSignal = (): void => {
+    if (passingThrough) return;
     signals++;
     if (signals === 1) {
       stderr.write('\ninterrupted: stopping running targets (press Ctrl-C again to exit at once)\n');
@@ -71,7 +74,8 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
     process.on('SIGTERM', onSignal);
   }
   try {
-    const args = parseArgs(opts.argv, project.flags);
+    const passthrough = new Set(Object.entries(project.commands ?? {}).filter(([, c]) => c.passthrough && c.run).map(([name]) => name));
+    const args = parseArgs(opts.argv, project.flags, passthrough);
     verbose = args.flags.verbose;
     const cwd = opts.cwd ?? process.cwd();
     const baseOutDir = opts.outDir ?? join(opts.root, 'output');
@@ -112,7 +116,8 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
     if (runner) {
       // A command that builds nothing (`spec`): no target, no lock, no Docker.
       await record();
-      return await runner(requested.slice(1), config, { out: (text) => void stdout.write(text), dryRun: args.flags.dryRun });
+      passingThrough = passthrough.has(first!);
+      return await runner(requested.slice(1), config, { out: (text) => void stdout.write(text), dryRun: args.flags.dryRun, root: opts.root, outDir });
     }
     if (first !== undefined && Object.hasOwn(commands, first) && !names.has(first)) {
       const generated = await commands[first]!.targets(requested.slice(1), config, registry);
@@ -177,6 +182,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
         if (report.removedTemps) stdout.write(`removed ${report.removedTemps.length} temp file(s) left by killed runs: ${report.removedTemps.join(', ')}\n`);
         for (const failure of report.failures) stderr.write(`${await renderFailure(failure, verbose)}\n`);
         if (!report.ok) code = EXIT.failed;
+        else if (!args.flags.dryRun && project.notes && !controller.signal.aborted) for (const line of await project.notes(config, report, project.program)) stdout.write(`${line}\n`);
       } finally {
         reporter.dispose();
       }

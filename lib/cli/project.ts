@@ -1,7 +1,7 @@
 // What a project hands the CLI: its flags, how they become a config, its targets, and its commands.
 // See lib/cli/README.md for how to add a parametrised command such as `load <image…>`.
 
-import type { AnyTarget, RecordedTargets } from '../engine/index.ts';
+import type { AnyTarget, BuildReport, RecordedTargets } from '../engine/index.ts';
 import type { ProjectFlag } from './args.ts';
 
 /**
@@ -25,10 +25,17 @@ export type ProjectCommand<C> = {
    * `targets`, after `record`, and exits with the code it returns. `targets` is then never called.
    */
   run?(args: string[], config: C, io: CommandIo): number | Promise<number>;
+  /**
+   * With `run`: every argument after the command's name is the command's, as given; the CLI parses no
+   * flag after it (`tasks.ts kubectl get pods -n kube-system`: `-n` is kubectl's, not --dry-run). Flags
+   * before the name are the CLI's as usual. While `run` runs, a first Ctrl-C is left to the program it
+   * starts (in the same process group) instead of being taken as "stop the build".
+   */
+  passthrough?: boolean;
 };
 
-/** What a command's `run` may use: where to print, and whether this is a dry run. */
-export type CommandIo = { out(text: string): void; dryRun: boolean };
+/** What a command's `run` may use: where to print, whether this is a dry run, the project root and state directory. */
+export type CommandIo = { out(text: string): void; dryRun: boolean; root: string; outDir: string };
 
 /** What the CLI hands a project's `record`. */
 export type RecordContext = {
@@ -84,4 +91,10 @@ export type CliProject<C> = {
    */
   targets(config: C, context?: TargetsContext): AnyTarget[];
   commands?: Record<string, ProjectCommand<C>>;
+  /**
+   * Lines printed after the summary of a successful build (not a dry run): what to do next, e.g. how to
+   * use what was built. Gets the build's report, so it can say nothing when the targets it is about did
+   * not run, and `program` (how the user starts the CLI).
+   */
+  notes?(config: C, report: BuildReport, program: string): string[] | Promise<string[]>;
 };

@@ -63,6 +63,12 @@ export type ClusterConfig = {
    */
   kubeletOverrides: Record<string, Record<string, Json>>;
   /**
+   * Merge the admin credentials into your own kubeconfig ($KUBECONFIG, else ~/.kube/config) as context
+   * `harder-<clusterName>` and make it current, so `kubectl get nodes` works with no flags (target
+   * `host:kubeconfig`). `false`: that file is never read or written (`--no-kubeconfig` for one run).
+   */
+  mergeKubeconfig: boolean;
+  /**
    * Not a spec field (no default, refused in a spec file): set by the CLI for a cluster chosen with `--name`,
    * where this cluster's files live relative to the project root (`output/clusters/<name>`); absent for the
    * default cluster (`output`). Read it through clusterOf (tasks/config/clusters.ts).
@@ -106,6 +112,7 @@ export const defaultConfig: ClusterConfig = {
   keyAlgorithm: 'ecdsa',
   apiServerPort: 6443,
   kubeletOverrides: {},
+  mergeKubeconfig: true,
 };
 
 export function controlPlanes(config: ClusterConfig): NodeSpec[] {

@@ -26,6 +26,7 @@ export const projectFlags: ProjectFlag[] = [
   { name: 'control-planes', value: 'N', description: `number of control-plane nodes (default ${controlPlanes(defaultConfig).length}; use an odd number)` },
   { name: 'workers', value: 'N', description: `number of worker nodes (default ${workers(defaultConfig).length})` },
   { name: 'binaries', value: 'SRC', description: `where Kubernetes binaries come from: auto, release, dir or go (default ${defaultConfig.binarySource})` },
+  { name: 'no-kubeconfig', description: 'leave $KUBECONFIG / ~/.kube/config alone this run: no harder-<name> context merged or removed (for good: mergeKubeconfig: false)' },
   { name: 'config', value: 'FILE', description: 'JSON file overriding ClusterConfig fields (tasks/config/config.ts), relative to the current directory; flags win over it' },
 ];
 
@@ -189,6 +190,11 @@ export function configFromFlags(flags: Record<string, string>, _root?: string, c
       config.binarySource = binaries as BinarySource;
       byFlag.binarySource = flagLabel('binaries', binaries);
     }
+  }
+  // A one-run flag, not recorded: the spec field is the lasting choice.
+  if (flags['no-kubeconfig'] !== undefined) {
+    config.mergeKubeconfig = false;
+    byFlag.mergeKubeconfig = '--no-kubeconfig';
   }
   const check = checkConfig(config);
   const fileLine = (p: ConfigProblem): string => `${file ?? 'tasks/config/config.ts'}: ${p.field}: ${p.problem}; ${p.valid}`;

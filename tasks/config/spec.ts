@@ -324,6 +324,7 @@ export async function configureCluster(
   if (bin) sources.binarySource = bin;
   if (flags.name !== undefined) sources.clusterName = `flag --name ${flags.name}`;
   if (allocated) sources.nodeSubnet = allocated.fresh ? `allocated on this run: the first free /24 of ${ALLOCATION_POOL} (${recordShown})` : `allocated, recorded in ${recordShown}`;
+  if (flags['no-kubeconfig'] !== undefined) sources.mergeKubeconfig = 'flag --no-kubeconfig (this run only)';
 
   let recordText: string | undefined;
   try {

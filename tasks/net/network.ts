@@ -57,9 +57,11 @@ export function networkTarget(config: ClusterConfig, deps: NetworkDeps, plan: Pi
     },
     // Sweeps by label, not by the stored result: containers, volumes and the network of this cluster go
     // even when output/ was deleted or a node left the config. Nodes are cleaned before (dependents first).
+    // With the cluster gone, so goes its context from the user's kubeconfig (unless the spec opts out of it).
     clean: async (_result, ctx) => {
       const { removeClusterObjects } = await import('../nodes/cleanup.ts');
       await removeClusterObjects(config.clusterName, ctx.log);
+      if (config.mergeKubeconfig) await (await import('../certs/host-kubeconfig.ts')).removeHostContext(config, ctx);
     },
   });
 }

@@ -1,12 +1,14 @@
 // End to end, through the real CLI: a cluster from nothing, the smoke tests, a no-op rerun, a one-flag
 // change that restarts one kubelet, `docker restart` of every node, a worker removed and recreated, the
 // tutorial's marked commands, and `clean:nodes`. Uses its own cluster (harder-e2e, 10.243.0.0/24) in a
-// scratch project root, so the default cluster and its output/ are never touched.
+// scratch project root, so the default cluster and its output/ are never touched. Every run has
+// KUBECONFIG pointing at a scratch kubeconfig holding another context: `cluster` merges harder-harder-e2e
+// into it (plain `kubectl get nodes` then works), and `clean:nodes` takes exactly that out again.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execa } from 'execa';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { repo, scratchProjectRoot } from '../lib/scratch-root.ts';
 
@@ -20,11 +22,28 @@ const kubeconfig = join(root, 'output/kubeconfig/admin.kubeconfig');
 const setConfig = (extra: Record<string, unknown> = {}) => writeFileSync(configFile, JSON.stringify({ ...baseConfig, ...extra }, null, 2));
 setConfig();
 
+// The user's own kubeconfig: another cluster and context (current), as Debian's kubectl writes them.
+const userKubeconfig = join(root, 'home/.kube/config');
+const CONTEXT = `harder-${CLUSTER}`;
+const env = { KUBECONFIG: userKubeconfig };
+const debianKubectl = (...args: string[]) => execa('kubectl', args, { env, reject: false, timeout: 30_000 });
+mkdirSync(dirname(userKubeconfig), { recursive: true, mode: 0o700 });
+for (const args of [
+  ['set-cluster', 'other', '--server', 'https://other.example:6443', '--insecure-skip-tls-verify=true'],
+  ['set-credentials', 'other-admin', '--token', 'other-token'],
+  ['set-context', 'other', '--cluster', 'other', '--user', 'other-admin'],
+  ['use-context', 'other'],
+]) {
+  const res = await debianKubectl('config', ...args);
+  if (res.exitCode !== 0) throw new Error(`kubectl config ${args.join(' ')}: ${res.stderr} (Debian: apt-get install kubernetes-client)`);
+}
+const userKubeconfigBefore = readFileSync(userKubeconfig, 'utf8');
+
 type Run = { code: number; output: string; built: string[]; wallMs: number };
 
 async function cli(...args: string[]): Promise<Run> {
   const started = performance.now();
-  const res = await execa('npx', ['tsx', 'tasks.ts', ...args, '--config', configFile, '--plain', '-j', '6'], { cwd: root, reject: false, all: true, timeout: 30 * 60_000 });
+  const res = await execa('npx', ['tsx', 'tasks.ts', ...args, '--config', configFile, '--plain', '-j', '6'], { cwd: root, env, reject: false, all: true, timeout: 30 * 60_000 });
   const output = String(res.all ?? '');
   const built = [...output.matchAll(/^✓ (\S+) \(/gm)].map((m) => m[1]!);
   process.stdout.write(`\n$ tasks.ts ${args.join(' ')} → exit ${res.exitCode}, built ${built.length}: ${built.join(' ')}\n${output.split('\n').filter((l) => /PASS|FAIL|✗|built, /.test(l)).join('\n')}\n`);
@@ -77,6 +96,31 @@ test('cluster from nothing: every node Ready', async () => {
   process.stdout.write(`${wide}\n`);
   for (const w of WORKERS) assert.match(wide, new RegExp(`${w}\\s+Ready`));
   assert.match(wide, new RegExp(SUBNET_PREFIX.replace(/\./g, '\\.')));
+  assert.match(run.output, new RegExp(`\\nkubectl: context ${CONTEXT} is current in ${userKubeconfig}: kubectl get nodes works now`));
+});
+
+test('kubectl just works: plain `kubectl get nodes` with the merged context, the other context intact, the passthrough', async () => {
+  // No --kubeconfig, no --context: the built kubectl and Debian's both find the cluster through KUBECONFIG's file.
+  for (const kubectlBinary of [kubectlPath(), 'kubectl']) {
+    const res = await execa(kubectlBinary, ['get', 'nodes', '-o', 'name'], { env, reject: false, timeout: 30_000 });
+    assert.is(res.exitCode, 0, `${kubectlBinary}: ${res.stderr}`);
+    assert.equal(String(res.stdout).trim().split('\n').sort(), WORKERS.map((w) => `node/${w}`), kubectlBinary);
+  }
+  assert.is(String((await debianKubectl('config', 'current-context')).stdout).trim(), CONTEXT);
+  assert.equal(String((await debianKubectl('config', 'get-contexts', '-o', 'name')).stdout).trim().split('\n').sort(), [CONTEXT, 'other']);
+  assert.is(String((await debianKubectl('config', 'view', '--raw', '-o', 'jsonpath={.users[?(@.name=="other-admin")].user.token}')).stdout), 'other-token');
+  assert.is(statSync(userKubeconfig).mode & 0o777, 0o600);
+  // The merged cluster's server is the admin kubeconfig's.
+  const admin = String((await execa('kubectl', ['--kubeconfig', kubeconfig, 'config', 'view', '-o', 'jsonpath={.clusters[0].cluster.server}'])).stdout);
+  assert.is(String((await debianKubectl('config', 'view', '-o', `jsonpath={.clusters[?(@.name=="${CONTEXT}")].cluster.server}`)).stdout), admin);
+  // The passthrough: every argument is kubectl's (-o is not a CLI flag), stdout and exit code are kubectl's.
+  const tasks = (...args: string[]) => execa('npx', ['tsx', 'tasks.ts', '--config', configFile, 'kubectl', ...args], { cwd: root, env: { KUBECONFIG: '/nonexistent' }, reject: false, timeout: 60_000 });
+  const pass = await tasks('get', 'nodes', '-o', 'name');
+  assert.is(pass.exitCode, 0, String(pass.stderr));
+  assert.equal(String(pass.stdout).trim().split('\n').sort(), WORKERS.map((w) => `node/${w}`));
+  const fail = await tasks('get', 'nosuchkind');
+  assert.is(fail.exitCode, 1);
+  assert.match(String(fail.stderr), /nosuchkind/);
 });
 
 test('cluster:smoke passes every check', async () => {
@@ -180,16 +224,24 @@ test('the tutorial\'s marked commands work against this cluster', async () => {
   assert.ok(report.ok, docs.formatFailures(report));
 });
 
-test('clean:nodes removes the containers', async () => {
+test('clean:nodes removes the containers and our context, only ours (a dry run removes nothing)', async () => {
+  const merged = readFileSync(userKubeconfig, 'utf8');
+  const dry = await cli('clean:nodes', '--yes', '--dry-run');
+  assert.is(dry.code, 0, dry.output.slice(-2000));
+  assert.is(readFileSync(userKubeconfig, 'utf8'), merged, 'a dry run leaves the kubeconfig alone');
   const run = await cli('clean:nodes', '--yes');
   assert.is(run.code, 0, run.output.slice(-2000));
   const ps = await execa('docker', ['ps', '-a', '--filter', `label=harder.cluster=${CLUSTER}`, '--format', '{{.Names}}']);
   assert.is(String(ps.stdout).trim(), '');
+  assert.match(run.output, new RegExp(`removed cluster ${CONTEXT}, user ${CONTEXT}, context ${CONTEXT}, current-context from ${userKubeconfig}`));
+  assert.equal(String((await debianKubectl('config', 'get-contexts', '-o', 'name')).stdout).trim().split('\n'), ['other']);
+  // What kubectl wrote before the merge is back byte for byte, but for the current-context that was ours.
+  assert.is(readFileSync(userKubeconfig, 'utf8'), userKubeconfigBefore.replace(/^current-context: other\n/m, ''));
 });
 
 test.after(async () => {
   // Whatever happened above, leave no containers behind (finally), then drop the scratch root.
-  await execa('npx', ['tsx', 'tasks.ts', 'clean:nodes', '--yes', '--config', configFile, '--plain'], { cwd: root, reject: false, timeout: 300_000 });
+  await execa('npx', ['tsx', 'tasks.ts', 'clean:nodes', '--yes', '--config', configFile, '--plain'], { cwd: root, env, reject: false, timeout: 300_000 });
   rmSync(root, { recursive: true, force: true });
 });
 

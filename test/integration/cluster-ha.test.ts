@@ -21,7 +21,8 @@ const SIZE_FLAGS = ['--control-planes', '3', '--workers', '1'];
 
 const root = scratchProjectRoot('harder-ha-');
 const configFile = join(root, 'ha-config.json');
-writeFileSync(configFile, JSON.stringify({ clusterName: CLUSTER, nodeSubnet: '10.244.0.0/24', binarySource: 'go' }, null, 2));
+// mergeKubeconfig: false: this test's cluster stays out of the machine's ~/.kube/config (cluster-e2e tests the merge).
+writeFileSync(configFile, JSON.stringify({ clusterName: CLUSTER, nodeSubnet: '10.244.0.0/24', binarySource: 'go', mergeKubeconfig: false }, null, 2));
 
 let cleaned = false;
 const cleanArgs = ['tsx', 'tasks.ts', 'clean:nodes', '--yes', ...SIZE_FLAGS, '--config', configFile, '--plain'];

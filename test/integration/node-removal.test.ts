@@ -19,7 +19,8 @@ const ALL_NODES = [
   { name: 'worker-2', role: 'worker' },
   { name: 'worker-3', role: 'worker' },
 ];
-const baseConfig = { clusterName: CLUSTER, nodeSubnet: '10.246.0.0/24', binarySource: 'go' };
+// mergeKubeconfig: false: this test's cluster stays out of the machine's ~/.kube/config (cluster-e2e tests the merge).
+const baseConfig = { clusterName: CLUSTER, nodeSubnet: '10.246.0.0/24', binarySource: 'go', mergeKubeconfig: false };
 
 const root = scratchProjectRoot('harder-t-remove-');
 const configFile = join(root, 'remove-config.json');

@@ -28,7 +28,8 @@ const WORKER = `${CLUSTER}-worker-1`;
 const root = scratchProjectRoot('harder-t-readonly-');
 const scratchDirs = [root];
 const configFile = join(root, 'readonly-config.json');
-writeFileSync(configFile, JSON.stringify({ clusterName: CLUSTER, nodeSubnet: '10.245.0.0/24' }, null, 2));
+// mergeKubeconfig: false: this test's cluster stays out of the machine's ~/.kube/config (cluster-e2e tests the merge).
+writeFileSync(configFile, JSON.stringify({ clusterName: CLUSTER, nodeSubnet: '10.245.0.0/24', mergeKubeconfig: false }, null, 2));
 
 let cleaned = false;
 process.on('exit', () => {

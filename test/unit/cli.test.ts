@@ -179,6 +179,31 @@ test('commands generate targets; adding one more builds only it', async () => {
   assert.equal(log(root, before), ['start echo:c']);
 });
 
+test('a passthrough command gets every argument after its name unparsed, and its exit code is the run\'s', async () => {
+  const root = project();
+  const argv = ['get', 'pods', '-n', 'kube-system', '--help', '-v', '6', '--dry-run', '--', '--exit', '3'];
+  const run = await cli(root, ['--plain', 'args', ...argv]);
+  assert.is(run.code, 3, run.stderr);
+  assert.is(run.stdout, `${JSON.stringify(argv)}\n`);
+  assert.is(run.stderr, '');
+  // Flags before the name are still the CLI's; a flag it does not know is refused before anything runs.
+  assert.is((await cli(root, ['--frobnicate', 'args', 'x'])).code, 2);
+  // Only as the first positional: elsewhere `args` is an ordinary (here unknown) target and flags are parsed.
+  const later = await cli(root, ['all', 'args', '--nope']);
+  assert.is(later.code, 2);
+  assert.match(later.stderr, /unknown flag --nope/);
+});
+
+test('notes: printed after the summary of a successful build, not after a dry run or a failure', async () => {
+  const root = project();
+  const env = { FIXTURE_NOTES: '1' };
+  const run = await cli(root, ['all'], env);
+  assert.match(run.stdout, /\n5 built, 0 up to date, 0 failed in \d+ms\nnext: use 6 targets\n$/);
+  assert.match((await cli(root, ['all'], env)).stdout, /^0 built, 5 up to date, 0 failed in \d+ms\nnext: use 6 targets\n$/);
+  assert.not.match((await cli(root, ['all', '-n', '--force'], env)).stdout, /next:/);
+  assert.not.match((await cli(root, ['step'], env)).stdout, /next:/);
+});
+
 test('clean: precious needs --yes and lists what will be rebuilt; removes only owned files', async () => {
   const root = project();
   await cli(root, ['all']);
