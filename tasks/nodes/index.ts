@@ -1,6 +1,7 @@
 // The nodes step: host preflight, base and node images, the cluster network and one container per
 // node. `npx tsx tasks.ts nodes` builds all of it; a second run only probes. `clean:nodes` (the CLI's
-// clean command on this alias) removes the containers, their volumes and the network, found by label.
+// clean command on this alias) removes the containers, their volumes and the network, found by label
+// (and, through the network's clean, the cluster's context in the user's kubeconfig: tasks/certs/host-kubeconfig.ts).
 
 import { alias, type AnyTarget } from '../../lib/engine/target.ts';
 import type { ClusterConfig } from '../config/config.ts';
