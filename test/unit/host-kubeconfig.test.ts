@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, sym
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { entryDigest, entryDrift, entryFromKubeconfig, KubeconfigFileError, mergeKubeconfig, removeFromKubeconfig, type KubeconfigEntry } from '../../tasks/certs/kubeconfig-merge.ts';
-import { editUserKubeconfig, hostKubeconfigTarget, userKubeconfigPath } from '../../tasks/certs/host-kubeconfig.ts';
+import { editUserKubeconfig, hostKubeconfigTarget, kubectlHint, userKubeconfigPath, type HostKubeconfigResult } from '../../tasks/certs/host-kubeconfig.ts';
 import { renderKubeconfig, type KubeconfigResult } from '../../tasks/certs/kubeconfig.ts';
 import { cleanTargets, runBuild, target } from '../../lib/engine/index.ts';
 import { defaultConfig } from '../../tasks/config/config.ts';
@@ -320,6 +320,19 @@ test('a symlinked kubeconfig is edited where it points; the link stays', async (
   assert.ok(statSync(link) && readFileSync(link, 'utf8') === readFileSync(real, 'utf8'));
   assert.ok(spawnSync('test', ['-L', link]).status === 0, 'still a symlink');
   assert.equal(contexts(real), ['harder-demo', 'prod']);
+});
+
+test('the hint after cluster: current context, another one current, our own kubeconfig, opted out, a --name cluster', () => {
+  const file = fresh();
+  writeFileSync(file, mergeKubeconfig(otherKubeconfig(file), file, entry(), true));
+  const config = { ...defaultConfig, clusterName: 'demo' };
+  const merged: HostKubeconfigResult = { file, context: 'harder-demo', server: 'https://127.0.0.1:6443', sha256: '', digest: '', merged: true };
+  assert.equal(kubectlHint(config, merged, 'npx tsx tasks.ts'), [`kubectl: context harder-demo is current in ${file}: kubectl get nodes works now (no kubectl on PATH? npx tsx tasks.ts kubectl get nodes)`]);
+  kubectl(file, 'config', 'use-context', 'prod');
+  assert.equal(kubectlHint(config, merged, 'npx tsx tasks.ts'), [`kubectl: context harder-demo is in ${file} (current: prod): kubectl --context harder-demo get nodes, or npx tsx tasks.ts kubectl get nodes`]);
+  assert.match(kubectlHint(config, { ...merged, merged: false }, 'npx tsx tasks.ts')[0]!, `$KUBECONFIG is ${file}: kubectl get nodes works now`);
+  assert.equal(kubectlHint(config, undefined, 'npx tsx tasks.ts'), ['kubectl: npx tsx tasks.ts kubectl get nodes (the built kubectl with output/kubeconfig/admin.kubeconfig); your kubeconfig is left alone (mergeKubeconfig: false)']);
+  assert.match(kubectlHint({ ...config, stateDir: 'output/clusters/demo' }, undefined, 'npx tsx tasks.ts')[0]!, 'npx tsx tasks.ts --name demo kubectl get nodes (the built kubectl with output/clusters/demo/kubeconfig/admin.kubeconfig)');
 });
 
 test.run();
