@@ -2,13 +2,14 @@
 // or a graph export. The only place that prints errors and chooses the exit code. Reusable by fixture
 // projects in tests: runCli({ argv, root, project }).
 
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 // Only through the engine's index, which is cheap to load: the executor loads on runBuild's first call.
 import { cleanTargets, EngineError, graphDot, graphStates, InvalidGraphError, recordedTargets, runBuild, summarizeNames, type AnyTarget } from '../engine/index.ts';
 import { parseArgs } from './args.ts';
 import { CliError } from '../errors.ts';
 import type { CliProject, ProjectCommand } from './project.ts';
 import { createReporter, type Out } from './reporter.ts';
+import { reportBoth, RUN_LOG, RunLog, teeOut } from './run-log.ts';
 
 // Modules only some invocations need are imported when needed: start-up time is part of every no-op.
 const helpText = async (...args: Parameters<typeof import('./help.ts').helpText>) => (await import('./help.ts')).helpText(...args);
@@ -37,6 +38,12 @@ export type CliOptions<C> = {
 /** Exit codes: 0 ok, 1 a build/clean failed, 2 bad usage or invalid graph, 130 interrupted. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
+/** A path as the user typed it: relative to the current directory when inside it. */
+function shownPath(path: string, cwd: string): string {
+  const rel = relative(cwd, path);
+  return rel && !rel.startsWith('..') ? rel : path;
+}
+
 function exitCodeFor(error: unknown): number {
   if (error instanceof CliError || error instanceof InvalidGraphError) return EXIT.usage;
   return EXIT.failed;
@@ -44,10 +51,13 @@ function exitCodeFor(error: unknown): number {
 
 /** Runs the CLI; resolves to the exit code (the caller sets process.exitCode). */
 export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
-  const stdout = opts.stdout ?? process.stdout;
-  const stderr = opts.stderr ?? process.stderr;
+  const terminal = opts.stdout ?? process.stdout;
   const env = opts.env ?? process.env;
   const { project } = opts;
+  // Everything printed also goes to <outDir>/last-run.log, which opens only when a real build starts.
+  const runLog = new RunLog(join(opts.outDir ?? join(opts.root, 'output'), RUN_LOG), `# ${project.program} ${opts.argv.join(' ')}\n# started ${new Date().toISOString()}, pid ${process.pid}\n`);
+  const stdout = teeOut(terminal, runLog);
+  const stderr = teeOut(opts.stderr ?? process.stderr, runLog);
   let verbose = opts.argv.includes('--verbose') || opts.argv.includes('-v');
   const controller = new AbortController();
   let signals = 0;
@@ -67,7 +77,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
   const onPipeError = (error: NodeJS.ErrnoException): void => {
     if (error.code === 'EPIPE') process.exit(EXIT.ok);
   };
-  if (stdout === process.stdout) process.stdout.on('error', onPipeError);
+  if (terminal === process.stdout) process.stdout.on('error', onPipeError);
   const handleSignals = opts.handleSignals ?? true;
   if (handleSignals) {
     process.on('SIGINT', onSignal);
@@ -117,7 +127,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       // A command that builds nothing (`spec`): no target, no lock, no Docker.
       await record();
       passingThrough = passthrough.has(first!);
-      return await runner(requested.slice(1), config, { out: (text) => void stdout.write(text), dryRun: args.flags.dryRun, root: opts.root, outDir });
+      return await runner(requested.slice(1), config, { out: (text) => void stdout.write(text), dryRun: args.flags.dryRun, root: opts.root, outDir, registry, signal: controller.signal });
     }
     if (first !== undefined && Object.hasOwn(commands, first) && !names.has(first)) {
       const generated = await commands[first]!.targets(requested.slice(1), config, registry);
@@ -161,8 +171,10 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       if (!report.ok) code = EXIT.failed;
     }
     if (builds.length && code === EXIT.ok) {
-      const live = !!stdout.isTTY && !env.CI && !args.flags.plain && !args.flags.dryRun;
-      const reporter = createReporter({ out: stdout, live, explain: args.flags.explain || args.flags.dryRun, verbose });
+      const live = !!terminal.isTTY && !env.CI && !args.flags.plain && !args.flags.dryRun;
+      const explain = args.flags.explain || args.flags.dryRun;
+      // The terminal's view (maybe live) and plain lines for the run's log file.
+      const reporter = reportBoth(createReporter({ out: terminal, live, explain, verbose }), createReporter({ out: runLog, live: false, explain, verbose }), runLog);
       try {
         const report = await runBuild({
           targets,
@@ -181,6 +193,14 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
         for (const what of report.destructive ?? []) if (args.flags.dryRun) stdout.write(`would remove ${what}\n`);
         if (report.removedTemps) stdout.write(`removed ${report.removedTemps.length} temp file(s) left by killed runs: ${report.removedTemps.join(', ')}\n`);
         for (const failure of report.failures) stderr.write(`${await renderFailure(failure, verbose)}\n`);
+        // Where to look further when a build ran and failed (not a refusal such as a precious change):
+        // this run's log, and what the project suggests for these failures.
+        const broken = report.failures.filter((f) => f.kind === 'build-failed');
+        if (broken.length && !args.flags.dryRun) {
+          if (runLog.opened) stderr.write(`this run's output is in ${shownPath(runLog.path, opts.cwd ?? process.cwd())}\n`);
+          const more = project.failureHint?.(broken);
+          if (more) stderr.write(`${more}\n`);
+        }
         if (!report.ok) code = EXIT.failed;
         else if (!args.flags.dryRun && project.notes && !controller.signal.aborted) for (const line of await project.notes(config, report, project.program)) stdout.write(`${line}\n`);
       } finally {
@@ -197,7 +217,8 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
     if (controller.signal.aborted) return EXIT.interrupted;
     return exitCodeFor(error);
   } finally {
-    if (stdout === process.stdout) process.stdout.off('error', onPipeError);
+    runLog.close();
+    if (terminal === process.stdout) process.stdout.off('error', onPipeError);
     if (handleSignals) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

@@ -1,7 +1,7 @@
 // What a project hands the CLI: its flags, how they become a config, its targets, and its commands.
 // See lib/cli/README.md for how to add a parametrised command such as `load <image…>`.
 
-import type { AnyTarget, BuildReport, RecordedTargets } from '../engine/index.ts';
+import type { AnyTarget, BuildReport, Failure, RecordedTargets } from '../engine/index.ts';
 import type { ProjectFlag } from './args.ts';
 
 /**
@@ -34,8 +34,19 @@ export type ProjectCommand<C> = {
   passthrough?: boolean;
 };
 
-/** What a command's `run` may use: where to print, whether this is a dry run, the project root and state directory. */
-export type CommandIo = { out(text: string): void; dryRun: boolean; root: string; outDir: string };
+/** What a command's `run` may use: where to print, whether this is a dry run, where the project and its state are. */
+export type CommandIo = {
+  out(text: string): void;
+  dryRun: boolean;
+  /** The project root. */
+  root: string;
+  /** The state directory (`<root>/output`). */
+  outDir: string;
+  /** The project's targets for this config (what they declare, e.g. the units on each node). */
+  registry: readonly AnyTarget[];
+  /** Aborted on SIGINT/SIGTERM. */
+  signal: AbortSignal;
+};
 
 /** What the CLI hands a project's `record`. */
 export type RecordContext = {
@@ -97,4 +108,10 @@ export type CliProject<C> = {
    * not run, and `program` (how the user starts the CLI).
    */
   notes?(config: C, report: BuildReport, program: string): string[] | Promise<string[]>;
+  /**
+   * A line printed under a failed build's errors, after the path of the run's log (`<outDir>/last-run.log`):
+   * where to look further for these failures (`npx tsx tasks.ts logs` for a node or cluster failure).
+   * Called with the builds that ran and failed (not refusals); undefined when nothing more would help.
+   */
+  failureHint?(failures: readonly Failure[]): string | undefined;
 };

@@ -134,7 +134,7 @@ test('a failing build: one readable error with hint, exit 1; --verbose adds the 
   const root = project();
   const run = await cli(root, ['all', '--jobs', '1'], { FIXTURE_FAIL: 'step:2' });
   assert.is(run.code, 1);
-  assert.is(run.stderr, '✗ step:2: build failed: step:2 was told to fail\n  hint: unset FIXTURE_FAIL\n');
+  assert.is(run.stderr, `✗ step:2: build failed: step:2 was told to fail\n  hint: unset FIXTURE_FAIL\nthis run's output is in ${root}/output/last-run.log\n`);
   assert.match(run.stdout, /✗ step:2: step:2 was told to fail\n/);
   assert.match(run.stdout, /failed/);
   const verbose = await cli(root, ['all', '--verbose'], { FIXTURE_FAIL: 'step:2' });
@@ -143,6 +143,37 @@ test('a failing build: one readable error with hint, exit 1; --verbose adds the 
   assert.is(kept.code, 1);
   assert.is(kept.stderr.match(/✗ /g)!.length, 2);
   assert.match(kept.stdout, /- final:join skipped: dependency step:2 failed/);
+});
+
+test("the last run's log: a real run's plain lines and errors as it goes; dry runs, usage errors and a refused run leave it", async () => {
+  const root = project();
+  const file = join(root, 'output/last-run.log');
+  const failed = await cli(root, ['all', '-j', '1'], { FIXTURE_FAIL: 'final:join' });
+  assert.is(failed.code, 1);
+  const logged = readFileSync(file, 'utf8');
+  assert.match(logged, /^# fixture all -j 1\n# started \d{4}-\d\d-\d\dT/);
+  // The same lines the terminal got (plain here: not a TTY), then the error block and the summary.
+  for (const line of failed.stdout.split('\n').filter(Boolean)) assert.ok(logged.includes(`${line}\n`), `log lacks ${JSON.stringify(line)}`);
+  assert.match(logged, /✓ step:3 \(/);
+  assert.match(logged, /✗ final:join: build failed: final:join was told to fail\n  hint: unset FIXTURE_FAIL\n/);
+  assert.match(logged, /1 failed/);
+  // Under the errors: where the log is, and the project's own hint for this failure.
+  assert.match(failed.stderr, new RegExp(`this run's output is in ${root}/output/last-run.log\nthe join failed: look at out/\n$`));
+  for (const args of [['all', '--dry-run'], ['stpe:1'], ['--help'], ['all', '--graph']]) {
+    await cli(root, args, { FIXTURE_FAIL: 'final:join' });
+    assert.is(readFileSync(file, 'utf8'), logged, `tasks ${args.join(' ')} changed the log`);
+  }
+  // A run refused because another holds the lock does not truncate that run's log.
+  const gate = join(root, 'gate');
+  const first = start(root, ['all', '-j', '1', '--force'], { FIXTURE_GATE: gate });
+  await waitFor('the first run to log its first build', () => /^# fixture all -j 1 --force\n[^]*▶ final:join/.test(readFileSync(file, 'utf8')));
+  const refused = await cli(root, ['all']);
+  assert.is(refused.code, 1);
+  assert.match(readFileSync(file, 'utf8'), /^# fixture all -j 1 --force\n/);
+  assert.not.match(readFileSync(file, 'utf8'), /another run/);
+  writeFileSync(gate, '');
+  assert.is((await first.done).code, 0);
+  assert.match(readFileSync(file, 'utf8'), /\n1 built, 4 up to date, 0 failed/);
 });
 
 test('the lock refuses a second run naming the first one\'s pid, and a stale lock is recovered', async () => {
