@@ -25,6 +25,8 @@ const code = await runCli<ClusterConfig>({
     commands: { ...project.projectCommands(), spec: specCommand },
     // After a successful `cluster`: how to use kubectl now (the merged context, or `tasks.ts kubectl …`).
     notes: project.projectNotes,
+    // A node or cluster failure suggests `logs` (tasks/logs/hint.ts).
+    failureHint: project.logsHint,
   },
 });
 

@@ -16,6 +16,8 @@ import { clusterStep, imageLoadsByName } from './cluster/index.ts';
 import { HOST_KUBECONFIG_TARGET, hostKubeconfigTarget, kubectlHint, type HostKubeconfigResult } from './certs/host-kubeconfig.ts';
 import { kubectlCommand } from './cluster/kubectl-command.ts';
 import type { BuildReport } from '../lib/engine/index.ts';
+import { logsCommand } from './logs/command.ts';
+export { logsHint } from './logs/hint.ts';
 
 /** Every target of the project for one cluster config. The CLI registers these. */
 export function projectTargets(config: ClusterConfig, context?: TargetsContext): AnyTarget[] {
@@ -71,8 +73,9 @@ export function projectNotes(config: ClusterConfig, report: BuildReport, program
 
 /**
  * Parametrised commands of the CLI (tasks.ts): `load <image…>` loads local images into the worker nodes;
- * `kubectl <args…>` runs the built kubectl with the admin kubeconfig.
+ * `kubectl <args…>` runs the built kubectl with the admin kubeconfig; `logs` collects a bundle of the
+ * nodes' and the cluster's logs (tasks/logs).
  */
 export function projectCommands(): Record<string, ProjectCommand<ClusterConfig>> {
-  return { load: loadCommand(), kubectl: kubectlCommand };
+  return { load: loadCommand(), kubectl: kubectlCommand, logs: logsCommand() };
 }
