@@ -1,11 +1,11 @@
-// Removing a worker from the config, through the real CLI on a 1+3 cluster (harder-t-remove, 10.246.0.0/24): refused without --yes, listed by --dry-run, then drained (a PDB-guarded NodePort workload keeps answering), Node deleted, container and volume gone; a plain run then builds nothing, and adding the worker back runs only its own targets.
+// Removing a worker from the config, through the real CLI on a 1+3 cluster (harder-t-remove, 10.246.0.0/24): refused without --yes, listed by --dry-run, then drained (a PDB-guarded NodePort workload keeps answering), Node deleted, container and volume gone; a plain run then builds nothing, and adding the worker back runs only its own targets. Then, on the same cluster, `logs` (the bundle of journals, kubectl, Docker) healthy and with the control plane stopped.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execa } from 'execa';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { scratchProjectRoot } from '../lib/scratch-root.ts';
 import { removeByLabelSync } from '../lib/docker-cleanup.ts';
 
@@ -264,6 +264,75 @@ test('adding worker-3 back runs only its own targets', async () => {
   const idsAfter = (await docker('ps', '-q', '--no-trunc', '--filter', LABEL)).out.split('\n');
   for (const id of idsBefore) assert.ok(idsAfter.includes(id), `container ${id.slice(0, 12)} was replaced`);
   await waitReady(['worker-1', 'worker-2', 'worker-3'], 120_000);
+});
+
+/** `logs` through the real CLI: its output, the bundle folder it names and every file in it. */
+async function logsBundle(): Promise<{ run: Run; dir: string; files: string[]; ms: number }> {
+  const started = Date.now();
+  const run = await cli('logs');
+  const ms = Date.now() - started;
+  process.stdout.write(`${run.output.trim()}\n(logs took ${(ms / 1000).toFixed(1)} s)\n`);
+  const shown = /^logs: (\S+)\/ — /m.exec(run.output)?.[1];
+  assert.ok(shown, `logs printed no bundle folder:\n${run.output}`);
+  const dir = join(root, shown);
+  const walk = (at: string): string[] => readdirSync(at, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(at, e.name)) : [relative(dir, join(at, e.name))]));
+  return { run, dir, files: walk(dir).sort(), ms };
+}
+
+/** What `tar tzf` lists in the archive beside the folder, without the folder's own name. */
+async function archived(dir: string): Promise<string[]> {
+  const listed = await execa('tar', ['tzf', `${dir}.tar.gz`]);
+  return listed.stdout.split('\n').filter(Boolean).map((p) => p.slice(basename(dir).length + 1)).sort();
+}
+
+test('logs on the healthy cluster: journals, kubectl, iptables, crictl, Docker and the last run, also in the .tar.gz', async () => {
+  // The host-built crictl (cached), which logs streams into nodes that have none.
+  assert.is((await cli('bin:crictl')).code, 0);
+  const { run, dir, files } = await logsBundle();
+  assert.is(run.code, 0, run.output);
+  const read = (file: string) => readFileSync(join(dir, file), 'utf8');
+  assert.is(read('MISSING.txt'), 'Everything was collected.\n');
+  assert.match(read('nodes/worker-1/journal/kubelet.log'), /Successfully registered node.*worker-1/);
+  assert.match(read('nodes/controller-1/journal/kube-apiserver.log'), /Serving securely/);
+  assert.match(read('cluster/get-all.txt'), /^kube-system\s+pod\/coredns-\S+\s+1\/1\s+Running/m);
+  assert.match(read('nodes/worker-1/iptables-save.txt'), /^:KUBE-SERVICES /m);
+  assert.match(read('nodes/worker-1/ip-route.txt'), /10\.246\.0\.0\/24 dev eth0/);
+  const pods = ['worker-1', 'worker-2'].map((w) => read(`nodes/${w}/crictl-pods.txt`)).join('\n');
+  assert.match(pods, /remove-echo-\S+\s+harder-t-remove/);
+  assert.ok(files.some((f) => /^nodes\/worker-\d\/pod-logs\/harder-t-remove_remove-echo-[^/]+\/echo\/0\.log$/.test(f)), files.join(' '));
+  assert.ok(files.some((f) => /^cluster\/pod-logs\/kube-system\/coredns-.*\.log$/.test(f)), files.join(' '));
+  assert.is((JSON.parse(read(`docker/inspect/${CLUSTER}-worker-1.json`)) as { State: { Running: boolean } }).State.Running, true);
+  // The last build run was the bin:crictl above: its header, its lines and its summary.
+  assert.match(read('last-run.log'), /^# npx tsx tasks\.ts bin:crictl --config [^\n]+\n# started [^\n]+\n[^]*\n\d+ built, \d+ up to date, 0 failed in /);
+  assert.equal(await archived(dir), files);
+});
+
+test('logs with the control plane stopped: exit 0, the workers collected, what needs the apiserver or controller-1 named with why', async () => {
+  const controller = `${CLUSTER}-controller-1`;
+  assert.is((await docker('stop', controller)).code, 0);
+  try {
+    const { run, dir, files } = await logsBundle();
+    assert.is(run.code, 0, run.output);
+    for (const file of ['nodes/worker-1/journal/kubelet.log', 'nodes/worker-1/iptables-save.txt', 'nodes/worker-2/crictl-ps.txt', `docker/inspect/${controller}.json`]) assert.ok(files.includes(file), `${file} missing: ${files.join(' ')}`);
+    assert.not.ok(files.some((f) => f.startsWith('nodes/controller-1/') || f.startsWith('cluster/')), files.join(' '));
+    // Docker still tells what the stopped node is.
+    assert.is((JSON.parse(readFileSync(join(dir, `docker/inspect/${controller}.json`), 'utf8')) as { State: { Running: boolean } }).State.Running, false);
+    assert.match(run.output, new RegExp(`\\n {4}controller-1: systemctl is-system-running: ${controller}: container is not running .*\\(and the \\d+ items that need it\\)(\\n|$)`));
+    // The apiserver's address is gone with its container: kubectl gives up at its --request-timeout.
+    assert.match(run.output, /\n {4}kubectl version: `kubectl .*` exited 1: .*(Unable to connect to the server|refused|no route to host).*\(and the 6 items that need it\)(\n|$)/);
+    const missing = readFileSync(join(dir, 'MISSING.txt'), 'utf8');
+    assert.match(missing, /\ncluster\/get-all\.txt  \(kubectl get all -A -o wide\)\n {4}needs kubectl version, which failed: /);
+    assert.match(missing, /\nnodes\/controller-1\/journal\/kube-apiserver\.log  \(controller-1: journalctl -u kube-apiserver\)\n {4}needs controller-1: systemctl is-system-running, which failed: /);
+    assert.equal(await archived(dir), files);
+  } finally {
+    // Restored: logs changed nothing, so starting the container brings the API back by itself.
+    assert.is((await docker('start', controller)).code, 0);
+  }
+  const started = Date.now();
+  while ((await kubectl(['get', '--raw', '/readyz'])).code !== 0) {
+    assert.ok(Date.now() - started < 120_000, 'the apiserver did not come back within 120 s of docker start');
+    await new Promise((r) => setTimeout(r, 2000));
+  }
 });
 
 test.after(async () => {
