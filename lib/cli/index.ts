@@ -90,6 +90,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
     const cwd = opts.cwd ?? process.cwd();
     const baseOutDir = opts.outDir ?? join(opts.root, 'output');
     const outDir = project.stateDir ? await project.stateDir(args.project, baseOutDir, { root: opts.root, cwd }) : baseOutDir;
+    runLog.moveTo(join(outDir, RUN_LOG));
     const context = { cwd, warn: (line: string) => void stderr.write(`warning: ${line}\n`), outDir };
     const commands: Record<string, ProjectCommand<C>> = project.commands ?? {};
     const help = async (registry: readonly AnyTarget[]): Promise<void> =>

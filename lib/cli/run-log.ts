@@ -22,9 +22,18 @@ export class RunLog implements Out {
   private failed = false;
 
   constructor(
-    readonly path: string,
+    private file: string,
     private readonly header: string,
   ) {}
+
+  get path(): string {
+    return this.file;
+  }
+
+  /** Where the log goes, once the state directory is known (a flag may choose it); only before it opens. */
+  moveTo(path: string): void {
+    if (this.fd === undefined) this.file = path;
+  }
 
   /** Appends text: to the file once open, else to the pending lines (dropped if the log never opens). */
   write(text: string): void {
@@ -38,8 +47,8 @@ export class RunLog implements Out {
   open(): void {
     if (this.fd !== undefined || this.failed) return;
     try {
-      mkdirSync(dirname(this.path), { recursive: true });
-      this.fd = openSync(this.path, 'w', 0o644);
+      mkdirSync(dirname(this.file), { recursive: true });
+      this.fd = openSync(this.file, 'w', 0o644);
     } catch {
       // The log is a convenience: a state directory that refuses it must not fail the build.
       this.failed = true;

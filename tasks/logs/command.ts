@@ -72,7 +72,7 @@ async function planLogs(config: ClusterConfig, io: { root: string; outDir: strin
     return { name: node.name, handle: readOnlyView(fleet.node(containerName(config.clusterName, node.name))), units, runtime: units.includes('containerd'), crictl };
   });
   const kubectlBinary = builtBinary(io.outDir, 'bin:kubectl');
-  const kubeconfig = resolve(io.root, kubeconfigPath('admin'));
+  const kubeconfig = resolve(io.root, kubeconfigPath(config, 'admin'));
   let kubectl: Kubectl | string;
   if (!kubectlBinary) kubectl = 'kubectl is not built yet (`npx tsx tasks.ts bin:kubectl` builds it)';
   else if (!existsSync(kubeconfig)) kubectl = `there is no admin kubeconfig: ${kubeconfig} does not exist (\`npx tsx tasks.ts kubeconfig:admin\` writes it)`;
