@@ -185,10 +185,12 @@ let buildQueue: Promise<unknown> = Promise.resolve();
 export type GoBuildOptions = {
   /** A prepared wrapper module directory. */
   dir: string;
-  /** The main package to build. */
-  package: string;
-  /** Where the binary goes; written to a temp file first and renamed, so a failed build leaves nothing. */
-  output: string;
+  /**
+   * Main package → where its binary goes. All are built by ONE `go build` (every shared package is
+   * compiled once, and the links overlap the compiles), into a temp directory beside the first output and
+   * renamed into place only once the whole build succeeded, so a failed build leaves nothing.
+   */
+  outputs: Record<string, string>;
   ldflags: string[];
   signal?: AbortSignal;
   /** Progress lines (package counts while compiling, heartbeats while linking). */
@@ -199,8 +201,8 @@ export type GoBuildOptions = {
 };
 
 /**
- * `go build -trimpath -ldflags ... -o output package`, with progress lines: how many packages were
- * compiled (go build -v names each one it compiles) out of the package's dependency count.
+ * `go build -trimpath -ldflags ... -o <temp dir>/ package...`, with progress lines: how many packages were
+ * compiled (go build -v names each one it compiles) out of the packages' dependency count.
  */
 export function goBuild(options: GoBuildOptions): Promise<{ seconds: number; compiled: number }> {
   const run = buildQueue.then(() => buildNow(options));
@@ -208,25 +210,37 @@ export function goBuild(options: GoBuildOptions): Promise<{ seconds: number; com
   return run;
 }
 
+/** `kube-apiserver`, or `kube-apiserver, kubelet and 4 more`: what a progress line says is being built. */
+export function buildLabel(packages: string[]): string {
+  const names = packages.map((pkg) => pkg.split('/').pop()!);
+  return names.length <= 2 ? names.join(', ') : `${names.slice(0, 2).join(', ')} and ${names.length - 2} more`;
+}
+
 async function buildNow(options: GoBuildOptions): Promise<{ seconds: number; compiled: number }> {
   options.signal?.throwIfAborted();
+  const packages = Object.keys(options.outputs);
+  if (packages.length === 0) throw new StepError('go build: no packages to build');
+  // `go build -o dir/` names each binary after its package's last element: two with the same one would collide.
+  const names = packages.map((pkg) => pkg.split('/').pop()!);
+  const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+  if (duplicate) throw new StepError(`go build: two packages build a binary named ${duplicate} (${packages.filter((p) => p.endsWith(`/${duplicate}`)).join(', ')})`);
   const log = options.log ?? (() => {});
-  const name = options.package.split('/').pop();
+  const label = buildLabel(packages);
   const started = Date.now();
-  const deps = await runGo(['list', '-deps', options.package], { cwd: options.dir, signal: options.signal, missingHint: options.missingHint });
+  const deps = await runGo(['list', '-deps', ...packages], { cwd: options.dir, signal: options.signal, missingHint: options.missingHint });
   const total = deps.split('\n').filter(Boolean).length;
   let compiled = 0;
   let last = '';
   const elapsed = () => Math.round((Date.now() - started) / 1000);
-  log(`go build ${name}: ${total} packages in its dependency graph; unchanged ones come from the build cache`);
+  log(`go build ${label}: ${total} packages in the dependency graph; unchanged ones come from the build cache`);
   const timer = setInterval(() => {
-    const phase = compiled === 0 ? 'checking the build cache' : `compiled ${compiled}/${total} packages (last ${last})`;
-    log(`go build ${name}: ${phase}, ${elapsed()} s`);
+    const phase = compiled === 0 ? 'checking the build cache (or linking)' : `compiled ${compiled}/${total} packages (last ${last})`;
+    log(`go build ${label}: ${phase}, ${elapsed()} s`);
   }, (options.progressEverySeconds ?? 15) * 1000);
-  const temp = `${options.output}.tmp-${process.pid}`;
-  await mkdir(dirname(options.output), { recursive: true });
+  const temp = join(dirname(Object.values(options.outputs)[0]!), `.go-build-${process.pid}-${Date.now()}`);
+  await mkdir(temp, { recursive: true });
   try {
-    await runGo(['build', '-v', '-trimpath', '-ldflags', options.ldflags.join(' '), '-o', temp, options.package], {
+    await runGo(['build', '-v', '-trimpath', '-ldflags', options.ldflags.join(' '), '-o', `${temp}/`, ...packages], {
       cwd: options.dir,
       signal: options.signal,
       missingHint: options.missingHint,
@@ -238,11 +252,15 @@ async function buildNow(options: GoBuildOptions): Promise<{ seconds: number; com
         }
       },
     });
-    await rename(temp, options.output);
+    for (const [i, pkg] of packages.entries()) {
+      const output = options.outputs[pkg]!;
+      await mkdir(dirname(output), { recursive: true });
+      await rename(join(temp, names[i]!), output);
+    }
   } finally {
     clearInterval(timer);
-    await rm(temp, { force: true });
+    await rm(temp, { recursive: true, force: true });
   }
-  log(`go build ${name}: done in ${elapsed()} s (${compiled} packages compiled, the rest cached)`);
+  log(`go build ${label}: done in ${elapsed()} s (${compiled} packages compiled, the rest cached)`);
   return { seconds: (Date.now() - started) / 1000, compiled };
 }

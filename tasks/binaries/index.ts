@@ -260,12 +260,25 @@ export function kubernetesLdflags(version: string, buildDate?: string): string[]
   return flags;
 }
 
-async function fromGo(spec: BinarySpec, signal: AbortSignal, log: (line: string) => void): Promise<{ path: string; sha256: string }> {
-  const isCrictl = spec.name === 'crictl';
-  const wrapper = isCrictl ? await crictlWrapper(spec.version, signal) : await kubernetesWrapper(spec.version, signal);
-  const buildDate = isCrictl ? undefined : (await goModDownload('k8s.io/kubernetes', spec.version, { signal })).time;
-  const ldflags = isCrictl ? ['-s', '-w', `-X sigs.k8s.io/cri-tools/pkg/version.Version=${spec.version}`] : kubernetesLdflags(spec.version, buildDate);
+async function crictlFromGo(spec: BinarySpec, signal: AbortSignal, log: (line: string) => void): Promise<{ path: string; sha256: string }> {
+  const wrapper = await crictlWrapper(spec.version, signal);
+  const ldflags = ['-s', '-w', `-X sigs.k8s.io/cri-tools/pkg/version.Version=${spec.version}`];
   return buildGoBinary({ name: spec.name, version: spec.version, wrapper, package: spec.goPackage, ldflags, signal, log });
+}
+
+/** How the go source builds Kubernetes `version`: the wrapper module, main package per binary, ldflags. */
+export async function kubernetesGoRecipe(version: string, signal: AbortSignal): Promise<Pick<GoBinariesBuild, 'version' | 'wrapper' | 'packages' | 'ldflags'>> {
+  const wrapper = await kubernetesWrapper(version, signal);
+  const buildDate = (await goModDownload('k8s.io/kubernetes', version, { signal })).time;
+  const packages = Object.fromEntries(KUBERNETES_BINARIES.map((name) => [name, binarySpec(name, version).goPackage]));
+  return { version, wrapper, packages, ldflags: kubernetesLdflags(version, buildDate) };
+}
+
+/** Every Kubernetes binary from the module in ONE `go build`: each shared package compiled once, links overlapping. */
+async function kubernetesFromGo(specs: BinarySpec[], signal: AbortSignal, log: (line: string) => void): Promise<Record<string, { path: string; sha256: string }>> {
+  const recipe = await kubernetesGoRecipe(specs[0]!.version, signal);
+  const packages = Object.fromEntries(specs.map((spec) => [spec.name, recipe.packages[spec.name]!]));
+  return buildGoBinaries({ ...recipe, packages, signal, log });
 }
 
 /**
@@ -281,36 +294,54 @@ export function checkToolchain(toolchain: string, goDirective: string): void {
   }
 }
 
-export type GoBinaryBuild = {
-  name: string;
+export type GoBinariesBuild = {
   version: string;
   wrapper: WrapperModuleSpec;
-  package: string;
+  /** Binary name → its main package (all in `wrapper`'s module graph). */
+  packages: Record<string, string>;
   ldflags: string[];
   signal: AbortSignal;
   log: (line: string) => void;
 };
 
 /**
- * Builds a main package into the binary cache (bin/<version>/go/<name>), or reuses the file there when
- * it was built by the same recipe (toolchain, wrapper module, ldflags) and is intact.
+ * Builds main packages into the binary cache (bin/<version>/go/<name>) with one `go build` for all that
+ * are stale, reusing each cached file that was built by the same recipe (toolchain, wrapper module,
+ * package, ldflags) and is intact. The recipe is per binary and the same whether it was built alone or
+ * with others (the output does not depend on it), so a cache filled either way is reused.
  */
-export async function buildGoBinary(options: GoBinaryBuild): Promise<{ path: string; sha256: string }> {
-  const { name, version, wrapper, signal, log } = options;
+export async function buildGoBinaries(options: GoBinariesBuild): Promise<Record<string, { path: string; sha256: string }>> {
+  const { version, wrapper, signal, log } = options;
   const toolchain = await goVersion(GO_MISSING_HINT);
   checkToolchain(toolchain, wrapper.goDirective);
-  const dest = cachedBinaryPath(name, version, 'go');
-  // The recipe names everything that shapes the binary; a cached file built another way is rebuilt.
-  const recipe = JSON.stringify({ toolchain, wrapper, package: options.package, ldflags: options.ldflags, cgo: 0, trimpath: true });
-  const reused = await reuseCached(dest, recipe, log);
-  if (reused) return { path: dest, sha256: reused };
+  const built: Record<string, { path: string; sha256: string }> = {};
+  const stale: { name: string; pkg: string; dest: string; recipe: string }[] = [];
+  for (const [name, pkg] of Object.entries(options.packages)) {
+    const dest = cachedBinaryPath(name, version, 'go');
+    // The recipe names everything that shapes the binary; a cached file built another way is rebuilt.
+    const recipe = JSON.stringify({ toolchain, wrapper, package: pkg, ldflags: options.ldflags, cgo: 0, trimpath: true });
+    const reused = await reuseCached(dest, recipe, log);
+    if (reused) built[name] = { path: dest, sha256: reused };
+    else stale.push({ name, pkg, dest, recipe });
+  }
+  if (stale.length === 0) return built;
   const dir = cachePath('go', 'work', `${wrapper.module.split('/').pop()}-${version}`);
   await prepareWrapperModule(dir, wrapper, { signal, log, missingHint: GO_MISSING_HINT });
-  log(`building ${name} ${version} from ${options.package} with ${toolchain} (minutes on a cold build cache)`);
-  await goBuild({ dir, package: options.package, output: dest, ldflags: options.ldflags, signal, log, missingHint: GO_MISSING_HINT });
-  const sha256 = await fileDigest(dest);
-  await recordCached(dest, { name, version, source: 'go', sha256, recipe });
-  return { path: dest, sha256 };
+  log(`building ${stale.map((s) => s.name).join(', ')} ${version} with ${toolchain} in one go build (minutes on a cold build cache)`);
+  const outputs = Object.fromEntries(stale.map((s) => [s.pkg, s.dest]));
+  await goBuild({ dir, outputs, ldflags: options.ldflags, signal, log, missingHint: GO_MISSING_HINT });
+  for (const { name, dest, recipe } of stale) {
+    const sha256 = await fileDigest(dest);
+    await recordCached(dest, { name, version, source: 'go', sha256, recipe });
+    built[name] = { path: dest, sha256 };
+  }
+  return built;
+}
+
+/** One main package into the binary cache (crictl, CoreDNS): `buildGoBinaries` with one package. */
+export async function buildGoBinary(options: Omit<GoBinariesBuild, 'packages'> & { name: string; package: string }): Promise<{ path: string; sha256: string }> {
+  const built = await buildGoBinaries({ ...options, packages: { [options.name]: options.package } });
+  return built[options.name]!;
 }
 
 // ---- source choice ---------------------------------------------------------------------------
@@ -336,16 +367,24 @@ function resolveAuto(version: string, log: (line: string) => void): Promise<Reso
   return choice;
 }
 
-/** Obtains one binary from the configured source, checks its version, and describes it. */
-async function obtain(spec: BinarySpec, config: ClusterConfig, signal: AbortSignal, log: (line: string) => void): Promise<BinaryResult> {
+/**
+ * Obtains binaries from the configured source, checks their versions, and describes them. From release
+ * files or a directory each is fetched or copied on its own (in parallel); from the Go module the
+ * Kubernetes binaries come from one `go build`.
+ */
+async function obtain(specs: BinarySpec[], config: ClusterConfig, signal: AbortSignal, log: (line: string) => void): Promise<BinaryResult[]> {
   const source = config.binarySource;
   const resolved = source === 'auto' ? await resolveAuto(config.kubernetesVersion, log) : source;
-  let got: { path: string; sha256: string };
-  if (resolved === 'release') got = await fromRelease(spec, signal, log);
-  else if (resolved === 'dir') got = await fromDir(spec, signal, log);
-  else got = await fromGo(spec, signal, log);
-  await checkVersion(got.path, spec);
-  return { name: spec.name, version: spec.version, source: resolved, path: got.path, sha256: got.sha256 };
+  let got: { path: string; sha256: string }[];
+  if (resolved === 'release') got = await Promise.all(specs.map((spec) => fromRelease(spec, signal, log)));
+  else if (resolved === 'dir') got = await Promise.all(specs.map((spec) => fromDir(spec, signal, log)));
+  else if (specs.length === 1 && specs[0]!.name === 'crictl') got = [await crictlFromGo(specs[0]!, signal, log)];
+  else {
+    const built = await kubernetesFromGo(specs, signal, log);
+    got = specs.map((spec) => built[spec.name]!);
+  }
+  await Promise.all(specs.map((spec, i) => checkVersion(got[i]!.path, spec)));
+  return specs.map((spec, i) => ({ name: spec.name, version: spec.version, source: resolved, path: got[i]!.path, sha256: got[i]!.sha256 }));
 }
 
 /** The probe: the cached file is still there with the recorded sha256 (the cache lives outside output/). */
@@ -364,29 +403,61 @@ export async function probeBinary(result: BinaryResult): Promise<string | undefi
   return undefined;
 }
 
-/** One target per binary (`bin:kubelet`, …, `bin:crictl`) and the alias `binaries`. */
+/** The result of `bin:kubernetes`: every Kubernetes binary, by name. */
+export type KubernetesBinariesResult = Record<KubernetesBinary, BinaryResult>;
+
+/**
+ * `bin:kubernetes` obtains the six Kubernetes binaries together (from the Go module: one `go build`, so
+ * each shared package is compiled once and the links overlap), and one target per binary (`bin:kubelet`,
+ * …) hands on its entry, so every dependent reads the same `BinaryResult` as before and rebuilds only
+ * when its own binary changed (early cutoff). `bin:crictl` is its own module and target; the alias
+ * `binaries` names them all.
+ */
 export function binariesTargets(config: ClusterConfig) {
-  const make = (name: BinaryName) => {
-    const spec = binarySpec(name, config.kubernetesVersion);
-    return target({
-      name: `bin:${name}`,
-      description: `${name} ${spec.version} (source: ${config.binarySource}), cached in ~/.cache/harder/bin`,
-      deps: {},
-      version: 1,
-      inputs: { values: { version: spec.version, binarySource: config.binarySource }, env: [...BINARY_ENV] },
-      build: async (ctx): Promise<BinaryResult> => obtain(spec, config, ctx.signal, ctx.log),
-      probe: async (result) => probeBinary(result),
-      // No clean: the cache outlives clusters on purpose (rebuilding costs minutes); `rm -rf ~/.cache/harder/bin` resets it.
+  const specs = KUBERNETES_BINARIES.map((name) => binarySpec(name, config.kubernetesVersion));
+  const inputs = { values: { version: config.kubernetesVersion, binarySource: config.binarySource }, env: [...BINARY_ENV] };
+  const kubernetes = target({
+    name: 'bin:kubernetes',
+    description: `the Kubernetes ${config.kubernetesVersion} binaries together (source: ${config.binarySource}; go: one go build), cached in ~/.cache/harder/bin`,
+    deps: {},
+    version: 1,
+    inputs,
+    build: async (ctx): Promise<KubernetesBinariesResult> => {
+      const results = await obtain(specs, config, ctx.signal, ctx.log);
+      return Object.fromEntries(results.map((result) => [result.name, result])) as KubernetesBinariesResult;
+    },
+    probe: async (result) => {
+      for (const name of KUBERNETES_BINARIES) {
+        const reason = result[name] ? await probeBinary(result[name]) : `no ${name} in the recorded result`;
+        if (reason) return reason;
+      }
+      return undefined;
+    },
+    // No clean: the cache outlives clusters on purpose (rebuilding costs minutes); `rm -rf ~/.cache/harder/bin` resets it.
+  });
+  const pick = (spec: BinarySpec) =>
+    target({
+      name: `bin:${spec.name}`,
+      description: `${spec.name} ${spec.version} (source: ${config.binarySource}), cached in ~/.cache/harder/bin`,
+      deps: { kubernetes },
+      version: 2,
+      // Its file is checked by bin:kubernetes's probe; this target only names one entry of that result.
+      build: async (ctx): Promise<BinaryResult> => ctx.deps.kubernetes[spec.name as KubernetesBinary],
     });
-  };
-  const kubeApiserver = make('kube-apiserver');
-  const kubeControllerManager = make('kube-controller-manager');
-  const kubeScheduler = make('kube-scheduler');
-  const kubelet = make('kubelet');
-  const kubeProxy = make('kube-proxy');
-  const kubectl = make('kubectl');
-  const crictl = make('crictl');
+  const [kubeApiserver, kubeControllerManager, kubeScheduler, kubelet, kubeProxy, kubectl] = specs.map(pick) as [
+    ReturnType<typeof pick>, ReturnType<typeof pick>, ReturnType<typeof pick>, ReturnType<typeof pick>, ReturnType<typeof pick>, ReturnType<typeof pick>,
+  ];
+  const crictlSpec = binarySpec('crictl', config.kubernetesVersion);
+  const crictl = target({
+    name: 'bin:crictl',
+    description: `crictl ${crictlSpec.version} (source: ${config.binarySource}), cached in ~/.cache/harder/bin`,
+    deps: {},
+    version: 1,
+    inputs: { values: { version: crictlSpec.version, binarySource: config.binarySource }, env: [...BINARY_ENV] },
+    build: async (ctx): Promise<BinaryResult> => (await obtain([crictlSpec], config, ctx.signal, ctx.log))[0]!,
+    probe: async (result) => probeBinary(result),
+  });
   const list = [kubeApiserver, kubeControllerManager, kubeScheduler, kubelet, kubeProxy, kubectl, crictl];
   const binaries = alias('binaries', 'Every Kubernetes binary and crictl, from the configured source', list);
-  return { kubeApiserver, kubeControllerManager, kubeScheduler, kubelet, kubeProxy, kubectl, crictl, binaries, all: [...list, binaries] };
+  return { kubernetes, kubeApiserver, kubeControllerManager, kubeScheduler, kubelet, kubeProxy, kubectl, crictl, binaries, all: [kubernetes, ...list, binaries] };
 }

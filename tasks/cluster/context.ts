@@ -16,7 +16,9 @@ import type { unitTarget } from './node-targets.ts';
 export type NodeDep = Target<NodeContainer, DepMap>;
 
 /** A `bin:<name>` target of the binaries step: its result is the cached binary's path and sha256. */
-export type BinaryDep = Target<BinaryResult, DepMap>;
+// Any deps (as AnyTarget): each has its own typed deps (`bin:kubernetes`), and build is contravariant in them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type BinaryDep = Target<BinaryResult, any>;
 
 /** A `kubeconfig:<id>` target of the certs step (result: KubeconfigResult). */
 export type KubeconfigDep = ReturnType<typeof kubeconfigTargets>['byId'][string];

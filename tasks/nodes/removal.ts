@@ -40,7 +40,8 @@ export function removedNodes(config: ClusterConfig, recorded: RecordedTargets): 
 
 export type RemovalDeps = {
   /** The built kubectl. */
-  kubectl: Target<BinaryResult, DepMap>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  kubectl: Target<BinaryResult, any>;
   /** The admin kubeconfig target (its file is kubeconfigPath(config, 'admin')). */
   adminKubeconfig: AnyTarget;
   /** The API answers (drain and delete go through it). */

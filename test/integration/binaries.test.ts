@@ -1,6 +1,6 @@
-// The go source builds real binaries from the k8s.io/kubernetes and cri-tools modules (cached in
-// ~/.cache/harder across runs) and they report the pinned version; the release source verifies against
-// a local mirror; the dir source checks what it is given.
+// The go source builds real binaries from the k8s.io/kubernetes (all six in one go build) and cri-tools
+// modules (cached in ~/.cache/harder across runs) and they report the pinned version; the release source
+// verifies against a local mirror; the dir source checks what it is given.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
-import { binariesTargets, cachedBinaryPath, probeBinary, type BinaryResult } from '../../tasks/binaries/index.ts';
+import { binariesTargets, cachedBinaryPath, KUBERNETES_BINARIES, probeBinary, type BinaryResult, type KubernetesBinariesResult } from '../../tasks/binaries/index.ts';
 import { defaultConfig, type BinarySource, type ClusterConfig } from '../../tasks/config/config.ts';
 import type { AnyTarget } from '../../lib/engine/target.ts';
 
@@ -21,8 +21,8 @@ const run = promisify(execFile);
 const version = defaultConfig.kubernetesVersion;
 const lines: string[] = [];
 
-/** Runs a target's build the way the engine does, with a context that records the progress lines. */
-async function build(t: AnyTarget): Promise<BinaryResult> {
+/** Runs a target's build the way the engine does (no deps: bin:kubernetes, bin:crictl), recording the progress lines. */
+async function build<R = BinaryResult>(t: AnyTarget): Promise<R> {
   const ctx = {
     deps: {},
     signal: new AbortController().signal,
@@ -35,20 +35,25 @@ async function build(t: AnyTarget): Promise<BinaryResult> {
     previous: undefined,
     reason: 'test',
   };
-  return (await t.build!(ctx)) as BinaryResult;
+  return (await t.build!(ctx)) as R;
 }
 
 function configWith(binarySource: BinarySource): ClusterConfig {
   return { ...defaultConfig, binarySource };
 }
 
+let goAll: KubernetesBinariesResult;
 let goScheduler: BinaryResult;
 
-test('go source: kube-scheduler built from the module reports the pinned version', async () => {
+test('go source: the six binaries built from the module report the pinned version', async () => {
   const targets = binariesTargets(configWith('go'));
   const started = Date.now();
-  goScheduler = await build(targets.kubeScheduler);
-  console.log(`  kube-scheduler from go: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  goAll = await build<KubernetesBinariesResult>(targets.kubernetes);
+  goScheduler = goAll['kube-scheduler'];
+  console.log(`  Kubernetes binaries from go: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  assert.equal(Object.keys(goAll).sort(), [...KUBERNETES_BINARIES].sort());
+  for (const name of KUBERNETES_BINARIES) assert.is(goAll[name].path, cachedBinaryPath(name, version, 'go'));
+  assert.match((await run(goAll.kubectl.path, ['version', '--client'])).stdout, `Client Version: ${version}`);
   assert.is(goScheduler.name, 'kube-scheduler');
   assert.is(goScheduler.version, version);
   assert.is(goScheduler.source, 'go');
@@ -59,14 +64,14 @@ test('go source: kube-scheduler built from the module reports the pinned version
   assert.is(await probeBinary(goScheduler), undefined, 'probe accepts the cached file');
 });
 
-test('go source: a second build reuses the cached binary without running go build', async () => {
+test('go source: a second build reuses the cached binaries without running go build', async () => {
   const targets = binariesTargets(configWith('go'));
   lines.length = 0;
   const started = Date.now();
-  const again = await build(targets.kubeScheduler);
-  assert.equal(again, goScheduler);
-  assert.ok(lines.some((l) => l.startsWith('reusing ')), 'says it reused the cache');
-  assert.not.ok(lines.some((l) => l.includes('go build kube-scheduler')), 'no go build');
+  const again = await build<KubernetesBinariesResult>(targets.kubernetes);
+  assert.equal(again, goAll);
+  assert.is(lines.filter((l) => l.startsWith('reusing ')).length, 6, 'says it reused each from the cache');
+  assert.not.ok(lines.some((l) => l.startsWith('go build')), 'no go build');
   assert.ok(Date.now() - started < 20_000);
 });
 
@@ -77,13 +82,15 @@ test('go source: crictl from sigs.k8s.io/cri-tools', async () => {
   assert.match(stdout, 'crictl version v1.34.0');
 });
 
-/** A mirror of dl.k8s.io's layout serving the go-built kube-scheduler as if it were the release file. */
-async function startMirror(body: Buffer, digest: string): Promise<{ server: Server; base: string }> {
-  const path = `/release/${version}/bin/linux/amd64/kube-scheduler`;
+/** A mirror of dl.k8s.io's layout serving the go-built binaries as if they were the release files. */
+async function startMirror(binaries: KubernetesBinariesResult): Promise<{ server: Server; base: string }> {
+  const prefix = `/release/${version}/bin/linux/amd64/`;
   const server = createServer((req, res) => {
-    if (req.url === path) res.writeHead(200, { 'content-length': body.length }).end(body);
-    else if (req.url === `${path}.sha256`) res.writeHead(200).end(digest);
-    else res.writeHead(404).end();
+    const name = (req.url ?? '').startsWith(prefix) ? (req.url ?? '').slice(prefix.length) : '';
+    const binary = binaries[name.replace(/\.sha256$/, '') as keyof KubernetesBinariesResult];
+    if (!binary) res.writeHead(404).end();
+    else if (name.endsWith('.sha256')) res.writeHead(200).end(binary.sha256);
+    else readFile(binary.path).then((body) => res.writeHead(200, { 'content-length': body.length }).end(body));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
@@ -91,21 +98,22 @@ async function startMirror(body: Buffer, digest: string): Promise<{ server: Serv
 
 test('release source: downloads from the mirror base URL, verified, into its own cache path', async () => {
   const cache = await mkdtemp(join(tmpdir(), 'harder-cache-'));
-  const body = await readFile(goScheduler.path);
-  const mirror = await startMirror(body, goScheduler.sha256);
+  const mirror = await startMirror(goAll);
   const saved = { ...process.env };
   process.env.HARDER_CACHE = cache;
   process.env.HARDER_K8S_RELEASE_URL = mirror.base;
   try {
-    const result = await build(binariesTargets(configWith('release')).kubeScheduler);
+    const all = await build<KubernetesBinariesResult>(binariesTargets(configWith('release')).kubernetes);
+    for (const name of KUBERNETES_BINARIES) assert.is(all[name].sha256, goAll[name].sha256, name);
+    const result = all['kube-scheduler'];
     assert.is(result.source, 'release');
     assert.is(result.path, join(cache, 'bin', version, 'release', 'kube-scheduler'));
     assert.is(result.sha256, goScheduler.sha256);
     const { stdout } = await run(result.path, ['--version']);
     assert.is(stdout.trim(), `Kubernetes ${version}`);
     // auto picks the release files when their host answers.
-    const auto = await build(binariesTargets(configWith('auto')).kubeScheduler);
-    assert.is(auto.source, 'release');
+    const auto = await build<KubernetesBinariesResult>(binariesTargets(configWith('auto')).kubernetes);
+    assert.is(auto['kube-scheduler'].source, 'release');
   } finally {
     process.env = saved;
     mirror.server.close();
@@ -154,16 +162,19 @@ test('dir source: verifies against a checksum file beside the binary, and reject
   process.env.HARDER_BINARIES_DIR = dir;
   process.env.HARDER_K8S_RELEASE_URL = 'http://127.0.0.1:9'; // nothing listens: no release checksum
   try {
-    await copyFile(goScheduler.path, join(dir, 'kube-scheduler'));
-    await writeFile(join(dir, 'kube-scheduler.sha256'), `${goScheduler.sha256}  kube-scheduler\n`);
-    const result = await build(binariesTargets(configWith('dir')).kubeScheduler);
+    for (const name of KUBERNETES_BINARIES) {
+      await copyFile(goAll[name].path, join(dir, name));
+      await writeFile(join(dir, `${name}.sha256`), `${goAll[name].sha256}  ${name}\n`);
+    }
+    const dirBuild = () => build<KubernetesBinariesResult>(binariesTargets(configWith('dir')).kubernetes).then((all) => all['kube-scheduler']);
+    const result = await dirBuild();
     assert.is(result.source, 'dir');
     assert.is(result.sha256, goScheduler.sha256);
     assert.ok(lines.some((l) => l.includes('sha256 verified')));
 
     await writeFile(join(dir, 'kube-scheduler.sha256'), `${'0'.repeat(64)}\n`);
     try {
-      await build(binariesTargets(configWith('dir')).kubeScheduler);
+      await dirBuild();
       assert.unreachable('a mismatching binary must be rejected');
     } catch (error) {
       assert.match((error as Error).message, 'checksum mismatch');
@@ -172,7 +183,7 @@ test('dir source: verifies against a checksum file beside the binary, and reject
     // No checksum anywhere (none beside it, release host down): accepted, with a warning.
     await rm(join(dir, 'kube-scheduler.sha256'));
     lines.length = 0;
-    const unverified = await build(binariesTargets(configWith('dir')).kubeScheduler);
+    const unverified = await dirBuild();
     assert.is(unverified.sha256, goScheduler.sha256);
     assert.ok(lines.some((l) => l.startsWith('warning: no checksum known')), lines.join('\n'));
   } finally {
@@ -187,7 +198,7 @@ test('auto: an unreachable release host falls back to the go source and says so'
   process.env.HARDER_K8S_RELEASE_URL = 'http://127.0.0.1:9'; // nothing listens on the discard port
   lines.length = 0;
   try {
-    const result = await build(binariesTargets(configWith('auto')).kubeScheduler);
+    const result = (await build<KubernetesBinariesResult>(binariesTargets(configWith('auto')).kubernetes))['kube-scheduler'];
     assert.is(result.source, 'go');
     assert.is(result.sha256, goScheduler.sha256, 'the go build from the cache');
     assert.ok(lines.some((l) => l.includes('unreachable') && l.includes('Go module')), lines.join('\n'));
@@ -202,7 +213,7 @@ test('go source without a Go toolchain: a clear error naming the other sources',
   process.env.GO = '/nonexistent/go';
   process.env.HARDER_CACHE = cache;
   try {
-    await build(binariesTargets(configWith('go')).kubectl);
+    await build(binariesTargets(configWith('go')).kubernetes);
     assert.unreachable('there is no go to run');
   } catch (error) {
     assert.match((error as Error).message, 'Go toolchain is not installed');

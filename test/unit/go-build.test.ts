@@ -1,0 +1,81 @@
+// lib/go-build.ts's goBuild: several main packages in one `go build`, each binary renamed to its own
+// output only once the whole build succeeded. A two-package module on disk (no network, the standard
+// library from the shared build cache: a few seconds).
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { buildLabel, goBuild } from '../../lib/go-build.ts';
+
+const run = promisify(execFile);
+
+async function twoCommandModule(brokenBeta = false): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'harder-gobuild-'));
+  await writeFile(join(dir, 'go.mod'), 'module example.local/multi\n\ngo 1.24\n');
+  for (const name of ['alpha', 'beta']) {
+    await mkdir(join(dir, 'cmd', name), { recursive: true });
+    const body = brokenBeta && name === 'beta' ? 'func main() { undefinedCall() }' : `func main() { println("${name} says hi") }`;
+    await writeFile(join(dir, 'cmd', name, 'main.go'), `package main\n\n${body}\n`);
+  }
+  return dir;
+}
+
+test('one go build makes every package, each binary at its own output', async () => {
+  const dir = await twoCommandModule();
+  const out = join(dir, 'bin');
+  const lines: string[] = [];
+  try {
+    const outputs = { 'example.local/multi/cmd/alpha': join(out, 'first'), 'example.local/multi/cmd/beta': join(out, 'nested', 'second') };
+    await goBuild({ dir, outputs, ldflags: ['-s', '-w'], log: (line) => lines.push(line) });
+    // println writes to stderr.
+    assert.is((await run(join(out, 'first'))).stderr.trim(), 'alpha says hi');
+    assert.is((await run(join(out, 'nested', 'second'))).stderr.trim(), 'beta says hi');
+    assert.equal((await readdir(out)).sort(), ['first', 'nested'], 'the temp directory is gone');
+    assert.ok(lines.some((l) => l.startsWith('go build alpha, beta: done in')), lines.join('\n'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a failed build leaves no binary, not even of the package that compiled', async () => {
+  const dir = await twoCommandModule(true);
+  const out = join(dir, 'bin');
+  await mkdir(out);
+  try {
+    const outputs = { 'example.local/multi/cmd/alpha': join(out, 'alpha'), 'example.local/multi/cmd/beta': join(out, 'beta') };
+    try {
+      await goBuild({ dir, outputs, ldflags: [] });
+      assert.unreachable('beta does not compile');
+    } catch (error) {
+      assert.match((error as Error).message, 'exited');
+      assert.match(JSON.stringify(error), 'undefinedCall');
+    }
+    assert.equal(await readdir(out), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('two packages that would make binaries of the same name are refused before go runs', async () => {
+  const outputs = { 'example.local/a/cmd/tool': '/nonexistent/a', 'example.local/b/cmd/tool': '/nonexistent/b' };
+  try {
+    await goBuild({ dir: '/nonexistent', outputs, ldflags: [] });
+    assert.unreachable('the names collide');
+  } catch (error) {
+    assert.match((error as Error).message, 'two packages build a binary named tool');
+  }
+  assert.not.ok(existsSync('/nonexistent'));
+});
+
+test('progress label: up to two names, then a count', () => {
+  assert.is(buildLabel(['k8s.io/kubernetes/cmd/kubelet']), 'kubelet');
+  assert.is(buildLabel(['x/cmd/a', 'x/cmd/b']), 'a, b');
+  assert.is(buildLabel(['x/cmd/a', 'x/cmd/b', 'x/cmd/c', 'x/cmd/d']), 'a, b and 2 more');
+});
+
+test.run();
