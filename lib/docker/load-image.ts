@@ -163,50 +163,154 @@ export type LoadOutcome = {
   ref: string;
   /** Docker's image ID, which is also the config digest in containerd. */
   id: string;
-  /** True when the node already had the image and nothing was transferred. */
+  /** True when the node already had the image under this name and nothing was done. */
   skipped: boolean;
+  /** True when the node had the image under another name: it was tagged, not imported. */
+  tagged?: boolean;
 };
 
+/** The local side of a load: Docker's image IDs and `docker save` (injectable, so tests need no Docker). */
+export type LocalImages = {
+  /** Docker's image ID for `ref`, or undefined when Docker has no such image. */
+  id(ref: string): Promise<string | undefined>;
+  /** One `docker save` stream holding all of `refs`. */
+  save(refs: string[], signal?: AbortSignal): Promise<NodeJS.ReadableStream>;
+};
+
+/** LocalImages of the Docker engine. */
+export function dockerImages(docker?: Dockerode): LocalImages {
+  let client: Promise<Dockerode> | undefined;
+  const connect = () => (client ??= docker ? Promise.resolve(docker) : connectDocker());
+  return {
+    // Without a given client, the light engine client inspects: a load that transfers nothing never loads dockerode.
+    id: async (ref) => (await inspectImage(docker, ref))?.id,
+    save: async (refs, signal) => {
+      try {
+        // GET /images/get?names=a&names=b: one archive, shared layers written once.
+        // dockerode has getImages (several names in one save) but its types do not declare it.
+        const client = (await connect()) as unknown as { getImages(opts: { names: string[]; abortSignal?: AbortSignal }): Promise<NodeJS.ReadableStream> };
+        return await client.getImages({ names: refs, abortSignal: signal });
+      } catch (error) {
+        throw new DockerError(`docker save ${refs.join(' ')} failed: ${engineMessage(error)}`, undefined, { cause: error });
+      }
+    },
+  };
+}
+
 /**
- * Makes the node's containerd (namespace k8s.io) hold Docker image `ref` exactly as Docker has it now.
- * Skips the transfer when the node already has the same image ID under that name. With `configCache`,
- * records the image's manifest → config digest there for probeNodeImageId (and what probes resolved).
+ * Makes the node's containerd (namespace k8s.io) hold each Docker image of `refs` under its name exactly
+ * as Docker has it now, as `kind load` does: a name already on the node with the same image ID is
+ * skipped; an image ID the node holds under another name (or that two of `refs` share) is imported at
+ * most once and every further name is added with `ctr images tag`; every image still missing goes in ONE
+ * `docker save` stream to one `ctr images import`. With `configCache`, records each image's manifest →
+ * config digest there for probeNodeImageId (and what probes resolved).
  */
+export async function loadImagesIntoNode(
+  node: NodeHandle,
+  refs: string[],
+  options: { images?: LocalImages; signal?: AbortSignal; log?: (line: string) => void; configCache?: string } = {},
+): Promise<LoadOutcome[]> {
+  const images = options.images ?? dockerImages();
+  const { signal } = options;
+  const log = options.log ?? (() => {});
+  const wanted: { ref: string; name: string; id: string }[] = [];
+  for (const ref of refs) {
+    const id = await images.id(ref);
+    if (!id) throw new DockerError(`Docker has no image ${ref}`, `build or pull it first (docker images lists what there is)`);
+    if (!wanted.some((w) => w.name === normalizeImageRef(ref))) wanted.push({ ref, name: normalizeImageRef(ref), id });
+  }
+  // Later probes of this node must not trust a listing read before this load.
+  listings.delete(node.name);
+  const view = await nodeView(node, signal, options.configCache);
+  const outcomes = new Map<string, LoadOutcome>();
+  for (const w of wanted) {
+    if ((await view.configOf(w.name)) === w.id) {
+      outcomes.set(w.name, { ref: w.name, id: w.id, skipped: true });
+      log(`${node.name}: already has ${w.name} (${w.id.slice(7, 19)}), skipped`);
+    }
+  }
+  const missing = wanted.filter((w) => !outcomes.has(w.name));
+  // An image ID the node already holds under some name is tagged from it; the rest are imported, one name per ID.
+  const sources = new Map<string, string>();
+  for (const id of new Set(missing.map((w) => w.id))) {
+    const source = await view.nameWithId(id);
+    if (source) sources.set(id, source);
+  }
+  // The first name asked for per ID is imported; the others are tagged from it.
+  const toImport = missing.filter((w, i) => !sources.has(w.id) && missing.findIndex((o) => o.id === w.id) === i);
+  if (toImport.length) {
+    log(`${node.name}: importing ${toImport.map((w) => `${w.name} (${w.id.slice(7, 19)})`).join(', ')} in one stream`);
+    const stream = await images.save(toImport.map((w) => w.ref), signal);
+    await node.exec(['ctr', '-n', CRI_NAMESPACE, 'images', 'import', '-'], { stdin: stream, signal });
+    for (const w of toImport) {
+      sources.set(w.id, w.name);
+      outcomes.set(w.name, { ref: w.name, id: w.id, skipped: false });
+    }
+  }
+  for (const w of missing) {
+    if (outcomes.has(w.name)) continue;
+    const source = sources.get(w.id)!;
+    log(`${node.name}: ${w.name} is ${w.id.slice(7, 19)}, already there as ${source}: tagged, not imported`);
+    await node.exec(['ctr', '-n', CRI_NAMESPACE, 'images', 'tag', '--force', source, w.name], { signal });
+    outcomes.set(w.name, { ref: w.name, id: w.id, skipped: false, tagged: true });
+  }
+  listings.delete(node.name);
+  if (missing.length) {
+    const after = await nodeView(node, signal, options.configCache);
+    for (const w of missing) {
+      const got = await after.configOf(w.name);
+      if (got !== w.id) {
+        throw new DockerError(
+          `${node.name}: after loading ${w.name}, containerd reports ${got ?? 'no such image'} instead of ${w.id}`,
+          `inspect with \`docker exec ${node.name} ctr -n ${CRI_NAMESPACE} images ls\``,
+        );
+      }
+    }
+    if (options.configCache) for (const w of wanted) after.record(options.configCache, w.name, w.id);
+  } else if (options.configCache) {
+    for (const w of wanted) view.record(options.configCache, w.name, w.id);
+  }
+  return wanted.map((w) => outcomes.get(w.name)!);
+}
+
+/** One image into one node: loadImagesIntoNode with one reference. */
 export async function loadImageIntoNode(
   node: NodeHandle,
   ref: string,
-  options: { docker?: Dockerode; signal?: AbortSignal; log?: (line: string) => void; configCache?: string } = {},
+  options: { docker?: Dockerode; images?: LocalImages; signal?: AbortSignal; log?: (line: string) => void; configCache?: string } = {},
 ): Promise<LoadOutcome> {
-  const docker = options.docker ?? (await connectDocker());
-  const local = await inspectImage(docker, ref);
-  if (!local) throw new DockerError(`Docker has no image ${ref}`, `build or pull it first (docker images lists what there is)`);
-  const name = normalizeImageRef(ref);
-  // Later probes of this node must not trust a listing read before this load.
-  listings.delete(node.name);
-  const found = await nodeImage(node, ref, options.signal);
-  const present = found?.config;
-  if (present === local.id) {
-    if (options.configCache) saveConfigCache(options.configCache, found!.digest, local.id);
-    options.log?.(`${node.name}: already has ${name} (${local.id.slice(7, 19)}), skipped`);
-    return { ref: name, id: local.id, skipped: true };
-  }
-  options.log?.(`${node.name}: importing ${name} (${local.id.slice(7, 19)})${present ? `, replacing ${present.slice(7, 19)}` : ''}`);
-  let save: NodeJS.ReadableStream;
-  try {
-    save = await docker.getImage(ref).get();
-  } catch (error) {
-    throw new DockerError(`docker save ${ref} failed: ${engineMessage(error)}`, undefined, { cause: error });
-  }
-  await node.exec(['ctr', '-n', CRI_NAMESPACE, 'images', 'import', '-'], { stdin: save, signal: options.signal });
-  listings.delete(node.name);
-  const loaded = await nodeImage(node, ref, options.signal);
-  const after = loaded?.config;
-  if (after !== local.id) {
-    throw new DockerError(
-      `${node.name}: after importing ${name}, containerd reports ${after ?? 'no such image'} instead of ${local.id}`,
-      `inspect with \`docker exec ${node.name} ctr -n ${CRI_NAMESPACE} images ls\``,
-    );
-  }
-  if (options.configCache) saveConfigCache(options.configCache, loaded!.digest, local.id);
-  return { ref: name, id: local.id, skipped: false };
+  const images = options.images ?? dockerImages(options.docker);
+  return (await loadImagesIntoNode(node, [ref], { ...options, images }))[0]!;
+}
+
+/**
+ * What the node's containerd holds, read once: name → manifest digest from one `ctr images ls`, and
+ * config digests resolved on demand: from `cacheFile` when this manifest was resolved before (a second
+ * load of the same images reads no content), else each manifest read at most once per view.
+ */
+async function nodeView(node: NodeHandle, signal?: AbortSignal, cacheFile?: string) {
+  const ls = await node.exec(['ctr', '-n', CRI_NAMESPACE, 'images', 'ls'], { signal });
+  const digests = parseImageList(ls.stdout.toString('utf8'));
+  const configs = new Map<string, Promise<string | undefined>>();
+  const configOfDigest = (digest: string) => {
+    let config = configs.get(digest);
+    const known = cacheFile ? configCache(cacheFile).get(digest) : undefined;
+    if (!config) configs.set(digest, (config = known ? Promise.resolve(known) : configDigestOf(node, digest, signal)));
+    return config;
+  };
+  return {
+    configOf: async (name: string) => {
+      const digest = digests.get(name);
+      return digest ? configOfDigest(digest) : undefined;
+    },
+    /** A name the node holds image `id` under (digest-only names, `name@sha256:…`, are not tag sources). */
+    nameWithId: async (id: string) => {
+      for (const [name, digest] of digests) if (!name.includes('@') && (await configOfDigest(digest)) === id) return name;
+      return undefined;
+    },
+    record: (cacheFile: string, name: string, id: string) => {
+      const digest = digests.get(name);
+      if (digest) saveConfigCache(cacheFile, digest, id);
+    },
+  };
 }

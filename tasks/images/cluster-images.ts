@@ -10,7 +10,7 @@ import type { NodeContainer } from '../nodes/containers.ts';
 import { cachePath } from '../../lib/cache-root.ts';
 import { connectDocker } from '../../lib/docker/connect.ts';
 import { buildImage, inspectImage, removeImage, type ContextFile } from '../../lib/docker/images.ts';
-import { imageRefProblem, loadImageIntoNode, normalizeImageRef, probeNodeImageId } from '../../lib/docker/load-image.ts';
+import { imageRefProblem, loadImageIntoNode, loadImagesIntoNode, probeNodeImageId, type LocalImages } from '../../lib/docker/load-image.ts';
 import { kubeadmImageVersions } from './image-versions.ts';
 import { readOnlyView } from '../../lib/node/handle.ts';
 import { nodeFleet } from '../nodes/node-fleet.ts';
@@ -346,17 +346,32 @@ export function imagesTargets(config: ClusterConfig, deps: { nodes?: AnyTarget[]
   return { pause, echo, coredns, loads, images, all: [pause, echo, coredns, ...loads, images] };
 }
 
+/** What `load:<node>` of the load command made: every image of the command in that node's containerd. */
+export type NodeLoadResult = { node: string; container: string; images: { ref: string; id: string }[] };
+
 /**
- * For the `load <image…>` command: one target per (image, worker node), named after containerd's
- * name for the image (`load:docker.io/library/nginx:1.27@worker-1`, never clashing with `load:pause@…`).
- * They always run, like `kind load`: each run compares image IDs and transfers only what differs.
+ * For the `load <image…>` command: one target per worker node (`load:worker-1`), all running side by
+ * side, each loading every image of the command into its node as `kind load` does: one `docker save`
+ * stream to one `ctr images import` for what the node lacks, `ctr images tag` for an image it holds
+ * under another name, nothing for what it has. They always run: each run compares image IDs.
+ * `images` replaces Docker (tests).
  */
-export function loadCommandTargets(refs: string[], nodes: readonly AnyTarget[]): AnyTarget[] {
-  const targets: AnyTarget[] = [];
-  for (const ref of refs) {
-    for (const node of nodes) targets.push({ ...loadTarget(normalizeImageRef(ref), ref, undefined, node), alwaysRun: true });
-  }
-  return targets;
+export function loadCommandTargets(refs: string[], nodes: readonly AnyTarget[], images?: LocalImages): AnyTarget[] {
+  return nodes.map((node) => {
+    const nodeName = node.name.replace(/^node:/, '');
+    return target({
+      name: `load:${nodeName}`,
+      description: `${refs.join(', ')} in ${nodeName}'s containerd (namespace k8s.io)`,
+      deps: { node: node as Target<NodeContainer, DepMap> },
+      inputs: { values: { refs } },
+      alwaysRun: true,
+      build: async (ctx): Promise<NodeLoadResult> => {
+        const where = ctx.deps.node;
+        const outcomes = await loadImagesIntoNode(nodeFleet.of(ctx).node(where.container), refs, { images, signal: ctx.signal, log: ctx.log, configCache: configCacheFile(ctx.outDir) });
+        return { node: where.name, container: where.container, images: outcomes.map((o) => ({ ref: o.ref, id: o.id })) };
+      },
+    });
+  });
 }
 
 /**

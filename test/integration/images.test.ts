@@ -163,14 +163,35 @@ test('the CoreDNS image (built from its Go module) answers DNS queries', async (
   assert.is(report.entries['image:coredns']!.result, (await inspectImage(docker, COREDNS_IMAGE))!.id);
 });
 
-test('the load command: any local image by name, always checked, skipped when present', async () => {
-  const generated = loadCommandTargets([TEST_IMAGE], podNodeTargets(config, registry));
-  assert.equal(generated.map((t) => t.name), [`load:${normalizeImageRef(TEST_IMAGE)}@worker-1`]);
-  registry = [...registry, ...generated];
-  const report = await build(generated.map((t) => t.name));
-  const entry = report.entries[generated[0]!.name]!;
-  assert.is(entry.outcome, 'built', 'always runs');
-  assert.is((entry.result as { id: string }).id, (await inspectImage(await connectDocker(), TEST_IMAGE))!.id);
+test('the load command: one target per worker; an image under two tags is imported once and tagged', async () => {
+  const docker = await connectDocker();
+  // A second tag of the test image: the same image ID under another name, as `docker tag` makes.
+  await docker.getImage(TEST_IMAGE).tag({ repo: 'harder.local/echo', tag: 'second-tag' });
+  const alias = 'harder.local/echo:second-tag';
+  try {
+    await node.exec(['ctr', '-n', 'k8s.io', 'images', 'rm', normalizeImageRef(alias)], { allowFailure: true });
+    const generated = loadCommandTargets([TEST_IMAGE, alias], podNodeTargets(config, registry));
+    assert.equal(generated.map((t) => t.name), ['load:worker-1']);
+    registry = [...registry, ...generated];
+    const lines: string[] = [];
+    const report = await runBuild({ targets: registry, requested: ['load:worker-1'], root, outDir, jobs: 2, reporter: { targetLog: (_t, line) => lines.push(line) } });
+    assert.ok(report.ok, JSON.stringify(report.failures));
+    const entry = report.entries['load:worker-1']!;
+    assert.is(entry.outcome, 'built', 'always runs');
+    const id = (await inspectImage(docker, TEST_IMAGE))!.id;
+    assert.equal((entry.result as { images: unknown }).images, [{ ref: normalizeImageRef(TEST_IMAGE), id }, { ref: normalizeImageRef(alias), id }]);
+    assert.ok(lines.some((l) => l.includes('tagged, not imported')), lines.join('\n'));
+    assert.not.ok(lines.some((l) => l.includes('importing')), 'nothing imported: the node had the image under its first name');
+    assert.is(await nodeImageId(node, alias), id);
+
+    // Again: both names present, nothing transferred, one listing.
+    const started = Date.now();
+    const again = await runBuild({ targets: registry, requested: ['load:worker-1'], root, outDir, jobs: 2 });
+    assert.ok(again.ok);
+    console.log(`  second load of 2 names into worker-1: ${again.entries['load:worker-1']!.ms} ms (run ${Date.now() - started} ms)`);
+  } finally {
+    await docker.getImage(alias).remove().catch(() => {});
+  }
 });
 
 test.run();
