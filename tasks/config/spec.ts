@@ -20,6 +20,7 @@ import {
   type Reserved,
 } from './clusters.ts';
 import { ipPlanProblems } from '../net/ip-plan.ts';
+import { importModule } from '../../lib/ts-import.ts';
 
 /** The spec file at the project root, loaded when present (never shipped: harder.config.example.ts is the example). */
 export const SPEC_FILE = 'harder.config.ts';
@@ -74,7 +75,7 @@ export async function loadSpecFile(path: string, shownAs: string, viaFlag: boole
   if (!existsSync(path)) throw new OptionError(`${label}: no such file (looked for ${path})`, 'a relative --config path is relative to the current directory');
   let module: { default?: unknown };
   try {
-    module = (await import(pathToFileURL(path).href)) as { default?: unknown };
+    module = (await importModule(path)) as { default?: unknown };
   } catch (error) {
     throw new OptionError(`${label}: cannot be loaded: ${loadFailure(error, path, shownAs)}`, hint);
   }
