@@ -24,7 +24,7 @@ export const ENGINE_ERROR_KINDS = [
 export const CLI_ERROR_KINDS = ['bad-flag', 'bad-option', 'bad-command-args', 'bad-argument'] as const;
 
 /** What builds and the helpers under lib/ report: the causes of `build-failed` and `clean-failed`. */
-export const DOMAIN_ERROR_KINDS = ['command-failed', 'tool-missing', 'bad-input', 'download-failed', 'docker-failed', 'step-failed'] as const;
+export const DOMAIN_ERROR_KINDS = ['command-failed', 'tool-missing', 'bad-input', 'download-failed', 'docker-failed', 'machine-failed', 'step-failed'] as const;
 
 /** Every kind; `internal` is anything thrown that is not a HarderError (a bug). The renderer's switch covers each. */
 export const ERROR_KINDS = [...ENGINE_ERROR_KINDS, 'invalid-graph', ...CLI_ERROR_KINDS, ...DOMAIN_ERROR_KINDS, 'internal'] as const;
@@ -107,6 +107,8 @@ export interface ErrorFacts {
   'download-failed': { url: string; status?: number };
   /** The Docker engine is unreachable, or refused or failed a request (no such container, conflict...). */
   'docker-failed': NoFacts;
+  /** A machine reached over SSH cannot be used: unreachable, key refused, host key unknown or changed, wrong OS, no root. */
+  'machine-failed': { machine: string; address: string };
   /** A step's own check failed: the message says what, the hint what to do. */
   'step-failed': NoFacts;
   /** Not an expected error: anything else thrown. */

@@ -79,6 +79,7 @@ export function describe(e: AnyHarderError, verbose: boolean): Shown[] {
     case 'bad-input':
     case 'download-failed':
     case 'docker-failed':
+    case 'machine-failed':
     case 'step-failed':
       // The message names the program, file and field, URL, container or check at fault.
       return [{ headline: e.message, body: [], hint: e.hint }];

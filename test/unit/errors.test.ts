@@ -1,5 +1,6 @@
 // The error model (lib/errors.ts) and its renderer (lib/cli/render-error.ts): every kind renders, a failed command shows its command output block, and the model's module rules hold.
 
+import { MachineError } from '../../lib/node/machine-error.ts';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +58,7 @@ const samples: Record<ErrorKind, () => HarderError> = {
   'bad-input': () => new PkiInputError('csr/admin-csr.json', 'CN', 'is empty'),
   'download-failed': () => new HttpStatusError('https://dl.k8s.io/x', 404, 'Not Found'),
   'docker-failed': () => new DockerError('harder-worker-1: no such container (exec sh)', 'build the node first'),
+  'machine-failed': () => new MachineError('worker-1', '10.0.0.21:22', 'host key unknown', 'add its line to output/ssh/known_hosts'),
   'step-failed': () => new StepError('no pause/CoreDNS versions recorded for Kubernetes 1.99', 'add a row'),
   internal: () => new HarderError('internal', 'x is not a function', {}),
 };

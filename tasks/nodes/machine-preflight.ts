@@ -1,0 +1,71 @@
+// The preflight of a machine reached over SSH: before anything is changed on it, one command reads what
+// the cluster needs of it (Debian 12, systemd as PID 1, root or passwordless sudo, amd64, no swap, the
+// cgroup mode) and every problem is reported at once, naming the machine and what to do.
+
+import type { NodeHandle } from '../../lib/node/handle.ts';
+import { MachineError } from '../../lib/node/machine-error.ts';
+
+export type MachineFacts = {
+  /** `<ID> <VERSION_ID>` from /etc/os-release, e.g. `debian 12`. */
+  os: string;
+  /** dpkg's architecture: `amd64`, `arm64`. */
+  arch: string;
+  /** `v2` (unified), `v1` or `hybrid`: the kubelet's cgroup driver works with each; v1 is in maintenance. */
+  cgroup: 'v1' | 'v2' | 'hybrid';
+};
+
+/** Runs as root (sudo -n for another login): a sudo refusal is told apart from the facts by its marker. */
+const FACTS_SCRIPT = [
+  'echo "@@uid=$(id -u)"',
+  '. /etc/os-release 2>/dev/null; echo "@@os=${ID:-unknown} ${VERSION_ID:-unknown}"',
+  'echo "@@init=$(cat /proc/1/comm 2>/dev/null)"',
+  'echo "@@arch=$(dpkg --print-architecture 2>/dev/null || uname -m)"',
+  'echo "@@swap=$(($(wc -l < /proc/swaps) - 1))"',
+  'fs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null); if [ "$fs" = cgroup2fs ]; then echo "@@cgroup=v2"; elif [ -d /sys/fs/cgroup/unified ]; then echo "@@cgroup=hybrid"; else echo "@@cgroup=v1"; fi',
+].join('\n');
+
+/** Architectures the binaries step builds for. arm64 machines are refused until it can build them. */
+const SUPPORTED_ARCH = ['amd64'];
+
+function facts(stdout: string): Map<string, string> {
+  return new Map([...stdout.matchAll(/^@@(\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()]));
+}
+
+export async function machinePreflight(node: NodeHandle & { machine?: { user: string; host: string; port?: number } }, signal?: AbortSignal): Promise<MachineFacts> {
+  const user = node.machine?.user ?? 'root';
+  const address = node.machine ? `${node.machine.host}:${node.machine.port ?? 22}` : node.name;
+  const fail = (problem: string, hint?: string) => new MachineError(node.name, address, problem, hint);
+  // Read-only: the preflight changes nothing, whatever it finds.
+  const result = await node.exec(['bash', '-c', FACTS_SCRIPT], { allowFailure: true, readOnly: true, signal });
+  const stderr = result.stderr.toString('utf8');
+  const found = facts(result.stdout.toString('utf8'));
+  if (!found.has('uid')) {
+    if (/^sudo:/m.test(stderr)) {
+      throw fail(`user ${user} is not root and cannot use sudo without a password (${stderr.trim().split('\n')[0]})`, `log in as root, or give ${user} passwordless sudo: \`echo '${user} ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/${user}\``);
+    }
+    throw fail(`the preflight command did not run (exit ${result.exitCode}): ${stderr.trim().slice(0, 300) || 'no output'}`, 'the login shell must be a POSIX shell with bash installed');
+  }
+  const problems: string[] = [];
+  const hints: string[] = [];
+  if (found.get('uid') !== '0') problems.push(`commands run as uid ${found.get('uid')}, not root`);
+  const os = found.get('os') ?? 'unknown';
+  if (os !== 'debian 12') {
+    problems.push(`it runs ${os}, not Debian 12 (bookworm)`);
+    hints.push('install Debian 12 on it: the node packages and their versions are bookworm\'s');
+  }
+  if (found.get('init') !== 'systemd') {
+    problems.push(`PID 1 is ${found.get('init') || 'unknown'}, not systemd`);
+    hints.push('boot it with systemd as init');
+  }
+  const arch = found.get('arch') ?? 'unknown';
+  if (!SUPPORTED_ARCH.includes(arch)) {
+    problems.push(arch === 'arm64' ? 'it is arm64, and the binaries step builds amd64 binaries only so far' : `its architecture is ${arch}; Kubernetes binaries exist for amd64 and arm64 only`);
+    hints.push('use amd64 machines for now');
+  }
+  if (Number(found.get('swap') ?? '0') > 0) {
+    problems.push('swap is on');
+    hints.push('turn it off (`swapoff -a`, and remove the swap line from /etc/fstab): Kubernetes the Hard Way runs its nodes without swap');
+  }
+  if (problems.length > 0) throw fail(problems.join('; '), hints.join('; ') || undefined);
+  return { os, arch, cgroup: (found.get('cgroup') ?? 'v1') as MachineFacts['cgroup'] };
+}

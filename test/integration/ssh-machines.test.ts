@@ -1,0 +1,191 @@
+// Machines over SSH, for real: containers from the node image plus sshd (test/lib/ssh-machines.ts), on
+// their own network (harder-t-ssh-net, 10.250.0.0/24), reached by the SSH transport only. The handle:
+// exec with and without stdin, files put with their mode by temp+rename, the batched read in one exec,
+// a sudo login; the trust model (unknown key refused, recorded only with trust-new, a changed key always
+// refused); the clear errors (unreachable, wrong key, no sudo); the machine target's preflight and
+// package probe; and the node target's build run in a child process whose DOCKER_HOST is a dead socket.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { execa } from 'execa';
+import { NodeCommandError } from '../../lib/errors.ts';
+import { NodeFileMissingError } from '../../lib/docker/errors.ts';
+import { KnownHosts } from '../../lib/node/known-hosts.ts';
+import { MachineError } from '../../lib/node/machine-error.ts';
+import { SshNodeHandle, type SshMachine } from '../../lib/node/ssh.ts';
+import { defaultNodes } from '../../tasks/config/config.ts';
+import { machinePreflight } from '../../tasks/nodes/machine-preflight.ts';
+import { rekeyHost, removeMachines, sshMachineImage, startMachines, testKeys, type TestMachine } from '../lib/ssh-machines.ts';
+
+const keys = testKeys();
+const work = mkdtempSync(join(tmpdir(), 'harder-t-ssh-'));
+let machines: TestMachine[] = [];
+const handles: SshNodeHandle[] = [];
+
+process.on('exit', removeMachines);
+
+function handle(machine: Partial<SshMachine> & { host: string }, knownHosts: KnownHosts): SshNodeHandle {
+  const h = new SshNodeHandle({ name: 'controller-1', user: 'root', key: keys.good, ...machine }, { knownHosts, readyTimeoutMs: 8000 });
+  handles.push(h);
+  return h;
+}
+
+async function refusal(run: () => Promise<unknown>): Promise<MachineError> {
+  try {
+    await run();
+  } catch (error) {
+    if (error instanceof MachineError) return error;
+    throw error;
+  }
+  throw new Error('expected a MachineError, the call succeeded');
+}
+
+const trusted = new KnownHosts(join(work, 'known_hosts'));
+
+test.before(async () => {
+  removeMachines();
+  const image = await sshMachineImage();
+  machines = await startMachines(image, defaultNodes({ controlPlanes: 1, workers: 2 }), keys.goodPub);
+});
+
+test.after(async () => {
+  await Promise.all(handles.map((h) => h.close()));
+  removeMachines();
+});
+
+test('an unknown host key is refused, naming the machine and its fingerprint; trust-new records it, and then it is known', async () => {
+  const ip = machines[0]!.ip;
+  const error = await refusal(() => handle({ host: ip }, trusted).exec(['true']));
+  assert.match(error.message, `controller-1 (${ip}:22): host key unknown`);
+  assert.match(error.message, /SHA256:[A-Za-z0-9+/]{43}/);
+  assert.match(error.hint ?? '', '--trust-new-hosts');
+  assert.not.ok(existsSync(trusted.file), 'a refused key is not recorded');
+
+  const recorded: string[] = [];
+  const tofu = new SshNodeHandle({ name: 'controller-1', host: ip, user: 'root', key: keys.good }, { knownHosts: new KnownHosts(trusted.file, true), onRecorded: (m) => recorded.push(m) });
+  handles.push(tofu);
+  assert.is((await tofu.exec(['hostname'])).stdout.toString().trim(), 'controller-1');
+  assert.equal(recorded, ['controller-1']);
+  const lines = readFileSync(trusted.file, 'utf8').trim().split('\n');
+  assert.is(lines.length, 1);
+  assert.match(lines[0]!, new RegExp(`^${ip.replace(/\./g, '\\.')} ssh-ed25519 AAAA`));
+  // The machine's own fingerprint, computed by ssh-keygen on it, is the one recorded.
+  const onMachine = (await tofu.exec(['ssh-keygen', '-lf', '/etc/ssh/ssh_host_ed25519_key.pub'])).stdout.toString();
+  const blob = Buffer.from(lines[0]!.split(' ')[2]!, 'base64');
+  assert.match(onMachine, `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`);
+
+  // A handle that may not trust new keys now connects: the key is known.
+  assert.is((await handle({ host: ip }, trusted).exec(['id', '-u'])).stdout.toString().trim(), '0');
+  // Trust the other machines too, for the tests below.
+  for (const m of machines.slice(1)) await handle({ name: m.name, host: m.ip }, new KnownHosts(trusted.file, true)).exec(['true']);
+  assert.is(readFileSync(trusted.file, 'utf8').trim().split('\n').length, 3);
+});
+
+test('exec: argv quoted exactly, stdin as bytes and as a stream, env, working directory, exit codes', async () => {
+  const node = handle({ host: machines[0]!.ip }, trusted);
+  const odd = ["it's", 'a "b"', '$HOME', '*', 'two  spaces', ''];
+  const echoed = await node.exec(['printf', '%s\\n', ...odd]);
+  assert.equal(echoed.stdout.toString().split('\n').slice(0, -1), odd);
+  assert.is((await node.exec(['sha256sum'], { stdin: 'hello\n' })).stdout.toString().split(' ')[0], createHash('sha256').update('hello\n').digest('hex'));
+  const big = Buffer.alloc(3 * 1024 * 1024, 7);
+  const streamed = await node.exec(['wc', '-c'], { stdin: Readable.from([big.subarray(0, 1 << 20), big.subarray(1 << 20)]) });
+  assert.is(streamed.stdout.toString().trim(), String(big.length));
+  assert.is((await node.exec(['bash', '-c', 'echo "$FOO:$PWD"'], { env: { FOO: 'x y' }, workingDir: '/etc' })).stdout.toString().trim(), 'x y:/etc');
+  const failed = await node.exec(['bash', '-c', 'echo out; echo err >&2; exit 3'], { allowFailure: true });
+  assert.equal([failed.exitCode, failed.stdout.toString(), failed.stderr.toString()], [3, 'out\n', 'err\n']);
+  try {
+    await node.exec(['false']);
+    assert.unreachable('false exited 0');
+  } catch (error) {
+    assert.instance(error, NodeCommandError);
+    assert.match((error as Error).message, 'controller-1');
+  }
+  // Many commands at once on one connection: more than sshd's 10 sessions per connection.
+  const many = await Promise.all(Array.from({ length: 30 }, (_, i) => node.exec(['echo', String(i)])));
+  assert.equal(many.map((r) => r.stdout.toString().trim()), Array.from({ length: 30 }, (_, i) => String(i)));
+  assert.is(node.stats.connects, 1);
+});
+
+test('putFile over SFTP: mode exact, parents made, owner root, atomic replace leaves no temporary file; getFile and a missing file', async () => {
+  const node = handle({ host: machines[0]!.ip }, trusted);
+  await node.putFile('/etc/harder-t/new/dir/secret.key', 'k1', 0o600);
+  await node.putFile('/etc/harder-t/new/dir/tool', '#!/bin/sh\necho tool\n', 0o755);
+  await node.putFile('/etc/harder-t/new/dir/group-writable', 'g', 0o664);
+  const stat = (await node.exec(['stat', '-c', '%a %U %G %n', '/etc/harder-t/new/dir/secret.key', '/etc/harder-t/new/dir/tool', '/etc/harder-t/new/dir/group-writable'])).stdout.toString().trim().split('\n');
+  assert.equal(stat, ['600 root root /etc/harder-t/new/dir/secret.key', '755 root root /etc/harder-t/new/dir/tool', '664 root root /etc/harder-t/new/dir/group-writable']);
+  assert.is((await node.exec(['/etc/harder-t/new/dir/tool'])).stdout.toString(), 'tool\n');
+  await node.putFile('/etc/harder-t/new/dir/secret.key', 'k2', 0o600);
+  assert.is((await node.getFile('/etc/harder-t/new/dir/secret.key')).toString(), 'k2');
+  assert.is((await node.exec(['ls', '-A', '/etc/harder-t/new/dir'])).stdout.toString().trim().split('\n').join(' '), 'group-writable secret.key tool');
+  await node.exec(['ln', '-sf', 'tool', '/etc/harder-t/new/dir/link']);
+  assert.is((await node.getFile('/etc/harder-t/new/dir/link')).toString(), '#!/bin/sh\necho tool\n');
+  try {
+    await node.getFile('/etc/harder-t/absent');
+    assert.unreachable('a missing file was read');
+  } catch (error) {
+    assert.instance(error, NodeFileMissingError);
+  }
+});
+
+test('readState: hashes, binary stamps and unit states in one exec', async () => {
+  const node = handle({ host: machines[0]!.ip }, trusted);
+  await node.putFile('/etc/harder-t/state-a', 'a\n');
+  const before = node.stats.execs;
+  const state = await node.readState({ files: ['/etc/harder-t/state-a', '/etc/harder-t/none'], binaries: ['/usr/bin/containerd'], units: ['ssh', 'containerd', 'no-such'] });
+  assert.is(node.stats.execs - before, 1);
+  assert.is(state.hashes.get('/etc/harder-t/state-a'), createHash('sha256').update('a\n').digest('hex'));
+  assert.not.ok(state.hashes.has('/etc/harder-t/none'));
+  const size = (await node.exec(['stat', '-c', '%s %Y', '/usr/bin/containerd'])).stdout.toString().trim();
+  assert.is(state.stamps.get('/usr/bin/containerd'), size);
+  assert.equal(state.units.get('ssh'), { active: 'active', sub: 'running', enabled: 'enabled', job: false });
+  assert.is(state.units.get('no-such')?.active, 'inactive');
+});
+
+test('a sudo login runs every command as root; files it puts are root-owned with their mode', async () => {
+  const node = handle({ host: machines[1]!.ip, name: 'worker-1', user: 'admin' }, trusted);
+  assert.is((await node.exec(['id', '-u'])).stdout.toString().trim(), '0');
+  await node.putFile('/etc/harder-t/sudo/put', 'via sudo', 0o640);
+  assert.is((await node.exec(['stat', '-c', '%a %U', '/etc/harder-t/sudo/put'])).stdout.toString().trim(), '640 root');
+  assert.is((await node.getFile('/etc/harder-t/sudo/put')).toString(), 'via sudo');
+  assert.is((await node.exec(['ls', '-A', '/etc/harder-t/sudo'])).stdout.toString().trim(), 'put');
+  assert.is((await node.exec(['id', '-un'], { user: 'plain' })).stdout.toString().trim(), 'plain');
+});
+
+test('bad input: unreachable, wrong key, unreadable key: each a MachineError naming the machine', async () => {
+  const unreachable = await refusal(() => handle({ name: 'worker-9', host: '10.250.0.99' }, trusted).exec(['true']));
+  assert.match(unreachable.message, /^worker-9 \(10\.250\.0\.99:22\): unreachable/);
+  const closed = await refusal(() => handle({ name: 'worker-8', host: machines[0]!.ip, port: 2222 }, trusted).exec(['true']));
+  assert.match(closed.message, /^worker-8 \(10\.250\.0\.10:2222\): unreachable: ECONNREFUSED/);
+  const wrong = await refusal(() => handle({ host: machines[0]!.ip, key: keys.wrong }, trusted).exec(['true']));
+  assert.match(wrong.message, 'controller-1 (10.250.0.10:22): user root was refused');
+  assert.match(wrong.hint ?? '', 'authorized_keys');
+  const noFile = await refusal(() => handle({ host: machines[0]!.ip, key: join(keys.dir, 'absent') }, trusted).exec(['true']));
+  assert.match(noFile.message, 'cannot read the SSH key');
+});
+
+test('preflight: a machine that fits passes with its facts; a login without passwordless sudo is refused by name', async () => {
+  const ok = await machinePreflight(handle({ host: machines[0]!.ip }, trusted));
+  assert.equal({ os: ok.os, arch: ok.arch }, { os: 'debian 12', arch: 'amd64' });
+  assert.ok(['v1', 'v2', 'hybrid'].includes(ok.cgroup), ok.cgroup);
+  const sudoer = await machinePreflight(handle({ host: machines[1]!.ip, name: 'worker-1', user: 'admin' }, trusted));
+  assert.is(sudoer.arch, 'amd64');
+  const plain = await refusal(() => machinePreflight(handle({ host: machines[2]!.ip, name: 'worker-2', user: 'plain' }, trusted)));
+  assert.match(plain.message, 'worker-2 (10.250.0.12:22): user plain is not root and cannot use sudo without a password');
+});
+
+test('a changed host key is always refused, even with trust-new, and the known_hosts file is left as it was', async () => {
+  const before = readFileSync(trusted.file, 'utf8');
+  await rekeyHost(machines[2]!.container);
+  for (const knownHosts of [trusted, new KnownHosts(trusted.file, true)]) {
+    const error = await refusal(() => handle({ name: 'worker-2', host: machines[2]!.ip }, knownHosts).exec(['true']));
+    assert.match(error.message, 'worker-2 (10.250.0.12:22): host key changed');
+  }
+  assert.is(readFileSync(trusted.file, 'utf8'), before);
+});
+
+test.run();
