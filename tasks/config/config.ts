@@ -16,6 +16,24 @@ export type NodeSpec = {
 };
 
 /**
+ * A node that is a real machine reached over SSH instead of a container (tasks/nodes/machines.ts), in the
+ * spirit of Kubernetes the Hard Way's machines.txt. When `machines` is set, the nodes are its entries.
+ */
+export type MachineSpec = {
+  /** Node name, as in `nodes`: the kubelet's node name and certificate identity (the machine's hostname is not changed). */
+  name: string;
+  role: NodeRole;
+  /** IPv4 address: where the build connects, and the node's IP in the cluster (certificates, routes, etcd). */
+  address: string;
+  /** SSH port (default 22). */
+  port?: number;
+  /** Login user: root, or a user with passwordless sudo. */
+  user: string;
+  /** Private key file (`~/` is the home directory; relative to the project root); absent: the SSH agent (SSH_AUTH_SOCK). */
+  key?: string;
+};
+
+/**
  * Where the Kubernetes binaries come from (see tasks/binaries): the official release files, a directory
  * on disk, or a build from the k8s.io/kubernetes Go module. `auto` uses the release files when the
  * release host answers and builds from source otherwise, saying which it chose.
@@ -74,6 +92,8 @@ export type ClusterConfig = {
    * default cluster (`output`). Read it through clusterOf (tasks/config/clusters.ts).
    */
   stateDir?: string;
+  /** Machines reached over SSH, one per node (empty: every node is a Docker container). */
+  machines: MachineSpec[];
 };
 
 /** How many nodes of each kind `defaultNodes` makes. */
@@ -113,6 +133,7 @@ export const defaultConfig: ClusterConfig = {
   apiServerPort: 6443,
   kubeletOverrides: {},
   mergeKubeconfig: true,
+  machines: [],
 };
 
 export function controlPlanes(config: ClusterConfig): NodeSpec[] {
@@ -219,5 +240,45 @@ export function checkConfigFields(config: ClusterConfig): ConfigCheck {
       }
     }
   }
+  errors.push(...machineProblems(config));
   return { errors, warnings };
+}
+
+/** Whether IPv4 `address` is inside `cidr` (both well-formed). */
+function inCidr(address: string, cidr: string): boolean {
+  const toInt = (a: string) => a.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
+  const [base, prefix] = cidr.split('/') as [string, string];
+  const size = 2 ** (32 - Number(prefix));
+  return Math.floor(toInt(address) / size) === Math.floor(toInt(base) / size);
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const MACHINE_FIELDS = ['name', 'role', 'address', 'port', 'user', 'key'];
+const MACHINE_SHAPE = '{ "name": "worker-1", "role": "worker", "address": "192.168.64.21", "user": "root", "key": "~/.ssh/id_ed25519" }';
+
+/** Every problem with `machines`, one per field at fault (its nodes are checked as `nodes` too). */
+export function machineProblems(config: ClusterConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const machines = config.machines ?? [];
+  if (!Array.isArray(machines)) return [{ field: 'machines', problem: 'is not an array', valid: `use an array of machines like ${MACHINE_SHAPE}` }];
+  const addresses = new Map<string, number>();
+  const subnet = /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(config.nodeSubnet) ? config.nodeSubnet : undefined;
+  machines.forEach((m: unknown, i) => {
+    const field = `machines[${i}]`;
+    if (!isPlainObject(m)) return void problems.push({ field, problem: 'is not an object', valid: `use an object like ${MACHINE_SHAPE}` });
+    const problem = (key: string, what: string, valid: string) => void problems.push({ field: `${field}.${key}`, problem: what, valid });
+    for (const key of Object.keys(m)) if (!MACHINE_FIELDS.includes(key)) problem(key, 'is not a machine field', `a machine has ${MACHINE_FIELDS.join(', ')}`);
+    if (typeof m.name !== 'string' || labelProblem(m.name)) problem('name', typeof m.name === 'string' ? labelProblem(m.name)! : 'is missing', `the node's name: ${DNS_LABEL_RULE}, e.g. "worker-${i + 1}"`);
+    if (m.role !== 'control-plane' && m.role !== 'worker') problem('role', m.role === undefined ? 'is missing' : `${JSON.stringify(m.role)} is not a role`, 'use "control-plane" or "worker"');
+    if (typeof m.address !== 'string' || !IPV4.test(m.address)) {
+      problem('address', m.address === undefined ? 'is missing' : `${JSON.stringify(m.address)} is not an IPv4 address`, 'use the IPv4 address the machine has on the network its nodes share (it becomes the node IP), e.g. "192.168.64.21"');
+    } else if (subnet && !inCidr(m.address, subnet)) {
+      problem('address', `${m.address} is outside nodeSubnet ${config.nodeSubnet}`, "set nodeSubnet to the network the machines share (e.g. \"192.168.64.0/24\"): the plan checks it against the service and pod ranges");
+    } else if (addresses.has(m.address)) problem('address', `${m.address} is also the address of machines[${addresses.get(m.address)}]`, 'give every machine its own address');
+    else addresses.set(m.address, i);
+    if (m.port !== undefined && (!Number.isInteger(m.port) || (m.port as number) < 1 || (m.port as number) > 65535)) problem('port', `${JSON.stringify(m.port)} is not a TCP port`, 'use a whole number from 1 to 65535, or leave it out for 22');
+    if (typeof m.user !== 'string' || !/^[a-z_][a-z0-9_-]*\$?$/.test(m.user)) problem('user', m.user === undefined ? 'is missing' : `${JSON.stringify(m.user)} is not a user name`, 'use "root" or a user with passwordless sudo');
+    if (m.key !== undefined && (typeof m.key !== 'string' || m.key === '')) problem('key', `${JSON.stringify(m.key)} is not a file path`, 'give the path of a private key file, or leave it out to use the SSH agent');
+  });
+  return problems;
 }

@@ -13,6 +13,7 @@ import {
   controlPlanes,
   defaultConfig,
   defaultNodes,
+  machineProblems,
   workers,
   type BinarySource,
   type ClusterConfig,
@@ -27,6 +28,7 @@ export const projectFlags: ProjectFlag[] = [
   { name: 'workers', value: 'N', description: `number of worker nodes (default ${workers(defaultConfig).length})` },
   { name: 'binaries', value: 'SRC', description: `where Kubernetes binaries come from: auto, release, dir or go (default ${defaultConfig.binarySource})` },
   { name: 'no-kubeconfig', description: 'leave $KUBECONFIG / ~/.kube/config alone this run: no harder-<name> context merged or removed (for good: mergeKubeconfig: false)' },
+  { name: 'trust-new-hosts', description: 'SSH machines: accept and record (in output/ssh/known_hosts) the host key of a machine seen for the first time; a changed key is still refused' },
   { name: 'config', value: 'FILE', description: 'JSON file overriding ClusterConfig fields (tasks/config/config.ts), relative to the current directory; flags win over it' },
 ];
 
@@ -183,6 +185,18 @@ export function configFromFlags(flags: Record<string, string>, _root?: string, c
     config.clusterName = flags.name;
     byFlag.clusterName = `--name ${flags.name}`;
   }
+  // Malformed machines are reported by the check below, field by field; the nodes are derived only from good ones.
+  if (Array.isArray(config.machines) && config.machines.length > 0 && machineProblems(config).length === 0) {
+    // The machines are the nodes: a node list or a count flag that says otherwise is a mistake, not a choice.
+    const fromMachines = config.machines.map((m) => ({ name: m.name, role: m.role }));
+    if (byFlag.nodes) lines.push(`${byFlag.nodes}: the nodes are the machines listed in ${file ?? 'the spec'} (machines); add or remove machines there`);
+    else if (fileFields.nodes !== undefined && JSON.stringify(fileFields.nodes) !== JSON.stringify(fromMachines)) {
+      lines.push(`${file}: nodes: differs from the machines' names and roles; leave nodes out when machines is set (the machines are the nodes)`);
+    }
+    config.nodes = fromMachines;
+  }
+  // Trust on first use is asked for per run, never recorded: the fleet reads it (tasks/nodes/node-fleet.ts).
+  if (flags['trust-new-hosts'] !== undefined) process.env.HARDER_TRUST_NEW_HOSTS = '1';
   const binaries = flagValue('binaries');
   if (binaries !== undefined) {
     if (!BINARY_SOURCES.includes(binaries as BinarySource)) lines.push(`${flagLabel('binaries', binaries)} is not a binary source; use one of ${BINARY_SOURCES.join(', ')}`);

@@ -197,13 +197,15 @@ export function planIps(config: ClusterConfig): IpPlan {
   const podSliceSize = 2 ** (32 - config.podCidrPrefix);
   let controlPlaneIndex = 0;
   let workerIndex = 0;
+  // A machine reached over SSH keeps the address it has; a container gets the next one of its role.
+  const machineIp = new Map((config.machines ?? []).map((m) => [m.name, m.address]));
   const nodes = config.nodes.map((node): PlannedNode => {
     if (node.role === 'control-plane') {
-      const ip = formatIpv4(subnet.base + config.controlPlaneIpStart + controlPlaneIndex++);
+      const ip = machineIp.get(node.name) ?? formatIpv4(subnet.base + config.controlPlaneIpStart + controlPlaneIndex++);
       return { name: node.name, role: node.role, ip, podCidr: null };
     }
     const slice = workerIndex++;
-    const ip = formatIpv4(subnet.base + config.workerIpStart + slice);
+    const ip = machineIp.get(node.name) ?? formatIpv4(subnet.base + config.workerIpStart + slice);
     return { name: node.name, role: node.role, ip, podCidr: `${formatIpv4(pods.base + slice * podSliceSize)}/${config.podCidrPrefix}` };
   });
   const firstControlPlane = nodes.find((n) => n.role === 'control-plane');

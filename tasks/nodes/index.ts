@@ -8,6 +8,7 @@ import type { ClusterConfig } from '../config/config.ts';
 import { hostPreflightTarget } from '../host/preflight.ts';
 import type { IpPlan } from '../net/ip-plan.ts';
 import { nodeTarget, type NodeExtras } from './containers.ts';
+import { machineInstallTarget, machineTarget } from './machines.ts';
 import { baseImageTarget, nodeImageTarget, type BaseImageOptions } from '../images/node-image.ts';
 import { networkTarget } from '../net/network.ts';
 
@@ -34,9 +35,16 @@ export function nodesStep(config: ClusterConfig, plan: IpPlan, options: NodesSte
   const base = baseImageTarget({ host }, options.baseImage);
   const image = nodeImageTarget({ base });
   const network = networkTarget(config, { host }, plan);
+  // A node listed in `machines` is that machine over SSH; the others are containers.
+  const machineOf = new Map((config.machines ?? []).map((m) => [m.name, m]));
   const nodes = config.nodes.map((node) =>
-    nodeTarget(config, node, { image, network }, plannedIp(plan, node.name), { extras: options.nodeExtras?.[node.name], readyTimeoutMs: options.readyTimeoutMs }),
+    machineOf.has(node.name)
+      ? machineTarget(config, node, machineOf.get(node.name)!)
+      : nodeTarget(config, node, { image, network }, plannedIp(plan, node.name), { extras: options.nodeExtras?.[node.name], readyTimeoutMs: options.readyTimeoutMs }),
   );
+  const containers = nodes.length > machineOf.size;
+  // Each machine's install record comes after its preflight and packages passed.
+  const installs = config.nodes.flatMap((n, i) => (machineOf.has(n.name) ? [machineInstallTarget(n, machineOf.get(n.name)!, nodes[i]!)] : []));
   /** Node targets by node name, for later steps that work on one node. */
   const byNode = Object.fromEntries(nodes.map((t, i) => [config.nodes[i]!.name, t]));
   const all: AnyTarget[] = [
@@ -45,7 +53,9 @@ export function nodesStep(config: ClusterConfig, plan: IpPlan, options: NodesSte
     image,
     network,
     ...nodes,
-    alias('nodes', 'Images, network and every node container up with systemd running', [image, network, ...nodes]),
+    ...installs,
+    // Machines need no image and no Docker network: with only machines, `nodes` is their targets alone.
+    alias('nodes', 'Images, network and every node container up with systemd running; every SSH machine checked and its packages installed', containers ? [image, network, ...nodes, ...installs] : [...nodes, ...installs]),
   ];
   return { host, base, image, network, nodes, byNode, all };
 }

@@ -31,9 +31,13 @@ function facts(stdout: string): Map<string, string> {
   return new Map([...stdout.matchAll(/^@@(\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()]));
 }
 
-export async function machinePreflight(node: NodeHandle & { machine?: { user: string; host: string; port?: number } }, signal?: AbortSignal): Promise<MachineFacts> {
-  const user = node.machine?.user ?? 'root';
-  const address = node.machine ? `${node.machine.host}:${node.machine.port ?? 22}` : node.name;
+/** The login the messages name: `user`, and `address` as `host:port`. */
+export type Login = { user: string; address: string };
+
+/** `login` defaults to an SshNodeHandle's own machine (a fleet's handle wraps it, so its target passes it). */
+export async function machinePreflight(node: NodeHandle & { machine?: { user: string; host: string; port?: number } }, login?: Login, signal?: AbortSignal): Promise<MachineFacts> {
+  const user = login?.user ?? node.machine?.user ?? 'root';
+  const address = login?.address ?? (node.machine ? `${node.machine.host}:${node.machine.port ?? 22}` : node.name);
   const fail = (problem: string, hint?: string) => new MachineError(node.name, address, problem, hint);
   // Read-only: the preflight changes nothing, whatever it finds.
   const result = await node.exec(['bash', '-c', FACTS_SCRIPT], { allowFailure: true, readOnly: true, signal });

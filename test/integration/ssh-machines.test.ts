@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -20,6 +20,7 @@ import { MachineError } from '../../lib/node/machine-error.ts';
 import { SshNodeHandle, type SshMachine } from '../../lib/node/ssh.ts';
 import { defaultNodes } from '../../tasks/config/config.ts';
 import { machinePreflight } from '../../tasks/nodes/machine-preflight.ts';
+import { scratchProjectRoot } from '../lib/scratch-root.ts';
 import { rekeyHost, removeMachines, sshMachineImage, startMachines, testKeys, type TestMachine } from '../lib/ssh-machines.ts';
 
 const keys = testKeys();
@@ -56,6 +57,7 @@ test.before(async () => {
 test.after(async () => {
   await Promise.all(handles.map((h) => h.close()));
   removeMachines();
+  rmSync(root, { recursive: true, force: true });
 });
 
 test('an unknown host key is refused, naming the machine and its fingerprint; trust-new records it, and then it is known', async () => {
@@ -176,6 +178,122 @@ test('preflight: a machine that fits passes with its facts; a login without pass
   assert.is(sudoer.arch, 'amd64');
   const plain = await refusal(() => machinePreflight(handle({ host: machines[2]!.ip, name: 'worker-2', user: 'plain' }, trusted)));
   assert.match(plain.message, 'worker-2 (10.250.0.12:22): user plain is not root and cannot use sudo without a password');
+});
+
+
+// ── Through the real CLI, with no Docker at all: DOCKER_HOST is a socket that does not exist. ──
+
+const root = scratchProjectRoot('harder-t-ssh-cli-');
+const NO_DOCKER = { DOCKER_HOST: 'unix:///nonexistent/harder-t-ssh/docker.sock', HARDER_SSH_STATS: '1' };
+type Run = { code: number; output: string; built: string[]; wallMs: number; stats: Map<string, string> };
+
+function spec(file: string, machines: Record<string, unknown>[]): string {
+  const path = join(root, file);
+  writeFileSync(path, JSON.stringify({ clusterName: 'harder-t-ssh', nodeSubnet: '10.250.0.0/24', machines }, null, 2));
+  return path;
+}
+
+async function cli(configFile: string, ...args: string[]): Promise<Run> {
+  const started = performance.now();
+  const res = await execa('npx', ['tsx', 'tasks.ts', ...args, '--config', configFile, '--plain', '-j', '4'], { cwd: root, reject: false, all: true, env: NO_DOCKER, timeout: 15 * 60_000 });
+  const output = String(res.all ?? '');
+  const built = [...output.matchAll(/^✓ (\S+) \(/gm)].map((m) => m[1]!);
+  const stats = new Map([...output.matchAll(/^ssh-stats (\S+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+  process.stdout.write(`\n$ tasks.ts ${args.join(' ')} → exit ${res.exitCode}, ${Math.round(performance.now() - started)} ms, built ${built.length}: ${built.join(' ')}\n${output.split('\n').filter((l) => /✗|hint|ssh-stats|ssh:|built, /.test(l)).join('\n')}\n`);
+  return { code: res.exitCode ?? -1, output, built, wallMs: performance.now() - started, stats };
+}
+
+const threeMachines = () => [
+  { name: 'controller-1', role: 'control-plane', address: machines[0]!.ip, user: 'root', key: keys.good },
+  { name: 'worker-1', role: 'worker', address: machines[1]!.ip, user: 'admin', key: keys.good },
+  { name: 'worker-2', role: 'worker', address: machines[2]!.ip, user: 'root', key: keys.good },
+];
+
+test('cli, no Docker: unknown host keys stop the run before anything changes; --trust-new-hosts records them and builds every machine', async () => {
+  const file = spec('machines.json', threeMachines());
+  const refused = await cli(file, 'nodes', '--keep-going');
+  assert.is.not(refused.code, 0);
+  for (const m of machines) assert.match(refused.output, `${m.name} (${m.ip}:22): host key unknown`);
+  assert.equal(refused.built, []);
+  assert.not.ok(existsSync(join(root, 'output/ssh/known_hosts')));
+
+  const first = await cli(file, 'nodes', '--trust-new-hosts');
+  assert.is(first.code, 0, first.output);
+  assert.equal(first.built.sort(), ['machine:controller-1', 'machine:worker-1', 'machine:worker-2', 'node:controller-1', 'node:worker-1', 'node:worker-2']);
+  assert.is(readFileSync(join(root, 'output/ssh/known_hosts'), 'utf8').trim().split('\n').length, 3);
+  for (const m of machines) assert.match(first.output, `ssh: trusted the host key of ${m.name}`);
+  assert.match(first.output, 'debian 12 amd64');
+});
+
+test('cli, no Docker: etcd from the same targets (certificates, files, unit) over SSH; a no-op run is one exec per machine; a removed file is put back', async () => {
+  const file = join(root, 'machines.json');
+  const built = await cli(file, 'cluster:etcd-healthy');
+  assert.is(built.code, 0, built.output);
+  assert.ok(built.built.includes('unit:controller-1:etcd'), built.built.join(' '));
+  assert.ok(built.built.some((t) => t.startsWith('install:controller-1:')), built.built.join(' '));
+
+  const noop = await cli(file, 'cluster:etcd-healthy', 'nodes');
+  assert.is(noop.code, 0, noop.output);
+  assert.equal(noop.built, []);
+  // One batched read per machine: its hashes, stamps and unit states in one exec, nothing else.
+  for (const m of machines) assert.is(noop.stats.get(m.name), '1 connection(s), 1 exec(s), 0 SFTP request(s)', `${m.name}: ${noop.stats.get(m.name)}`);
+  process.stdout.write(`no-op wall time: ${Math.round(noop.wallMs)} ms\n`);
+
+  const controller = new SshNodeHandle({ name: 'controller-1', host: machines[0]!.ip, user: 'root', key: keys.good }, { knownHosts: new KnownHosts(join(root, 'output/ssh/known_hosts')) });
+  handles.push(controller);
+  await controller.exec(['rm', '-f', '/etc/etcd/etcd-server.pem']);
+  const repaired = await cli(file, 'cluster:etcd-healthy');
+  assert.is(repaired.code, 0, repaired.output);
+  assert.ok(repaired.built.some((t) => t.startsWith('install:controller-1:etcd-server')), repaired.built.join(' '));
+  assert.ok((await controller.getFile('/etc/etcd/etcd-server.pem')).toString().startsWith('-----BEGIN CERTIFICATE-----'));
+});
+
+test('cli, no Docker: a package removed from a machine is reported by the probe and installed again with apt', async () => {
+  const file = join(root, 'machines.json');
+  const worker = new SshNodeHandle({ name: 'worker-2', host: machines[2]!.ip, user: 'root', key: keys.good }, { knownHosts: new KnownHosts(join(root, 'output/ssh/known_hosts')) });
+  handles.push(worker);
+  await worker.exec(['dpkg', '-r', 'socat']);
+  const run = await cli(file, 'nodes', '--explain');
+  assert.is(run.code, 0, run.output);
+  assert.equal(run.built, ['node:worker-2']);
+  assert.match(run.output, 'socat not installed on worker-2');
+  assert.is((await worker.exec(['dpkg-query', '-W', '-f=${db:Status-Status}', 'socat'])).stdout.toString(), 'installed');
+});
+
+test('cli, no Docker: clean:nodes asks for --yes, then stops and removes only what harder installed; the machine stays reachable', async () => {
+  const file = join(root, 'machines.json');
+  const controller = new SshNodeHandle({ name: 'controller-1', host: machines[0]!.ip, user: 'root', key: keys.good }, { knownHosts: new KnownHosts(join(root, 'output/ssh/known_hosts')) });
+  handles.push(controller);
+  await controller.putFile('/etc/harder-t/not-harders', 'keep me\n');
+  const refused = await cli(file, 'clean:nodes');
+  assert.is.not(refused.code, 0);
+  assert.match(refused.output, 'precious');
+  assert.match(refused.output, '--yes');
+  assert.is((await controller.exec(['systemctl', 'is-active', 'etcd.service'], { allowFailure: true })).stdout.toString().trim(), 'active');
+
+  const cleaned = await cli(file, 'clean:nodes', '--yes');
+  assert.is(cleaned.code, 0, cleaned.output);
+  const after = (await controller.exec(['bash', '-c', 'systemctl is-active etcd.service; ls /etc/etcd 2>&1 | head -1; test -e /var/lib/kubernetes && echo kube-dir || echo no-kube-dir; test -x /usr/bin/etcd && echo debian-etcd; cat /etc/harder-t/not-harders; systemctl is-active containerd.service ssh.service'], { allowFailure: true })).stdout.toString().trim().split('\n');
+  assert.equal(after, ['inactive', 'ls: cannot access \'/etc/etcd\': No such file or directory', 'no-kube-dir', 'debian-etcd', 'keep me', 'active', 'active']);
+
+  // Everything comes back from the same targets.
+  const rebuilt = await cli(file, 'cluster:etcd-healthy');
+  assert.is(rebuilt.code, 0, rebuilt.output);
+  assert.ok(rebuilt.built.includes('unit:controller-1:etcd'), rebuilt.built.join(' '));
+});
+
+test('cli, no Docker: an unreachable machine and a login without sudo: one clear error each, naming the machine', async () => {
+  const file = spec('bad-machines.json', [
+    { name: 'controller-1', role: 'control-plane', address: machines[0]!.ip, user: 'root', key: keys.good },
+    { name: 'worker-1', role: 'worker', address: '10.250.0.99', user: 'root', key: keys.good },
+    { name: 'worker-2', role: 'worker', address: machines[2]!.ip, user: 'plain', key: keys.good },
+  ]);
+  const run = await cli(file, 'nodes', '--keep-going');
+  assert.is.not(run.code, 0);
+  assert.match(run.output, 'worker-1 (10.250.0.99:22): unreachable');
+  assert.match(run.output, 'worker-2 (10.250.0.12:22): user plain is not root and cannot use sudo without a password');
+  assert.ok(run.output.includes("hint: log in as root, or give plain passwordless sudo"), run.output);
+  assert.not.ok(run.built.includes('node:worker-1') || run.built.includes('node:worker-2'), run.built.join(' '));
 });
 
 test('a changed host key is always refused, even with trust-new, and the known_hosts file is left as it was', async () => {
