@@ -43,6 +43,7 @@ export const chapters: Chapter[] = [
   { slug: 'dns', title: 'Cluster DNS', graph: { request: ['cluster:coredns'], focus: '^(cluster:coredns|load:coredns@|image:coredns)' }, needsCheckedCommand: true },
   { slug: 'smoke-tests', title: 'Smoke tests', graph: { request: ['cluster:smoke'], focus: '^(cluster:smoke|cluster)$' }, needsCheckedCommand: true },
   { slug: 'day-two', title: 'Day two', graph: null, needsCheckedCommand: true },
+  { slug: 'real-machines', title: 'On real machines', graph: null, needsCheckedCommand: true },
   { slug: 'troubleshooting', title: 'Troubleshooting', graph: null, needsCheckedCommand: true },
 ];
 
