@@ -244,6 +244,8 @@ export function ipPlanTarget(config: ClusterConfig, plan: IpPlan) {
         podCidrPrefix: config.podCidrPrefix,
         clusterDnsIp: config.clusterDnsIp,
         apiServerPort: config.apiServerPort,
+        // Machines' own addresses are node IPs; absent when there are none, so a container cluster's key is as before.
+        ...(config.machines?.length ? { machineAddresses: config.machines.map((m) => [m.name, m.address]) } : {}),
       },
     },
     build: async (): Promise<IpPlan> => plan,
