@@ -214,8 +214,9 @@ export async function loadImagesIntoNode(
   const { signal } = options;
   const log = options.log ?? (() => {});
   const wanted: { ref: string; name: string; id: string }[] = [];
-  for (const ref of refs) {
-    const id = await images.id(ref);
+  const ids = await Promise.all(refs.map((ref) => images.id(ref)));
+  for (const [i, ref] of refs.entries()) {
+    const id = ids[i];
     if (!id) throw new DockerError(`Docker has no image ${ref}`, `build or pull it first (docker images lists what there is)`);
     if (!wanted.some((w) => w.name === normalizeImageRef(ref))) wanted.push({ ref, name: normalizeImageRef(ref), id });
   }
@@ -223,8 +224,9 @@ export async function loadImagesIntoNode(
   listings.delete(node.name);
   const view = await nodeView(node, signal, options.configCache);
   const outcomes = new Map<string, LoadOutcome>();
-  for (const w of wanted) {
-    if ((await view.configOf(w.name)) === w.id) {
+  const present = await Promise.all(wanted.map((w) => view.configOf(w.name)));
+  for (const [i, w] of wanted.entries()) {
+    if (present[i] === w.id) {
       outcomes.set(w.name, { ref: w.name, id: w.id, skipped: true });
       log(`${node.name}: already has ${w.name} (${w.id.slice(7, 19)}), skipped`);
     }
@@ -257,11 +259,11 @@ export async function loadImagesIntoNode(
   listings.delete(node.name);
   if (missing.length) {
     const after = await nodeView(node, signal, options.configCache);
-    for (const w of missing) {
-      const got = await after.configOf(w.name);
-      if (got !== w.id) {
+    const got = await Promise.all(missing.map((w) => after.configOf(w.name)));
+    for (const [i, w] of missing.entries()) {
+      if (got[i] !== w.id) {
         throw new DockerError(
-          `${node.name}: after loading ${w.name}, containerd reports ${got ?? 'no such image'} instead of ${w.id}`,
+          `${node.name}: after loading ${w.name}, containerd reports ${got[i] ?? 'no such image'} instead of ${w.id}`,
           `inspect with \`docker exec ${node.name} ctr -n ${CRI_NAMESPACE} images ls\``,
         );
       }
