@@ -24,7 +24,9 @@ import { nodesStep } from '../tasks/nodes/index.ts';
 const MB = Number(process.env.BENCH_IMAGE_MB ?? 20);
 const COUNT = 10;
 const networks = (await listDockerNetworks()) ?? [];
-const subnet = allocateSubnet(networks.flatMap((n) => n.subnets.map((s) => ({ subnet: s, what: n.name }))));
+// Clear of every Docker network and of the default cluster's subnet, which is free only while that cluster is down.
+const reserved = [{ subnet: defaultConfig.nodeSubnet, what: 'the default cluster' }, ...networks.flatMap((n) => n.subnets.map((s) => ({ subnet: s, what: n.name })))];
+const subnet = allocateSubnet(reserved);
 if (!subnet) throw new Error('no free /24 for the bench nodes');
 const config: ClusterConfig = {
   ...defaultConfig,
