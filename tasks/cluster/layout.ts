@@ -48,7 +48,10 @@ export const workerPaths = {
   kubeProxyKubeconfig: '/var/lib/kube-proxy/kubeconfig',
   kubeProxyConfig: '/var/lib/kube-proxy/kube-proxy-config.yaml',
   containerdConfig: '/etc/containerd/config.toml',
-  cniBridge: '/etc/cni/net.d/10-bridge.conf',
+  /** A network list (.conflist: bridge, then portmap); containerd uses the first file by name. */
+  cniBridge: '/etc/cni/net.d/10-bridge.conflist',
+  /** Where a node made before the conflist kept its single-plugin config (it would sort first, so it is removed). */
+  cniBridgeOld: '/etc/cni/net.d/10-bridge.conf',
   cniLoopback: '/etc/cni/net.d/99-loopback.conf',
   /** kubelet's resolvConf: the upstream resolvers pods with dnsPolicy Default (CoreDNS) get. */
   resolvConf: '/etc/kubernetes/resolv.conf',

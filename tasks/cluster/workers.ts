@@ -64,7 +64,7 @@ export function workerTargets(ctx: ClusterContext, deps: WorkerDeps) {
     containerdByNode[node] = containerd;
 
     const cni = {
-      bridge: file('cni-bridge', w.cniBridge, `CNI bridge config of ${node} (pod CIDR ${planned.podCidr})`, { text: renderCniBridge(planned.podCidr!) }),
+      bridge: withOldBridgeRemoved(file('cni-bridge', w.cniBridge, `CNI network list (bridge, portmap) of ${node} (pod CIDR ${planned.podCidr})`, { text: renderCniBridge(planned.podCidr!) })),
       loopback: file('cni-loopback', w.cniLoopback, `CNI loopback config of ${node}`, { text: renderCniLoopback() }),
     };
 
@@ -151,4 +151,19 @@ async function waitNodeReady(url: string, admin: { ca: string; cert: string; key
   }
   const journal = await journalTail(nodes.node(container), 'kubelet');
   throw new NotReadyError(`node ${node} is not Ready after ${timeoutMs / 1000} s (${last}); kubelet's last journal lines:\n${journal}`, `docker exec ${container} journalctl -u kubelet -n 100`);
+}
+
+/**
+ * The conflist install also removes the single-plugin `10-bridge.conf` a node made before it may still have:
+ * containerd reads the first config file by name, and that one sorts before `10-bridge.conflist`.
+ */
+function withOldBridgeRemoved<T extends ReturnType<typeof fileTarget>>(install: T): T {
+  const build = install.build!;
+  return {
+    ...install,
+    build: async (ctx) => {
+      await nodeFleet.of(ctx).node(ctx.deps.node.container).exec(['rm', '-f', w.cniBridgeOld], { signal: ctx.signal });
+      return build(ctx);
+    },
+  };
 }

@@ -13,6 +13,7 @@ import { renderUnit } from '../../tasks/cluster/render/systemd.ts';
 import { renderEtcdUnit } from '../../tasks/cluster/render/etcd.ts';
 import { renderApiServerUnit, renderControllerManagerUnit, renderSchedulerConfig, renderSchedulerUnit } from '../../tasks/cluster/render/control-plane.ts';
 import { renderContainerdConfig } from '../../tasks/cluster/render/containerd.ts';
+import { workerPaths } from '../../tasks/cluster/layout.ts';
 import { renderCniBridge, renderCniLoopback } from '../../tasks/cluster/render/cni.ts';
 import { kubeletConfig, renderKubeletConfig, renderKubeletUnit } from '../../tasks/cluster/render/kubelet.ts';
 import { renderKubeProxyConfig } from '../../tasks/cluster/render/kube-proxy.ts';
@@ -107,14 +108,21 @@ test('containerd config parses as TOML and agrees with kubelet (cgroup driver, s
 test('CNI bridge subnets are the planned pod CIDRs: inside clusterCidr, disjoint, cniVersion the plugins support', () => {
   const plan = planIps(threeByThree);
   const workers = plan.nodes.filter((n) => n.role === 'worker');
-  const subnets = workers.map((w) => (JSON.parse(renderCniBridge(w.podCidr!)) as { ipam: { ranges: { subnet: string }[][] }; cniVersion: string }));
-  subnets.forEach((c, i) => {
+  type Plugin = { type: string; ipam?: { ranges: { subnet: string }[][] }; capabilities?: Record<string, boolean> };
+  const lists = workers.map((w) => JSON.parse(renderCniBridge(w.podCidr!)) as { cniVersion: string; plugins: Plugin[] });
+  lists.forEach((c, i) => {
     assert.equal(c.cniVersion, '1.0.0');
-    assert.equal(c.ipam.ranges[0]![0]!.subnet, workers[i]!.podCidr);
-    assert.ok(cidrsOverlap(c.ipam.ranges[0]![0]!.subnet, threeByThree.clusterCidr));
+    // A network list: the bridge first (it makes the interface), then portmap, which containerd hands hostPorts to.
+    assert.equal(c.plugins.map((p) => p.type), ['bridge', 'portmap']);
+    assert.equal(c.plugins[1]!.capabilities, { portMappings: true });
+    const bridge = c.plugins[0]!;
+    assert.equal(bridge.ipam!.ranges[0]![0]!.subnet, workers[i]!.podCidr);
+    assert.ok(cidrsOverlap(bridge.ipam!.ranges[0]![0]!.subnet, threeByThree.clusterCidr));
   });
   for (let i = 0; i < workers.length; i++) for (let j = i + 1; j < workers.length; j++) assert.not.ok(cidrsOverlap(workers[i]!.podCidr!, workers[j]!.podCidr!));
   assert.equal(JSON.parse(renderCniLoopback()).type, 'loopback');
+  // containerd parses a file as a list only by its .conflist name, and uses the first file by name.
+  assert.ok(workerPaths.cniBridge.endsWith('.conflist') && workerPaths.cniBridge < workerPaths.cniLoopback);
 });
 
 test('routes: each node routes every other worker pod CIDR via that worker, never its own', () => {
@@ -146,7 +154,7 @@ test('etcd unit: one member per control plane, TLS everywhere, the same initial 
   assert.equal([...clusters], [members.map((m) => `${m.name}=https://${m.ip}:2380`).join(',')]);
 });
 
-test('apiserver and controller-manager flags agree with the plan (service range holds the kubernetes IP, CIDRs)', () => {
+test('apiserver and controller-manager flags agree with the plan (service range holds the kubernetes IP, CIDRs, endpoint routing)', () => {
   const plan = planIps(threeByThree);
   const cps = plan.nodes.filter((n) => n.role === 'control-plane');
   const api = execStart(
@@ -160,6 +168,8 @@ test('apiserver and controller-manager flags agree with the plan (service range 
   assert.equal(flag(api, 'advertise-address'), cps[0]!.ip);
   assert.is(flag(api, 'apiserver-count'), undefined);
   assert.equal(flag(api, 'requestheader-allowed-names'), 'front-proxy-client');
+  // No kube-proxy runs on a control plane, so the apiserver must dial webhooks and aggregated APIs at their endpoints.
+  assert.equal(flag(api, 'enable-aggregator-routing'), 'true');
   const noProxy = execStart(renderApiServerUnit({ advertiseAddress: '1.2.3.4', port: 6443, etcdIps: ['1.2.3.4'], serviceCidr: '10.32.0.0/24', serviceAccountIssuer: 'https://x' }));
   assert.is(flag(noProxy, 'requestheader-client-ca-file'), undefined);
   const kcm = execStart(renderControllerManagerUnit({ clusterName: 'harder', clusterCidr: threeByThree.clusterCidr, serviceCidr: threeByThree.serviceCidr }));

@@ -57,6 +57,10 @@ export function renderApiServerUnit(p: ApiServerParams): string {
         'etcd-cafile': cp.etcdCa,
         'etcd-certfile': cp.etcdClientCert,
         'etcd-keyfile': cp.etcdClientKey,
+        // Webhooks, CRD conversion webhooks and aggregated APIs are Services; without this the apiserver dials
+        // their ClusterIP, which only kube-proxy's rules resolve, and no kube-proxy runs on a control plane.
+        // With it, it dials an endpoint's pod IP, which the control plane reaches through its pod routes.
+        'enable-aggregator-routing': true,
         'event-ttl': '1h',
         'kubelet-certificate-authority': cp.ca,
         'kubelet-client-certificate': cp.kubeletClientCert,
