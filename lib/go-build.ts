@@ -264,3 +264,43 @@ async function buildNow(options: GoBuildOptions): Promise<{ seconds: number; com
   log(`go build ${label}: done in ${elapsed()} s (${compiled} packages compiled, the rest cached)`);
   return { seconds: (Date.now() - started) / 1000, compiled };
 }
+
+export type GoTestBuildOptions = {
+  /** A prepared wrapper module directory. */
+  dir: string;
+  /** The package whose test binary to build (`go test -c`), e.g. a Ginkgo suite. */
+  package: string;
+  /** Where the test binary goes; written to a temp file first and renamed, so a failed build leaves nothing. */
+  output: string;
+  ldflags: string[];
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  missingHint?: string;
+};
+
+/**
+ * `go test -c -trimpath -ldflags ... -o output package`: a test binary (an e2e suite) built with the same
+ * caches, flags and one-at-a-time queue as goBuild, with a heartbeat while it compiles and links.
+ */
+export function goTestBuild(options: GoTestBuildOptions): Promise<{ seconds: number }> {
+  const run = buildQueue.then(async () => {
+    options.signal?.throwIfAborted();
+    const started = Date.now();
+    const name = `${options.package.split('/').pop()}.test`;
+    const elapsed = () => Math.round((Date.now() - started) / 1000);
+    const timer = setInterval(() => options.log?.(`go test -c ${name}: ${elapsed()} s`), 15_000);
+    const temp = `${options.output}.tmp-${process.pid}`;
+    await mkdir(dirname(options.output), { recursive: true });
+    try {
+      await runGo(['test', '-c', '-trimpath', '-ldflags', options.ldflags.join(' '), '-o', temp, options.package], { cwd: options.dir, signal: options.signal, missingHint: options.missingHint });
+      await rename(temp, options.output);
+    } finally {
+      clearInterval(timer);
+      await rm(temp, { force: true });
+    }
+    options.log?.(`go test -c ${name}: done in ${elapsed()} s`);
+    return { seconds: (Date.now() - started) / 1000 };
+  });
+  buildQueue = run.catch(() => undefined);
+  return run;
+}

@@ -18,6 +18,8 @@ import { kubectlCommand } from './cluster/kubectl-command.ts';
 import type { BuildReport } from '../lib/engine/index.ts';
 import { logsCommand } from './logs/command.ts';
 export { logsHint } from './logs/hint.ts';
+import { conformanceCommand, conformanceStep } from './conformance/index.ts';
+import { podNodeTargets } from './images/cluster-images.ts';
 
 /** Every target of the project for one cluster config. The CLI registers these. */
 export function projectTargets(config: ClusterConfig, context?: TargetsContext): AnyTarget[] {
@@ -61,7 +63,17 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
   // spec opts out, so nothing can touch that file.
   const host = config.mergeKubeconfig ? [hostKubeconfigTarget(config, { admin: certs.kubeconfigs.byId['admin']!, apiserverReady: cluster.controlPlane.ready })] : [];
   for (const merge of host) cluster.cluster.deps[merge.name] = merge;
-  return [planTarget, ...certs.all, ...nodes.all, ...binaries.all, ...images.all, ...cluster.all, ...removals, ...host];
+  // The upstream conformance suite and its test images: built only when cluster:conformance is asked for.
+  const conformance = conformanceStep({
+    config,
+    base: nodes.base,
+    workers: podNodeTargets(config, nodes.nodes) as Parameters<typeof conformanceStep>[0]['workers'],
+    runtimeOf: (node) => cluster.workers.containerd[node],
+    cluster: cluster.cluster,
+    kubectl: binaries.kubectl,
+    adminKubeconfig: certs.kubeconfigs.byId['admin']!,
+  });
+  return [planTarget, ...certs.all, ...nodes.all, ...binaries.all, ...images.all, ...cluster.all, ...removals, ...host, ...conformance.all];
 }
 
 /** After a successful build of `cluster` (or of host:kubeconfig): how to use kubectl now, one line. */
@@ -74,8 +86,8 @@ export function projectNotes(config: ClusterConfig, report: BuildReport, program
 /**
  * Parametrised commands of the CLI (tasks.ts): `load <image…>` loads local images into the worker nodes;
  * `kubectl <args…>` runs the built kubectl with the admin kubeconfig; `logs` collects a bundle of the
- * nodes' and the cluster's logs (tasks/logs).
+ * nodes' and the cluster's logs (tasks/logs); `conformance` runs the upstream e2e suite (tasks/conformance).
  */
 export function projectCommands(): Record<string, ProjectCommand<ClusterConfig>> {
-  return { load: loadCommand(), kubectl: kubectlCommand, logs: logsCommand() };
+  return { load: loadCommand(), kubectl: kubectlCommand, logs: logsCommand(), conformance: conformanceCommand() };
 }

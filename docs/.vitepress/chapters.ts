@@ -42,6 +42,7 @@ export const chapters: Chapter[] = [
   { slug: 'workers', title: 'The workers', graph: { request: ['ready:worker-1:node'], focus: '^((install|unit):worker-1:|ready:worker-1:)' }, needsCheckedCommand: true },
   { slug: 'dns', title: 'Cluster DNS', graph: { request: ['cluster:coredns'], focus: '^(cluster:coredns|load:coredns@|image:coredns)' }, needsCheckedCommand: true },
   { slug: 'smoke-tests', title: 'Smoke tests', graph: { request: ['cluster:smoke'], focus: '^(cluster:smoke|cluster)$' }, needsCheckedCommand: true },
+  { slug: 'conformance', title: 'Conformance', graph: null, needsCheckedCommand: true },
   { slug: 'day-two', title: 'Day two', graph: null, needsCheckedCommand: true },
   { slug: 'real-machines', title: 'On real machines', graph: null, needsCheckedCommand: true },
   { slug: 'troubleshooting', title: 'Troubleshooting', graph: null, needsCheckedCommand: true },

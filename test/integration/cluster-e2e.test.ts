@@ -1,4 +1,5 @@
-// End to end, through the real CLI: a cluster from nothing, the smoke tests, a no-op rerun, a one-flag
+// End to end, through the real CLI: a cluster from nothing, the smoke tests, a slice of the upstream
+// conformance suite (tasks/conformance), a no-op rerun, a one-flag
 // change that restarts one kubelet, `docker restart` of every node, a worker removed and recreated, the
 // tutorial's marked commands, and `clean:nodes`. Uses its own cluster (harder-e2e, 10.243.0.0/24) in a
 // scratch project root, so the default cluster and its output/ are never touched. Every run has
@@ -11,6 +12,8 @@ import { execa } from 'execa';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { repo, scratchProjectRoot } from '../lib/scratch-root.ts';
+import { parseYaml } from '../lib/pyyaml.ts';
+import { CONFORMANCE_SKIPS } from '../../tasks/conformance/skips.ts';
 
 const CLUSTER = 'harder-e2e';
 const SUBNET_PREFIX = '10.243.0.';
@@ -129,6 +132,30 @@ test('cluster:smoke passes every check', async () => {
   const passes = run.output.match(/cluster:smoke: PASS /g) ?? [];
   assert.ok(passes.length >= 11, `only ${passes.length} PASS lines`);
   assert.not.match(run.output, /cluster:smoke: FAIL /);
+});
+
+// The CI slice of the upstream conformance suite: every [Conformance] test of these groups (webhooks,
+// CRD conversion and the aggregator, which need the apiserver to reach pods; DNS; Services and hostPort;
+// kubectl). Expected: exactly the tests of conformance.yaml whose name matches, none failed.
+const SLICE = String.raw`\[sig-api-machinery\] (AdmissionWebhook|CustomResourceConversionWebhook|Aggregator) |\[sig-network\] (DNS|Services|HostPort) |\[sig-cli\] Kubectl client `;
+
+test('conformance slice: the upstream webhook, aggregator, DNS, Service, hostPort and kubectl [Conformance] tests all pass', async () => {
+  const run = await cli('conformance', '--', `--focus=${SLICE}`);
+  const summary = /^.*conformance: (\d+) passed, (\d+) failed, (\d+) skipped in (.*)$/m.exec(run.output);
+  process.stdout.write(`${run.output.split('\n').filter((l) => /conformance: |FAIL |^\s{4}|report: /.test(l)).join('\n')}\n`);
+  assert.ok(summary, `no summary line in:\n${run.output.slice(-3000)}`);
+  // The names come from the suite's own list (the module's test/conformance/testdata/conformance.yaml).
+  const cache = process.env.HARDER_CACHE ?? join(process.env.HOME ?? '/root', '.cache/harder');
+  const listFile = join(cache, 'go/mod/k8s.io/kubernetes@v1.34.4/test/conformance/testdata/conformance.yaml');
+  const [list] = parseYaml(readFileSync(listFile, 'utf8')) as [{ codename: string }[]];
+  const focus = new RegExp(SLICE);
+  const expected = list.filter((t) => focus.test(t.codename) && !CONFORMANCE_SKIPS.some((s) => t.codename.includes(s.test)));
+  assert.ok(expected.length >= 60, `only ${expected.length} tests match the slice`);
+  assert.is(run.code, 0, run.output.slice(-4000));
+  assert.is(Number(summary![2]), 0);
+  assert.is(Number(summary![1]), expected.length, `${summary![1]} passed, conformance.yaml names ${expected.length} tests in the slice`);
+  const dir = /report: (\S+)/.exec(run.output)?.[1];
+  assert.ok(dir && existsSync(join(root, dir, 'junit-parallel.xml')) && existsSync(join(root, dir, 'summary.json')), `no reports in ${dir}`);
 });
 
 test('a second cluster run builds nothing', async () => {

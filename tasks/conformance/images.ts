@@ -1,0 +1,222 @@
+// The test images the conformance suite runs, built here under the exact names and tags the suite asks
+// for (k8s.io/kubernetes test/utils/image/manifest.go), since no registry is reachable. Each stands in for
+// the upstream image by doing what the tests need of it; where the upstream image is Alpine, the stand-in is
+// the project's Debian base with the same tools from Debian's packages.
+
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { target, type AnyTarget, type DepMap, type Target } from '../../lib/engine/target.ts';
+import { connectDocker } from '../../lib/docker/connect.ts';
+import { buildImage, inspectImage, removeImage, type ContextFile } from '../../lib/docker/images.ts';
+import type { BaseImageTarget } from '../images/node-image.ts';
+import type { NodeContainer } from '../nodes/containers.ts';
+import { loadImageIntoNode, normalizeImageRef, probeNodeImageId } from '../../lib/docker/load-image.ts';
+import { readOnlyView } from '../../lib/node/handle.ts';
+import { nodeFleet } from '../nodes/node-fleet.ts';
+import type { SuiteBinaryResult } from './e2e-build.ts';
+
+const E2E_REGISTRY = 'registry.k8s.io/e2e-test-images';
+const LABEL = 'harder.e2e-image';
+
+/** One stand-in image and every tag the suite knows it by (two tags of one image are one build and one ID). */
+export type E2eImageSpec = { name: string; tags: readonly [string, ...string[]]; describe: string };
+
+/** The stand-ins, by the name used in target names. Tags are manifest.go's for Kubernetes v1.34. */
+export const E2E_IMAGES = {
+  agnhost: { name: 'agnhost', tags: [`${E2E_REGISTRY}/agnhost:2.56`], describe: 'agnhost (built from the module) with dig, curl, nc, ip, iperf and bash from Debian, as upstream has from Alpine' },
+  busybox: { name: 'busybox', tags: [`${E2E_REGISTRY}/busybox:1.37.0-1`], describe: 'busybox 1.37 (from Debian trixie) on Debian, with bash as sh: it keeps environment variables whose names hold a dash, as the tests need' },
+  httpd: { name: 'httpd', tags: [`${E2E_REGISTRY}/httpd:2.4.38-4`, `${E2E_REGISTRY}/httpd:2.4.39-4`], describe: 'an HTTP server on port 80 serving /usr/local/apache2/htdocs (busybox httpd)' },
+  nginx: { name: 'nginx', tags: [`${E2E_REGISTRY}/nginx:1.14-4`, `${E2E_REGISTRY}/nginx:1.15-4`], describe: "Debian's nginx on port 80, in the foreground" },
+  dnsutils: { name: 'jessie-dnsutils', tags: [`${E2E_REGISTRY}/jessie-dnsutils:1.7`], describe: 'dig, nslookup and a shell, from Debian' },
+} as const satisfies Record<string, E2eImageSpec>;
+
+const APT = (packages: string[]) =>
+  `RUN rm -f /etc/apt/sources.list && printf 'Types: deb\\nURIs: http://deb.debian.org/debian\\nSuites: bookworm\\nComponents: main\\n' > /etc/apt/sources.list.d/debian.sources \\\n` +
+  ` && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${packages.join(' ')} \\\n` +
+  ' && apt-get clean && rm -rf /var/lib/apt/lists/*';
+
+/** The Dockerfile and files of each stand-in (agnhost's binary and certificate are added at build time). `BASE` is the project's Debian base image ID. */
+export function recipeContext(name: keyof typeof E2E_IMAGES): ContextFile[] {
+  const dockerfile = (lines: string[]): ContextFile => ({ path: 'Dockerfile', content: `${lines.join('\n')}\n` });
+  switch (name) {
+    case 'agnhost': {
+      return [
+        // Upstream's test/images/agnhost/Dockerfile, on Debian: the same tools, files, users and entrypoint.
+        dockerfile([
+          'ARG BASE',
+          'FROM ${BASE}',
+          APT(['dnsutils', 'curl', 'netcat-openbsd', 'iproute2', 'iperf', 'bash', 'ca-certificates']),
+          'RUN ln -s /usr/bin/iperf /usr/local/bin/iperf && mkdir /uploads',
+          'COPY localhost.crt localhost.key /',
+          'COPY agnhost /agnhost',
+          'RUN ln -s agnhost /agnhost-2',
+          'RUN groupadd -g 50000 group-defined-in-image && useradd -u 1000 -M -s /bin/sh user-defined-in-image && usermod -aG group-defined-in-image user-defined-in-image',
+          'WORKDIR /',
+          'EXPOSE 80 8080 8081 9376 5000',
+          'ENTRYPOINT ["/agnhost"]',
+          'CMD ["pause"]',
+        ]),
+      ];
+    }
+    case 'busybox':
+      return [
+        dockerfile([
+          'ARG BASE',
+          'FROM ${BASE}',
+          // busybox 1.37 from trixie (a static binary: no library of the suite mixed in; apt checks its signature).
+          "RUN printf 'Types: deb\\nURIs: http://deb.debian.org/debian\\nSuites: trixie\\nComponents: main\\n' > /etc/apt/sources.list.d/trixie.sources \\",
+          ' && rm -f /etc/apt/sources.list && apt-get update && apt-get install -y --no-install-recommends busybox-static \\',
+          ' && apt-get clean && rm -rf /var/lib/apt/lists/* /etc/apt/sources.list.d/trixie.sources',
+          // Every applet Debian does not already provide (httpd, nc, wget, nslookup, ...), as busybox.
+          'RUN for a in $(busybox --list); do command -v "$a" >/dev/null || ln -s /bin/busybox "/usr/local/bin/$a"; done',
+          // sh is bash: Debian's ash (busybox 1.35 and 1.37 alike) and dash drop environment variables whose names are
+          // not shell identifiers (`a-b`) before running a command, which the env-var tests read back with `sh -c env`.
+          'RUN ln -sf bash /bin/sh',
+          'CMD ["sh"]',
+        ]),
+      ];
+    case 'httpd':
+      return [
+        { path: 'index.html', content: '<html><body><h1>It works!</h1></body></html>\n' },
+        dockerfile([
+          'ARG BUSYBOX',
+          'FROM ${BUSYBOX}',
+          'COPY index.html /usr/local/apache2/htdocs/index.html',
+          'EXPOSE 80',
+          'CMD ["httpd", "-f", "-p", "80", "-h", "/usr/local/apache2/htdocs"]',
+        ]),
+      ];
+    case 'nginx':
+      return [
+        dockerfile([
+          'ARG BASE',
+          'FROM ${BASE}',
+          APT(['nginx-light']),
+          // Logs to the container's output, as upstream's image does.
+          'RUN ln -sf /dev/stdout /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log',
+          'EXPOSE 80',
+          'STOPSIGNAL SIGQUIT',
+          'CMD ["nginx", "-g", "daemon off;"]',
+        ]),
+      ];
+    case 'dnsutils':
+      return [dockerfile(['ARG BASE', 'FROM ${BASE}', APT(['dnsutils', 'iputils-ping', 'curl', 'netcat-openbsd']), 'CMD ["sh"]'])];
+  }
+}
+
+/** The build context: the recipe, plus (agnhost) the binary and porter's test certificate from the module. */
+async function imageContext(name: keyof typeof E2E_IMAGES, agnhost: SuiteBinaryResult | undefined): Promise<ContextFile[]> {
+  const files = recipeContext(name);
+  if (name !== 'agnhost') return files;
+  if (!agnhost) throw new Error('the agnhost image needs the agnhost binary');
+  const porter = join(agnhost.moduleDir, 'test/images/agnhost/porter');
+  return [
+    ...files,
+    { path: 'agnhost', content: await readFile(agnhost.path), mode: 0o755 },
+    { path: 'localhost.crt', content: await readFile(join(porter, 'localhost.crt')) },
+    { path: 'localhost.key', content: await readFile(join(porter, 'localhost.key')) },
+  ];
+}
+
+/** What keys an image target: its recipe's files (the agnhost binary is a dependency's result). */
+function recipeHash(name: keyof typeof E2E_IMAGES): string {
+  const hash = createHash('sha256');
+  for (const file of recipeContext(name)) hash.update(`${file.path}\0${file.mode ?? ''}\0${file.content.toString()}\0`);
+  return hash.digest('hex');
+}
+
+/** Every tag still points at the image this target built (its result: the Docker image ID). */
+async function probeTags(tags: readonly string[], id: string): Promise<string | undefined> {
+  for (const tag of tags) {
+    const info = await inspectImage(undefined, tag);
+    if (!info) return `image ${tag} is gone from Docker`;
+    if (info.id !== id) return `${tag} now points to ${info.id.slice(7, 19)}, not ${id.slice(7, 19)}`;
+  }
+  return undefined;
+}
+
+/** An image target (its deps differ per image, hence `any`, as for BaseImageTarget). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type E2eImageTarget = Target<string, any>;
+
+function imageTarget(key: keyof typeof E2E_IMAGES, deps: { base: BaseImageTarget; agnhost?: Target<SuiteBinaryResult>; busybox?: E2eImageTarget }): E2eImageTarget {
+  const spec: E2eImageSpec = E2E_IMAGES[key];
+  const targetDeps: DepMap = { base: deps.base, ...(deps.agnhost ? { agnhost: deps.agnhost } : {}), ...(deps.busybox ? { busybox: deps.busybox } : {}) };
+  return target({
+    name: `image:e2e-${spec.name}`,
+    description: `${spec.tags.join(', ')}: ${spec.describe}`,
+    deps: targetDeps as { base: BaseImageTarget; agnhost?: Target<SuiteBinaryResult>; busybox?: E2eImageTarget },
+    version: 1,
+    inputs: { values: { tags: [...spec.tags], recipe: recipeHash(key) } },
+    build: async (ctx): Promise<string> => {
+      const context = await imageContext(key, ctx.deps.agnhost);
+      const buildArgs: Record<string, string> = { BASE: ctx.deps.base.id };
+      if (ctx.deps.busybox) buildArgs['BUSYBOX'] = ctx.deps.busybox;
+      const docker = await connectDocker();
+      const onProgress = (line: string) => void (/^(Step \d|Successfully tagged)/.test(line) && ctx.log(line));
+      return buildImage(docker, { tags: [...spec.tags], context, buildArgs, labels: { [LABEL]: spec.name }, onProgress, signal: ctx.signal });
+    },
+    probe: async (id) => probeTags(spec.tags, id),
+    clean: async () => {
+      const docker = await connectDocker();
+      for (const tag of spec.tags) if ((await inspectImage(docker, tag))?.labels[LABEL]) await removeImage(docker, tag);
+    },
+  });
+}
+
+type TagsLoaded = { id: string; container: string; refs: string[] };
+
+/** Manifest → config digests of node images (the same cache file as the cluster images' loads). */
+const configCacheFile = (outDir: string): string => join(outDir, 'cache', 'containerd-image-configs.json');
+
+/**
+ * `load:e2e-<image>@<worker>`: the image in the worker's containerd under every tag the suite uses. The
+ * image travels once (under its first tag); the other tags are containerd names for the same image.
+ */
+function loadAllTags(spec: E2eImageSpec, image: E2eImageTarget, node: Target<NodeContainer, DepMap>, runtime: AnyTarget | undefined) {
+  const nodeName = node.name.replace(/^node:/, '');
+  const [first, ...others] = spec.tags as readonly [string, ...string[]];
+  return target({
+    name: `load:e2e-${spec.name}@${nodeName}`,
+    description: `${spec.tags.join(', ')} in ${nodeName}'s containerd (namespace k8s.io)`,
+    deps: { node, image, ...(runtime ? { runtime } : {}) } as { node: Target<NodeContainer, DepMap>; image: E2eImageTarget },
+    version: 1,
+    inputs: { values: { tags: [...spec.tags] } },
+    build: async (ctx): Promise<TagsLoaded> => {
+      const handle = nodeFleet.of(ctx).node(ctx.deps.node.container);
+      const outcome = await loadImageIntoNode(handle, first, { signal: ctx.signal, log: ctx.log, configCache: configCacheFile(ctx.outDir) });
+      for (const tag of others) {
+        await handle.exec(['ctr', '-n', 'k8s.io', 'images', 'tag', '--force', normalizeImageRef(first), normalizeImageRef(tag)], { signal: ctx.signal });
+        ctx.log(`${nodeName}: tagged ${normalizeImageRef(tag)} (same image as ${normalizeImageRef(first)})`);
+      }
+      return { id: outcome.id, container: ctx.deps.node.container, refs: spec.tags.map(normalizeImageRef) };
+    },
+    probe: async (result: TagsLoaded, ctx) => {
+      if (result.id !== (await inspectImage(undefined, first))?.id) return `Docker's ${first} is no longer ${result.id.slice(7, 19)}`;
+      const view = readOnlyView(nodeFleet.of(ctx).node(result.container));
+      for (const ref of result.refs) {
+        const present = await probeNodeImageId(view, ref, configCacheFile(ctx.outDir)).catch(() => undefined);
+        if (present !== result.id) return `${nodeName} ${present ? `has ${ref} as ${present.slice(7, 19)}` : `no longer has ${ref}`}`;
+      }
+      return undefined;
+    },
+  });
+}
+
+/** The image targets and one load per image and worker (after that worker's containerd unit, like the cluster images). */
+export function e2eImageTargets(deps: { base: BaseImageTarget; agnhost: Target<SuiteBinaryResult>; nodes: Target<NodeContainer, DepMap>[]; runtimeOf: (node: string) => AnyTarget | undefined }) {
+  const base = { base: deps.base };
+  const busybox = imageTarget('busybox', base);
+  const built: [E2eImageSpec, E2eImageTarget][] = [
+    [E2E_IMAGES.agnhost, imageTarget('agnhost', { ...base, agnhost: deps.agnhost })],
+    [E2E_IMAGES.busybox, busybox],
+    [E2E_IMAGES.httpd, imageTarget('httpd', { ...base, busybox })],
+    [E2E_IMAGES.nginx, imageTarget('nginx', base)],
+    [E2E_IMAGES.dnsutils, imageTarget('dnsutils', base)],
+  ];
+  const images = built.map(([, image]) => image);
+  const loads: AnyTarget[] = [];
+  for (const node of deps.nodes) for (const [spec, image] of built) loads.push(loadAllTags(spec, image, node, deps.runtimeOf(node.name.replace(/^node:/, ''))) as AnyTarget);
+  return { images, loads, all: [...images, ...loads] };
+}

@@ -1,0 +1,73 @@
+// Reading ginkgo's JSON report (github.com/onsi/ginkgo/v2/types.Report) into the summary the conformance
+// run prints and writes: counts, wall time, and each failure's name with the first lines of its reason.
+
+/** The fields of ginkgo's types.SpecReport read here (its JSON report is an array of suite reports). */
+type SpecReport = {
+  ContainerHierarchyTexts?: string[] | null;
+  LeafNodeText?: string;
+  LeafNodeType?: string;
+  State?: string;
+  RunTime?: number;
+  Failure?: { Message?: string; ForwardedPanic?: string } | null;
+};
+type SuiteReport = { SpecReports?: SpecReport[] | null; RunTime?: number };
+
+export type PartSummary = {
+  part: 'parallel' | 'serial';
+  passed: number;
+  failed: number;
+  /** Skipped when run (the test skipped itself) or by the project's skip list; specs the focus left out are not counted. */
+  skipped: number;
+  seconds: number;
+  failures: { name: string; reason: string[] }[];
+};
+
+export type ConformanceSummary = { passed: number; failed: number; skipped: number; seconds: number; parts: PartSummary[]; failures: { name: string; reason: string[] }[] };
+
+const FAILED_STATES = new Set(['failed', 'panicked', 'timedout', 'interrupted', 'aborted']);
+
+/** A spec's full name as ginkgo prints it: container texts then the leaf text, space-separated. */
+export function specName(spec: SpecReport): string {
+  return [...(spec.ContainerHierarchyTexts ?? []), spec.LeafNodeText ?? ''].filter(Boolean).join(' ');
+}
+
+/**
+ * One part's summary from ginkgo's JSON report. `listedSkip` tells whether a name is on the project's
+ * skip list (those are counted as skipped; specs the label filter or focus left out are not counted).
+ */
+export function summarizePart(part: PartSummary['part'], reportJson: string, seconds: number, listedSkip: (name: string) => boolean, reasonLines = 4): PartSummary {
+  const suites = JSON.parse(reportJson) as SuiteReport[];
+  const summary: PartSummary = { part, passed: 0, failed: 0, skipped: 0, seconds, failures: [] };
+  for (const suite of suites) {
+    for (const spec of suite.SpecReports ?? []) {
+      if (spec.LeafNodeType !== 'It') continue; // suite-level setup nodes are not tests
+      const name = specName(spec);
+      if (spec.State === 'passed') summary.passed++;
+      else if (FAILED_STATES.has(spec.State ?? '')) {
+        summary.failed++;
+        const message = (spec.Failure?.Message || spec.Failure?.ForwardedPanic || spec.State || '').trim();
+        summary.failures.push({ name, reason: message.split('\n').filter((l) => l.trim()).slice(0, reasonLines) });
+      } else if (spec.State === 'skipped' && (spec.Failure?.Message || listedSkip(name))) summary.skipped++;
+    }
+  }
+  return summary;
+}
+
+export function combine(parts: PartSummary[]): ConformanceSummary {
+  const sum = (key: 'passed' | 'failed' | 'skipped' | 'seconds') => parts.reduce((n, p) => n + p[key], 0);
+  return { passed: sum('passed'), failed: sum('failed'), skipped: sum('skipped'), seconds: sum('seconds'), parts, failures: parts.flatMap((p) => p.failures) };
+}
+
+export function minutes(seconds: number): string {
+  const s = Math.round(seconds);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+/** The printed summary: one line of counts, one per part, then each failure with its reason indented. */
+export function renderSummary(summary: ConformanceSummary, reportDir: string): string {
+  const lines = [`conformance: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped in ${minutes(summary.seconds)}`];
+  for (const p of summary.parts) lines.push(`  ${p.part}: ${p.passed} passed, ${p.failed} failed, ${p.skipped} skipped in ${minutes(p.seconds)}`);
+  for (const f of summary.failures) lines.push(`FAIL ${f.name}`, ...f.reason.map((l) => `    ${l}`));
+  lines.push(`report: ${reportDir} (junit-*.xml, e2e-*.log, summary.json)`);
+  return `${lines.join('\n')}\n`;
+}
