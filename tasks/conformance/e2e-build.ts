@@ -21,6 +21,7 @@ const E2E_SUITE_PACKAGES = [
 export const E2E_PACKAGE = 'k8s.io/kubernetes/test/e2e';
 export const GINKGO_PACKAGE = 'github.com/onsi/ginkgo/v2/ginkgo';
 export const AGNHOST_PACKAGE = 'k8s.io/kubernetes/test/images/agnhost';
+export const SAMPLE_APISERVER_PACKAGE = 'k8s.io/sample-apiserver';
 
 type Built = { path: string; sha256: string };
 /** A suite binary in ~/.cache/harder/bin/<version>/go/; `moduleDir` is the k8s.io/kubernetes source it came from (the agnhost image takes files from it). */
@@ -40,7 +41,7 @@ export async function e2eWrapper(version: string, signal?: AbortSignal): Promise
     require: { 'k8s.io/kubernetes': version },
     replace,
     // The ginkgo CLI comes at the version k8s.io/kubernetes requires, so CLI and suite speak the same protocol.
-    packages: [E2E_PACKAGE, ...E2E_SUITE_PACKAGES, GINKGO_PACKAGE, AGNHOST_PACKAGE],
+    packages: [E2E_PACKAGE, ...E2E_SUITE_PACKAGES, GINKGO_PACKAGE, AGNHOST_PACKAGE, SAMPLE_APISERVER_PACKAGE],
   };
   return { wrapper, moduleDir: upstream.dir, ...(upstream.time ? { time: upstream.time } : {}) };
 }
@@ -58,6 +59,7 @@ const SUITE_BINARIES = {
   'e2e.test': { package: E2E_PACKAGE, test: true, what: 'the e2e suite (go test -c; many minutes on a cold build cache)' },
   ginkgo: { package: GINKGO_PACKAGE, test: false, what: "the ginkgo CLI at the version k8s.io/kubernetes requires (runs e2e.test in parallel)" },
   agnhost: { package: AGNHOST_PACKAGE, test: false, what: "agnhost, the suite's test server (the agnhost image's binary)" },
+  'sample-apiserver': { package: SAMPLE_APISERVER_PACKAGE, test: false, what: 'the sample aggregated API server (the aggregator test registers it)' },
 } as const;
 export type SuiteBinary = keyof typeof SUITE_BINARIES;
 

@@ -29,6 +29,10 @@ export const E2E_IMAGES = {
   httpd: { name: 'httpd', tags: [`${E2E_REGISTRY}/httpd:2.4.38-4`, `${E2E_REGISTRY}/httpd:2.4.39-4`], describe: 'an HTTP server on port 80 serving /usr/local/apache2/htdocs (busybox httpd)' },
   nginx: { name: 'nginx', tags: [`${E2E_REGISTRY}/nginx:1.14-4`, `${E2E_REGISTRY}/nginx:1.15-4`], describe: "Debian's nginx on port 80, in the foreground" },
   dnsutils: { name: 'jessie-dnsutils', tags: [`${E2E_REGISTRY}/jessie-dnsutils:1.7`], describe: 'dig, nslookup and a shell, from Debian' },
+  kitten: { name: 'kitten', tags: [`${E2E_REGISTRY}/kitten:1.7`], describe: "upstream's recipe: agnhost test-webserver serving the module's kitten.jpg and data.json" },
+  nautilus: { name: 'nautilus', tags: [`${E2E_REGISTRY}/nautilus:1.7`], describe: "upstream's recipe: agnhost test-webserver serving the module's nautilus.jpg and data.json" },
+  sampleApiserver: { name: 'sample-apiserver', tags: [`${E2E_REGISTRY}/sample-apiserver:1.29.2`], describe: 'k8s.io/sample-apiserver (the wardle aggregated API) built from the module, as upstream builds it' },
+  etcd: { name: 'etcd', tags: ['registry.k8s.io/etcd:3.6.4-0'], describe: "Debian's etcd-server at /usr/local/bin/etcd, the etcd the aggregator test's sample API server stores in" },
 } as const satisfies Record<string, E2eImageSpec>;
 
 const APT = (packages: string[]) =>
@@ -80,8 +84,8 @@ export function recipeContext(name: keyof typeof E2E_IMAGES): ContextFile[] {
       return [
         { path: 'index.html', content: '<html><body><h1>It works!</h1></body></html>\n' },
         dockerfile([
-          'ARG BUSYBOX',
-          'FROM ${BUSYBOX}',
+          'ARG FROM_IMAGE',
+          'FROM ${FROM_IMAGE}',
           'COPY index.html /usr/local/apache2/htdocs/index.html',
           'EXPOSE 80',
           'CMD ["httpd", "-f", "-p", "80", "-h", "/usr/local/apache2/htdocs"]',
@@ -102,21 +106,41 @@ export function recipeContext(name: keyof typeof E2E_IMAGES): ContextFile[] {
       ];
     case 'dnsutils':
       return [dockerfile(['ARG BASE', 'FROM ${BASE}', APT(['dnsutils', 'iputils-ping', 'curl', 'netcat-openbsd']), 'CMD ["sh"]'])];
+    case 'kitten':
+    case 'nautilus':
+      // test/images/<name>/Dockerfile: FROM agnhost, two files, test-webserver.
+      return [dockerfile(['ARG FROM_IMAGE', 'FROM ${FROM_IMAGE}', `COPY ${name}.jpg ${name}.jpg`, 'COPY data.json data.json', 'CMD ["test-webserver"]'])];
+    case 'sampleApiserver':
+      return [dockerfile(['ARG BASE', 'FROM ${BASE}', 'COPY sample-apiserver /sample-apiserver', 'ENTRYPOINT ["/sample-apiserver"]'])];
+    case 'etcd':
+      return [dockerfile(['ARG BASE', 'FROM ${BASE}', APT(['etcd-server']), 'RUN ln -s /usr/bin/etcd /usr/local/bin/etcd'])];
   }
 }
 
-/** The build context: the recipe, plus (agnhost) the binary and porter's test certificate from the module. */
-async function imageContext(name: keyof typeof E2E_IMAGES, agnhost: SuiteBinaryResult | undefined): Promise<ContextFile[]> {
+/** The build context: the recipe, plus the built binary and the module's files the image takes. */
+async function imageContext(name: keyof typeof E2E_IMAGES, binary: SuiteBinaryResult | undefined): Promise<ContextFile[]> {
   const files = recipeContext(name);
-  if (name !== 'agnhost') return files;
-  if (!agnhost) throw new Error('the agnhost image needs the agnhost binary');
-  const porter = join(agnhost.moduleDir, 'test/images/agnhost/porter');
-  return [
-    ...files,
-    { path: 'agnhost', content: await readFile(agnhost.path), mode: 0o755 },
-    { path: 'localhost.crt', content: await readFile(join(porter, 'localhost.crt')) },
-    { path: 'localhost.key', content: await readFile(join(porter, 'localhost.key')) },
-  ];
+  const needs = (what: string): SuiteBinaryResult => {
+    if (!binary) throw new Error(`the ${E2E_IMAGES[name].name} image needs ${what}`);
+    return binary;
+  };
+  const moduleFile = async (path: string, as: string): Promise<ContextFile> => ({ path: as, content: await readFile(join(needs('the module source').moduleDir, path)) });
+  switch (name) {
+    case 'agnhost':
+      return [
+        ...files,
+        { path: 'agnhost', content: await readFile(needs('the agnhost binary').path), mode: 0o755 },
+        await moduleFile('test/images/agnhost/porter/localhost.crt', 'localhost.crt'),
+        await moduleFile('test/images/agnhost/porter/localhost.key', 'localhost.key'),
+      ];
+    case 'kitten':
+    case 'nautilus':
+      return [...files, await moduleFile(`test/images/${name}/html/${name}.jpg`, `${name}.jpg`), await moduleFile(`test/images/${name}/html/data.json`, 'data.json')];
+    case 'sampleApiserver':
+      return [...files, { path: 'sample-apiserver', content: await readFile(needs('the sample-apiserver binary').path), mode: 0o755 }];
+    default:
+      return files;
+  }
 }
 
 /** What keys an image target: its recipe's files (the agnhost binary is a dependency's result). */
@@ -140,19 +164,20 @@ async function probeTags(tags: readonly string[], id: string): Promise<string | 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type E2eImageTarget = Target<string, any>;
 
-function imageTarget(key: keyof typeof E2E_IMAGES, deps: { base: BaseImageTarget; agnhost?: Target<SuiteBinaryResult>; busybox?: E2eImageTarget }): E2eImageTarget {
+/** `binary`: the suite binary (or, for its module files, any of them) the image takes; `from`: the stand-in it is built on. */
+function imageTarget(key: keyof typeof E2E_IMAGES, deps: { base: BaseImageTarget; binary?: Target<SuiteBinaryResult>; from?: E2eImageTarget }): E2eImageTarget {
   const spec: E2eImageSpec = E2E_IMAGES[key];
-  const targetDeps: DepMap = { base: deps.base, ...(deps.agnhost ? { agnhost: deps.agnhost } : {}), ...(deps.busybox ? { busybox: deps.busybox } : {}) };
+  const targetDeps: DepMap = { base: deps.base, ...(deps.binary ? { binary: deps.binary } : {}), ...(deps.from ? { from: deps.from } : {}) };
   return target({
     name: `image:e2e-${spec.name}`,
     description: `${spec.tags.join(', ')}: ${spec.describe}`,
-    deps: targetDeps as { base: BaseImageTarget; agnhost?: Target<SuiteBinaryResult>; busybox?: E2eImageTarget },
+    deps: targetDeps as { base: BaseImageTarget; binary?: Target<SuiteBinaryResult>; from?: E2eImageTarget },
     version: 1,
     inputs: { values: { tags: [...spec.tags], recipe: recipeHash(key) } },
     build: async (ctx): Promise<string> => {
-      const context = await imageContext(key, ctx.deps.agnhost);
+      const context = await imageContext(key, ctx.deps.binary);
       const buildArgs: Record<string, string> = { BASE: ctx.deps.base.id };
-      if (ctx.deps.busybox) buildArgs['BUSYBOX'] = ctx.deps.busybox;
+      if (ctx.deps.from) buildArgs['FROM_IMAGE'] = ctx.deps.from;
       const docker = await connectDocker();
       const onProgress = (line: string) => void (/^(Step \d|Successfully tagged)/.test(line) && ctx.log(line));
       return buildImage(docker, { tags: [...spec.tags], context, buildArgs, labels: { [LABEL]: spec.name }, onProgress, signal: ctx.signal });
@@ -205,15 +230,20 @@ function loadAllTags(spec: E2eImageSpec, image: E2eImageTarget, node: Target<Nod
 }
 
 /** The image targets and one load per image and worker (after that worker's containerd unit, like the cluster images). */
-export function e2eImageTargets(deps: { base: BaseImageTarget; agnhost: Target<SuiteBinaryResult>; nodes: Target<NodeContainer, DepMap>[]; runtimeOf: (node: string) => AnyTarget | undefined }) {
+export function e2eImageTargets(deps: { base: BaseImageTarget; agnhost: Target<SuiteBinaryResult>; sampleApiserver: Target<SuiteBinaryResult>; nodes: Target<NodeContainer, DepMap>[]; runtimeOf: (node: string) => AnyTarget | undefined }) {
   const base = { base: deps.base };
   const busybox = imageTarget('busybox', base);
+  const agnhost = imageTarget('agnhost', { ...base, binary: deps.agnhost });
   const built: [E2eImageSpec, E2eImageTarget][] = [
-    [E2E_IMAGES.agnhost, imageTarget('agnhost', { ...base, agnhost: deps.agnhost })],
+    [E2E_IMAGES.agnhost, agnhost],
     [E2E_IMAGES.busybox, busybox],
-    [E2E_IMAGES.httpd, imageTarget('httpd', { ...base, busybox })],
+    [E2E_IMAGES.httpd, imageTarget('httpd', { ...base, from: busybox })],
     [E2E_IMAGES.nginx, imageTarget('nginx', base)],
     [E2E_IMAGES.dnsutils, imageTarget('dnsutils', base)],
+    [E2E_IMAGES.kitten, imageTarget('kitten', { ...base, binary: deps.agnhost, from: agnhost })],
+    [E2E_IMAGES.nautilus, imageTarget('nautilus', { ...base, binary: deps.agnhost, from: agnhost })],
+    [E2E_IMAGES.sampleApiserver, imageTarget('sampleApiserver', { ...base, binary: deps.sampleApiserver })],
+    [E2E_IMAGES.etcd, imageTarget('etcd', base)],
   ];
   const images = built.map(([, image]) => image);
   const loads: AnyTarget[] = [];

@@ -1,4 +1,4 @@
-// The conformance step: `bin:e2e.test`, `bin:ginkgo`, `bin:agnhost`, the stand-in test images and their loads
+// The conformance step: `bin:e2e.test`, `bin:ginkgo`, `bin:agnhost`, `bin:sample-apiserver`, the stand-in test images and their loads
 // into every worker, `cluster:conformance` (the whole suite) and the `conformance [-- args]` command
 // (the same run with --focus/--skip/--procs passed through).
 
@@ -58,11 +58,12 @@ export function conformanceStep(inputs: ConformanceStepInputs) {
   const e2eTest = e2eBinaryTarget(inputs.config, 'e2e.test');
   const ginkgo = e2eBinaryTarget(inputs.config, 'ginkgo');
   const agnhost = e2eBinaryTarget(inputs.config, 'agnhost');
-  const images = e2eImageTargets({ base: inputs.base, agnhost, nodes: inputs.workers, runtimeOf: inputs.runtimeOf });
+  const sampleApiserver = e2eBinaryTarget(inputs.config, 'sample-apiserver');
+  const images = e2eImageTargets({ base: inputs.base, agnhost, sampleApiserver, nodes: inputs.workers, runtimeOf: inputs.runtimeOf });
   const deps: RunDeps = { cluster: inputs.cluster, kubectl: inputs.kubectl, admin: inputs.adminKubeconfig, e2eTest, ginkgo };
   for (const load of images.loads) deps[load.name] = load;
   const conformance = runTarget(inputs.config, 'cluster:conformance', 'The upstream [Conformance] e2e suite against the cluster (parallel, then [Serial]); report in output/conformance/<time>/', DEFAULT_OPTIONS, deps);
-  return { e2eTest, ginkgo, agnhost, images: images.images, loads: images.loads, conformance, all: [e2eTest, ginkgo, agnhost, ...images.all, conformance] };
+  return { e2eTest, ginkgo, agnhost, sampleApiserver, images: images.images, loads: images.loads, conformance, all: [e2eTest, ginkgo, agnhost, sampleApiserver, ...images.all, conformance] };
 }
 
 /** `conformance [-- args]`: cluster:conformance itself, or (with arguments) a run of it with those options. */
