@@ -33,7 +33,7 @@ export function specName(spec: SpecReport): string {
 
 /**
  * One part's summary from ginkgo's JSON report. `listedSkip` tells whether a name is on the project's
- * skip list (those are counted as skipped; specs the label filter or focus left out are not counted).
+ * skip list (counted as skipped in the part the test belongs to; specs the label filter or focus left out are not counted).
  */
 export function summarizePart(part: PartSummary['part'], reportJson: string, seconds: number, listedSkip: (name: string) => boolean, reasonLines = 4): PartSummary {
   const suites = JSON.parse(reportJson) as SuiteReport[];
@@ -47,10 +47,15 @@ export function summarizePart(part: PartSummary['part'], reportJson: string, sec
         summary.failed++;
         const message = (spec.Failure?.Message || spec.Failure?.ForwardedPanic || spec.State || '').trim();
         summary.failures.push({ name, reason: message.split('\n').filter((l) => l.trim()).slice(0, reasonLines) });
-      } else if (spec.State === 'skipped' && (spec.Failure?.Message || listedSkip(name))) summary.skipped++;
+      } else if (spec.State === 'skipped' && (spec.Failure?.Message || (listedSkip(name) && inPart(part, name)))) summary.skipped++;
     }
   }
   return summary;
+}
+
+/** Whether a test belongs to a part: the [Serial] tag is in the name of every test WithSerial() marks. */
+export function inPart(part: PartSummary['part'], name: string): boolean {
+  return name.includes('[Serial]') === (part === 'serial');
 }
 
 export function combine(parts: PartSummary[]): ConformanceSummary {

@@ -87,6 +87,9 @@ test('summary from a ginkgo JSON report: counts tests (not suite nodes), names f
     reason: ['waiting for webhook configuration to be ready: timed out', '  second line', 'third', 'fourth'],
   });
   assert.equal(part.failures[1]!.reason, ['timedout']);
+  // A listed test is counted once: in its own part, not again in the part whose label filter left it out.
+  const serial = summarizePart('serial', JSON.stringify(report), 5, (name) => name.includes('listed [Conformance]'));
+  assert.is(serial.skipped, 1); // only the self-skipped one: the listed test is not [Serial]
   const text = renderSummary({ passed: 2, failed: 2, skipped: 2, seconds: 75, parts: [part], failures: part.failures }, 'output/conformance/t');
   assert.match(text, /^conformance: 2 passed, 2 failed, 2 skipped in 1 min 15 s$/m);
   assert.match(text, /^FAIL \[sig-api-machinery\] AdmissionWebhook .* should mutate configmap \[Conformance\]\n {4}waiting for webhook/m);
