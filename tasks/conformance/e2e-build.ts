@@ -101,8 +101,7 @@ export function e2eBinaryTarget(config: ClusterConfig, name: SuiteBinary) {
   });
 }
 
-/** goBuild for one main package, whichever of its two option shapes (one output, or a map of outputs) lib/go-build.ts has. */
+/** One main package through the shared goBuild (its queue: one Go build at a time per process). */
 async function goBuildOne(dir: string, pkg: string, output: string, ldflags: string[], signal: AbortSignal, log: (line: string) => void): Promise<void> {
-  const options = { dir, package: pkg, output, outputs: { [pkg]: output }, ldflags, signal, log, missingHint: GO_MISSING_HINT };
-  await goBuild(options as Parameters<typeof goBuild>[0]);
+  await goBuild({ dir, outputs: { [pkg]: output }, ldflags, signal, log, missingHint: GO_MISSING_HINT });
 }

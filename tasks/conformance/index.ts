@@ -23,11 +23,13 @@ export type ConformanceStepInputs = {
   runtimeOf: (node: string) => AnyTarget | undefined;
   /** The `cluster` alias: every node Ready, DNS up. */
   cluster: AnyTarget;
-  kubectl: Target<BinaryResult, DepMap>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- whatever bin:kubectl depends on
+  kubectl: Target<BinaryResult, any>;
   adminKubeconfig: AnyTarget;
 };
 
-type RunDeps = DepMap & { kubectl: Target<BinaryResult, DepMap>; e2eTest: ReturnType<typeof e2eBinaryTarget>; ginkgo: ReturnType<typeof e2eBinaryTarget> };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type RunDeps = DepMap & { kubectl: Target<BinaryResult, any>; e2eTest: ReturnType<typeof e2eBinaryTarget>; ginkgo: ReturnType<typeof e2eBinaryTarget> };
 
 /** A run of the suite with these options; `deps` are the cluster, kubectl, the admin kubeconfig, e2e.test, ginkgo and every image load. */
 function runTarget(config: ClusterConfig, name: string, description: string, options: ConformanceOptions, deps: RunDeps) {
