@@ -11,6 +11,7 @@ import type { ClusterConfig, NodeRole, NodeSpec } from '../config/config.ts';
 import type { NodeImageTarget } from '../images/node-image.ts';
 import type { NetworkTarget } from '../net/network.ts';
 import { CLUSTER_LABEL, KEY_LABEL, NODE_LABEL, PART_LABEL, ROLE_LABEL, containerName } from './labels.ts';
+import { inotifyLimitWarning } from '../host/inotify.ts';
 
 /** What later steps receive for a node: how to reach it (container name, IP) and what it was made from. */
 export type NodeContainer = {
@@ -178,6 +179,9 @@ export function nodeTarget(
         ctx.log(`recreating ${container}: ${ctx.reason}`);
         await removeContainer(docker, container);
       }
+      // Said where a node is created: that is when the host's inotify budget is spent.
+      const inotify = inotifyLimitWarning();
+      if (inotify) ctx.log(inotify);
       await ensureVolume(docker, containerdVolumeName(container), { [CLUSTER_LABEL]: config.clusterName, [NODE_LABEL]: node.name, [PART_LABEL]: 'containerd-volume' });
       const started = performance.now();
       const { id, mode } = await createPrivilegedContainer(docker, {
