@@ -30,7 +30,11 @@ writeFileSync(configFile, JSON.stringify(base));
 
 async function cli(args: string[], env: Record<string, string> = {}, allowFailure = false): Promise<{ s: number; output: string; code: number }> {
   const started = performance.now();
-  const res = await execa('npx', ['tsx', 'tasks.ts', ...args, '--config', configFile, '--plain'], { cwd: root, reject: false, all: true, env });
+  // The CLI's own flags go before a `--`: what follows it is the conformance command's pass-through.
+  const split = args.indexOf('--');
+  const own = ['--config', configFile, '--plain'];
+  const argv = split === -1 ? [...args, ...own] : [...args.slice(0, split), ...own, ...args.slice(split)];
+  const res = await execa('npx', ['tsx', 'tasks.ts', ...argv], { cwd: root, reject: false, all: true, env });
   const output = String(res.all ?? '');
   if (res.exitCode !== 0 && !allowFailure) throw new Error(`tasks.ts ${args.join(' ')} exited ${res.exitCode}:\n${output.slice(-3000)}`);
   return { s: (performance.now() - started) / 1000, output, code: res.exitCode ?? -1 };

@@ -46,7 +46,11 @@ type Run = { code: number; output: string; built: string[]; wallMs: number };
 
 async function cli(...args: string[]): Promise<Run> {
   const started = performance.now();
-  const res = await execa('npx', ['tsx', 'tasks.ts', ...args, '--config', configFile, '--plain', '-j', '6'], { cwd: root, env, reject: false, all: true, timeout: 30 * 60_000 });
+  // The CLI's own flags go before a `--`: what follows it is a command's pass-through (conformance -- --focus=…).
+  const own = ['--config', configFile, '--plain', '-j', '6'];
+  const split = args.indexOf('--');
+  const argv = split === -1 ? [...args, ...own] : [...args.slice(0, split), ...own, ...args.slice(split)];
+  const res = await execa('npx', ['tsx', 'tasks.ts', ...argv], { cwd: root, env, reject: false, all: true, timeout: 30 * 60_000 });
   const output = String(res.all ?? '');
   const built = [...output.matchAll(/^✓ (\S+) \(/gm)].map((m) => m[1]!);
   process.stdout.write(`\n$ tasks.ts ${args.join(' ')} → exit ${res.exitCode}, built ${built.length}: ${built.join(' ')}\n${output.split('\n').filter((l) => /PASS|FAIL|✗|built, /.test(l)).join('\n')}\n`);
