@@ -20,6 +20,7 @@ import { logsCommand } from './logs/command.ts';
 export { logsHint } from './logs/hint.ts';
 import { conformanceCommand, conformanceStep } from './conformance/index.ts';
 import { podNodeTargets } from './images/cluster-images.ts';
+import { endpointStep } from './endpoint/index.ts';
 
 /** Every target of the project for one cluster config. The CLI registers these. */
 export function projectTargets(config: ClusterConfig, context?: TargetsContext): AnyTarget[] {
@@ -30,6 +31,7 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
   // Steps are added here in build order; each receives the earlier steps' targets it needs.
   const certs = certsStep(config, plan);
   const nodes = nodesStep(config, plan);
+  const endpoint = endpointStep(config, plan, { base: nodes.base, network: nodes.network });
   const binaries = binariesTargets(config);
   const images = imagesTargets(config, { nodes: nodes.nodes });
   const cluster = clusterStep({
@@ -47,6 +49,7 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
     pki: certs.pki,
     kubeconfigs: certs.kubeconfigs.byId,
     encryption: certs.encryption,
+    endpoint: endpoint.config,
     images: {
       pause: pauseImageFor(config.kubernetesVersion),
       coredns: corednsImageFor(config.kubernetesVersion),
@@ -73,7 +76,7 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
     kubectl: binaries.kubectl,
     adminKubeconfig: certs.kubeconfigs.byId['admin']!,
   });
-  return [planTarget, ...certs.all, ...nodes.all, ...binaries.all, ...images.all, ...cluster.all, ...removals, ...host, ...conformance.all];
+  return [planTarget, ...certs.all, ...nodes.all, ...endpoint.all, ...binaries.all, ...images.all, ...cluster.all, ...removals, ...host, ...conformance.all];
 }
 
 /** After a successful build of `cluster` (or of host:kubeconfig): how to use kubectl now, one line. */

@@ -23,6 +23,7 @@
 import type { RequestVariables } from '../../lib/pki/request.ts';
 import { controlPlanes, workers, type ClusterConfig } from '../config/config.ts';
 import { clusterOf } from '../config/clusters.ts';
+import { apiEndpointContainer } from '../nodes/labels.ts';
 import type { IpPlan } from '../net/ip-plan.ts';
 
 /** Where this cluster's PKI material lives, relative to the project root: `pki/` in its state directory. */
@@ -88,10 +89,15 @@ export function leafCatalog(config: ClusterConfig, plan: IpPlan): CertSpec[] {
     spec('kube-controller-manager', 'kube-controller-manager client cert', 'kube-controller-manager-csr.json', 'client', 'ca'),
     spec('kube-scheduler', 'kube-scheduler client cert', 'kube-scheduler-csr.json', 'client', 'ca'),
     spec('kube-proxy', 'kube-proxy client cert (user system:kube-proxy)', 'kube-proxy-csr.json', 'client', 'ca'),
-    spec('kube-apiserver', 'kube-apiserver serving cert (service IP, control-plane IPs and names, kubernetes.default.svc…)', 'kube-apiserver-csr.json', 'server', 'ca', {
+    spec('kube-apiserver', 'kube-apiserver serving cert (service IP, control-plane IPs and names, the API endpoint, kubernetes.default.svc…)', 'kube-apiserver-csr.json', 'server', 'ca', {
       kubernetesServiceIp: plan.kubernetesServiceIp,
       controlPlaneIps: cps.map((n) => ipOf(n.name)),
       controlPlaneNames: cps.map((n) => n.name),
+      // Clients that go through the endpoint (HAProxy passes TLS through) check the apiserver's cert
+      // against the endpoint's address, or its container name on the cluster network; the host's
+      // 127.0.0.1 (the published port) is in the request config already.
+      apiEndpointIp: plan.apiEndpointIp,
+      apiEndpointName: apiEndpointContainer(config.clusterName),
       clusterDomain: config.clusterDomain,
     }),
     spec('apiserver-kubelet-client', 'kube-apiserver → kubelet client cert', 'apiserver-kubelet-client-csr.json', 'client', 'ca'),

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { target } from '../../lib/engine/target.ts';
 import { describeCertificate } from '../../lib/pki/inspect.ts';
 import { replaceFiles } from '../../lib/pki/files.ts';
-import { workers, type ClusterConfig } from '../config/config.ts';
+import { balancedApi, workers, type ClusterConfig } from '../config/config.ts';
 import type { IpPlan } from '../net/ip-plan.ts';
 import { clusterOf } from '../config/clusters.ts';
 import type { PkiTargets } from './pki.ts';
@@ -42,16 +42,20 @@ export function renderKubeconfig(input: KubeconfigInput): string {
 export type KubeconfigSpec = { id: string; certId: string; server: string; description: string };
 
 /**
- * Which kubeconfigs exist and where each points. admin is used from the host, which reaches the first
- * control plane directly on the Docker bridge; the components use the plan's in-cluster API URL.
+ * Which kubeconfigs exist and where each points. admin is used from the host: the port the API endpoint
+ * container publishes on 127.0.0.1, the one way in for every cluster (container addresses are not routable
+ * from every host: Docker Desktop). kubelets and kube-proxy use the plan's in-cluster URL (the endpoint's
+ * load balancer when the config balances). The controller-manager and scheduler run on every control
+ * plane: when the config balances they talk to their own node's apiserver (as kubeadm's do), so the control
+ * plane does not depend on the endpoint; otherwise to the plan's URL, as before.
  */
 export function kubeconfigCatalog(config: ClusterConfig, plan: IpPlan): KubeconfigSpec[] {
-  const firstControlPlane = plan.nodes.find((n) => n.role === 'control-plane')!;
-  const hostUrl = `https://${firstControlPlane.ip}:${config.apiServerPort}`;
+  const hostUrl = adminServerUrl(config);
+  const controlPlaneUrl = balancedApi(config) ? `https://127.0.0.1:${config.apiServerPort}` : plan.apiServerUrl;
   return [
     { id: 'admin', certId: 'admin', server: hostUrl, description: `Admin kubeconfig for the host (kubectl --kubeconfig ${kubeconfigPath(config, 'admin')})` },
-    { id: 'kube-controller-manager', certId: 'kube-controller-manager', server: plan.apiServerUrl, description: 'kube-controller-manager kubeconfig' },
-    { id: 'kube-scheduler', certId: 'kube-scheduler', server: plan.apiServerUrl, description: 'kube-scheduler kubeconfig' },
+    { id: 'kube-controller-manager', certId: 'kube-controller-manager', server: controlPlaneUrl, description: 'kube-controller-manager kubeconfig' },
+    { id: 'kube-scheduler', certId: 'kube-scheduler', server: controlPlaneUrl, description: 'kube-scheduler kubeconfig' },
     { id: 'kube-proxy', certId: 'kube-proxy', server: plan.apiServerUrl, description: 'kube-proxy kubeconfig' },
     ...workers(config).map((node) => ({
       id: `kubelet:${node.name}`,
@@ -60,6 +64,11 @@ export function kubeconfigCatalog(config: ClusterConfig, plan: IpPlan): Kubeconf
       description: `kubelet kubeconfig of ${node.name}`,
     })),
   ];
+}
+
+/** The admin kubeconfig's server: the endpoint's published port on the host's loopback. The one place it is decided. */
+export function adminServerUrl(config: Pick<ClusterConfig, 'apiHostPort'>): string {
+  return `https://127.0.0.1:${config.apiHostPort}`;
 }
 
 /** Where kubeconfig `id` of this cluster is, relative to the project root: `kubeconfig/` in its state directory. */

@@ -11,6 +11,7 @@ import { certCatalog, pkiDir, type CertSpec } from '../certs/catalog.ts';
 import type { CertTarget, PkiTargets } from '../certs/pki.ts';
 import type { NodeContainer } from '../nodes/containers.ts';
 import type { unitTarget } from './node-targets.ts';
+import type { EndpointConfigTarget } from '../endpoint/config.ts';
 
 /** A `node:<name>` target of the nodes step: its result says how to reach the node (container, IP, role). */
 export type NodeDep = Target<NodeContainer, DepMap>;
@@ -56,6 +57,8 @@ export type ClusterStepInputs = {
   /** Kubeconfig targets by catalogue id (`admin`, `kubelet:worker-1`…). */
   kubeconfigs: Record<string, KubeconfigDep>;
   encryption: EncryptionDep;
+  /** `endpoint:config`: the API endpoint (HAProxy) runs the config for these control planes. */
+  endpoint: EndpointConfigTarget;
   images: ClusterImages;
 };
 

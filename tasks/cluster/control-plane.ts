@@ -4,6 +4,7 @@
 import { target, type AnyTarget, type DepMap } from '../../lib/engine/target.ts';
 import { controlPlanes } from '../config/config.ts';
 import { APISERVER_KUBELET_CLIENT_USER } from '../certs/catalog.ts';
+import { adminServerUrl } from '../certs/kubeconfig.ts';
 import { apiRequest, loadIdentity } from './api-client.ts';
 import type { KubernetesBinary } from '../binaries/index.ts';
 import { adminPaths, binaryOf, certSource, encryptionSource, kubeconfigSource, nodeTarget, plannedNode, serviceAccountSource, type ClusterContext } from './context.ts';
@@ -23,22 +24,27 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
   // The controller-manager and scheduler start only once the apiserver is ready (before that their RBAC
   // bootstrap roles may not exist yet and they exit). This record gets each apiserver unit in the loop
   // below; it is the readiness target's deps object itself, which the engine reads once the graph is built.
-  const readyDeps: DepMap = { admin: ctx.pki.leaves['admin']!, ca: ctx.pki.cas.ca };
+  const readyDeps: DepMap = { admin: ctx.pki.leaves['admin']!, ca: ctx.pki.cas.ca, endpoint: ctx.endpoint };
   // Every control plane's apiserver, not only the one the kubeconfigs name: after a control plane
   // restarts, its apiserver must be ready again before the cluster counts as converged.
   const apiserverUrls = controlPlanes(ctx.config).map((n) => `https://${plannedNode(ctx, n.name).ip}:${ctx.config.apiServerPort}`);
+  // Then the way the host (the admin kubeconfig, kubectl in later targets) and balanced in-cluster
+  // clients come in: the API endpoint, once its health checks have found a ready apiserver.
+  const endpointUrl = adminServerUrl(ctx.config);
   const ready = target({
     name: 'cluster:apiserver-ready',
-    description: 'Every kube-apiserver answers /livez and /readyz with the admin cert (controller-manager and scheduler start after this)',
+    description: `Every kube-apiserver answers /livez and /readyz with the admin cert, and so does the API endpoint at ${endpointUrl} (controller-manager and scheduler start after this)`,
     deps: readyDeps,
     build: async (bctx) => {
       await Promise.all(apiserverUrls.map((url) => waitApiReady(url, adminPaths(ctx, bctx.root), bctx.signal)));
-      return { url: ctx.plan.apiServerUrl, kubeletClientUser: APISERVER_KUBELET_CLIENT_USER };
+      // HAProxy marks a server up after 2 passing checks 2 s apart: seconds after the apiserver is ready.
+      await waitApiReady(endpointUrl, adminPaths(ctx, bctx.root), bctx.signal, 60_000);
+      return { url: ctx.plan.apiServerUrl, endpoint: endpointUrl, kubeletClientUser: APISERVER_KUBELET_CLIENT_USER };
     },
     probe: async (_result, actx) => {
       const identity = loadIdentity(adminPaths(ctx, actx.root));
       const answers = await Promise.all(
-        apiserverUrls.map(async (url) => {
+        [...apiserverUrls, endpointUrl].map(async (url) => {
           const res = await apiRequest(`${url}/readyz`, identity, { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, body: e.message }));
           return res.status === 200 ? undefined : `${url}/readyz answered ${res.status}: ${res.body.slice(0, 120)}`;
         }),
@@ -126,5 +132,5 @@ async function waitApiReady(url: string, admin: { ca: string; cert: string; key:
     }
     await sleep(1000, signal);
   }
-  throw new NotReadyError(`kube-apiserver at ${url} is not ready after ${timeoutMs / 1000} s: ${last}`, 'see `docker exec <control plane> journalctl -u kube-apiserver -n 50`');
+  throw new NotReadyError(`kube-apiserver at ${url} is not ready after ${timeoutMs / 1000} s: ${last}`, 'see `docker exec <control plane> journalctl -u kube-apiserver -n 50` (through the API endpoint: `docker logs <cluster>-api`)');
 }

@@ -45,6 +45,13 @@ export const BINARY_SOURCES: readonly BinarySource[] = ['auto', 'release', 'dir'
 export type KeyAlgorithm = 'ecdsa' | 'rsa';
 export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ['ecdsa', 'rsa'];
 
+/** How in-cluster clients reach the API (ClusterConfig.apiEndpoint). */
+export type ApiEndpointMode = 'auto' | 'load-balancer';
+export const API_ENDPOINT_MODES: readonly ApiEndpointMode[] = ['auto', 'load-balancer'];
+
+/** The API endpoint container's name part: the container is `<clusterName>-api`, so no node may be named so. */
+export const API_ENDPOINT_NAME = 'api';
+
 export type ClusterConfig = {
   /** Names the Docker network, labels every container, and is the kubeconfig cluster name. */
   clusterName: string;
@@ -72,8 +79,22 @@ export type ClusterConfig = {
   binarySource: BinarySource;
   /** Default key algorithm for certificates (csr/*.json may override per cert). */
   keyAlgorithm: KeyAlgorithm;
-  /** Port the apiserver listens on. */
+  /** Port the apiserver listens on (and the API endpoint, on its own address). */
   apiServerPort: number;
+  /**
+   * Port on the host's 127.0.0.1 published to the API endpoint container (`<clusterName>-api`): the admin
+   * kubeconfig's server, so it works wherever container addresses are not routable from the host (Docker
+   * Desktop). Two clusters side by side need two ports.
+   */
+  apiHostPort: number;
+  /** Host part of the API endpoint's address on nodeSubnet (2: `10.240.0.2`); it must not be a node's. */
+  apiEndpointHost: number;
+  /**
+   * Where in-cluster clients (kubelets, kube-proxy, CoreDNS) reach the API. `auto`: through the endpoint's
+   * load balancer when there is more than one control plane, else straight to the one; `load-balancer`:
+   * through it always.
+   */
+  apiEndpoint: ApiEndpointMode;
   /**
    * KubeletConfiguration fields merged over the rendered kubelet config, by worker name (`*`: every worker),
    * e.g. `{ "worker-2": { "maxPods": 50 } }`. Changing one worker's entry rewrites only that worker's
@@ -131,6 +152,9 @@ export const defaultConfig: ClusterConfig = {
   binarySource: 'auto',
   keyAlgorithm: 'ecdsa',
   apiServerPort: 6443,
+  apiHostPort: 6443,
+  apiEndpointHost: 2,
+  apiEndpoint: 'auto',
   kubeletOverrides: {},
   mergeKubeconfig: true,
   machines: [],
@@ -142,6 +166,11 @@ export function controlPlanes(config: ClusterConfig): NodeSpec[] {
 
 export function workers(config: ClusterConfig): NodeSpec[] {
   return config.nodes.filter((node) => node.role === 'worker');
+}
+
+/** True when in-cluster clients go through the endpoint's load balancer (more than one control plane, or asked for). */
+export function balancedApi(config: ClusterConfig): boolean {
+  return config.apiEndpoint === 'load-balancer' || controlPlanes(config).length > 1;
 }
 
 /**
@@ -193,6 +222,7 @@ export function checkConfigFields(config: ClusterConfig): ConfigCheck {
     const first = firstIndex.get(node.name);
     if (first !== undefined) error(`nodes[${i}].name`, `"${node.name}" is also the name of nodes[${first}]`, 'give every node a different name');
     else firstIndex.set(node.name, i);
+    if (node.name === API_ENDPOINT_NAME) error(`nodes[${i}].name`, `"${node.name}" is taken by the API endpoint (its container is ${config.clusterName}-${API_ENDPOINT_NAME})`, `give the node another name, e.g. "worker-${i + 1}"`);
   });
   const controlPlaneCount = controlPlanes(config).length;
   if (config.nodes.length > 0 && controlPlaneCount === 0) error('nodes', 'has no control-plane node', 'give at least one node "role": "control-plane"');
@@ -208,6 +238,13 @@ export function checkConfigFields(config: ClusterConfig): ConfigCheck {
 
   if (!Number.isInteger(config.apiServerPort) || config.apiServerPort < 1 || config.apiServerPort > 65535) {
     error('apiServerPort', `${config.apiServerPort} is not a TCP port`, `use a whole number from 1 to 65535, e.g. ${defaultConfig.apiServerPort}`);
+  }
+
+  if (!Number.isInteger(config.apiHostPort) || config.apiHostPort < 1 || config.apiHostPort > 65535) {
+    error('apiHostPort', `${config.apiHostPort} is not a TCP port`, `use a whole number from 1 to 65535 that no other cluster publishes, e.g. ${defaultConfig.apiHostPort}`);
+  }
+  if (!API_ENDPOINT_MODES.includes(config.apiEndpoint)) {
+    error('apiEndpoint', `${JSON.stringify(config.apiEndpoint)} is not an endpoint mode`, `use one of ${API_ENDPOINT_MODES.join(', ')} (auto: through the load balancer with more than one control plane)`);
   }
 
   if (!/^v\d+\.\d+\.\d+$/.test(config.kubernetesVersion)) {

@@ -2,7 +2,7 @@
 // address by asking Docker afterwards; containers are created with the address planned here.
 
 import { target } from '../../lib/engine/target.ts';
-import { controlPlanes, defaultConfig, workers, type ClusterConfig, type ConfigProblem, type NodeRole } from '../config/config.ts';
+import { balancedApi, controlPlanes, defaultConfig, workers, type ClusterConfig, type ConfigProblem, type NodeRole } from '../config/config.ts';
 
 // Results are `type` aliases, not interfaces: TypeScript gives interfaces no index signature, so an
 // interface is not assignable to the engine's Json type.
@@ -25,7 +25,17 @@ export type IpPlan = {
   clusterDnsIp: string;
   serviceCidr: string;
   clusterCidr: string;
-  /** Where in-cluster clients reach the API: the first control plane's address and port. */
+  /**
+   * The API endpoint container's address (`<clusterName>-api`, HAProxy in front of every apiserver).
+   * Fixed like a node's: every container on the cluster network is created with its planned address,
+   * so Docker's IPAM has none of them to hand out.
+   */
+  apiEndpointIp: string;
+  /**
+   * Where in-cluster clients (kubelets, kube-proxy) reach the API: the endpoint's load balancer when
+   * the config balances (more than one control plane, or apiEndpoint 'load-balancer'), else the first
+   * control plane's address and port.
+   */
   apiServerUrl: string;
 };
 
@@ -156,32 +166,45 @@ export function ipPlanProblems(config: ClusterConfig): ConfigProblem[] {
   if (subnet) {
     // Host numbers 2..size-2: 0 is the network, 1 the gateway (the host side of the Docker bridge), size-1 broadcast.
     const lastHost = subnet.size - 2;
-    const blocks: { field: 'controlPlaneIpStart' | 'workerIpStart'; what: string; start: number; count: number }[] = [
+    const blocks: { field: 'controlPlaneIpStart' | 'workerIpStart' | 'apiEndpointHost'; what: string; start: number; count: number }[] = [
       { field: 'controlPlaneIpStart', what: 'control planes', start: config.controlPlaneIpStart, count: controlPlanes(config).length },
       { field: 'workerIpStart', what: 'workers', start: config.workerIpStart, count: workerCount },
     ];
+    const endpoint = { field: 'apiEndpointHost' as const, what: 'API endpoint', start: config.apiEndpointHost, count: 1 };
     const placed: typeof blocks = [];
     const room = Math.max(0, lastHost - 1);
-    if (config.nodes.length > room) {
-      problem('nodeSubnet', `${config.nodeSubnet} has room for ${room} node address${room === 1 ? '' : 'es'} and there are ${config.nodes.length} nodes`, `use a larger nodeSubnet, e.g. ${defaultConfig.nodeSubnet}`);
+    if (config.nodes.length + 1 > room) {
+      problem('nodeSubnet', `${config.nodeSubnet} has room for ${room} address${room === 1 ? '' : 'es'} and there are ${config.nodes.length} nodes and the API endpoint`, `use a larger nodeSubnet, e.g. ${defaultConfig.nodeSubnet}`);
     }
-    for (const block of blocks) {
-      if (block.count === 0 || config.nodes.length > room) continue;
+    for (const block of [...blocks, endpoint]) {
+      if (block.count === 0 || config.nodes.length + 1 > room) continue;
       const maxStart = lastHost - block.count + 1;
       if (!Number.isInteger(block.start) || block.start < 2 || block.start > maxStart) {
-        const where = block.start === 1 ? `1 is the gateway of nodeSubnet ${config.nodeSubnet}` : `${block.start} does not leave ${block.count} addresses of nodeSubnet ${config.nodeSubnet} (hosts 2-${lastHost}) for the ${block.what}`;
+        const where = block.start === 1 ? `1 is the gateway of nodeSubnet ${config.nodeSubnet}` : `${block.start} does not leave ${block.count} address${block.count === 1 ? '' : 'es'} of nodeSubnet ${config.nodeSubnet} (hosts 2-${lastHost}) for the ${block.what}`;
         problem(block.field, where, `use a whole number from 2 to ${maxStart}`);
       } else {
         placed.push(block);
       }
     }
-    const [a, b] = placed;
-    if (a && b && a.start < b.start + b.count && b.start < a.start + a.count) {
+    const overlaps = (x: (typeof blocks)[number], y: (typeof blocks)[number]) => x.start < y.start + y.count && y.start < x.start + x.count;
+    const [a, b] = placed.filter((p) => p !== endpoint);
+    if (a && b && overlaps(a, b)) {
       problem(
         'workerIpStart',
         `the workers' addresses ${range(subnet, b.start, b.count)} overlap the control planes' ${range(subnet, a.start, a.count)} (controlPlaneIpStart ${a.start})`,
         `move workerIpStart or controlPlaneIpStart so the two ranges do not overlap, e.g. workerIpStart ${a.start + a.count}`,
       );
+    }
+    if (placed.includes(endpoint)) {
+      let free: number | undefined;
+      for (let host = 2; host <= lastHost && free === undefined; host++) if (!placed.some((p) => p !== endpoint && host >= p.start && host < p.start + p.count)) free = host;
+      for (const block of placed.filter((p) => p !== endpoint && overlaps(p, endpoint))) {
+        problem(
+          'apiEndpointHost',
+          `the API endpoint's address ${range(subnet, endpoint.start, 1)} is one of the ${block.what}' ${range(subnet, block.start, block.count)} (${block.field} ${block.start})`,
+          `use a host number no node has${free === undefined ? '' : `, e.g. apiEndpointHost ${free}`}`,
+        );
+      }
     }
   }
   return problems;
@@ -210,6 +233,7 @@ export function planIps(config: ClusterConfig): IpPlan {
   });
   const firstControlPlane = nodes.find((n) => n.role === 'control-plane');
   if (!firstControlPlane) throw new IpPlanError('nodes: the config has no control-plane node');
+  const apiEndpointIp = formatIpv4(subnet.base + config.apiEndpointHost);
   return {
     subnet: config.nodeSubnet,
     gateway: formatIpv4(subnet.base + 1),
@@ -218,7 +242,8 @@ export function planIps(config: ClusterConfig): IpPlan {
     clusterDnsIp: config.clusterDnsIp,
     serviceCidr: config.serviceCidr,
     clusterCidr: config.clusterCidr,
-    apiServerUrl: `https://${firstControlPlane.ip}:${config.apiServerPort}`,
+    apiEndpointIp,
+    apiServerUrl: `https://${balancedApi(config) ? apiEndpointIp : firstControlPlane.ip}:${config.apiServerPort}`,
   };
 }
 
@@ -244,6 +269,8 @@ export function ipPlanTarget(config: ClusterConfig, plan: IpPlan) {
         podCidrPrefix: config.podCidrPrefix,
         clusterDnsIp: config.clusterDnsIp,
         apiServerPort: config.apiServerPort,
+        apiEndpointHost: config.apiEndpointHost,
+        apiEndpoint: config.apiEndpoint,
         // Machines' own addresses are node IPs; absent when there are none, so a container cluster's key is as before.
         ...(config.machines?.length ? { machineAddresses: config.machines.map((m) => [m.name, m.address]) } : {}),
       },

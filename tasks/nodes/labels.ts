@@ -6,10 +6,18 @@ export const ROLE_LABEL = 'harder.role';
 export const NODE_LABEL = 'harder.node';
 /** The node container's spec hash: equal label ⇔ the container was made from the same inputs. */
 export const KEY_LABEL = 'harder.key';
-/** What an object is to the cluster: `node`, `containerd-volume`, `network`. */
+/** What an object is to the cluster: `node`, `containerd-volume`, `network`, `api-endpoint`. */
 export const PART_LABEL = 'harder.part';
 
 /** Container name of a node: `<clusterName>-<nodeName>`. */
 export function containerName(clusterName: string, nodeName: string): string {
   return `${clusterName}-${nodeName}`;
+}
+
+/**
+ * Container name of the API endpoint (HAProxy in front of the apiservers): `<clusterName>-api`, so no
+ * node may be named `api` (tasks/config/config.ts refuses it). Docker's DNS resolves it on the cluster network.
+ */
+export function apiEndpointContainer(clusterName: string): string {
+  return `${clusterName}-api`;
 }

@@ -29,6 +29,8 @@ const TABLE: Row[] = [
     subject: 'CN=kube-apiserver',
     sans: [
       'IP:10.32.0.1', 'IP:10.240.0.10', 'IP:10.240.0.11', 'IP:127.0.0.1',
+      // The API endpoint: its address on the node network (host 2) and its container name.
+      'IP:10.240.0.2', 'DNS:harder-api',
       'DNS:controller-1', 'DNS:controller-2', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
       'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local',
     ],

@@ -52,7 +52,7 @@ withRoot('a fresh PKI: a table of every cert, all ok', async (root) => {
   const rows = lines.slice(2);
   assert.is(rows.length, 15); // 3 CAs + 8 cluster-wide leaves + etcd server/peer + kubelet client/serving
   const apiserver = rows.find((l) => l.startsWith('kube-apiserver '))!;
-  assert.match(apiserver, /CN=kube-apiserver +10\.32\.0\.1, 10\.240\.0\.10, controller-1, 127\.0\.0\.1, localhost, kubernetes, .*kubernetes\.default\.svc\.cluster\.local +CN=kubernetes-ca +\d{4}-\d\d-\d\d +36[45] +ok$/);
+  assert.match(apiserver, /CN=kube-apiserver +10\.32\.0\.1, 10\.240\.0\.10, controller-1, 10\.240\.0\.2, harder-api, 127\.0\.0\.1, localhost, kubernetes, .*kubernetes\.default\.svc\.cluster\.local +CN=kubernetes-ca +\d{4}-\d\d-\d\d +36[45] +ok$/);
   assert.match(rows.find((l) => l.startsWith('ca '))!, /CN=kubernetes-ca +- +CN=kubernetes-ca +\d{4}-\d\d-\d\d +36\d\d +ok$/);
   assert.ok(rows.every((l) => l.endsWith(' ok')));
   assert.is((result as { warnings: number }).warnings, 0);

@@ -23,7 +23,8 @@ test.before(async () => {
 test.after(() => removeRoot(root));
 
 const KUBECONFIGS: [string, string, string, string][] = [
-  ['admin', 'admin', 'admin', 'https://10.240.0.10:6443'],
+  // The host comes in through the API endpoint's published port; with one control plane the rest talk to it directly.
+  ['admin', 'admin', 'admin', 'https://127.0.0.1:6443'],
   ['kube-controller-manager', 'kube-controller-manager', 'system:kube-controller-manager', 'https://10.240.0.10:6443'],
   ['kube-scheduler', 'kube-scheduler', 'system:kube-scheduler', 'https://10.240.0.10:6443'],
   ['kube-proxy', 'kube-proxy', 'system:kube-proxy', 'https://10.240.0.10:6443'],

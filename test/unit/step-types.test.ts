@@ -17,6 +17,7 @@ import { certsStep } from '../../tasks/certs/index.ts';
 import type { EncryptionResult } from '../../tasks/certs/encryption.ts';
 import { binaryOf, clusterContext, nodeTarget, type BinaryDep, type ClusterStepInputs, type EncryptionDep, type NodeDep } from '../../tasks/cluster/context.ts';
 import { projectTargets } from '../../tasks/index.ts';
+import { endpointStep } from '../../tasks/endpoint/index.ts';
 
 const config = defaultConfig;
 const plan = planIps(config);
@@ -26,6 +27,7 @@ const planTarget = ipPlanTarget(config, plan);
 const nodes = nodesStep(config, plan);
 const bins = binariesTargets(config);
 const certs = certsStep(config, plan);
+const endpoint = endpointStep(config, plan, { base: nodes.base, network: nodes.network });
 const inputs: ClusterStepInputs = {
   config,
   plan,
@@ -41,6 +43,7 @@ const inputs: ClusterStepInputs = {
   pki: certs.pki,
   kubeconfigs: certs.kubeconfigs.byId,
   encryption: certs.encryption,
+  endpoint: endpoint.config,
   images: { pause: 'pause', coredns: 'coredns', test: 'test', testPort: 8080, loads: () => planTarget },
 };
 const ctx = clusterContext(inputs);
