@@ -39,6 +39,7 @@ export const chapters: Chapter[] = [
     graph: { request: ['cluster:apiserver-ready', 'cluster:kubelet-rbac'], focus: '^((install|unit):controller-1:(?!etcd|sysctl|node-sysctl|pod-routes)|cluster:(apiserver-ready|kubelet-rbac)$)' },
     needsCheckedCommand: true,
   },
+  { slug: 'api-endpoint', title: 'The API endpoint', graph: { request: ['endpoint:config'], focus: '^(endpoint:|image:endpoint$)' }, needsCheckedCommand: true },
   { slug: 'workers', title: 'The workers', graph: { request: ['ready:worker-1:node'], focus: '^((install|unit):worker-1:|ready:worker-1:)' }, needsCheckedCommand: true },
   { slug: 'dns', title: 'Cluster DNS', graph: { request: ['cluster:coredns'], focus: '^(cluster:coredns|load:coredns@|image:coredns)' }, needsCheckedCommand: true },
   { slug: 'smoke-tests', title: 'Smoke tests', graph: { request: ['cluster:smoke'], focus: '^(cluster:smoke|cluster)$' }, needsCheckedCommand: true },

@@ -1,7 +1,7 @@
 // Add-on targets applied from the host with kubectl: the apiserver→kubelet RBAC and CoreDNS.
 
 import { target, type AnyTarget } from '../../lib/engine/target.ts';
-import { workers } from '../config/config.ts';
+import { balancedApi, workers } from '../config/config.ts';
 import { APISERVER_KUBELET_CLIENT_USER } from '../certs/catalog.ts';
 import { apiRequest, loadIdentity } from './api-client.ts';
 import { adminPaths, binaryOf, kubeconfigSource, type ClusterContext } from './context.ts';
@@ -43,6 +43,7 @@ export function addonTargets(ctx: ClusterContext, deps: { apiserverReady: AnyTar
       clusterDomain: ctx.config.clusterDomain,
       upstreams: hostUpstreams(),
       replicas: Math.min(2, workerNames.length),
+      ...(balancedApi(ctx.config) ? { apiServer: { host: ctx.plan.apiEndpointIp, port: ctx.config.apiServerPort } } : {}),
     }),
   );
   const loads: Record<string, AnyTarget> = {};

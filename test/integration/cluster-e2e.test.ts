@@ -17,7 +17,9 @@ import { CONFORMANCE_SKIPS } from '../../tasks/conformance/skips.ts';
 
 const CLUSTER = 'harder-e2e';
 const SUBNET_PREFIX = '10.243.0.';
-const baseConfig = { clusterName: CLUSTER, nodeSubnet: '10.243.0.0/24', binarySource: 'go' };
+/** Its own host port for the API endpoint, so it runs beside the default cluster (which has 6443). */
+const HOST_PORT = 7243;
+const baseConfig = { clusterName: CLUSTER, nodeSubnet: '10.243.0.0/24', binarySource: 'go', apiHostPort: HOST_PORT };
 
 const root = scratchProjectRoot('harder-e2e-');
 const configFile = join(root, 'e2e-config.json');
@@ -249,7 +251,7 @@ test('the tutorial\'s marked commands work against this cluster', async () => {
     cwd: root,
     docsDir: join(repo, 'docs'),
     pathPrepend: [dirname(kubectlPath())],
-    replacements: [['10.240.0.', SUBNET_PREFIX]],
+    replacements: [['10.240.0.', SUBNET_PREFIX], ['127.0.0.1:6443', `127.0.0.1:${HOST_PORT}`]],
     log: (line) => process.stdout.write(`  ${line}\n`),
   });
   assert.ok(report.ok, docs.formatFailures(report));

@@ -20,7 +20,7 @@ const ALL_NODES = [
   { name: 'worker-3', role: 'worker' },
 ];
 // mergeKubeconfig: false: this test's cluster stays out of the machine's ~/.kube/config (cluster-e2e tests the merge).
-const baseConfig = { clusterName: CLUSTER, nodeSubnet: '10.246.0.0/24', binarySource: 'go', mergeKubeconfig: false };
+const baseConfig = { clusterName: CLUSTER, nodeSubnet: '10.246.0.0/24', binarySource: 'go', mergeKubeconfig: false, apiHostPort: 7246 };
 
 const root = scratchProjectRoot('harder-t-remove-');
 const configFile = join(root, 'remove-config.json');

@@ -35,7 +35,7 @@ export type RunDocCommandsOptions = {
   cwd?: string;
   /** Directories put first on PATH for host commands (where kubectl is, for instance). */
   pathPrepend?: string[];
-  /** Node names whose container names are rewritten; default controller-N and worker-N. */
+  /** Node names whose container names are rewritten; default controller-N and worker-N (the endpoint's `api` always). */
   nodes?: string[];
   /**
    * Extra literal rewrites, applied last to the command text and to the expect/reject patterns (where a
@@ -84,7 +84,8 @@ export function substituteCommand(script: string, options: RunDocCommandsOptions
     const out = options.outDir.replace(/\/+$/, '');
     text = text.replace(/(^|[\s='"(])output\//g, (_m, before: string) => `${before}${out}/`);
   }
-  const nodePattern = options.nodes?.length ? options.nodes.map(escapeRegExp).join('|') : '(?:controller|worker)-\\d+';
+  // The nodes' containers and the API endpoint's (`<cluster>-api`).
+  const nodePattern = `${options.nodes?.length ? options.nodes.map(escapeRegExp).join('|') : '(?:controller|worker)-\\d+'}|api`;
   text = text.replace(new RegExp(`\\b${escapeRegExp(from)}-(${nodePattern})\\b`, 'g'), (_m, node: string) => `${options.clusterName}-${node}`);
   for (const [a, b] of options.replacements ?? []) text = text.split(a).join(b);
   return text;

@@ -32,9 +32,10 @@ test('every chapter from "nodes" onward has at least one marked command, and eve
   for (const c of commands) {
     assert.ok(c.expect.length >= 1, `${c.file}:${c.line} has no expect`);
     assert.ok(c.script.length > 0);
-    if (c.node) assert.match(c.node, /^(controller|worker)-\d+$/, `${c.file}:${c.line}: node ${c.node} is not a default node`);
+    // A node of the default cluster, or `api`: the API endpoint's container (harder-api).
+    if (c.node) assert.match(c.node, /^((controller|worker)-\d+|api)$/, `${c.file}:${c.line}: node ${c.node} is not a default node`);
     // Commands are written for the default cluster: a container name must use the docs' prefix.
-    for (const m of c.script.matchAll(/docker exec(?: -it)? (\S+)/g)) assert.match(m[1]!, /^harder-(controller|worker)-\d+$/);
+    for (const m of c.script.matchAll(/docker exec(?: -it)? (\S+)/g)) assert.match(m[1]!, /^harder-((controller|worker)-\d+|api)$/);
   }
   assert.ok(commands.length >= 30, `only ${commands.length} marked commands`);
 });
@@ -85,6 +86,8 @@ test('substitution rewrites container names, the kubeconfig and output/ paths, a
     "docker exec harder-e2e-worker-1 ip route\ndocker inspect harder-e2e-controller-1 harder-e2e-worker-2\nkubectl --kubeconfig /tmp/e2e/admin.kubeconfig get secret harder-docs-secret\nopenssl x509 -in /tmp/e2e/output/pki/ca.pem",
   );
   assert.equal(substituteCommand('docker exec harder-worker-1 true', { clusterName: 'harder' }), 'docker exec harder-worker-1 true');
+  // The API endpoint's container is the cluster's too; a name that merely starts with it is not.
+  assert.equal(substituteCommand('docker ps --filter name=harder-api; kubectl get secret harder-apis', { clusterName: 'harder-e2e' }), 'docker ps --filter name=harder-e2e-api; kubectl get secret harder-apis');
   const moved: [string, string][] = [['10.240.0.', '10.241.0.']];
   assert.equal(substituteCommand('ping -c 1 10.240.0.21', { clusterName: 'x', replacements: moved }), 'ping -c 1 10.241.0.21');
   const re = rewritePattern(/inet 10\.240\.0\.20\/24/m, moved);

@@ -10,6 +10,9 @@ import { ipPlanProblems, planIps } from '../../tasks/net/ip-plan.ts';
 import { kubeconfigCatalog } from '../../tasks/certs/kubeconfig.ts';
 import { renderHaproxyConfig, runningConfigId, serverStates } from '../../tasks/endpoint/render.ts';
 import { endpointContainerSpec, endpointDrift, type EndpointContainer } from '../../tasks/endpoint/container.ts';
+import { coreDnsManifests } from '../../tasks/cluster/render/addons.ts';
+import { toYamlDocuments } from '../../tasks/cluster/render/yaml.ts';
+import { parseYaml } from '../lib/pyyaml.ts';
 
 /** HAProxy's config as sections: `global`, `defaults`, `frontend <name>`, `backend <name>` → their lines. */
 function sections(text: string): Map<string, string[]> {
@@ -164,6 +167,18 @@ test('the container publishes the apiserver port on 127.0.0.1 only, at the plann
   assert.match(endpointDrift(result, info({ ip: '10.240.0.3' }), 'demo')!, /has IP 10\.240\.0\.3/);
   assert.match(endpointDrift(result, info({ hostPort: '7002' }), 'demo')!, /does not publish 127\.0\.0\.1:7001/);
   assert.match(endpointDrift(result, info({ key: 'k2' }), 'demo')!, /another key label/);
+});
+
+test('CoreDNS reaches the API through the endpoint when given one, else through the kubernetes Service', () => {
+  const container = (apiServer?: { host: string; port: number }) => {
+    const docs = parseYaml(toYamlDocuments(coreDnsManifests({ image: 'coredns:x', clusterDnsIp: '10.32.0.10', clusterDomain: 'cluster.local', upstreams: [], replicas: 2, ...(apiServer ? { apiServer } : {}) }))) as any[];
+    return docs.find((d) => d.kind === 'Deployment').spec.template.spec.containers[0];
+  };
+  assert.equal(container({ host: '10.244.0.2', port: 6443 }).env, [
+    { name: 'KUBERNETES_SERVICE_HOST', value: '10.244.0.2' },
+    { name: 'KUBERNETES_SERVICE_PORT', value: '6443' },
+  ]);
+  assert.is(container().env, undefined);
 });
 
 test.run();

@@ -36,6 +36,12 @@ export type CoreDnsParams = {
   /** Upstream resolvers; none means no `forward` (this machine has no route to public DNS, for example). */
   upstreams: string[];
   replicas: number;
+  /**
+   * Where CoreDNS reaches the API instead of the `kubernetes` Service (whose endpoints are the apiservers
+   * themselves): the API endpoint's load balancer when the config balances, set as the in-cluster
+   * config's KUBERNETES_SERVICE_HOST/PORT (a container's own env wins over the ones the kubelet injects).
+   */
+  apiServer?: { host: string; port: number };
 };
 
 export function renderCorefile(p: Pick<CoreDnsParams, 'clusterDomain' | 'upstreams'>): string {
@@ -110,6 +116,14 @@ export function coreDnsManifests(p: CoreDnsParams): Json[] {
                 // No registry is reachable: the image is imported into every worker's containerd.
                 imagePullPolicy: 'Never',
                 args: ['-conf', '/etc/coredns/Corefile'],
+                ...(p.apiServer
+                  ? {
+                      env: [
+                        { name: 'KUBERNETES_SERVICE_HOST', value: p.apiServer.host },
+                        { name: 'KUBERNETES_SERVICE_PORT', value: String(p.apiServer.port) },
+                      ],
+                    }
+                  : {}),
                 resources: { limits: { memory: '170Mi' }, requests: { cpu: '100m', memory: '70Mi' } },
                 volumeMounts: [{ name: 'config-volume', mountPath: '/etc/coredns', readOnly: true }],
                 ports: [
