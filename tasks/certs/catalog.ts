@@ -96,8 +96,8 @@ export function leafCatalog(config: ClusterConfig, plan: IpPlan): CertSpec[] {
       // Clients that go through the endpoint (HAProxy passes TLS through) check the apiserver's cert
       // against the endpoint's address, or its container name on the cluster network; the host's
       // 127.0.0.1 (the published port) is in the request config already.
-      apiEndpointIp: plan.apiEndpointIp,
-      apiEndpointName: apiEndpointContainer(config.clusterName),
+      apiEndpointIp: plan.apiEndpointIp ? [plan.apiEndpointIp] : [],
+      apiEndpointName: plan.apiEndpointIp ? [apiEndpointContainer(config.clusterName)] : [],
       clusterDomain: config.clusterDomain,
     }),
     spec('apiserver-kubelet-client', 'kube-apiserver → kubelet client cert', 'apiserver-kubelet-client-csr.json', 'client', 'ca'),

@@ -50,7 +50,7 @@ export type KubeconfigSpec = { id: string; certId: string; server: string; descr
  * plane does not depend on the endpoint; otherwise to the plan's URL, as before.
  */
 export function kubeconfigCatalog(config: ClusterConfig, plan: IpPlan): KubeconfigSpec[] {
-  const hostUrl = adminServerUrl(config);
+  const hostUrl = adminServerUrl(config, plan);
   const controlPlaneUrl = balancedApi(config) ? `https://127.0.0.1:${config.apiServerPort}` : plan.apiServerUrl;
   return [
     { id: 'admin', certId: 'admin', server: hostUrl, description: `Admin kubeconfig for the host (kubectl --kubeconfig ${kubeconfigPath(config, 'admin')})` },
@@ -66,8 +66,12 @@ export function kubeconfigCatalog(config: ClusterConfig, plan: IpPlan): Kubeconf
   ];
 }
 
-/** The admin kubeconfig's server: the endpoint's published port on the host's loopback. The one place it is decided. */
-export function adminServerUrl(config: Pick<ClusterConfig, 'apiHostPort'>): string {
+/**
+ * The admin kubeconfig's server: the endpoint's published port on the host's loopback (the first control
+ * plane's address for a cluster of SSH machines, which has no endpoint). The one place it is decided.
+ */
+export function adminServerUrl(config: Pick<ClusterConfig, 'apiHostPort' | 'apiServerPort'>, plan: IpPlan): string {
+  if (plan.apiEndpointIp === null) return `https://${plan.nodes.find((n) => n.role === 'control-plane')!.ip}:${config.apiServerPort}`;
   return `https://127.0.0.1:${config.apiHostPort}`;
 }
 

@@ -57,8 +57,8 @@ export type ClusterStepInputs = {
   /** Kubeconfig targets by catalogue id (`admin`, `kubelet:worker-1`…). */
   kubeconfigs: Record<string, KubeconfigDep>;
   encryption: EncryptionDep;
-  /** `endpoint:config`: the API endpoint (HAProxy) runs the config for these control planes. */
-  endpoint: EndpointConfigTarget;
+  /** `endpoint:config`: the API endpoint (HAProxy) runs the config for these control planes; absent without one (SSH machines). */
+  endpoint: EndpointConfigTarget | undefined;
   images: ClusterImages;
 };
 

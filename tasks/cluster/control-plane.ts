@@ -24,27 +24,27 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
   // The controller-manager and scheduler start only once the apiserver is ready (before that their RBAC
   // bootstrap roles may not exist yet and they exit). This record gets each apiserver unit in the loop
   // below; it is the readiness target's deps object itself, which the engine reads once the graph is built.
-  const readyDeps: DepMap = { admin: ctx.pki.leaves['admin']!, ca: ctx.pki.cas.ca, endpoint: ctx.endpoint };
+  const readyDeps: DepMap = { admin: ctx.pki.leaves['admin']!, ca: ctx.pki.cas.ca, ...(ctx.endpoint ? { endpoint: ctx.endpoint } : {}) };
   // Every control plane's apiserver, not only the one the kubeconfigs name: after a control plane
   // restarts, its apiserver must be ready again before the cluster counts as converged.
   const apiserverUrls = controlPlanes(ctx.config).map((n) => `https://${plannedNode(ctx, n.name).ip}:${ctx.config.apiServerPort}`);
   // Then the way the host (the admin kubeconfig, kubectl in later targets) and balanced in-cluster
   // clients come in: the API endpoint, once its health checks have found a ready apiserver.
-  const endpointUrl = adminServerUrl(ctx.config);
+  const endpointUrl = ctx.endpoint ? adminServerUrl(ctx.config, ctx.plan) : undefined;
   const ready = target({
     name: 'cluster:apiserver-ready',
-    description: `Every kube-apiserver answers /livez and /readyz with the admin cert, and so does the API endpoint at ${endpointUrl} (controller-manager and scheduler start after this)`,
+    description: `Every kube-apiserver answers /livez and /readyz with the admin cert${endpointUrl ? `, and so does the API endpoint at ${endpointUrl}` : ''} (controller-manager and scheduler start after this)`,
     deps: readyDeps,
     build: async (bctx) => {
       await Promise.all(apiserverUrls.map((url) => waitApiReady(url, adminPaths(ctx, bctx.root), bctx.signal)));
       // HAProxy marks a server up after 2 passing checks 2 s apart: seconds after the apiserver is ready.
-      await waitApiReady(endpointUrl, adminPaths(ctx, bctx.root), bctx.signal, 60_000);
-      return { url: ctx.plan.apiServerUrl, endpoint: endpointUrl, kubeletClientUser: APISERVER_KUBELET_CLIENT_USER };
+      if (endpointUrl) await waitApiReady(endpointUrl, adminPaths(ctx, bctx.root), bctx.signal, 60_000);
+      return { url: ctx.plan.apiServerUrl, endpoint: endpointUrl ?? null, kubeletClientUser: APISERVER_KUBELET_CLIENT_USER };
     },
     probe: async (_result, actx) => {
       const identity = loadIdentity(adminPaths(ctx, actx.root));
       const answers = await Promise.all(
-        [...apiserverUrls, endpointUrl].map(async (url) => {
+        [...apiserverUrls, ...(endpointUrl ? [endpointUrl] : [])].map(async (url) => {
           const res = await apiRequest(`${url}/readyz`, identity, { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, body: e.message }));
           return res.status === 200 ? undefined : `${url}/readyz answered ${res.status}: ${res.body.slice(0, 120)}`;
         }),

@@ -43,7 +43,7 @@ export function addonTargets(ctx: ClusterContext, deps: { apiserverReady: AnyTar
       clusterDomain: ctx.config.clusterDomain,
       upstreams: hostUpstreams(),
       replicas: Math.min(2, workerNames.length),
-      ...(balancedApi(ctx.config) ? { apiServer: { host: ctx.plan.apiEndpointIp, port: ctx.config.apiServerPort } } : {}),
+      ...(balancedApi(ctx.config) && ctx.plan.apiEndpointIp ? { apiServer: { host: ctx.plan.apiEndpointIp, port: ctx.config.apiServerPort } } : {}),
     }),
   );
   const loads: Record<string, AnyTarget> = {};

@@ -168,9 +168,18 @@ export function workers(config: ClusterConfig): NodeSpec[] {
   return config.nodes.filter((node) => node.role === 'worker');
 }
 
+/**
+ * Whether the cluster has the API endpoint container: every container cluster does. A cluster of SSH
+ * machines has no Docker network to put it on, so there the host and every client talk to the first
+ * control plane's address as before (an endpoint for machines is not there yet).
+ */
+export function hasApiEndpoint(config: Pick<ClusterConfig, 'machines'>): boolean {
+  return !(config.machines?.length);
+}
+
 /** True when in-cluster clients go through the endpoint's load balancer (more than one control plane, or asked for). */
 export function balancedApi(config: ClusterConfig): boolean {
-  return config.apiEndpoint === 'load-balancer' || controlPlanes(config).length > 1;
+  return hasApiEndpoint(config) && (config.apiEndpoint === 'load-balancer' || controlPlanes(config).length > 1);
 }
 
 /**

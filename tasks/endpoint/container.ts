@@ -7,7 +7,6 @@ import type Dockerode from 'dockerode';
 import { target, type Target } from '../../lib/engine/target.ts';
 import { DockerError } from '../../lib/docker/errors.ts';
 import type { ClusterConfig } from '../config/config.ts';
-import type { IpPlan } from '../net/ip-plan.ts';
 import type { NetworkTarget } from '../net/network.ts';
 import type { EndpointImageTarget } from '../images/endpoint-image.ts';
 import { apiEndpointContainer, CLUSTER_LABEL, KEY_LABEL, PART_LABEL } from '../nodes/labels.ts';
@@ -84,24 +83,24 @@ async function hostPortFree(port: number): Promise<boolean> {
 const portHint = (hostPort: number) =>
   `give this cluster another apiHostPort in its spec (harder.config.ts or the --config JSON, e.g. "apiHostPort": ${hostPort + 1}), or stop what holds ${hostPort}`;
 
-export function endpointContainerTarget(config: ClusterConfig, plan: IpPlan, deps: { image: EndpointImageTarget; network: NetworkTarget }): EndpointContainerTarget {
+export function endpointContainerTarget(config: ClusterConfig, ip: string, deps: { image: EndpointImageTarget; network: NetworkTarget }): EndpointContainerTarget {
   const container = apiEndpointContainer(config.clusterName);
   const hostPort = config.apiHostPort;
   const port = config.apiServerPort;
   return target({
     name: 'endpoint:container',
-    description: `API endpoint container ${container} (HAProxy) at ${plan.apiEndpointIp}, published on 127.0.0.1:${hostPort}`,
+    description: `API endpoint container ${container} (HAProxy) at ${ip}, published on 127.0.0.1:${hostPort}`,
     deps: { image: deps.image, network: deps.network },
-    inputs: { values: { clusterName: config.clusterName, ip: plan.apiEndpointIp, port, hostPort } },
+    inputs: { values: { clusterName: config.clusterName, ip, port, hostPort } },
     build: async (ctx): Promise<EndpointContainer> => {
       const { connectDocker } = await import('../../lib/docker/connect.ts');
       const { inspectContainer, removeContainer } = await import('../../lib/docker/containers.ts');
       const { engineMessage } = await import('../../lib/docker/errors.ts');
       const docker = await connectDocker();
-      const spec = endpointContainerSpec({ clusterName: config.clusterName, image: ctx.deps.image.ref, network: ctx.deps.network.name, ip: plan.apiEndpointIp, port, hostPort });
+      const spec = endpointContainerSpec({ clusterName: config.clusterName, image: ctx.deps.image.ref, network: ctx.deps.network.name, ip: ip, port, hostPort });
       const key = endpointSpecKey(spec, ctx.deps.image.id, ctx.deps.network.id);
       spec.Labels![KEY_LABEL] = key;
-      const result = (id: string): EndpointContainer => ({ container, id, ip: plan.apiEndpointIp, hostPort, port, key });
+      const result = (id: string): EndpointContainer => ({ container, id, ip: ip, hostPort, port, key });
 
       const existing = await inspectContainer(docker, container);
       if (existing && existing.Config.Labels?.[KEY_LABEL] === key && ctx.reason !== 'forced') {
@@ -147,7 +146,7 @@ export function endpointContainerTarget(config: ClusterConfig, plan: IpPlan, dep
         }
         throw new DockerError(`starting container ${container} failed: ${message}`, undefined, { cause: error });
       }
-      ctx.log(`${container} at ${plan.apiEndpointIp}, 127.0.0.1:${hostPort} → ${port}`);
+      ctx.log(`${container} at ${ip}, 127.0.0.1:${hostPort} → ${port}`);
       return result(created.id);
     },
     // Read-only, like every probe: a stopped container is reported, and the build starts it.

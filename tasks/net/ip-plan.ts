@@ -2,7 +2,7 @@
 // address by asking Docker afterwards; containers are created with the address planned here.
 
 import { target } from '../../lib/engine/target.ts';
-import { balancedApi, controlPlanes, defaultConfig, workers, type ClusterConfig, type ConfigProblem, type NodeRole } from '../config/config.ts';
+import { balancedApi, controlPlanes, hasApiEndpoint, defaultConfig, workers, type ClusterConfig, type ConfigProblem, type NodeRole } from '../config/config.ts';
 
 // Results are `type` aliases, not interfaces: TypeScript gives interfaces no index signature, so an
 // interface is not assignable to the engine's Json type.
@@ -28,9 +28,9 @@ export type IpPlan = {
   /**
    * The API endpoint container's address (`<clusterName>-api`, HAProxy in front of every apiserver).
    * Fixed like a node's: every container on the cluster network is created with its planned address,
-   * so Docker's IPAM has none of them to hand out.
+   * so Docker's IPAM has none of them to hand out. Null for a cluster of SSH machines (no endpoint).
    */
-  apiEndpointIp: string;
+  apiEndpointIp: string | null;
   /**
    * Where in-cluster clients (kubelets, kube-proxy) reach the API: the endpoint's load balancer when
    * the config balances (more than one control plane, or apiEndpoint 'load-balancer'), else the first
@@ -173,11 +173,12 @@ export function ipPlanProblems(config: ClusterConfig): ConfigProblem[] {
     const endpoint = { field: 'apiEndpointHost' as const, what: 'API endpoint', start: config.apiEndpointHost, count: 1 };
     const placed: typeof blocks = [];
     const room = Math.max(0, lastHost - 1);
-    if (config.nodes.length + 1 > room) {
+    const wanted = config.nodes.length + (hasApiEndpoint(config) ? 1 : 0);
+    if (wanted > room) {
       problem('nodeSubnet', `${config.nodeSubnet} has room for ${room} address${room === 1 ? '' : 'es'} and there are ${config.nodes.length} nodes and the API endpoint`, `use a larger nodeSubnet, e.g. ${defaultConfig.nodeSubnet}`);
     }
-    for (const block of [...blocks, endpoint]) {
-      if (block.count === 0 || config.nodes.length + 1 > room) continue;
+    for (const block of hasApiEndpoint(config) ? [...blocks, endpoint] : blocks) {
+      if (block.count === 0 || wanted > room) continue;
       const maxStart = lastHost - block.count + 1;
       if (!Number.isInteger(block.start) || block.start < 2 || block.start > maxStart) {
         const where = block.start === 1 ? `1 is the gateway of nodeSubnet ${config.nodeSubnet}` : `${block.start} does not leave ${block.count} address${block.count === 1 ? '' : 'es'} of nodeSubnet ${config.nodeSubnet} (hosts 2-${lastHost}) for the ${block.what}`;
@@ -233,7 +234,7 @@ export function planIps(config: ClusterConfig): IpPlan {
   });
   const firstControlPlane = nodes.find((n) => n.role === 'control-plane');
   if (!firstControlPlane) throw new IpPlanError('nodes: the config has no control-plane node');
-  const apiEndpointIp = formatIpv4(subnet.base + config.apiEndpointHost);
+  const apiEndpointIp = hasApiEndpoint(config) ? formatIpv4(subnet.base + config.apiEndpointHost) : null;
   return {
     subnet: config.nodeSubnet,
     gateway: formatIpv4(subnet.base + 1),
@@ -243,7 +244,7 @@ export function planIps(config: ClusterConfig): IpPlan {
     serviceCidr: config.serviceCidr,
     clusterCidr: config.clusterCidr,
     apiEndpointIp,
-    apiServerUrl: `https://${balancedApi(config) ? apiEndpointIp : firstControlPlane.ip}:${config.apiServerPort}`,
+    apiServerUrl: `https://${balancedApi(config) && apiEndpointIp ? apiEndpointIp : firstControlPlane.ip}:${config.apiServerPort}`,
   };
 }
 

@@ -13,6 +13,8 @@ import { endpointContainerSpec, endpointDrift, type EndpointContainer } from '..
 import { coreDnsManifests } from '../../tasks/cluster/render/addons.ts';
 import { toYamlDocuments } from '../../tasks/cluster/render/yaml.ts';
 import { parseYaml } from '../lib/pyyaml.ts';
+import { projectTargets } from '../../tasks/index.ts';
+import { leafCatalog } from '../../tasks/certs/catalog.ts';
 
 /** HAProxy's config as sections: `global`, `defaults`, `frontend <name>`, `backend <name>` → their lines. */
 function sections(text: string): Map<string, string[]> {
@@ -179,6 +181,25 @@ test('CoreDNS reaches the API through the endpoint when given one, else through 
     { name: 'KUBERNETES_SERVICE_PORT', value: '6443' },
   ]);
   assert.is(container().env, undefined);
+});
+
+test('a cluster of SSH machines has no endpoint: no endpoint targets, admin and every client straight to the first control plane, no endpoint SANs', () => {
+  const machines = [
+    { name: 'server', role: 'control-plane' as const, address: '192.168.64.2', user: 'root' },
+    { name: 'server-2', role: 'control-plane' as const, address: '192.168.64.3', user: 'root' },
+    { name: 'node-0', role: 'worker' as const, address: '192.168.64.20', user: 'root' },
+  ];
+  // A machine on host 2, the containers' endpoint address: no clash, since there is no endpoint.
+  const c = config({ nodeSubnet: '192.168.64.0/24', machines, nodes: machines.map(({ name, role }) => ({ name, role })) });
+  assert.equal(ipPlanProblems(c), []);
+  const plan = planIps(c);
+  assert.is(plan.apiEndpointIp, null);
+  assert.is(plan.apiServerUrl, 'https://192.168.64.2:6443', 'two control planes, but no load balancer to go through');
+  const servers = Object.fromEntries(kubeconfigCatalog(c, plan).map((k) => [k.id, k.server]));
+  assert.equal(new Set(Object.values(servers)), new Set(['https://192.168.64.2:6443']));
+  assert.equal(projectTargets(c).filter((t) => /^(endpoint:|image:endpoint)/.test(t.name)), []);
+  const vars = leafCatalog(c, plan).find((x) => x.id === 'kube-apiserver')!.vars;
+  assert.equal([vars['apiEndpointIp'], vars['apiEndpointName']], [[], []]);
 });
 
 test.run();
