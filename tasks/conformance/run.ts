@@ -45,7 +45,7 @@ export function parseConformanceArgs(args: string[]): ConformanceOptions {
       options.procs = n;
     } else if (flag === '--parallel-only') options.parts = ['parallel'];
     else if (flag === '--serial-only') options.parts = ['serial'];
-    else throw new CliError('bad-command-args', `conformance: unknown argument ${JSON.stringify(args[i])}`, usage);
+    else throw new CliError('bad-command-args', `conformance: unknown argument ${JSON.stringify(args[i])}`, `${usage} (the flags of tasks.ts itself, such as --config and --plain, go before the --)`);
   }
   for (const re of [options.focus, options.skip]) {
     try {
