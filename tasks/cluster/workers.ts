@@ -158,12 +158,12 @@ async function waitNodeReady(url: string, admin: { ca: string; cert: string; key
  * containerd reads the first config file by name, and that one sorts before `10-bridge.conflist`.
  */
 function withOldBridgeRemoved<T extends ReturnType<typeof fileTarget>>(install: T): T {
+  // Changed in place, not copied: the target carries its declared node reads as a non-enumerable property
+  // (lib/node/fleet.ts), which a spread would drop, and the probe would then never see the file.
   const build = install.build!;
-  return {
-    ...install,
-    build: async (ctx) => {
-      await nodeFleet.of(ctx).node(ctx.deps.node.container).exec(['rm', '-f', w.cniBridgeOld], { signal: ctx.signal });
-      return build(ctx);
-    },
+  install.build = async (ctx) => {
+    await nodeFleet.of(ctx).node(ctx.deps.node.container).exec(['rm', '-f', w.cniBridgeOld], { signal: ctx.signal });
+    return build(ctx);
   };
+  return install;
 }
