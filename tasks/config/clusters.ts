@@ -123,6 +123,15 @@ export function recordedClusters(base: string, defaultName: string, except: stri
 export const ALLOCATION_POOL = '10.240.0.0/16';
 const ALLOCATION_PREFIX = 24;
 
+/**
+ * The API endpoint's host port of a cluster whose node subnet was allocated: 6443 plus the /24's index in
+ * ALLOCATION_POOL (10.240.N.0/24 → 6443 + N), so the default cluster's 10.240.0.0/24 keeps 6443 and no two
+ * allocated clusters share a port, with nothing more to record: the port follows the recorded subnet.
+ */
+export function hostPortForSubnet(subnet: string): number {
+  return 6443 + (parseCidr(subnet).base - parseCidr(ALLOCATION_POOL).base) / 2 ** (32 - ALLOCATION_PREFIX);
+}
+
 /** A range allocation must keep clear of, and what it is (for the message when the pool is full). */
 export type Reserved = { subnet: string; what: string };
 

@@ -10,6 +10,7 @@ import { configFromFlags, projectFlags, readConfigFile, specFields } from './opt
 import {
   ALLOCATION_POOL,
   allocateSubnet,
+  hostPortForSubnet,
   baseOfStateDir,
   clusterStateDir,
   listDockerNetworks,
@@ -274,6 +275,8 @@ export async function configureCluster(
     }
     config.nodeSubnet = allocated.nodeSubnet;
     before.nodeSubnet = allocated.nodeSubnet;
+    // Side by side clusters need their own API host port (tasks/endpoint): it follows the allocated subnet.
+    if (specFile?.values.apiHostPort === undefined) config.apiHostPort = before.apiHostPort = hostPortForSubnet(allocated.nodeSubnet);
     const planProblems = ipPlanProblems(config);
     if (planProblems.length) throw new ConfigError(planProblems.map((p) => `${recordShown}: allocated ${p.field}: ${p.problem}; ${p.valid}`), `set nodeSubnet in the spec for cluster ${name} (--config FILE)`);
   }
@@ -324,6 +327,7 @@ export async function configureCluster(
   const bin = sourceOf('binaries');
   if (bin) sources.binarySource = bin;
   if (flags.name !== undefined) sources.clusterName = `flag --name ${flags.name}`;
+  if (allocated && specFile?.values.apiHostPort === undefined) sources.apiHostPort = `from the allocated nodeSubnet ${allocated.nodeSubnet}: 6443 + its /24's index in ${ALLOCATION_POOL}`;
   if (allocated) sources.nodeSubnet = allocated.fresh ? `allocated on this run: the first free /24 of ${ALLOCATION_POOL} (${recordShown})` : `allocated, recorded in ${recordShown}`;
   if (flags['no-kubeconfig'] !== undefined) sources.mergeKubeconfig = 'flag --no-kubeconfig (this run only)';
 

@@ -111,6 +111,8 @@ test('--name b: its own state dir and a free subnet, recorded on the first run a
   assert.is(first.config.stateDir, 'output/clusters/b');
   // 10.240.0.0/24 is the default cluster's, 10.240.1.0/24 someone else's network.
   assert.is(first.config.nodeSubnet, '10.240.2.0/24');
+  // Its API endpoint's host port follows the subnet: the default cluster (10.240.0.0/24) keeps 6443.
+  assert.is(first.config.apiHostPort, 6445);
   assert.ok(first.said.some((l) => l.includes('nodeSubnet 10.240.2.0/24 allocated to cluster b') && l.includes('recorded in output/clusters/b/spec.json')), first.said.join('\n'));
   assert.equal(record(root, 'b').allocated, { nodeSubnet: '10.240.2.0/24' });
   assert.is(record(root, 'b').spec.nodeSubnet, '10.240.2.0/24');
@@ -135,6 +137,7 @@ test('a second named cluster skips the first one\'s recorded subnet even while i
   await configure(root, { name: 'b' }, busy);
   const dry = await configure(root, { name: 'c' }, busy, { dryRun: true });
   assert.is(dry.config.nodeSubnet, '10.240.3.0/24');
+  assert.is(dry.config.apiHostPort, 6446);
   assert.ok(dry.said.some((l) => l.includes('would be recorded') && l.includes('dry run: nothing recorded')), dry.said.join('\n'));
   assert.not.ok(existsSync(join(root, 'output', 'clusters', 'c')), 'a dry run writes nothing');
   const real = await configure(root, { name: 'c' }, busy);
