@@ -3,7 +3,8 @@
 // exec with and without stdin, files put with their mode by temp+rename, the batched read in one exec,
 // a sudo login; the trust model (unknown key refused, recorded only with trust-new, a changed key always
 // refused); the clear errors (unreachable, wrong key, no sudo); the machine target's preflight and
-// package probe; and the node target's build run in a child process whose DOCKER_HOST is a dead socket.
+// package probe; the real CLI with DOCKER_HOST on a dead socket (nodes, etcd, no-op, repairs, clean); and
+// the whole cluster with cluster:smoke (the build host's Docker used only for the images). ~2.5 min.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -187,15 +188,19 @@ const root = scratchProjectRoot('harder-t-ssh-cli-');
 const NO_DOCKER = { DOCKER_HOST: 'unix:///nonexistent/harder-t-ssh/docker.sock', HARDER_SSH_STATS: '1' };
 type Run = { code: number; output: string; built: string[]; wallMs: number; stats: Map<string, string> };
 
-function spec(file: string, machines: Record<string, unknown>[]): string {
+function spec(file: string, machines: Record<string, unknown>[], extra: Record<string, unknown> = {}): string {
   const path = join(root, file);
-  writeFileSync(path, JSON.stringify({ clusterName: 'harder-t-ssh', nodeSubnet: '10.250.0.0/24', machines }, null, 2));
+  writeFileSync(path, JSON.stringify({ clusterName: 'harder-t-ssh', nodeSubnet: '10.250.0.0/24', binarySource: 'go', mergeKubeconfig: false, ...extra, machines }, null, 2));
   return path;
 }
 
 async function cli(configFile: string, ...args: string[]): Promise<Run> {
+  return run(NO_DOCKER, configFile, ...args);
+}
+
+async function run(env: Record<string, string>, configFile: string, ...args: string[]): Promise<Run> {
   const started = performance.now();
-  const res = await execa('npx', ['tsx', 'tasks.ts', ...args, '--config', configFile, '--plain', '-j', '4'], { cwd: root, reject: false, all: true, env: NO_DOCKER, timeout: 15 * 60_000 });
+  const res = await execa('npx', ['tsx', 'tasks.ts', ...args, '--config', configFile, '--plain', '-j', '4'], { cwd: root, reject: false, all: true, env, timeout: 15 * 60_000 });
   const output = String(res.all ?? '');
   const built = [...output.matchAll(/^✓ (\S+) \(/gm)].map((m) => m[1]!);
   const stats = new Map([...output.matchAll(/^ssh-stats (\S+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
@@ -294,6 +299,34 @@ test('cli, no Docker: an unreachable machine and a login without sudo: one clear
   assert.match(run.output, 'worker-2 (10.250.0.12:22): user plain is not root and cannot use sudo without a password');
   assert.ok(run.output.includes("hint: log in as root, or give plain passwordless sudo"), run.output);
   assert.not.ok(run.built.includes('node:worker-1') || run.built.includes('node:worker-2'), run.built.join(' '));
+});
+
+// The whole cluster on the machines. The images the cluster runs (pause, CoreDNS, the test workload) are
+// still built by Docker on the build host and streamed to each machine's containerd over SSH, so this run
+// has a Docker socket; the machines themselves are reached over SSH only, as the runs above prove.
+test('cli: the whole cluster on three machines passes cluster:smoke; a no-op run; a changed kubelet field restarts one kubelet', async () => {
+  const file = spec('machines.json', threeMachines());
+  const withDocker = { HARDER_SSH_STATS: '1' };
+  const built = await run(withDocker, file, 'cluster');
+  assert.is(built.code, 0, built.output.slice(-3000));
+  const smoke = await run(withDocker, file, 'cluster:smoke');
+  assert.is(smoke.code, 0, smoke.output.slice(-3000));
+  assert.match(smoke.output, 'PASS pod to pod across workers');
+  assert.not.match(smoke.output, 'FAIL');
+
+  const noop = await run(withDocker, file, 'cluster');
+  assert.is(noop.code, 0, noop.output);
+  assert.equal(noop.built, []);
+  // The batched read, and on workers the one listing of containerd's images that the load probes share.
+  assert.is(noop.stats.get('controller-1'), '1 connection(s), 1 exec(s), 0 SFTP request(s)');
+  for (const w of ['worker-1', 'worker-2']) assert.is(noop.stats.get(w), '1 connection(s), 2 exec(s), 0 SFTP request(s)', `${w}: ${noop.stats.get(w)}`);
+  process.stdout.write(`cluster no-op wall time: ${Math.round(noop.wallMs)} ms\n`);
+
+  spec('machines.json', threeMachines(), { kubeletOverrides: { 'worker-2': { maxPods: 50 } } });
+  const changed = await run(withDocker, file, 'cluster');
+  assert.is(changed.code, 0, changed.output);
+  assert.ok(changed.built.includes('unit:worker-2:kubelet'), changed.built.join(' '));
+  assert.equal(changed.built.filter((t) => t.startsWith('unit:')), ['unit:worker-2:kubelet']);
 });
 
 test('a changed host key is always refused, even with trust-new, and the known_hosts file is left as it was', async () => {

@@ -10,14 +10,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runBuild } from '../../lib/engine/index.ts';
 import { connectDocker } from '../../lib/docker/connect.ts';
-import { createPrivilegedContainer } from '../../lib/docker/containers.ts';
+import { createPrivilegedContainer, ensureVolume } from '../../lib/docker/containers.ts';
 import { ensureNetwork } from '../../lib/docker/networks.ts';
 import { nodeHandle } from '../../lib/docker/node-access.ts';
 import { waitForSystemd } from '../../lib/docker/systemd-ready.ts';
 import { defaultConfig, type NodeSpec } from '../../tasks/config/config.ts';
 import { planIps } from '../../tasks/net/ip-plan.ts';
 import { nodesStep } from '../../tasks/nodes/index.ts';
-import { nodeContainerSpec } from '../../tasks/nodes/containers.ts';
+import { containerdVolumeName, nodeContainerSpec } from '../../tasks/nodes/containers.ts';
 import { CLUSTER_LABEL } from '../../tasks/nodes/labels.ts';
 import type { NodeImage } from '../../tasks/images/node-image.ts';
 import { removeByLabelSync } from './docker-cleanup.ts';
@@ -60,8 +60,9 @@ export async function startMachines(image: string, nodes: NodeSpec[], pub: strin
   for (const [i, node] of nodes.entries()) {
     const ip = `10.250.0.${10 + i}`;
     const spec = nodeContainerSpec({ clusterName: SSH_CLUSTER, node, ip, image, network: network.name, extras: {} });
-    // No containerd volume: these machines are thrown away with the test.
-    spec.HostConfig!.Mounts = [];
+    // /var/lib/containerd on a volume, as for the project's nodes: overlayfs on the container's own overlay
+    // root fails, so pods could not start (a real machine's disk has no such problem). Labelled: removed with the rest.
+    await ensureVolume(client, containerdVolumeName(spec.name!), { [CLUSTER_LABEL]: SSH_CLUSTER });
     await createPrivilegedContainer(client, { spec });
     machines.push({ name: node.name, container: spec.name!, ip });
   }
