@@ -58,7 +58,7 @@ test.before(async () => {
 test.after(async () => {
   await Promise.all(handles.map((h) => h.close()));
   removeMachines();
-  rmSync(root, { recursive: true, force: true });
+  for (const dir of [root, keys.dir, work]) rmSync(dir, { recursive: true, force: true });
 });
 
 test('an unknown host key is refused, naming the machine and its fingerprint; trust-new records it, and then it is known', async () => {

@@ -4,7 +4,7 @@
 // (no sudo). The test starts them through Docker; the code under test reaches them only over SSH.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +34,7 @@ export async function sshMachineImage(): Promise<string> {
   const config = { ...defaultConfig, clusterName: SSH_CLUSTER, nodeSubnet: SSH_SUBNET };
   const step = nodesStep(config, planIps(config));
   const out = mkdtempSync(join(tmpdir(), 'harder-t-ssh-image-'));
-  const report = await runBuild({ targets: [step.host, step.base, step.image], requested: ['image:node'], root, outDir: out, jobs: 2 });
+  const report = await runBuild({ targets: [step.host, step.base, step.image], requested: ['image:node'], root, outDir: out, jobs: 2 }).finally(() => rmSync(out, { recursive: true, force: true }));
   if (!report.ok) throw new Error(`image:node failed: ${report.failures.map((f) => f.message).join('; ')}`);
   const node = report.entries['image:node']!.result as NodeImage;
   const tag = `harder-t-ssh-machine:${node.id.replace(/^sha256:/, '').slice(0, 12)}`;
