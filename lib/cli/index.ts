@@ -91,7 +91,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
     const baseOutDir = opts.outDir ?? join(opts.root, 'output');
     const outDir = project.stateDir ? await project.stateDir(args.project, baseOutDir, { root: opts.root, cwd }) : baseOutDir;
     runLog.moveTo(join(outDir, RUN_LOG));
-    const context = { cwd, warn: (line: string) => void stderr.write(`warning: ${line}\n`), outDir };
+    const context = { cwd, warn: (line: string) => void stderr.write(`warning: ${line}\n`), outDir, printOnly: Boolean(args.flags.graph || args.flags.help) };
     const commands: Record<string, ProjectCommand<C>> = project.commands ?? {};
     const help = async (registry: readonly AnyTarget[]): Promise<void> =>
       void stdout.write(await helpText({ program: project.program, targets: registry, flags: project.flags ?? [], commands: commands as Record<string, ProjectCommand<never>> }));

@@ -69,6 +69,11 @@ export type ConfigureContext = {
   warn(line: string): void;
   /** The state directory (`<root>/output`), where a project may keep what earlier runs recorded. */
   outDir: string;
+  /**
+   * The run only prints what it knows (`--graph`, `--help`): configure must not reach outside services
+   * (the docs draw their graphs this way on machines with no engine, and promise to touch nothing).
+   */
+  printOnly: boolean;
 };
 
 export type CliProject<C> = {

@@ -214,7 +214,7 @@ function shown(root: string, path: string): string {
 export async function configureCluster(
   flags: Record<string, string>,
   root: string,
-  context: { cwd: string; warn(line: string): void; outDir?: string; networks?: () => Promise<NetworkFacts[] | undefined> },
+  context: { cwd: string; warn(line: string): void; outDir?: string; printOnly?: boolean; networks?: () => Promise<NetworkFacts[] | undefined> },
 ): Promise<ClusterConfig> {
   const { cwd, warn } = context;
   const specFile = await readSpecFile(flags, root, cwd);
@@ -249,7 +249,9 @@ export async function configureCluster(
   const before = quiet(oldFlags) ?? base;
 
   // The node subnet: the spec's when it sets one (or for the default cluster: its default), else allocated.
-  const networks = await (context.networks ?? listDockerNetworks)();
+  // Not for --graph or --help: they print, and never talk to Docker (the overlap check is a courtesy
+  // there; net:network refuses an overlap anyway when it creates the network).
+  const networks = context.printOnly ? undefined : await (context.networks ?? listDockerNetworks)();
   let allocated: Pending['allocated'];
   if (!isDefault && specFile?.values.nodeSubnet === undefined) {
     if (record?.allocated) allocated = { ...record.allocated, fresh: false };
@@ -270,7 +272,7 @@ export async function configureCluster(
           'npx tsx tasks.ts spec --name <other> shows each cluster\'s subnet; clean:nodes --name <other> removes an unused one\'s network',
         );
       }
-      if (!networks) warn(`no Docker engine answered: nodeSubnet ${subnet} for cluster ${name} was chosen against the recorded clusters only (net:network still refuses an overlap when it creates the network)`);
+      if (!networks && !context.printOnly) warn(`no Docker engine answered: nodeSubnet ${subnet} for cluster ${name} was chosen against the recorded clusters only (net:network still refuses an overlap when it creates the network)`);
       allocated = { nodeSubnet: subnet, fresh: true };
     }
     config.nodeSubnet = allocated.nodeSubnet;
