@@ -1,17 +1,15 @@
 // The images the nodes run: the Debian bookworm base (pulled, or debootstrapped offline) and the node
 // image built from tasks/images/node/Dockerfile on top of it, tagged and labelled with its own content key.
 
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { target, type AnyTarget, type Target } from '../../lib/engine/target.ts';
+import { derivedImageTarget, partsHash, type DerivedImage } from './derived-image.ts';
 
 /** Where the base came from: a registry pull, an image already on the engine, or debootstrap + import. */
 export type BaseImageSource = 'pull' | 'local' | 'debootstrap';
 
 export type BaseImage = { id: string; ref: string; source: BaseImageSource };
 
-export type NodeImage = { id: string; ref: string; key: string; baseId: string };
+export type NodeImage = DerivedImage;
 
 // Typed by result only (deps `any`): lib/engine/target.ts's ResultOf does not match targets whose deps have
 // named keys, because `build` is contravariant in its deps.
@@ -45,23 +43,13 @@ export type BaseImageOptions = {
   mirror?: string;
 };
 
-function sha256(parts: (string | Buffer)[]): string {
-  const hash = createHash('sha256');
-  for (const part of parts) {
-    hash.update(String(Buffer.byteLength(part)));
-    hash.update(':');
-    hash.update(part);
-  }
-  return hash.digest('hex');
-}
-
 /** The base image target. Its result is the image ID; the probe checks that image still exists. */
 export function baseImageTarget(deps: { host: AnyTarget }, options: BaseImageOptions = {}): BaseImageTarget {
   const tag = options.tag ?? DEBOOTSTRAP_BASE_TAG;
   const suite = options.suite ?? 'bookworm';
   const mirror = options.mirror ?? 'http://deb.debian.org/debian';
   const source = options.source ?? 'auto';
-  const recipe = sha256(['debootstrap', 'minbase', suite, mirror]).slice(0, 16);
+  const recipe = partsHash(['debootstrap', 'minbase', suite, mirror]).slice(0, 16);
   return target({
     name: 'image:base',
     description: `Debian ${suite} base image: pull ${UPSTREAM_BASE}, or debootstrap --variant=minbase and import it offline`,
@@ -122,57 +110,17 @@ export function baseImageTarget(deps: { host: AnyTarget }, options: BaseImageOpt
   });
 }
 
-/** Reads the node image's build context from the project. */
-async function nodeImageContext(root: string): Promise<{ path: string; content: Buffer; mode: number }[]> {
-  return Promise.all(
-    NODE_IMAGE_FILES.map(async (file) => ({ path: file.path, mode: file.mode, content: await readFile(join(root, NODE_IMAGE_DIR, file.path)) })),
-  );
-}
-
-/** The node image's content key: every context file (path, mode, bytes) and the base image ID. */
-export function nodeImageKey(context: { path: string; content: Buffer; mode: number }[], baseId: string): string {
-  return sha256([baseId, ...context.flatMap((f) => [f.path, f.mode.toString(8), f.content])]);
-}
-
 /** The node image target: a real docker build of tasks/images/node/Dockerfile FROM the base image. */
 export function nodeImageTarget(deps: { base: BaseImageTarget }): NodeImageTarget {
-  return target({
-    name: 'image:node',
-    description: 'Node image: systemd, containerd, runc, CNI plugins, etcd and network tools (tasks/images/node/Dockerfile)',
-    deps: { base: deps.base },
-    inputs: { files: NODE_IMAGE_FILES.map((f) => `${NODE_IMAGE_DIR}/${f.path}`) },
-    build: async (ctx): Promise<NodeImage> => {
-      const { connectDocker } = await import('../../lib/docker/connect.ts');
-      const { buildImage, inspectImage } = await import('../../lib/docker/images.ts');
-      const docker = await connectDocker();
-      const context = await nodeImageContext(ctx.root);
-      const key = nodeImageKey(context, ctx.deps.base.id);
-      const ref = `${NODE_IMAGE_REPO}:${key.slice(0, 12)}`;
-      const existing = await inspectImage(docker, ref);
-      if (existing && existing.labels[NODE_IMAGE_KEY_LABEL] === key && ctx.reason !== 'forced') {
-        ctx.log(`reusing ${ref}`);
-        return { id: existing.id, ref, key, baseId: ctx.deps.base.id };
-      }
-      ctx.log(`docker build ${ref} FROM ${ctx.deps.base.ref}`);
-      const id = await buildImage(docker, {
-        context,
-        tags: [ref],
-        labels: { [NODE_IMAGE_KEY_LABEL]: key },
-        // The ID, not the tag: the build uses exactly the base this key was computed from.
-        buildArgs: { BASE_IMAGE: ctx.deps.base.id },
-        onProgress: ctx.log,
-        signal: ctx.signal,
-      });
-      return { id, ref, key, baseId: ctx.deps.base.id };
+  return derivedImageTarget(
+    {
+      name: 'image:node',
+      description: 'Node image: systemd, containerd, runc, CNI plugins, etcd and network tools (tasks/images/node/Dockerfile)',
+      repo: NODE_IMAGE_REPO,
+      keyLabel: NODE_IMAGE_KEY_LABEL,
+      what: 'node image',
+      files: NODE_IMAGE_FILES.map((f) => ({ ...f, from: `${NODE_IMAGE_DIR}/${f.path}` })),
     },
-    probe: async (result) => {
-      const { inspectImage } = await import('../../lib/docker/images.ts');
-      const image = await inspectImage(undefined, result.ref);
-      if (!image) return `node image ${result.ref} no longer exists`;
-      if (image.labels[NODE_IMAGE_KEY_LABEL] !== result.key) return `node image ${result.ref} has another content key`;
-      return undefined;
-    },
-    // No clean(): the image is shared by every cluster and slow to rebuild; `clean:nodes` keeps it
-    // (remove it by hand with `docker rmi`). The next build reuses it when its key label matches.
-  });
+    deps,
+  );
 }
