@@ -3,11 +3,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execa } from 'execa';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { basename, join, relative } from 'node:path';
 import { scratchProjectRoot } from '../lib/scratch-root.ts';
-import { removeByLabelSync } from '../lib/docker-cleanup.ts';
+import { cleanUpOnExit, removeByLabelSync } from '../lib/docker-cleanup.ts';
 
 const CLUSTER = 'harder-t-remove';
 const LABEL = `label=harder.cluster=${CLUSTER}`;
@@ -28,16 +28,7 @@ const kubeconfig = join(root, 'output/kubeconfig/admin.kubeconfig');
 const setNodes = (names: string[]) => writeFileSync(configFile, JSON.stringify({ ...baseConfig, nodes: ALL_NODES.filter((n) => names.includes(n.name)) }, null, 2));
 setNodes(ALL_NODES.map((n) => n.name));
 
-let cleaned = false;
-process.on('exit', () => {
-  try {
-    if (!cleaned) removeByLabelSync(LABEL);
-  } catch {
-    // Nothing more can be done on the way out.
-  }
-  rmSync(root, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+const exitCleanup = cleanUpOnExit(LABEL, [root]);
 
 type Run = { code: number; output: string; built: string[] };
 
@@ -340,7 +331,7 @@ test('logs with the control plane stopped: exit 0, the workers collected, what n
 test.after(async () => {
   await execa('npx', ['tsx', 'tasks.ts', 'clean:nodes', '--yes', '--config', configFile, '--plain'], { cwd: root, reject: false, timeout: 300_000 });
   removeByLabelSync(LABEL);
-  cleaned = true;
+  exitCleanup.done();
 });
 
 test.run();

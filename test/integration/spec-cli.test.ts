@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scratchProjectRoot } from '../lib/scratch-root.ts';
-import { removeByLabelSync } from '../lib/docker-cleanup.ts';
+import { cleanUpOnExit, removeByLabelSync } from '../lib/docker-cleanup.ts';
 
 const CLUSTER = 'harder-t-spec';
 const LABEL = `label=harder.cluster=${CLUSTER}`;
@@ -27,16 +27,7 @@ function writeSpec(body: string): void {
 const GOOD_SPEC = `export default defineCluster({\n  clusterName: '${CLUSTER}',\n  nodeSubnet: '10.248.0.0/24',\n  nodes: defaultNodes({ controlPlanes: 1, workers: 1 }),\n});`;
 writeSpec(GOOD_SPEC);
 
-let cleaned = false;
-process.on('exit', () => {
-  try {
-    if (!cleaned) removeByLabelSync(LABEL);
-  } catch {
-    // Nothing more can be done on the way out.
-  }
-  rmSync(root, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+const exitCleanup = cleanUpOnExit(LABEL, [root]);
 
 type Run = { code: number; output: string; built: string[] };
 
@@ -142,7 +133,7 @@ test('spec --reset forgets recorded flags: the file speaks again', async () => {
 test.after(async () => {
   await execa('npx', ['tsx', 'tasks.ts', 'clean:nodes', '--yes', '--plain'], { cwd: root, reject: false, timeout: 300_000 });
   removeByLabelSync(LABEL);
-  cleaned = true;
+  exitCleanup.done();
 });
 
 test.run();
