@@ -45,6 +45,8 @@ export type Lock = { release(): void };
 
 /** An unparseable lock younger than this may still be being written (by an older engine): wait. */
 const TORN_GRACE_MS = 1_000;
+/** How far ahead of Date.now() a file's mtime may be and still count as written now. */
+const CLOCK_SLACK_MS = 50;
 /** How long a run waits for a takeover by another live run, or for a young torn lock, before giving up. */
 const GIVE_UP_MS = 5_000;
 
@@ -154,9 +156,11 @@ function inspect(path: string): Seen | undefined {
     const holder = parseHolder(readFileSync(fd, 'utf8'));
     const key = holder?.nonce && /^[\w.-]{1,80}$/.test(holder.nonce) ? holder.nonce : `i${stat.ino}-${stat.size}-${Math.floor(stat.mtimeMs)}`;
     if (!holder) {
-      // A file from the future (another machine's clock) cannot be waited for: stale at once.
+      // A file from the future (another machine's clock) cannot be waited for: stale at once. Up to a
+      // clock tick ahead is now, not the future: mtime has sub-millisecond precision and Date.now() is
+      // truncated, so a file created this instant reads as up to 1 ms ahead.
       const age = Date.now() - stat.mtimeMs;
-      return { holder, key, state: age >= 0 && age < TORN_GRACE_MS ? 'young' : 'stale' };
+      return { holder, key, state: age > -CLOCK_SLACK_MS && age < TORN_GRACE_MS ? 'young' : 'stale' };
     }
     return { holder, key, state: holderState(holder, path) };
   } finally {

@@ -219,6 +219,21 @@ test('an empty or torn lock file (killed between create and write) is taken over
   assert.ok(Date.now() - started < 3_000);
 });
 
+test("a live run's temp file, read empty the instant it was created, is not swept as stale", async () => {
+  // A file's mtime has sub-millisecond precision and Date.now() is truncated to the millisecond, so a
+  // file created this instant looks up to 1 ms "from the future": it must count as young, not as a file
+  // from another machine's clock. (Sweeping it made a racing run's link() fail with ENOENT, 1 in 80 trials.)
+  const outDir = join(tempProject('lock'), 'output');
+  plant(outDir, { pid: await deadPid(), start: '1', boot: bootId(), nonce: 'stale' });
+  const racing = join(outDir, '.harder/lock.tmp-racing-run');
+  writeFileSync(racing, '');
+  const justNow = Date.now() / 1000 + 0.0008;
+  utimesSync(racing, justNow, justNow);
+  const lock = take(outDir, 'a stale lock, beside a racing run\'s empty temp file');
+  assert.ok(existsSync(racing), 'the racing run\'s temp file was swept');
+  lock.release();
+});
+
 test('a takeover marker left by a process killed mid-takeover does not block the next one', async () => {
   const outDir = join(tempProject('lock'), 'output');
   const dead = await deadPid();
