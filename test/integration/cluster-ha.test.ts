@@ -205,7 +205,9 @@ test('one control plane stopped: the endpoint drops it within seconds, requests 
   const live = CP_IPS[v === 0 ? 1 : 0]!;
   const liveContainer = `${CLUSTER}-${CONTROL_PLANES[v === 0 ? 1 : 0]}`;
   process.stdout.write(`worker-1's connections go to ${victim}: stopping it\n`);
-  const leaseBefore = await leaseRenewTime(WORKERS[0]!);
+  // A kubelet reports Ready before its lease controller has created the node's Lease (CI saw a 404 right
+  // after the cluster came up): wait for the Lease to exist before measuring its renewals.
+  const leaseBefore = await until(`${WORKERS[0]}'s node Lease exists`, 60_000, () => leaseRenewTime(WORKERS[0]!));
 
   const loop = requestLoop(20_000, 200);
   await new Promise((r) => setTimeout(r, 2000));
