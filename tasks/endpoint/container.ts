@@ -10,6 +10,7 @@ import type { ClusterConfig } from '../config/config.ts';
 import type { NetworkTarget } from '../net/network.ts';
 import type { EndpointImageTarget } from '../images/endpoint-image.ts';
 import { apiEndpointContainer, CLUSTER_LABEL, KEY_LABEL, PART_LABEL } from '../nodes/labels.ts';
+import { removeOwnContainer } from '../nodes/cleanup.ts';
 
 export type EndpointContainer = { container: string; id: string; ip: string; hostPort: number; port: number; key: string };
 export type EndpointContainerTarget = Target<EndpointContainer, any>;
@@ -154,16 +155,6 @@ export function endpointContainerTarget(config: ClusterConfig, ip: string, deps:
       const { inspectContainer } = await import('../../lib/docker/containers.ts');
       return endpointDrift(result, await inspectContainer(undefined, result.container), config.clusterName);
     },
-    clean: async (_result, ctx) => {
-      const { connectDocker } = await import('../../lib/docker/connect.ts');
-      const { inspectContainer, removeContainer } = await import('../../lib/docker/containers.ts');
-      const docker = await connectDocker();
-      const info = await inspectContainer(docker, container);
-      if (info && info.Config.Labels?.[CLUSTER_LABEL] !== config.clusterName) {
-        ctx.log(`left ${container} alone: it is not labelled ${CLUSTER_LABEL}=${config.clusterName}`);
-        return;
-      }
-      if (await removeContainer(docker, container)) ctx.log(`removed container ${container}`);
-    },
+    clean: (_result, ctx) => removeOwnContainer(container, config.clusterName, ctx.log),
   });
 }

@@ -34,3 +34,20 @@ export async function removeClusterObjects(clusterName: string, log: (line: stri
   }
   return removed.sort();
 }
+
+/**
+ * A container target's clean: removes the container (then its volumes) only when it carries this
+ * cluster's label; one that belongs to someone else is left alone and said so.
+ */
+export async function removeOwnContainer(container: string, clusterName: string, log: (line: string) => void, volumes: readonly string[] = []): Promise<void> {
+  const { connectDocker } = await import('../../lib/docker/connect.ts');
+  const { inspectContainer, removeContainer, removeVolume } = await import('../../lib/docker/containers.ts');
+  const docker = await connectDocker();
+  const info = await inspectContainer(docker, container);
+  if (info && info.Config.Labels?.[CLUSTER_LABEL] !== clusterName) {
+    log(`left ${container} alone: it is not labelled ${CLUSTER_LABEL}=${clusterName}`);
+    return;
+  }
+  if (await removeContainer(docker, container)) log(`removed container ${container}`);
+  for (const volume of volumes) if (await removeVolume(docker, volume)) log(`removed volume ${volume}`);
+}

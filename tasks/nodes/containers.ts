@@ -12,6 +12,7 @@ import type { NodeImageTarget } from '../images/node-image.ts';
 import type { NetworkTarget } from '../net/network.ts';
 import { CLUSTER_LABEL, KEY_LABEL, NODE_LABEL, PART_LABEL, ROLE_LABEL, containerName } from './labels.ts';
 import { inotifyLimitWarning } from '../host/inotify.ts';
+import { removeOwnContainer } from './cleanup.ts';
 
 /** What later steps receive for a node: how to reach it (container name, IP) and what it was made from. */
 export type NodeContainer = {
@@ -212,17 +213,6 @@ export function nodeTarget(
       await waitForSystemd(readOnlyView(nodeFleet.of(actx).node(result.container)), { timeoutMs: readyTimeoutMs });
       return undefined;
     },
-    clean: async (_result, ctx) => {
-      const { connectDocker } = await import('../../lib/docker/connect.ts');
-      const { inspectContainer, removeContainer, removeVolume } = await import('../../lib/docker/containers.ts');
-      const docker = await connectDocker();
-      const info = await inspectContainer(docker, container);
-      if (info && info.Config.Labels?.[CLUSTER_LABEL] !== config.clusterName) {
-        ctx.log(`left ${container} alone: it is not labelled ${CLUSTER_LABEL}=${config.clusterName}`);
-        return;
-      }
-      if (await removeContainer(docker, container)) ctx.log(`removed container ${container}`);
-      if (await removeVolume(docker, containerdVolumeName(container))) ctx.log(`removed volume ${containerdVolumeName(container)}`);
-    },
+    clean: (_result, ctx) => removeOwnContainer(container, config.clusterName, ctx.log, [containerdVolumeName(container)]),
   });
 }
