@@ -2,7 +2,7 @@
 // coloured by state (up to date / stale / never built). The docs render it to SVG.
 
 import { groupOf, type AnyTarget } from './target.ts';
-import { buildGraph, closure, membersOf } from './graph.ts';
+import { buildGraph, closure, membersOf, ORDER_ONLY } from './graph.ts';
 
 export type NodeState = 'up-to-date' | 'stale' | 'never-built' | 'alias';
 
@@ -56,7 +56,8 @@ export function graphDot(targets: readonly AnyTarget[], requested: readonly stri
     }
     lines.push('  }');
   }
-  for (const name of names) for (const [, dep] of graph.deps.get(name)!) lines.push(`  ${q(dep)} -> ${q(name)};`);
+  // An order-only edge is dashed: it orders, the key does not read it.
+  for (const name of names) for (const [alias, dep] of graph.deps.get(name)!) lines.push(`  ${q(dep)} -> ${q(name)}${alias.startsWith(ORDER_ONLY) ? ' [style=dashed]' : ''};`);
   lines.push('}');
   return lines.join('\n') + '\n';
 }

@@ -11,7 +11,7 @@ import { join, relative, resolve } from 'node:path';
 import type { AnyTarget, ArtefactContext, Json } from './target.ts';
 import { EngineError, hintOf, messageOf } from './errors.ts';
 import { explainChanges } from './explain.ts';
-import { buildGraph, checkRequested, closure, forcedMembers, membersOf, type Graph } from './graph.ts';
+import { buildGraph, checkRequested, closure, forcedMembers, membersOf, ORDER_ONLY, type Graph } from './graph.ts';
 import { hashJson, jsonProblem, sha256, stableStringify } from './hash.ts';
 import { acquireLock } from './lock.ts';
 import { StatCache, modeText, restamp, stampFile, type FileStamp } from './stat-cache.ts';
@@ -467,10 +467,12 @@ class Run {
   prepare(name: string): Prepared | 'finished' {
     const started = performance.now();
     const t = this.graph.byName.get(name)!;
-    const edges = this.graph.deps.get(name)!;
+    // What the key reads; the order-only edges count only for outcomes (a failure skips this target).
+    const edges = this.graph.keyDeps.get(name)!;
+    const all = this.graph.deps.get(name)!;
     let wouldDep: string | undefined;
     let speculative = false;
-    for (const [, dep] of edges) {
+    for (const [alias, dep] of all) {
       const e = this.entries[dep];
       if (!e) {
         // Only in the fast path: the dependency is tentatively up to date (its probe is running).
@@ -485,7 +487,7 @@ class Run {
         this.finish(name, { outcome: 'cancelled', reason: this.stopReason ?? 'cancelled', ms: 0 });
         return 'finished';
       }
-      if (e.outcome === 'would-build' && !wouldDep) wouldDep = dep;
+      if (e.outcome === 'would-build' && !wouldDep && !alias.startsWith(ORDER_ONLY)) wouldDep = dep;
     }
     if (this.stopReason) {
       this.finish(name, { outcome: 'cancelled', reason: this.stopReason, ms: 0 });
@@ -601,11 +603,11 @@ class Run {
 
   /** A speculative decision stands when every dependency ended up with the result it assumed. */
   speculationHolds(prepared: Prepared): boolean {
-    for (const [alias, dep] of prepared.edges) {
+    for (const [, dep] of this.graph.deps.get(prepared.t.name)!) {
       const e = this.entries[dep];
       if (!e || (e.outcome !== 'up-to-date' && e.outcome !== 'built')) return false;
-      if (prepared.manifest && prepared.manifest.deps[alias] !== `${dep}@${this.resultHashes.get(dep)}`) return false;
     }
+    if (prepared.manifest) for (const [alias, dep] of prepared.edges) if (prepared.manifest.deps[alias] !== `${dep}@${this.resultHashes.get(dep)}`) return false;
     return true;
   }
 

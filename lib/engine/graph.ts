@@ -9,8 +9,10 @@ import { suggest } from './suggest.ts';
 /** The validated registry. Dependency edges are by name; `deps` keeps each target's aliases. */
 export type Graph = {
   byName: Map<string, AnyTarget>;
-  /** name → [alias, dependency name] in declaration order. */
+  /** name → [alias, dependency name] in declaration order: every edge, order-only ones last (their alias `order-only:<alias>`). */
   deps: Map<string, [string, string][]>;
+  /** name → the edges whose results the target reads and its key covers: `deps` without the order-only edges (the same array when it has none). */
+  keyDeps: Map<string, [string, string][]>;
   /** name → names of the targets that depend on it. */
   dependents: Map<string, string[]>;
   /** group → member names, in registration order. */
@@ -18,6 +20,9 @@ export type Graph = {
   /** Registration order, used to keep outputs deterministic. */
   order: string[];
 };
+
+/** The alias prefix of an order-only edge in `Graph.deps`. */
+export const ORDER_ONLY = 'order-only:';
 
 const NAME = /^[A-Za-z0-9_.@+-][A-Za-z0-9_.@+:/=-]*$/;
 /** Characters that would make an input path read as a glob pattern. */
@@ -38,6 +43,9 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
     }
     if (!t.deps || typeof t.deps !== 'object') {
       problems.push(new EngineError('bad-target', `${t.name}: deps must be an object of alias → target`, { target: t.name, hint: 'use deps: {} when it has no dependencies' }));
+    }
+    if (t.orderOnly !== undefined && (!t.orderOnly || typeof t.orderOnly !== 'object')) {
+      problems.push(new EngineError('bad-target', `${t.name}: orderOnly must be an object of alias → target`, { target: t.name, hint: 'leave it out when the target has none' }));
     }
     for (const out of t.outputs ?? []) {
       // clean: deletes these paths, so they must stay inside the project.
@@ -62,37 +70,44 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
     order.push(t.name);
   }
   const deps = new Map<string, [string, string][]>();
+  const keyDeps = new Map<string, [string, string][]>();
   for (const name of order) {
     const t = byName.get(name)!;
     const edges: [string, string][] = [];
-    const declared = (t.deps ?? {}) as Record<string, AnyTarget | undefined>;
-    // for-in, not Object.entries: no [key, value] array per dependency (10,000 targets in a no-op run).
-    for (const aliasName in declared) {
-      if (!Object.hasOwn(declared, aliasName)) continue;
-      const dep = declared[aliasName];
-      if (!dep || typeof dep !== 'object' || typeof dep.name !== 'string') {
-        problems.push(new EngineError('bad-target', `${name}: dependency "${aliasName}" is not a target object`, { target: name, hint: 'is the target it names defined before use (import order)?' }));
-        continue;
+    const resolve = (declared: Record<string, AnyTarget | undefined>, prefix: string): void => {
+      // for-in, not Object.entries: no [key, value] array per dependency (10,000 targets in a no-op run).
+      for (const key in declared) {
+        if (!Object.hasOwn(declared, key)) continue;
+        const aliasName = `${prefix}${key}`;
+        const dep = declared[key];
+        if (!dep || typeof dep !== 'object' || typeof dep.name !== 'string') {
+          problems.push(new EngineError('bad-target', `${name}: dependency "${aliasName}" is not a target object`, { target: name, hint: 'is the target it names defined before use (import order)?' }));
+          continue;
+        }
+        const registered = byName.get(dep.name);
+        if (!registered) {
+          const close = suggest(dep.name, order);
+          problems.push(new EngineError('unknown-dependency', `${name} depends on ${dep.name} (as "${aliasName}"), which is not registered`, {
+            target: name,
+            hint: `add ${dep.name} to the project's target list${close.length ? `; registered names close to it: ${close.join(', ')}` : ''}`,
+          }));
+          continue;
+        }
+        if (registered !== dep) {
+          problems.push(new EngineError('duplicate-target', `${name} depends on a target named ${dep.name} that is a different object from the registered ${dep.name}`, {
+            target: name,
+            hint: `create ${dep.name} once and pass that object to both the registry and its dependents`,
+          }));
+          continue;
+        }
+        edges.push([aliasName, dep.name]);
       }
-      const registered = byName.get(dep.name);
-      if (!registered) {
-        const close = suggest(dep.name, order);
-        problems.push(new EngineError('unknown-dependency', `${name} depends on ${dep.name} (as "${aliasName}"), which is not registered`, {
-          target: name,
-          hint: `add ${dep.name} to the project's target list${close.length ? `; registered names close to it: ${close.join(', ')}` : ''}`,
-        }));
-        continue;
-      }
-      if (registered !== dep) {
-        problems.push(new EngineError('duplicate-target', `${name} depends on a target named ${dep.name} that is a different object from the registered ${dep.name}`, {
-          target: name,
-          hint: `create ${dep.name} once and pass that object to both the registry and its dependents`,
-        }));
-        continue;
-      }
-      edges.push([aliasName, dep.name]);
-    }
+    };
+    resolve((t.deps ?? {}) as Record<string, AnyTarget | undefined>, '');
+    const keyed = edges.length;
+    if (t.orderOnly && typeof t.orderOnly === 'object') resolve(t.orderOnly as Record<string, AnyTarget | undefined>, ORDER_ONLY);
     deps.set(name, edges);
+    keyDeps.set(name, edges.length === keyed ? edges : edges.slice(0, keyed));
   }
   for (const cycle of findCycles(order, deps)) {
     problems.push(new EngineError('cycle', `dependency cycle: ${cycle.join(' → ')}`, { target: cycle[0], hint: 'a target cannot depend on itself, even indirectly; remove one of these dependencies' }));
@@ -104,6 +119,7 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
   return {
     byName,
     deps,
+    keyDeps,
     order,
     get dependents() {
       if (!dependents) {

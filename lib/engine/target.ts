@@ -85,6 +85,13 @@ export interface Target<R extends Json, D extends DepMap = DepMap> {
   description: string;
   /** The targets whose results this one reads, under local aliases. */
   deps: D;
+  /**
+   * Ordering only (ninja's order-only dependencies): these build first whenever they are in the run, and
+   * a failure among them skips this target, but their results are neither read nor part of the key. So a
+   * project may add or drop one between runs (a step that exists only while something changes) without
+   * making this target stale.
+   */
+  orderOnly?: DepMap;
   /** Declared inputs beyond the dependencies. */
   inputs?: Inputs;
   /** Bump when the build function changes in a way that must invalidate old results. */
