@@ -34,6 +34,8 @@ export type RenderedConfig = { text: string; id: string };
  *   watching through a dead apiserver (a frozen container sends no FIN) reconnects to a live one at once.
  * - `retries` + `option redispatch`: a connection refused by a server not yet marked down is retried on
  *   another, so the window before the check notices costs no request.
+ * - `option tcplog`: each connection is logged when it closes, naming the server it went to (`docker logs
+ *   <cluster>-api`), so "which apiserver answered" has an answer; health checks are not connections.
  * - long client/server timeouts: watches and exec streams stay open and idle for minutes.
  * - `expose-fd listeners` on the socket: on a reload (`-W`, SIGUSR2) the new worker takes the listening
  *   socket over from the old one, so no connection attempt is refused during the reload; the old worker
@@ -55,6 +57,7 @@ export function renderHaproxyConfig(input: EndpointConfigInput): RenderedConfig 
       'defaults',
       '  mode tcp',
       '  log global',
+      '  option tcplog',
       '  timeout connect 3s',
       '  timeout client 1h',
       '  timeout server 1h',
