@@ -9,6 +9,11 @@ export type ChapterGraph = {
    * targets they read directly (faded). Absent: the whole closure is drawn.
    */
   focus?: string;
+  /**
+   * Size flags for that `--graph` call (e.g. `--control-planes 3`), for a picture of a cluster other than the
+   * default one; `--graph` records no flag. Absent: the default cluster.
+   */
+  flags?: string[];
 };
 
 /** One chapter of the tutorial. */
@@ -21,6 +26,11 @@ export type Chapter = {
   graph: ChapterGraph | null;
   /** Whether the chapter must contain at least one command the end-to-end test runs (see test/lib/doc-commands.ts). */
   needsCheckedCommand: boolean;
+  /**
+   * Which test cluster runs the chapter's marked commands: absent, the end-to-end test's (one control plane,
+   * test/integration/cluster-e2e.test.ts); 'ha', the 3-control-plane test's (test/integration/cluster-ha.test.ts).
+   */
+  cluster?: 'ha';
 };
 
 export const chapters: Chapter[] = [
@@ -44,6 +54,13 @@ export const chapters: Chapter[] = [
   { slug: 'dns', title: 'Cluster DNS', graph: { request: ['cluster:coredns'], focus: '^(cluster:coredns|load:coredns@|image:coredns)' }, needsCheckedCommand: true },
   { slug: 'smoke-tests', title: 'Smoke tests', graph: { request: ['cluster:smoke'], focus: '^(cluster:smoke|cluster)$' }, needsCheckedCommand: true },
   { slug: 'conformance', title: 'Conformance', graph: null, needsCheckedCommand: true },
+  {
+    slug: 'high-availability',
+    title: 'High availability',
+    graph: { request: ['cluster:apiserver-ready'], focus: '^(endpoint:|image:endpoint$|cluster:(etcd-healthy|apiserver-ready)$)', flags: ['--control-planes', '3'] },
+    needsCheckedCommand: true,
+    cluster: 'ha',
+  },
   { slug: 'day-two', title: 'Day two', graph: null, needsCheckedCommand: true },
   { slug: 'real-machines', title: 'On real machines', graph: null, needsCheckedCommand: true },
   { slug: 'troubleshooting', title: 'Troubleshooting', graph: null, needsCheckedCommand: true },

@@ -69,29 +69,30 @@ export async function statelessRoot(projectRoot: string): Promise<string> {
  * (every target "never built"), from a root without `output/`: the pictures do not depend on this
  * machine's cluster, and the docs build never talks to Docker (`--graph` probes recorded targets).
  */
-export async function graphFromCli(projectRoot: string, targets: string[]): Promise<string> {
+export async function graphFromCli(projectRoot: string, targets: string[], flags: string[] = []): Promise<string> {
   const scratch = await statelessRoot(projectRoot);
   try {
-    return await cliGraph(scratch, targets);
+    return await cliGraph(scratch, targets, flags);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
 }
 
-function cliGraph(cwd: string, targets: string[]): Promise<string> {
+function cliGraph(cwd: string, targets: string[], flags: string[]): Promise<string> {
+  const shown = [...targets, ...flags].join(' ');
   return new Promise((resolvePromise, reject) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'tasks.ts', '--graph', ...targets],
+      ['--import', 'tsx', 'tasks.ts', '--graph', ...targets, ...flags],
       { cwd, timeout: 120_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, CI: '1', NO_COLOR: '1' } },
       (error, stdout, stderr) => {
         if (error) {
           const detail = (stderr || error.message).trim().split('\n').slice(0, 5).join(' | ');
-          reject(new GraphError(`tasks.ts --graph ${targets.join(' ')} failed: ${detail}`, 'run the same command by hand from the project root'));
+          reject(new GraphError(`tasks.ts --graph ${shown} failed: ${detail}`, 'run the same command by hand from the project root'));
           return;
         }
         if (!/^\s*(strict\s+)?digraph\b/m.test(stdout)) {
-          reject(new GraphError(`tasks.ts --graph ${targets.join(' ')} printed no DOT digraph`, 'the CLI must print Graphviz DOT on stdout for --graph'));
+          reject(new GraphError(`tasks.ts --graph ${shown} printed no DOT digraph`, 'the CLI must print Graphviz DOT on stdout for --graph'));
           return;
         }
         resolvePromise(stdout);
@@ -118,30 +119,35 @@ export function viewDot(whole: ParsedGraph, requested: string[], view: View, tit
   return view.kind === 'focus' ? focusView(part, view.focus, title) : groupView(part, title);
 }
 
-type Picture = { name: string; requested: string[]; view: View };
+type Picture = { name: string; requested: string[]; view: View; flags: string[] };
 
 /**
- * Draws every picture from ONE `tasks.ts --graph` call over all requested names (one CLI start-up and dry
- * run instead of one per chapter). Each picture is then the closure of its own request, exactly what a
- * separate --graph call would print.
+ * Draws every picture from ONE `tasks.ts --graph` call over all requested names per set of size flags
+ * (one CLI start-up and dry run instead of one per chapter; the default cluster's pictures share one).
+ * Each picture is then the closure of its own request, exactly what a separate --graph call would print.
  */
 async function drawAll(pictures: Picture[], allNames: string[], strict: boolean): Promise<GraphRecord[]> {
-  const everything = [...new Set(pictures.flatMap((p) => p.requested))];
-  const { known } = knownNames(everything, allNames);
-  let whole: ParsedGraph | undefined;
-  let wholeError: unknown;
-  try {
-    if (known.length === 0) throw new GraphError('none of the names the docs draw exists', 'fix the names in docs/.vitepress/chapters.ts');
-    whole = parseEngineDot(await graphFromCli(root, known));
-  } catch (error) {
-    wholeError = error;
-  }
+  const wholes = new Map<string, Promise<ParsedGraph>>();
+  const wholeFor = (flags: string[]): Promise<ParsedGraph> => {
+    const id = flags.join(' ');
+    let whole = wholes.get(id);
+    if (!whole) {
+      const everything = [...new Set(pictures.filter((p) => p.flags.join(' ') === id).flatMap((p) => p.requested))];
+      const { known } = knownNames(everything, allNames);
+      whole = known.length === 0
+        ? Promise.reject(new GraphError('none of the names the docs draw exists', 'fix the names in docs/.vitepress/chapters.ts'))
+        : graphFromCli(root, known, flags).then(parseEngineDot);
+      whole.catch(() => undefined);
+      wholes.set(id, whole);
+    }
+    return whole;
+  };
   const records: GraphRecord[] = [];
   for (const picture of pictures) {
     const { known: mine, unknown } = knownNames(picture.requested, allNames);
-    const source = `tasks.ts --graph ${picture.requested.join(' ')}${picture.view.kind === 'focus' ? ` (focus ${picture.view.focus.source})` : picture.view.kind === 'groups' ? ' (by group)' : ''}`;
+    const source = `tasks.ts --graph ${[...picture.requested, ...picture.flags].join(' ')}${picture.view.kind === 'focus' ? ` (focus ${picture.view.focus.source})` : picture.view.kind === 'groups' ? ' (by group)' : ''}`;
     try {
-      if (!whole) throw wholeError;
+      const whole = await wholeFor(picture.flags);
       if (mine.length === 0) throw new GraphError(`no target or group named ${unknown.join(', ')} exists yet`, 'fix the names in docs/.vitepress/chapters.ts');
       const svg = await renderDot(viewDot(whole, mine, picture.view, picture.name), source);
       await writeFile(join(outDir, `${picture.name}.svg`), svg);
@@ -179,13 +185,13 @@ async function main(): Promise<void> {
   const allNames = await projectTargetNames();
   const records: GraphRecord[] = [];
   const pictures: Picture[] = [
-    { name: frontPageGraph.name, requested: frontPageGraph.request, view: { kind: 'groups' } },
-    { name: frontPageGraph.fullName, requested: frontPageGraph.request, view: { kind: 'closure' } },
+    { name: frontPageGraph.name, requested: frontPageGraph.request, view: { kind: 'groups' }, flags: [] },
+    { name: frontPageGraph.fullName, requested: frontPageGraph.request, view: { kind: 'closure' }, flags: [] },
   ];
   for (const chapter of chapters) {
     if (!chapter.graph) continue;
     const view: View = chapter.graph.focus ? { kind: 'focus', focus: new RegExp(chapter.graph.focus) } : { kind: 'closure' };
-    pictures.push({ name: chapter.slug, requested: chapter.graph.request, view });
+    pictures.push({ name: chapter.slug, requested: chapter.graph.request, view, flags: chapter.graph.flags ?? [] });
   }
   records.push(...(await drawAll(pictures, allNames, strict)));
   records.push(...(await drawDiagrams(join(docsDir, 'diagrams'), outDir)));

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { findMarkedCommands, type MarkedCommand } from '../../docs/.vitepress/check-marker.ts';
+import { chapters } from '../../docs/.vitepress/chapters.ts';
 
 /** A marked command and the chapter (file name without .md) it appears in. */
 export type DocCommand = MarkedCommand & { chapter: string };
@@ -20,6 +21,14 @@ export function extractDocCommands(docsDir: string): DocCommand[] {
   return files.flatMap((file) =>
     findMarkedCommands(readFileSync(join(docsDir, file), 'utf8'), file).map((c) => ({ ...c, chapter: file.replace(/\.md$/, '') })),
   );
+}
+
+/**
+ * Keeps the commands one test cluster runs: a chapter's `cluster` (docs/.vitepress/chapters.ts) names the
+ * 3-control-plane test's ('ha'); a chapter without one is the end-to-end test's ('e2e').
+ */
+export function onTestCluster(cluster: 'e2e' | 'ha'): (command: DocCommand) => boolean {
+  return (command) => (chapters.find((c) => c.slug === command.chapter)?.cluster ?? 'e2e') === cluster;
 }
 
 export type RunDocCommandsOptions = {

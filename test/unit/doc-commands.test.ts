@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chapters } from '../../docs/.vitepress/chapters.ts';
 import { findMarkedCommands, MarkerError, parseMarker } from '../../docs/.vitepress/check-marker.ts';
-import { extractDocCommands, rewritePattern, runDocCommands, substituteCommand } from '../lib/doc-commands.ts';
+import { extractDocCommands, onTestCluster, rewritePattern, runDocCommands, substituteCommand } from '../lib/doc-commands.ts';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const docsDir = join(root, 'docs');
@@ -38,6 +38,16 @@ test('every chapter from "nodes" onward has at least one marked command, and eve
     for (const m of c.script.matchAll(/docker exec(?: -it)? (\S+)/g)) assert.match(m[1]!, /^harder-((controller|worker)-\d+|api)$/);
   }
   assert.ok(commands.length >= 30, `only ${commands.length} marked commands`);
+});
+
+test('each marked command runs on exactly one test cluster; the high-availability chapter\'s on the 3-control-plane one', () => {
+  const commands = extractDocCommands(docsDir);
+  const e2e = commands.filter(onTestCluster('e2e'));
+  const ha = commands.filter(onTestCluster('ha'));
+  assert.is(e2e.length + ha.length, commands.length);
+  assert.ok(ha.length >= 5, `only ${ha.length} commands for the 3-control-plane cluster`);
+  assert.equal([...new Set(ha.map((c) => c.chapter))], ['high-availability']);
+  assert.ok(e2e.some((c) => c.chapter === 'etcd') && !e2e.some((c) => c.chapter === 'high-availability'));
 });
 
 test('marker parsing: keys, regex with spaces and slashes, errors name the place', () => {
