@@ -35,13 +35,31 @@ export const E2E_IMAGES = {
   etcd: { name: 'etcd', tags: ['registry.k8s.io/etcd:3.6.4-0'], describe: "Debian's etcd-server at /usr/local/bin/etcd, the etcd the aggregator test's sample API server stores in" },
 } as const satisfies Record<string, E2eImageSpec>;
 
+export type E2eImageKey = keyof typeof E2E_IMAGES;
+
+/**
+ * What each stand-in is built from besides the base image: the stand-in its Dockerfile starts FROM, and the
+ * suite binary it takes (kitten and nautilus take only the module's files, found beside agnhost's build).
+ */
+export const STAND_IN_INPUTS: Record<E2eImageKey, { from?: E2eImageKey; binary?: 'agnhost' | 'sampleApiserver' }> = {
+  agnhost: { binary: 'agnhost' },
+  busybox: {},
+  httpd: { from: 'busybox' },
+  nginx: {},
+  dnsutils: {},
+  kitten: { from: 'agnhost', binary: 'agnhost' },
+  nautilus: { from: 'agnhost', binary: 'agnhost' },
+  sampleApiserver: { binary: 'sampleApiserver' },
+  etcd: {},
+};
+
 const APT = (packages: string[]) =>
   `RUN rm -f /etc/apt/sources.list && printf 'Types: deb\\nURIs: http://deb.debian.org/debian\\nSuites: bookworm\\nComponents: main\\n' > /etc/apt/sources.list.d/debian.sources \\\n` +
   ` && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${packages.join(' ')} \\\n` +
   ' && apt-get clean && rm -rf /var/lib/apt/lists/*';
 
 /** The Dockerfile and files of each stand-in (agnhost's binary and certificate are added at build time). `BASE` is the project's Debian base image ID. */
-export function recipeContext(name: keyof typeof E2E_IMAGES): ContextFile[] {
+export function recipeContext(name: E2eImageKey): ContextFile[] {
   const dockerfile = (lines: string[]): ContextFile => ({ path: 'Dockerfile', content: `${lines.join('\n')}\n` });
   switch (name) {
     case 'agnhost': {
@@ -118,7 +136,7 @@ export function recipeContext(name: keyof typeof E2E_IMAGES): ContextFile[] {
 }
 
 /** The build context: the recipe, plus the built binary and the module's files the image takes. */
-async function imageContext(name: keyof typeof E2E_IMAGES, binary: SuiteBinaryResult | undefined): Promise<ContextFile[]> {
+async function imageContext(name: E2eImageKey, binary: SuiteBinaryResult | undefined): Promise<ContextFile[]> {
   const files = recipeContext(name);
   const needs = (what: string): SuiteBinaryResult => {
     if (!binary) throw new Error(`the ${E2E_IMAGES[name].name} image needs ${what}`);
@@ -144,7 +162,7 @@ async function imageContext(name: keyof typeof E2E_IMAGES, binary: SuiteBinaryRe
 }
 
 /** What keys an image target: its recipe's files (the agnhost binary is a dependency's result). */
-function recipeHash(name: keyof typeof E2E_IMAGES): string {
+function recipeHash(name: E2eImageKey): string {
   const hash = createHash('sha256');
   for (const file of recipeContext(name)) hash.update(`${file.path}\0${file.mode ?? ''}\0${file.content.toString()}\0`);
   return hash.digest('hex');
@@ -164,6 +182,21 @@ async function probeTags(tags: readonly string[], id: string): Promise<string | 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type E2eImageTarget = Target<string, any>;
 
+/**
+ * Builds one stand-in from its recipe on the base image (`fromId`: the stand-in it starts FROM) under `tags`;
+ * `cache: false` builds every layer anew (bench/conformance.ts measures the cold cost that way, under its own tags).
+ */
+export async function buildStandIn(
+  key: E2eImageKey,
+  o: { baseId: string; binary?: SuiteBinaryResult; fromId?: string; tags: string[]; labels?: Record<string, string>; cache?: boolean; log: (line: string) => void; signal?: AbortSignal },
+): Promise<string> {
+  const context = await imageContext(key, o.binary);
+  const buildArgs: Record<string, string> = { BASE: o.baseId, ...(o.fromId ? { FROM_IMAGE: o.fromId } : {}) };
+  const docker = await connectDocker();
+  const onProgress = (line: string) => void (/^(Step \d|Successfully tagged)/.test(line) && o.log(line));
+  return buildImage(docker, { tags: o.tags, context, buildArgs, ...(o.labels ? { labels: o.labels } : {}), ...(o.cache === false ? { cache: false } : {}), onProgress, ...(o.signal ? { signal: o.signal } : {}) });
+}
+
 /** `binary`: the suite binary (or, for its module files, any of them) the image takes; `from`: the stand-in it is built on. */
 function imageTarget(key: keyof typeof E2E_IMAGES, deps: { base: BaseImageTarget; binary?: Target<SuiteBinaryResult>; from?: E2eImageTarget }): E2eImageTarget {
   const spec: E2eImageSpec = E2E_IMAGES[key];
@@ -174,14 +207,8 @@ function imageTarget(key: keyof typeof E2E_IMAGES, deps: { base: BaseImageTarget
     deps: targetDeps as { base: BaseImageTarget; binary?: Target<SuiteBinaryResult>; from?: E2eImageTarget },
     version: 1,
     inputs: { values: { tags: [...spec.tags], recipe: recipeHash(key) } },
-    build: async (ctx): Promise<string> => {
-      const context = await imageContext(key, ctx.deps.binary);
-      const buildArgs: Record<string, string> = { BASE: ctx.deps.base.id };
-      if (ctx.deps.from) buildArgs['FROM_IMAGE'] = ctx.deps.from;
-      const docker = await connectDocker();
-      const onProgress = (line: string) => void (/^(Step \d|Successfully tagged)/.test(line) && ctx.log(line));
-      return buildImage(docker, { tags: [...spec.tags], context, buildArgs, labels: { [LABEL]: spec.name }, onProgress, signal: ctx.signal });
-    },
+    build: async (ctx): Promise<string> =>
+      buildStandIn(key, { baseId: ctx.deps.base.id, binary: ctx.deps.binary, fromId: ctx.deps.from, tags: [...spec.tags], labels: { [LABEL]: spec.name }, log: ctx.log, signal: ctx.signal }),
     probe: async (id) => probeTags(spec.tags, id),
     clean: async () => {
       const docker = await connectDocker();
@@ -231,20 +258,16 @@ function loadAllTags(spec: E2eImageSpec, image: E2eImageTarget, node: Target<Nod
 
 /** The image targets and one load per image and worker (after that worker's containerd unit, like the cluster images). */
 export function e2eImageTargets(deps: { base: BaseImageTarget; agnhost: Target<SuiteBinaryResult>; sampleApiserver: Target<SuiteBinaryResult>; nodes: Target<NodeContainer, DepMap>[]; runtimeOf: (node: string) => AnyTarget | undefined }) {
-  const base = { base: deps.base };
-  const busybox = imageTarget('busybox', base);
-  const agnhost = imageTarget('agnhost', { ...base, binary: deps.agnhost });
-  const built: [E2eImageSpec, E2eImageTarget][] = [
-    [E2E_IMAGES.agnhost, agnhost],
-    [E2E_IMAGES.busybox, busybox],
-    [E2E_IMAGES.httpd, imageTarget('httpd', { ...base, from: busybox })],
-    [E2E_IMAGES.nginx, imageTarget('nginx', base)],
-    [E2E_IMAGES.dnsutils, imageTarget('dnsutils', base)],
-    [E2E_IMAGES.kitten, imageTarget('kitten', { ...base, binary: deps.agnhost, from: agnhost })],
-    [E2E_IMAGES.nautilus, imageTarget('nautilus', { ...base, binary: deps.agnhost, from: agnhost })],
-    [E2E_IMAGES.sampleApiserver, imageTarget('sampleApiserver', { ...base, binary: deps.sampleApiserver })],
-    [E2E_IMAGES.etcd, imageTarget('etcd', base)],
-  ];
+  const binaries = { agnhost: deps.agnhost, sampleApiserver: deps.sampleApiserver };
+  const byKey = new Map<E2eImageKey, E2eImageTarget>();
+  const built: [E2eImageSpec, E2eImageTarget][] = [];
+  // E2E_IMAGES lists every stand-in after the one it starts FROM.
+  for (const key of Object.keys(E2E_IMAGES) as E2eImageKey[]) {
+    const { from, binary } = STAND_IN_INPUTS[key];
+    const image = imageTarget(key, { base: deps.base, ...(binary ? { binary: binaries[binary] } : {}), ...(from ? { from: byKey.get(from)! } : {}) });
+    byKey.set(key, image);
+    built.push([E2E_IMAGES[key], image]);
+  }
   const images = built.map(([, image]) => image);
   const loads: AnyTarget[] = [];
   for (const node of deps.nodes) for (const [spec, image] of built) loads.push(loadAllTags(spec, image, node, deps.runtimeOf(node.name.replace(/^node:/, ''))) as AnyTarget);

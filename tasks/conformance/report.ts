@@ -31,26 +31,68 @@ export function specName(spec: SpecReport): string {
   return [...(spec.ContainerHierarchyTexts ?? []), spec.LeafNodeText ?? ''].filter(Boolean).join(' ');
 }
 
+/** One test of a report: its full name, ginkgo's state for it, and its failure (or self-skip) message. */
+export type SpecOutcome = { name: string; state: string; message: string };
+
+/** Every test (`It` node) of a ginkgo JSON report; suite-level setup nodes are not tests. */
+export function specOutcomes(reportJson: string): SpecOutcome[] {
+  const suites = JSON.parse(reportJson) as SuiteReport[];
+  return suites.flatMap((suite) =>
+    (suite.SpecReports ?? [])
+      .filter((spec) => spec.LeafNodeType === 'It')
+      .map((spec) => ({ name: specName(spec), state: spec.State ?? '', message: (spec.Failure?.Message || spec.Failure?.ForwardedPanic || '').trim() })),
+  );
+}
+
+const firstLines = (message: string, state: string, n: number) => (message || state).split('\n').filter((l) => l.trim()).slice(0, n);
+
 /**
  * One part's summary from ginkgo's JSON report. `listedSkip` tells whether a name is on the project's
  * skip list (counted as skipped in the part the test belongs to; specs the label filter or focus left out are not counted).
  */
 export function summarizePart(part: PartSummary['part'], reportJson: string, seconds: number, listedSkip: (name: string) => boolean, reasonLines = 4): PartSummary {
-  const suites = JSON.parse(reportJson) as SuiteReport[];
   const summary: PartSummary = { part, passed: 0, failed: 0, skipped: 0, seconds, failures: [] };
-  for (const suite of suites) {
-    for (const spec of suite.SpecReports ?? []) {
-      if (spec.LeafNodeType !== 'It') continue; // suite-level setup nodes are not tests
-      const name = specName(spec);
-      if (spec.State === 'passed') summary.passed++;
-      else if (FAILED_STATES.has(spec.State ?? '')) {
-        summary.failed++;
-        const message = (spec.Failure?.Message || spec.Failure?.ForwardedPanic || spec.State || '').trim();
-        summary.failures.push({ name, reason: message.split('\n').filter((l) => l.trim()).slice(0, reasonLines) });
-      } else if (spec.State === 'skipped' && (spec.Failure?.Message || (listedSkip(name) && inPart(part, name)))) summary.skipped++;
-    }
+  for (const spec of specOutcomes(reportJson)) {
+    if (spec.state === 'passed') summary.passed++;
+    else if (FAILED_STATES.has(spec.state)) {
+      summary.failed++;
+      summary.failures.push({ name: spec.name, reason: firstLines(spec.message, spec.state, reasonLines) });
+    } else if (spec.state === 'skipped' && (spec.message || (listedSkip(spec.name) && inPart(part, spec.name)))) summary.skipped++;
   }
   return summary;
+}
+
+/**
+ * One part held against the suite's own list of its tests (conformance.yaml's names in that part): each
+ * expected test passed, failed, skipped by the skip list, skipped by the suite itself, or was not run at all
+ * (no report: the part crashed; missing from it: interrupted, or a name the list and the suite spell differently).
+ * `ranUnlisted` are tests the report ran that the list does not name. A crash is never counted as a pass.
+ */
+export type PartAccount = {
+  part: PartSummary['part'];
+  expected: number;
+  passed: string[];
+  failed: { name: string; reason: string[] }[];
+  listedSkips: string[];
+  selfSkipped: { name: string; reason: string[] }[];
+  notRun: string[];
+  ranUnlisted: string[];
+};
+
+export function accountPart(part: PartSummary['part'], expected: readonly string[], outcomes: SpecOutcome[] | undefined, listedSkip: (name: string) => boolean, reasonLines = 4): PartAccount {
+  const account: PartAccount = { part, expected: expected.length, passed: [], failed: [], listedSkips: [], selfSkipped: [], notRun: [], ranUnlisted: [] };
+  const byName = new Map((outcomes ?? []).map((o) => [o.name, o]));
+  for (const name of expected) {
+    const o = byName.get(name);
+    if (o?.state === 'passed') account.passed.push(name);
+    else if (o && FAILED_STATES.has(o.state)) account.failed.push({ name, reason: firstLines(o.message, o.state, reasonLines) });
+    else if (listedSkip(name)) account.listedSkips.push(name);
+    else if (o?.state === 'skipped' && o.message) account.selfSkipped.push({ name, reason: firstLines(o.message, o.state, reasonLines) });
+    else account.notRun.push(name);
+  }
+  const listed = new Set(expected);
+  for (const o of outcomes ?? []) if (o.state !== 'skipped' && !listed.has(o.name) && inPart(part, o.name)) account.ranUnlisted.push(o.name);
+  return account;
 }
 
 /** Whether a test belongs to a part: the [Serial] tag is in the name of every test WithSerial() marks. */

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CliError } from '../../lib/errors.ts';
 import { ginkgoArgs, parseConformanceArgs } from '../../tasks/conformance/run.ts';
-import { renderSummary, summarizePart } from '../../tasks/conformance/report.ts';
+import { accountPart, renderSummary, specOutcomes, summarizePart } from '../../tasks/conformance/report.ts';
 import { CONFORMANCE_SKIPS, skipRegex } from '../../tasks/conformance/skips.ts';
 
 const paths = { e2eTest: '/c/e2e.test', kubeconfig: '/o/admin.kubeconfig', kubectl: '/c/kubectl', reportDir: '/o/conformance/t' };
@@ -94,6 +94,43 @@ test('summary from a ginkgo JSON report: counts tests (not suite nodes), names f
   assert.match(text, /^conformance: 2 passed, 2 failed, 2 skipped in 1 min 15 s$/m);
   assert.match(text, /^FAIL \[sig-api-machinery\] AdmissionWebhook .* should mutate configmap \[Conformance\]\n {4}waiting for webhook/m);
   assert.match(text, /^report: output\/conformance\/t /m);
+});
+
+test('a part held against the suite\'s list: each listed test passed, failed, skipped (listed or by the suite) or not run; a crash counts every test as not run', () => {
+  const list = [
+    '[sig-network] DNS should provide DNS for services [Conformance]',
+    '[sig-node] Pods should be evicted [Conformance]',
+    '[sig-apps] Z listed [Conformance]',
+    '[sig-storage] X skips itself [Conformance]',
+    '[sig-node] never reported [Conformance]',
+  ];
+  const report = JSON.stringify([
+    {
+      SpecReports: [
+        { LeafNodeType: 'SynchronizedBeforeSuite', State: 'passed', LeafNodeText: '' },
+        spec(['[sig-network] DNS'], 'should provide DNS for services [Conformance]', 'passed'),
+        spec(['[sig-node] Pods'], 'should be evicted [Conformance]', 'timedout', 'Timed out after 300s.\nmore'),
+        spec(['[sig-apps] Z'], 'listed [Conformance]', 'skipped'),
+        spec(['[sig-storage] X'], 'skips itself [Conformance]', 'skipped', 'Only supported for providers [gce]'),
+        spec(['[sig-cli] Q'], 'not in the list [Conformance]', 'passed'),
+        spec(['[sig-cli] Q'], 'a serial one [Serial] [Conformance]', 'skipped'),
+      ],
+    },
+  ]);
+  const listed = (name: string) => name.includes('Z listed');
+  const outcomes = specOutcomes(report);
+  assert.is(outcomes.length, 6, 'the suite-level node is not a test');
+  const account = accountPart('parallel', list, outcomes, listed);
+  assert.is(account.expected, 5);
+  assert.equal(account.passed, [list[0]]);
+  assert.equal(account.failed, [{ name: list[1], reason: ['Timed out after 300s.', 'more'] }]);
+  assert.equal(account.listedSkips, [list[2]]);
+  assert.equal(account.selfSkipped, [{ name: list[3], reason: ['Only supported for providers [gce]'] }]);
+  assert.equal(account.notRun, [list[4]]);
+  assert.equal(account.ranUnlisted, ['[sig-cli] Q not in the list [Conformance]']);
+  // No report at all (the part crashed before writing one): nothing passed, every test but the listed skip is not run.
+  const crashed = accountPart('parallel', list, undefined, listed);
+  assert.equal([crashed.passed.length, crashed.failed.length, crashed.listedSkips, crashed.notRun.length], [0, 0, [list[2]], 4]);
 });
 
 test.run();
