@@ -21,6 +21,7 @@ export { logsHint } from './logs/hint.ts';
 import { conformanceCommand, conformanceStep } from './conformance/index.ts';
 import { podNodeTargets } from './images/cluster-images.ts';
 import { endpointStep } from './endpoint/index.ts';
+import { addonsStep } from './addons/index.ts';
 
 /** Every target of the project for one cluster config. The CLI registers these. */
 export function projectTargets(config: ClusterConfig, context?: TargetsContext): AnyTarget[] {
@@ -59,6 +60,16 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
     },
   });
   loadsAfterRuntime(images.loads, (node) => cluster.workers.containerd[node]);
+  // The add-ons (tasks/addons): each one's targets when it is on, its removal when it is off; `cluster`
+  // stands for either, and the smoke test runs after them (it checks MetalLB when it is on).
+  const addons = addonsStep({
+    cluster: cluster.ctx,
+    apiserverReady: cluster.controlPlane.ready,
+    nodesReady: cluster.workers.ready,
+    workerNodes: podNodeTargets(config, nodes.nodes),
+    runtimeOf: (node) => cluster.workers.containerd[node],
+  });
+  for (const part of Object.values(addons.parts)) cluster.cluster.deps[part.name] = part;
   // A recorded node no longer in the config is removed by its own (destructive) target, part of `cluster`.
   const removals = nodeRemovalTargets(config, context?.recorded, { kubectl: binaries.kubectl, adminKubeconfig: certs.kubeconfigs.byId['admin']!, apiserverReady: cluster.controlPlane.ready });
   for (const removal of removals) cluster.cluster.deps[removal.name] = removal;
@@ -76,7 +87,7 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
     kubectl: binaries.kubectl,
     adminKubeconfig: certs.kubeconfigs.byId['admin']!,
   });
-  return [planTarget, ...certs.all, ...nodes.all, ...endpoint.all, ...binaries.all, ...images.all, ...cluster.all, ...removals, ...host, ...conformance.all];
+  return [planTarget, ...certs.all, ...nodes.all, ...endpoint.all, ...binaries.all, ...images.all, ...cluster.all, ...addons.all, ...removals, ...host, ...conformance.all];
 }
 
 /** After a successful build of `cluster` (or of host:kubeconfig): how to use kubectl now, one line. */

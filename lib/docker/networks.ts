@@ -12,9 +12,26 @@ export type NetworkSpec = {
   gateway: string;
   /** Identify the owner: an existing network with this name must carry all of them. */
   labels: Record<string, string>;
+  /**
+   * Addresses Docker's IPAM must never hand out (IPAM auxiliary addresses): not to a container created
+   * without a fixed address, and a container asking for one by hand is refused as "already in use".
+   */
+  reserved?: string[];
 };
 
-export type NetworkInfo = { name: string; id: string; subnet: string; gateway: string };
+/** `reserved`: whether the network reserves every address of the spec's `reserved` (false: an older network kept as it was). */
+export type NetworkInfo = { name: string; id: string; subnet: string; gateway: string; reserved: boolean };
+
+/** The IPAM auxiliary-address map for `reserved` addresses: Docker wants a name per address. */
+export function auxiliaryAddresses(reserved: readonly string[]): Record<string, string> {
+  return Object.fromEntries(reserved.map((ip) => [`reserved-${ip.replace(/\./g, '-')}`, ip]));
+}
+
+/** Whether every address of `reserved` is an auxiliary address of the network's IPAM config. */
+export function reservesAll(network: { IPAM?: { Config?: Array<{ AuxiliaryAddresses?: Partial<Record<string, string>> | null }> | null } | null }, reserved: readonly string[]): boolean {
+  const held = new Set((network.IPAM?.Config ?? []).flatMap((c) => Object.values(c.AuxiliaryAddresses ?? {})));
+  return reserved.every((ip) => held.has(ip));
+}
 
 /** The IPv4 subnets of a network's IPAM config. */
 export function subnetsOf(network: { IPAM?: { Config?: Array<{ Subnet?: string }> | null } | null }): string[] {
@@ -53,12 +70,15 @@ export async function inspectNetwork(docker: Dockerode | undefined, name: string
 /**
  * Makes sure the network exists as specified and returns it. An existing network of ours with the same
  * subnet is reused; one of ours with another subnet is removed first, after `onStaleMembers` has
- * dealt with its attached containers (they would keep addresses from the old subnet).
+ * dealt with its attached containers (they would keep addresses from the old subnet). An existing one that
+ * lacks the `reserved` addresses (Docker cannot change a network's IPAM config) is recreated only while
+ * no container is attached; with containers it is kept as it is (`reserved: false`, and `onUnreserved`
+ * says so), never recreated under running nodes.
  */
 export async function ensureNetwork(
   docker: Dockerode,
   spec: NetworkSpec,
-  options: { onStaleMembers?: (containerIds: string[]) => Promise<void>; log?: (line: string) => void } = {},
+  options: { onStaleMembers?: (containerIds: string[]) => Promise<void>; onUnreserved?: (missing: string[], members: number) => void; log?: (line: string) => void } = {},
 ): Promise<NetworkInfo> {
   const existing = await inspectNetwork(docker, spec.name);
   if (existing) {
@@ -72,12 +92,19 @@ export async function ensureNetwork(
     }
     const subnets = subnetsOf(existing);
     const gateways = (existing.IPAM?.Config ?? []).map((c) => c.Gateway);
-    if (subnets.length === 1 && subnets[0] === spec.subnet && gateways[0] === spec.gateway) {
-      return { name: spec.name, id: existing.Id, subnet: spec.subnet, gateway: spec.gateway };
-    }
-    options.log?.(`network ${spec.name} has subnet ${subnets.join(',') || 'none'}; recreating it with ${spec.subnet}`);
+    const reserved = spec.reserved ?? [];
     const members = Object.keys(existing.Containers ?? {});
-    if (members.length > 0) await options.onStaleMembers?.(members);
+    if (subnets.length === 1 && subnets[0] === spec.subnet && gateways[0] === spec.gateway) {
+      if (reservesAll(existing, reserved)) return { name: spec.name, id: existing.Id, subnet: spec.subnet, gateway: spec.gateway, reserved: true };
+      if (members.length > 0) {
+        options.onUnreserved?.(reserved.filter((ip) => !reservesAll(existing, [ip])), members.length);
+        return { name: spec.name, id: existing.Id, subnet: spec.subnet, gateway: spec.gateway, reserved: false };
+      }
+      options.log?.(`network ${spec.name} does not reserve ${reserved.length} addresses and has no container attached; recreating it with them reserved`);
+    } else {
+      options.log?.(`network ${spec.name} has subnet ${subnets.join(',') || 'none'}; recreating it with ${spec.subnet}`);
+      if (members.length > 0) await options.onStaleMembers?.(members);
+    }
     await removeNetwork(docker, existing.Id);
   }
   await refuseOverlaps(docker, spec);
@@ -87,9 +114,9 @@ export async function ensureNetwork(
       Driver: 'bridge',
       CheckDuplicate: true,
       Labels: spec.labels,
-      IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: spec.gateway }] },
+      IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: spec.gateway, ...(spec.reserved?.length ? { AuxiliaryAddresses: auxiliaryAddresses(spec.reserved) } : {}) }] },
     });
-    return { name: spec.name, id: network.id, subnet: spec.subnet, gateway: spec.gateway };
+    return { name: spec.name, id: network.id, subnet: spec.subnet, gateway: spec.gateway, reserved: true };
   } catch (error) {
     const message = engineMessage(error);
     if (/overlap/i.test(message)) {

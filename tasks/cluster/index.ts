@@ -40,5 +40,5 @@ export function clusterStep(inputs: ClusterStepInputs) {
   ]);
   const smoke = smokeTarget(ctx, { cluster });
   const all: AnyTarget[] = [...etcd.all, ...system.all, ...controlPlane.all, ...workers.all, ...addons.all, cluster, smoke];
-  return { cluster, smoke, etcd, controlPlane, workers, addons, all };
+  return { ctx, cluster, smoke, etcd, controlPlane, workers, addons, all };
 }

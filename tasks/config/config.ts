@@ -4,6 +4,7 @@
 
 import type { Json } from '../../lib/engine/target.ts';
 import { kubeadmImageVersions, supportedKubernetesMinors } from '../images/image-versions.ts';
+import { defaultAddons, type AddonsConfig } from '../addons/spec.ts';
 
 /** What a node does in the cluster. Control-plane nodes run etcd and the control plane; workers run pods. */
 export type NodeRole = 'control-plane' | 'worker';
@@ -115,6 +116,11 @@ export type ClusterConfig = {
   stateDir?: string;
   /** Machines reached over SSH, one per node (empty: every node is a Docker container). */
   machines: MachineSpec[];
+  /**
+   * The add-ons (tasks/addons): each one switched on or off, with its settings; a spec names only what it
+   * changes, e.g. `{ "metallb": { "enabled": false } }`. Switching one off removes what it installed.
+   */
+  addons: AddonsConfig;
 };
 
 /** How many nodes of each kind `defaultNodes` makes. */
@@ -158,6 +164,7 @@ export const defaultConfig: ClusterConfig = {
   kubeletOverrides: {},
   mergeKubeconfig: true,
   machines: [],
+  addons: defaultAddons(),
 };
 
 export function controlPlanes(config: ClusterConfig): NodeSpec[] {
@@ -287,6 +294,13 @@ export function checkConfigFields(config: ClusterConfig): ConfigCheck {
     }
   }
   errors.push(...machineProblems(config));
+  if (!hasApiEndpoint(config) && config.addons.metallb.enabled && config.addons.metallb.pool.trim() === '') {
+    warnings.push({
+      field: 'addons.metallb.pool',
+      problem: 'is empty, and a cluster of SSH machines has no Docker network to plan a LoadBalancer pool on, so MetalLB is not installed',
+      valid: "name a range of the machines' network that no machine has and no DHCP server hands out, e.g. \"192.168.64.240-192.168.64.250\", or switch MetalLB off (addons.metallb.enabled false)",
+    });
+  }
   return { errors, warnings };
 }
 

@@ -22,6 +22,7 @@ import {
   type NodeSpec,
 } from './config.ts';
 import { ipPlanProblems } from '../net/ip-plan.ts';
+import { mergeAddons } from '../addons/spec.ts';
 
 export const projectFlags: ProjectFlag[] = [
   { name: 'control-planes', value: 'N', description: `number of control-plane nodes (default ${controlPlanes(defaultConfig).length}; use an odd number)` },
@@ -106,6 +107,11 @@ export function specFields(data: Record<string, unknown>): { values: Partial<Clu
       const checked = checkNodes(value);
       problems.push(...checked.problems);
       if (checked.nodes) values.nodes = checked.nodes;
+    } else if (key === 'addons') {
+      // Merged over the defaults here, so a spec that names one add-on's one setting keeps the rest.
+      const merged = mergeAddons(value);
+      problems.push(...merged.problems);
+      values.addons = merged.addons;
     } else if (kindOf(value) !== kindOf(expected)) {
       const shown = value === null ? '' : ` (${JSON.stringify(value)})`;
       problems.push({ field: key, problem: `is ${kindOf(value)}${shown}, not ${kindOf(expected)}`, valid: `use ${kindOf(expected)}, e.g. ${JSON.stringify(expected)}` });

@@ -96,7 +96,7 @@ async function checkKubeadmConstants(moduleDir: string, kubernetesVersion: strin
   }
 }
 
-async function dockerBuild(tag: string, kind: string, context: ContextFile[], log: (line: string) => void, signal: AbortSignal): Promise<string> {
+export async function dockerBuild(tag: string, kind: string, context: ContextFile[], log: (line: string) => void, signal: AbortSignal): Promise<string> {
   const docker = await connectDocker();
   // Only the step headlines: the engine's per-step container chatter is noise in a progress view.
   const onProgress = (line: string) => {
@@ -106,14 +106,14 @@ async function dockerBuild(tag: string, kind: string, context: ContextFile[], lo
 }
 
 /** The probe of an image target: the tag still points at the image this target built. */
-async function probeImage(tag: string, id: string): Promise<string | undefined> {
+export async function probeImage(tag: string, id: string): Promise<string | undefined> {
   const info = await inspectImage(undefined, tag);
   if (!info) return `image ${tag} is gone from Docker`;
   return info.id === id ? undefined : `${tag} now points to ${info.id.slice(7, 19)}, not ${id.slice(7, 19)}`;
 }
 
 /** Removes the tag, but only from an image this project built (never a pulled image of the same name). */
-async function cleanImage(tag: string): Promise<void> {
+export async function cleanImage(tag: string): Promise<void> {
   const docker = await connectDocker();
   const info = await inspectImage(docker, tag);
   if (info?.labels[IMAGE_LABEL]) await removeImage(docker, tag);

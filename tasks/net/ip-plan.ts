@@ -37,7 +37,24 @@ export type IpPlan = {
    * control plane's address and port.
    */
   apiServerUrl: string;
+  /**
+   * The LoadBalancer address pool (MetalLB, addons.metallb.pool): a slice of nodeSubnet that no node and
+   * not the API endpoint has, reserved on the Docker network (`net:network`: one IPAM auxiliary address
+   * per pool address), so Docker's IPAM never hands one out, not even to a container started by hand on
+   * the network. Planned whether MetalLB is on or off, so switching it never changes the network. Null for
+   * a cluster of SSH machines that names no pool (there is no Docker network to reserve it on).
+   */
+  loadBalancerPool: LoadBalancerPool | null;
 };
+
+/** A contiguous range of addresses: `first`..`last` inclusive, as MetalLB's IPAddressPool writes it (`first-last`). */
+export type LoadBalancerPool = { first: string; last: string; size: number };
+
+/** Every address of a pool, in order. */
+export function poolAddresses(pool: LoadBalancerPool): string[] {
+  const first = parseIpv4(pool.first);
+  return Array.from({ length: pool.size }, (_, i) => formatIpv4(first + i));
+}
 
 /** Thrown by planIps for a config that cannot be laid out (the CLI checks ipPlanProblems up front). */
 export class IpPlanError extends Error {}
@@ -92,6 +109,42 @@ export function cidrsOverlap(a: string, b: string): boolean {
 
 const range = (cidr: Cidr, first: number, count: number): string =>
   count === 1 ? formatIpv4(cidr.base + first) : `${formatIpv4(cidr.base + first)}-${formatIpv4(cidr.base + first + count - 1)}`;
+
+const POOL_FIELD = 'addons.metallb.pool';
+/** The fields the node layout comes from. */
+const LAYOUT_FIELDS = new Set(['nodeSubnet', 'controlPlaneIpStart', 'workerIpStart', 'apiEndpointHost']);
+/** How many addresses the planned pool has at most: the top 16 of nodeSubnet, its broadcast address left out. */
+const PLANNED_POOL_BLOCK = 16;
+
+/**
+ * The pool's first and last address as numbers: addons.metallb.pool as written (a CIDR or `first-last`), or,
+ * when it is empty, planned: the top PLANNED_POOL_BLOCK addresses of the subnet but its broadcast address
+ * (`.240-.254` of a /24). Undefined when it is empty and nothing can be planned (SSH machines); a string
+ * when it is malformed.
+ */
+function poolRange(config: ClusterConfig, subnet: Cidr | undefined): { first: number; last: number; planned: boolean } | string | undefined {
+  const text = config.addons.metallb.pool.trim();
+  if (text === '') {
+    if (!hasApiEndpoint(config) || !subnet) return undefined;
+    const block = Math.min(PLANNED_POOL_BLOCK, subnet.size);
+    return { first: subnet.base + subnet.size - block, last: subnet.base + subnet.size - 2, planned: true };
+  }
+  const dash = /^([\d.]+)\s*-\s*([\d.]+)$/.exec(text);
+  try {
+    if (dash) {
+      const [first, last] = [parseIpv4(dash[1]!), parseIpv4(dash[2]!)];
+      return last < first ? `${text} ends before it starts` : { first, last, planned: false };
+    }
+    if (text.includes('/')) {
+      const cidr = checkCidr(text, '10.240.0.240/28');
+      if ('problem' in cidr) return cidr.problem;
+      return { first: cidr.base, last: cidr.base + cidr.size - 1, planned: false };
+    }
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return `"${text}" is neither a CIDR nor a range first-last`;
+}
 
 /**
  * Everything that stops the config's addresses from being laid out, all of it, each naming the field
@@ -208,7 +261,66 @@ export function ipPlanProblems(config: ClusterConfig): ConfigProblem[] {
       }
     }
   }
+  // The pool is checked against a node layout that holds: with the subnet or a node block at fault, those are the problems to fix first.
+  if (!problems.some((p) => LAYOUT_FIELDS.has(p.field))) problems.push(...layPool(config, subnet).problems);
   return problems;
+}
+
+/**
+ * The LoadBalancer pool, laid out and checked: malformed, outside nodeSubnet, on its network, gateway or
+ * broadcast address, on a node's or the API endpoint's address are problems naming addons.metallb.pool and
+ * a pool that would do. A planned pool (the field empty) that meets a node while MetalLB is off is no
+ * problem: there is then no pool (nothing reserved). Empty for SSH machines: nothing to plan on, and
+ * MetalLB stays off (checkConfigFields warns).
+ */
+function layPool(config: ClusterConfig, subnet: Cidr | undefined): { pool: { first: number; last: number } | null; problems: ConfigProblem[] } {
+  const none = (problems: ConfigProblem[] = []) => ({ pool: null, problems });
+  if (!subnet) return none();
+  const range = poolRange(config, subnet);
+  const suggestion = `${formatIpv4(subnet.base + subnet.size - PLANNED_POOL_BLOCK)}-${formatIpv4(subnet.base + subnet.size - 2)}`;
+  const at = (problem: string, valid = `use addresses of nodeSubnet ${config.nodeSubnet} that no node has, as a CIDR or first-last, e.g. "${suggestion}", or leave it empty to have it planned`) =>
+    none([{ field: POOL_FIELD, problem, valid }]);
+  if (range === undefined) return none();
+  if (typeof range === 'string') return at(range);
+  const shown = `${formatIpv4(range.first)}-${formatIpv4(range.last)}`;
+  const written = config.addons.metallb.pool.trim();
+  const what = range.planned ? `the planned pool ${shown}` : written.includes('/') ? `${written} (${shown})` : written;
+  if (range.first < subnet.base || range.last > subnet.base + subnet.size - 1) return at(`${what} is not inside nodeSubnet ${config.nodeSubnet}`);
+  const reserved: [number, string][] = [
+    [subnet.base, 'the network address'],
+    [subnet.base + 1, 'the gateway'],
+    [subnet.base + subnet.size - 1, 'the broadcast address'],
+    ...heldAddresses(config, subnet),
+  ];
+  const hits = reserved.filter(([ip]) => ip >= range.first && ip <= range.last).sort(([x], [y]) => x - y);
+  if (hits.length === 0) return { pool: { first: range.first, last: range.last }, problems: [] };
+  if (range.planned && !config.addons.metallb.enabled) return none();
+  const held = `${what} holds ${hits.map(([ip, name]) => `${formatIpv4(ip)} (${name})`).join(', ')} of nodeSubnet ${config.nodeSubnet}`;
+  return range.planned
+    ? at(held, `set addons.metallb.pool to addresses of nodeSubnet ${config.nodeSubnet} that no node has (the planned pool is its top ${PLANNED_POOL_BLOCK - 1}), move the nodes below it (controlPlaneIpStart, workerIpStart, apiEndpointHost), or switch MetalLB off (addons.metallb.enabled false)`)
+    : at(held);
+}
+
+/** The addresses of nodes and the API endpoint, by what holds them, for the pool check (the plan's own layout). */
+function heldAddresses(config: ClusterConfig, subnet: Cidr): [number, string][] {
+  const held: [number, string][] = [];
+  const machineIp = new Map((config.machines ?? []).map((m) => [m.name, m.address]));
+  let cp = 0;
+  let wk = 0;
+  for (const node of config.nodes) {
+    const own = machineIp.get(node.name);
+    let ip: number;
+    try {
+      ip = own !== undefined ? parseIpv4(own) : subnet.base + (node.role === 'control-plane' ? config.controlPlaneIpStart + cp : config.workerIpStart + wk);
+    } catch {
+      continue; // a malformed machine address is machineProblems' to report
+    }
+    if (node.role === 'control-plane') cp++;
+    else wk++;
+    held.push([ip, `node ${node.name}`]);
+  }
+  if (hasApiEndpoint(config)) held.push([subnet.base + config.apiEndpointHost, 'the API endpoint']);
+  return held;
 }
 
 /** Computes the plan; throws IpPlanError naming the field when the config cannot be laid out (see ipPlanProblems). */
@@ -235,6 +347,7 @@ export function planIps(config: ClusterConfig): IpPlan {
   const firstControlPlane = nodes.find((n) => n.role === 'control-plane');
   if (!firstControlPlane) throw new IpPlanError('nodes: the config has no control-plane node');
   const apiEndpointIp = hasApiEndpoint(config) ? formatIpv4(subnet.base + config.apiEndpointHost) : null;
+  const { pool } = layPool(config, subnet);
   return {
     subnet: config.nodeSubnet,
     gateway: formatIpv4(subnet.base + 1),
@@ -245,6 +358,7 @@ export function planIps(config: ClusterConfig): IpPlan {
     clusterCidr: config.clusterCidr,
     apiEndpointIp,
     apiServerUrl: `https://${balancedApi(config) && apiEndpointIp ? apiEndpointIp : firstControlPlane.ip}:${config.apiServerPort}`,
+    loadBalancerPool: pool ? { first: formatIpv4(pool.first), last: formatIpv4(pool.last), size: pool.last - pool.first + 1 } : null,
   };
 }
 
@@ -272,6 +386,7 @@ export function ipPlanTarget(config: ClusterConfig, plan: IpPlan) {
         apiServerPort: config.apiServerPort,
         apiEndpointHost: config.apiEndpointHost,
         apiEndpoint: config.apiEndpoint,
+        loadBalancerPool: config.addons.metallb.pool,
         // Machines' own addresses are node IPs; absent when there are none, so a container cluster's key is as before.
         ...(config.machines?.length ? { machineAddresses: config.machines.map((m) => [m.name, m.address]) } : {}),
       },

@@ -14,12 +14,14 @@ import { dirname, join } from 'node:path';
 import { repo, scratchProjectRoot } from '../lib/scratch-root.ts';
 import { parseYaml } from '../lib/pyyaml.ts';
 import { CONFORMANCE_SKIPS } from '../../tasks/conformance/skips.ts';
+import { noAddons } from '../../tasks/addons/spec.ts';
 
 const CLUSTER = 'harder-e2e';
 const SUBNET_PREFIX = '10.243.0.';
 /** Its own host port for the API endpoint, so it runs beside the default cluster (which has 6443). */
 const HOST_PORT = 7243;
-const baseConfig = { clusterName: CLUSTER, nodeSubnet: '10.243.0.0/24', binarySource: 'go', apiHostPort: HOST_PORT };
+// addons: no add-on (they have their own tests, test/integration/addons-*.test.ts): CI builds none of their images here.
+const baseConfig = { clusterName: CLUSTER, nodeSubnet: '10.243.0.0/24', binarySource: 'go', apiHostPort: HOST_PORT, addons: noAddons() };
 
 const root = scratchProjectRoot('harder-e2e-');
 const configFile = join(root, 'e2e-config.json');

@@ -15,6 +15,7 @@ import { scratchProjectRoot } from '../lib/scratch-root.ts';
 import { apiRequest, loadIdentity, type TlsIdentity } from '../../tasks/cluster/api-client.ts';
 import { etcdctlArgs } from '../../tasks/cluster/etcd.ts';
 import { HAPROXY_SOCKET, serverStates } from '../../tasks/endpoint/render.ts';
+import { noAddons } from '../../tasks/addons/spec.ts';
 
 const CLUSTER = 'harder-ha';
 const CONTROL_PLANES = ['controller-1', 'controller-2', 'controller-3'];
@@ -30,7 +31,8 @@ const ENDPOINT = `${CLUSTER}-api`;
 const root = scratchProjectRoot('harder-ha-');
 const configFile = join(root, 'ha-config.json');
 // mergeKubeconfig: false: this test's cluster stays out of the machine's ~/.kube/config (cluster-e2e tests the merge).
-writeFileSync(configFile, JSON.stringify({ clusterName: CLUSTER, nodeSubnet: '10.244.0.0/24', binarySource: 'go', mergeKubeconfig: false, apiHostPort: HOST_PORT }, null, 2));
+// addons: none (they have their own tests).
+writeFileSync(configFile, JSON.stringify({ clusterName: CLUSTER, nodeSubnet: '10.244.0.0/24', binarySource: 'go', mergeKubeconfig: false, apiHostPort: HOST_PORT, addons: noAddons() }, null, 2));
 
 let cleaned = false;
 const cleanArgs = ['tsx', 'tasks.ts', 'clean:nodes', '--yes', ...SIZE_FLAGS, '--config', configFile, '--plain'];

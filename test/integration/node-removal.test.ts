@@ -8,6 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { basename, join, relative } from 'node:path';
 import { scratchProjectRoot } from '../lib/scratch-root.ts';
 import { cleanUpOnExit, removeByLabelSync } from '../lib/docker-cleanup.ts';
+import { noAddons } from '../../tasks/addons/spec.ts';
 
 const CLUSTER = 'harder-t-remove';
 const LABEL = `label=harder.cluster=${CLUSTER}`;
@@ -20,7 +21,7 @@ const ALL_NODES = [
   { name: 'worker-3', role: 'worker' },
 ];
 // mergeKubeconfig: false: this test's cluster stays out of the machine's ~/.kube/config (cluster-e2e tests the merge).
-const baseConfig = { clusterName: CLUSTER, nodeSubnet: '10.246.0.0/24', binarySource: 'go', mergeKubeconfig: false, apiHostPort: 7246 };
+const baseConfig = { clusterName: CLUSTER, nodeSubnet: '10.246.0.0/24', binarySource: 'go', mergeKubeconfig: false, apiHostPort: 7246, addons: noAddons() };
 
 const root = scratchProjectRoot('harder-t-remove-');
 const configFile = join(root, 'remove-config.json');

@@ -23,6 +23,7 @@ import { defaultNodes } from '../../tasks/config/config.ts';
 import { machinePreflight } from '../../tasks/nodes/machine-preflight.ts';
 import { scratchProjectRoot } from '../lib/scratch-root.ts';
 import { rekeyHost, removeMachines, sshMachineImage, startMachines, testKeys, type TestMachine } from '../lib/ssh-machines.ts';
+import { noAddons } from '../../tasks/addons/spec.ts';
 
 const keys = testKeys();
 const work = mkdtempSync(join(tmpdir(), 'harder-t-ssh-'));
@@ -190,7 +191,7 @@ type Run = { code: number; output: string; built: string[]; wallMs: number; stat
 
 function spec(file: string, machines: Record<string, unknown>[], extra: Record<string, unknown> = {}): string {
   const path = join(root, file);
-  writeFileSync(path, JSON.stringify({ clusterName: 'harder-t-ssh', nodeSubnet: '10.250.0.0/24', binarySource: 'go', mergeKubeconfig: false, ...extra, machines }, null, 2));
+  writeFileSync(path, JSON.stringify({ clusterName: 'harder-t-ssh', nodeSubnet: '10.250.0.0/24', binarySource: 'go', mergeKubeconfig: false, addons: noAddons(), ...extra, machines }, null, 2));
   return path;
 }
 

@@ -10,6 +10,8 @@ import { IpPlanError, planIps } from '../../tasks/net/ip-plan.ts';
 import { checkConfig } from '../../tasks/config/options.ts';
 
 const config = (overrides: Partial<ClusterConfig>): ClusterConfig => ({ ...defaultConfig, ...overrides });
+/** MetalLB off: a planned LoadBalancer pool that meets a node is then no problem (there is no pool). */
+const METALLB_OFF: ClusterConfig['addons'] = { ...defaultConfig.addons, metallb: { enabled: false, pool: '' } };
 const errors = (overrides: Partial<ClusterConfig>): ConfigProblem[] => checkConfig(config(overrides)).errors;
 const fields = (overrides: Partial<ClusterConfig>): string[] => errors(overrides).map((p) => p.field);
 const warnings = (overrides: Partial<ClusterConfig>): ConfigProblem[] => checkConfig(config(overrides)).warnings;
@@ -91,12 +93,14 @@ test('node addresses must fit the node subnet, off its network, gateway and broa
   only({ controlPlaneIpStart: 1 }, 'controlPlaneIpStart');
   only({ controlPlaneIpStart: 0 }, 'controlPlaneIpStart');
   only({ workerIpStart: 254 }, 'workerIpStart'); // two workers: .254 and .255
-  assert.equal(errors({ workerIpStart: 253 }), []);
+  // Nodes at the top of the subnet are where the planned LoadBalancer pool goes: valid with MetalLB off.
+  assert.equal(errors({ workerIpStart: 253, addons: METALLB_OFF }), []);
+  assert.equal(errors({ workerIpStart: 253, addons: { ...defaultConfig.addons, metallb: { enabled: true, pool: '' } } }).map((p) => p.field), ['addons.metallb.pool']);
   only({ workerIpStart: 20.5 }, 'workerIpStart');
   const past = only({ controlPlaneIpStart: 250, nodes: defaultNodes({ controlPlanes: 9, workers: 1 }) }, 'controlPlaneIpStart');
   const max = Number(proposed(past, /to (\d+)/));
   assert.is(max, 246, 'nine control planes from .246 end at .254');
-  assert.equal(errors({ controlPlaneIpStart: max, nodes: defaultNodes({ controlPlanes: 9, workers: 1 }) }), []);
+  assert.equal(errors({ controlPlaneIpStart: max, nodes: defaultNodes({ controlPlanes: 9, workers: 1 }), addons: METALLB_OFF }), []);
   // A /29 has six host addresses, one of them the gateway: five nodes at most.
   assert.equal(fields({ nodeSubnet: '10.240.0.0/29', controlPlaneIpStart: 2, workerIpStart: 4, nodes: defaultNodes({ controlPlanes: 2, workers: 4 }) }), ['nodeSubnet']);
 });

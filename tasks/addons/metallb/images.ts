@@ -1,0 +1,79 @@
+// MetalLB's controller and speaker, built from the go.universe.tf/metallb Go module in one `go build` into
+// the binary cache (`bin:metallb`), each then in a FROM scratch image under upstream's name, so the
+// manifests keep upstream's image references.
+
+import { readFile } from 'node:fs/promises';
+import { target, type Target } from '../../../lib/engine/target.ts';
+import { plainModuleWrapper } from '../../../lib/go-build.ts';
+import { buildGoBinaries, GO_MISSING_HINT, probeBinary, type BinaryResult } from '../../binaries/index.ts';
+import { cleanImage, dockerBuild, probeImage } from '../../images/cluster-images.ts';
+import type { ContextFile } from '../../../lib/docker/images.ts';
+import { METALLB_VERSION } from '../versions.ts';
+
+export const METALLB_MODULE = 'go.universe.tf/metallb';
+export type MetallbComponent = 'controller' | 'speaker';
+export const METALLB_COMPONENTS: readonly MetallbComponent[] = ['controller', 'speaker'];
+
+/** The image of a component, as upstream names it (`quay.io/metallb/speaker:v0.15.2`). */
+export function metallbImage(component: MetallbComponent, version = METALLB_VERSION): string {
+  return `quay.io/metallb/${component}:${version}`;
+}
+
+export type MetallbBinaries = Record<MetallbComponent, BinaryResult>;
+
+/** `bin:metallb`: both binaries from one `go build` of the module (CGO off: static, fit for FROM scratch). */
+export function metallbBinariesTarget(version = METALLB_VERSION) {
+  return target({
+    name: 'bin:metallb',
+    description: `MetalLB ${version} controller and speaker, built from the ${METALLB_MODULE} Go module`,
+    deps: {},
+    version: 1,
+    inputs: { values: { module: METALLB_MODULE, version }, env: ['HARDER_CACHE'] },
+    build: async (ctx): Promise<MetallbBinaries> => {
+      const packages = Object.fromEntries(METALLB_COMPONENTS.map((c) => [`metallb-${c}`, `${METALLB_MODULE}/${c}`]));
+      const wrapper = await plainModuleWrapper(METALLB_MODULE, version, Object.values(packages), {
+        wrapperModule: 'harder.local/metallb-build',
+        fallbackGo: '1.24.0',
+        signal: ctx.signal,
+        missingHint: GO_MISSING_HINT,
+      });
+      const built = await buildGoBinaries({
+        version,
+        wrapper,
+        packages,
+        // The version package's build information, which the binaries log when they start.
+        ldflags: ['-s', '-w', `-X ${METALLB_MODULE}/internal/version.gitCommit=${version}`, `-X ${METALLB_MODULE}/internal/version.gitBranch=harder`],
+        signal: ctx.signal,
+        log: ctx.log,
+      });
+      const result = (c: MetallbComponent): BinaryResult => ({ name: `metallb-${c}`, version, source: 'go', ...built[`metallb-${c}`]! });
+      return { controller: result('controller'), speaker: result('speaker') };
+    },
+    probe: async (result) => (await probeBinary(result.controller)) ?? (await probeBinary(result.speaker)),
+  });
+}
+
+export type MetallbBinariesTarget = ReturnType<typeof metallbBinariesTarget>;
+
+/** `image:metallb-<component>`: the binary alone in a FROM scratch image (upstream's runs it as its entrypoint too). */
+export function metallbImageTarget(component: MetallbComponent, bin: MetallbBinariesTarget, version = METALLB_VERSION): Target<string, { bin: MetallbBinariesTarget }> {
+  const tag = metallbImage(component, version);
+  return target({
+    name: `image:metallb-${component}`,
+    description: `${tag}: MetalLB's ${component}, FROM scratch`,
+    deps: { bin },
+    version: 1,
+    inputs: { values: { tag } },
+    build: async (ctx): Promise<string> => {
+      const binary = ctx.deps.bin[component];
+      const context: ContextFile[] = [
+        { path: component, content: await readFile(binary.path), mode: 0o755 },
+        // No USER: the manifests set it (the controller runs as 65534; the speaker as root, with NET_RAW only).
+        { path: 'Dockerfile', content: `FROM scratch\nCOPY ${component} /${component}\nENTRYPOINT ["/${component}"]\n` },
+      ];
+      return dockerBuild(tag, `metallb-${component}`, context, ctx.log, ctx.signal);
+    },
+    probe: async (id) => probeImage(tag, id),
+    clean: async () => cleanImage(tag),
+  });
+}
