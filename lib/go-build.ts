@@ -24,6 +24,8 @@ export type WrapperModuleSpec = {
   require: Record<string, string>;
   /** module path → `path version` (or a local directory). */
   replace: Record<string, string>;
+  /** `path version` entries the module graph must never use (copied from upstream: see plainModuleWrapper). Absent: none. */
+  exclude?: string[];
   /** Main packages to build; imported from a `tools` file so `go mod tidy` keeps their dependencies. */
   packages: string[];
 };
@@ -101,21 +103,26 @@ export type GoModJson = {
   GoDebug?: { Key: string; Value: string }[];
   Require?: { Path: string; Version: string }[];
   Replace?: { Old: { Path: string; Version?: string }; New: { Path: string; Version?: string } }[];
+  Exclude?: { Path: string; Version: string }[];
 };
 
 /**
- * The wrapper for a module that builds as it is (no replace directives of its own, unlike
+ * The wrapper for a module that builds as it is (no staging directories of its own, unlike
  * k8s.io/kubernetes): require it at `version`, copy its go and godebug lines, build `packages`.
+ * `keepUpstreamPins` also copies upstream's module replaces (forks it builds against) and excludes: a
+ * wrapper's graph ignores both, so a module that needs them (Traefik) would otherwise build against
+ * other code. A replace by a local directory cannot be copied (the directory is not in the module zip,
+ * and the proxy serves no such module): that version does not build from the proxy, said plainly.
  */
 export async function plainModuleWrapper(
   module: string,
   version: string,
   packages: string[],
-  options: { wrapperModule: string; fallbackGo: string; signal?: AbortSignal; missingHint?: string },
+  options: { wrapperModule: string; fallbackGo: string; keepUpstreamPins?: boolean; signal?: AbortSignal; missingHint?: string },
 ): Promise<WrapperModuleSpec> {
   const upstream = await goModDownload(module, version, { signal: options.signal, missingHint: options.missingHint });
   const mod = await readGoMod(upstream.goMod, options.signal);
-  return {
+  const spec: WrapperModuleSpec = {
     module: options.wrapperModule,
     goDirective: mod.Go ?? options.fallbackGo,
     godebug: (mod.GoDebug ?? []).map((d) => `${d.Key}=${d.Value}`),
@@ -123,6 +130,26 @@ export async function plainModuleWrapper(
     replace: {},
     packages,
   };
+  return options.keepUpstreamPins ? { ...spec, ...upstreamPins(module, version, mod) } : spec;
+}
+
+/**
+ * Upstream's module replaces and excludes, as wrapper entries. A replace by a local directory is an error:
+ * the directory is not in the module zip (a nested module never is) and the proxy serves no such module.
+ */
+export function upstreamPins(module: string, version: string, mod: GoModJson): Pick<WrapperModuleSpec, 'replace' | 'exclude'> {
+  const replace: Record<string, string> = {};
+  for (const entry of mod.Replace ?? []) {
+    if (!entry.New.Version) {
+      throw new StepError(
+        `${module}@${version} replaces ${entry.Old.Path} with its own directory ${entry.New.Path}, which is not in the module zip and not a module the proxy serves: this version cannot be built from the proxy`,
+        `pin another version of ${module} (one whose go.mod replaces no module by a directory)`,
+      );
+    }
+    replace[entry.Old.Version ? `${entry.Old.Path} ${entry.Old.Version}` : entry.Old.Path] = `${entry.New.Path} ${entry.New.Version}`;
+  }
+  const exclude = (mod.Exclude ?? []).map((e) => `${e.Path} ${e.Version}`);
+  return exclude.length ? { replace, exclude } : { replace };
 }
 
 /** Parses a go.mod file with the toolchain itself (no hand-written parser to drift from Go's grammar). */
@@ -140,6 +167,7 @@ export function renderWrapperGoMod(spec: WrapperModuleSpec): string {
   lines.push('require (', ...requires.map(([path, version]) => `\t${path} ${version}`), ')', '');
   const replaces = Object.entries(spec.replace).sort(([a], [b]) => a.localeCompare(b));
   if (replaces.length) lines.push('replace (', ...replaces.map(([path, target]) => `\t${path} => ${target}`), ')', '');
+  if (spec.exclude?.length) lines.push('exclude (', ...spec.exclude.map((entry) => `\t${entry}`), ')', '');
   return lines.join('\n');
 }
 

@@ -12,7 +12,7 @@ import { checkToolchain, crictlVersionFor, kubernetesLdflags, parseVersion, cach
 import { COREDNS_IMAGE, corednsImageFor, PAUSE_IMAGE, pauseImageFor } from '../../tasks/images/cluster-images.ts';
 import { defaultConfig } from '../../tasks/config/config.ts';
 import { normalizeImageRef } from '../../lib/docker/load-image.ts';
-import { goCommand, renderWrapperGoMod } from '../../lib/go-build.ts';
+import { goCommand, readGoMod, renderWrapperGoMod, upstreamPins } from '../../lib/go-build.ts';
 import { cacheRoot } from '../../lib/cache-root.ts';
 
 const run = promisify(execFile);
@@ -60,6 +60,44 @@ test('the wrapper go.mod is valid Go module syntax with godebug, require and rep
     assert.equal(mod.GoDebug, [{ Key: 'default', Value: 'go1.24' }]);
     assert.equal(mod.Require, [{ Path: 'k8s.io/kubernetes', Version: 'v1.34.4' }]);
     assert.equal(mod.Replace, [{ Old: { Path: 'k8s.io/api' }, New: { Path: 'k8s.io/api', Version: 'v0.34.4' } }]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a wrapper keeps upstream's fork replaces and excludes (Traefik's go.mod has both); a directory replace is refused", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'harder-gomod-pins-'));
+  try {
+    // The shape of Traefik v3.6's go.mod: two forks and one excluded version.
+    const upstream = join(dir, 'upstream.mod');
+    await writeFile(
+      upstream,
+      [
+        'module example.com/proxy/v3',
+        'go 1.25.0',
+        'require github.com/gorilla/mux v1.8.1',
+        'replace github.com/gorilla/mux => github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59',
+        'replace github.com/abbot/go-http-auth v0.4.0 => github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e',
+        'exclude github.com/tencentcloud/tencentcloud-sdk-go v3.0.83+incompatible',
+        '',
+      ].join('\n'),
+    );
+    const pins = upstreamPins('example.com/proxy/v3', 'v3.6.12', await readGoMod(upstream));
+    const text = renderWrapperGoMod({ module: 'harder.local/proxy-build', goDirective: '1.25.0', godebug: [], require: { 'example.com/proxy/v3': 'v3.6.12' }, packages: [], ...pins });
+    await writeFile(join(dir, 'go.mod'), text);
+    // The toolchain reads the wrapper back with the same replaces and exclude.
+    const mod = JSON.parse((await run(goCommand(), ['mod', 'edit', '-json', join(dir, 'go.mod')])).stdout);
+    assert.equal(mod.Replace, [
+      { Old: { Path: 'github.com/abbot/go-http-auth', Version: 'v0.4.0' }, New: { Path: 'github.com/containous/go-http-auth', Version: 'v0.4.1-0.20200324110947-a37a7636d23e' } },
+      { Old: { Path: 'github.com/gorilla/mux' }, New: { Path: 'github.com/containous/mux', Version: 'v0.0.0-20250523120546-41b6ec3aed59' } },
+    ]);
+    assert.equal(mod.Exclude, [{ Path: 'github.com/tencentcloud/tencentcloud-sdk-go', Version: 'v3.0.83+incompatible' }]);
+
+    // Traefik v3.7's go.mod replaces a nested module by its own directory, which no module zip carries.
+    const local = join(dir, 'local.mod');
+    await writeFile(local, 'module example.com/proxy/v3\ngo 1.26.0\nreplace example.com/proxy/dynamic/ext => ./pkg/config/dynamic/ext\n');
+    const parsed = await readGoMod(local);
+    assert.throws(() => upstreamPins('example.com/proxy/v3', 'v3.7.13', parsed), (e: Error) => /replaces example\.com\/proxy\/dynamic\/ext with its own directory \.\/pkg\/config\/dynamic\/ext/.test(e.message));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
