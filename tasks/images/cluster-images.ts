@@ -96,6 +96,7 @@ async function checkKubeadmConstants(moduleDir: string, kubernetesVersion: strin
   }
 }
 
+/** `docker build` of a context into `tag`, labelled as ours (`kind` says which image); resolves with the image ID. */
 export async function dockerBuild(tag: string, kind: string, context: ContextFile[], log: (line: string) => void, signal: AbortSignal): Promise<string> {
   const docker = await connectDocker();
   // Only the step headlines: the engine's per-step container chatter is noise in a progress view.
