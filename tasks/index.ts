@@ -22,6 +22,8 @@ import { conformanceCommand, conformanceStep } from './conformance/index.ts';
 import { podNodeTargets } from './images/cluster-images.ts';
 import { endpointStep } from './endpoint/index.ts';
 import { addonsStep } from './addons/index.ts';
+import { ingressNotes } from './addons/ingress/notes.ts';
+import type { IngressResult } from './addons/ingress/index.ts';
 
 /** Every target of the project for one cluster config. The CLI registers these. */
 export function projectTargets(config: ClusterConfig, context?: TargetsContext): AnyTarget[] {
@@ -70,6 +72,7 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
     runtimeOf: (node) => cluster.workers.containerd[node],
   });
   for (const part of Object.values(addons.parts)) cluster.cluster.deps[part.name] = part;
+  cluster.addonChecks.push(...addons.smokeChecks);
   // A recorded node no longer in the config is removed by its own (destructive) target, part of `cluster`.
   const removals = nodeRemovalTargets(config, context?.recorded, { kubectl: binaries.kubectl, adminKubeconfig: certs.kubeconfigs.byId['admin']!, apiserverReady: cluster.controlPlane.ready });
   for (const removal of removals) cluster.cluster.deps[removal.name] = removal;
@@ -94,7 +97,11 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
 export function projectNotes(config: ClusterConfig, report: BuildReport, program: string): string[] {
   const done = (name: string) => ['built', 'up-to-date'].includes(report.entries[name]?.outcome ?? '');
   if (!done('cluster') && !done(HOST_KUBECONFIG_TARGET)) return [];
-  return kubectlHint(config, done(HOST_KUBECONFIG_TARGET) ? (report.entries[HOST_KUBECONFIG_TARGET]!.result as HostKubeconfigResult) : undefined, program);
+  const notes = kubectlHint(config, done(HOST_KUBECONFIG_TARGET) ? (report.entries[HOST_KUBECONFIG_TARGET]!.result as HostKubeconfigResult) : undefined, program);
+  // Where the Ingress controller answers, and the /etc/hosts lines for its names (printed, never written).
+  const ingress = report.entries['addon:ingress']?.result as IngressResult | undefined;
+  if (done('addon:ingress') && ingress?.address) notes.push(...ingressNotes(config, ingress));
+  return notes;
 }
 
 /**

@@ -11,6 +11,7 @@ import { rootPath } from '../cluster/node-targets.ts';
 import { loadTarget, loadsAfterRuntime } from '../images/cluster-images.ts';
 import { ADDON_LABEL, removeObjects } from './objects.ts';
 import type { AddonName } from './spec.ts';
+import type { SmokeAddonCheck } from '../cluster/smoke-checks.ts';
 
 /** What an add-on's targets build on. */
 export type AddonContext = {
@@ -23,6 +24,11 @@ export type AddonContext = {
   workerNodes: AnyTarget[];
   /** A worker's container runtime unit target: loads wait for it (loadsAfterRuntime). */
   runtimeOf: (node: string) => AnyTarget | undefined;
+  /**
+   * The installed targets of the add-ons before this one (AddonsConfig's order) that are on: an add-on
+   * that builds on another (the Ingress's LoadBalancer Service on MetalLB) depends on it, or does without.
+   */
+  installed: Partial<Record<AddonName, AnyTarget>>;
 };
 
 /** One add-on: how it installs, and what its removal deletes. */
@@ -37,8 +43,11 @@ export type AddonDefinition = {
   witness: string;
   /** Whether a config that switches it on can have it (MetalLB needs a pool); false: treated as off. Default: yes. */
   applies?(ctx: AddonContext): boolean;
-  /** Its targets; `installed` is the one that stands for the whole add-on (part of `cluster`). */
-  targets(ctx: AddonContext): { installed: AnyTarget; all: AnyTarget[] };
+  /**
+   * Its targets; `installed` is the one that stands for the whole add-on (part of `cluster`), and
+   * `smokeChecks` what cluster:smoke checks of it while it is on.
+   */
+  targets(ctx: AddonContext): { installed: AnyTarget; all: AnyTarget[]; smokeChecks?: SmokeAddonCheck[] };
 };
 
 /** The built kubectl with the admin kubeconfig, for a build of a target that has `kubectl` and `admin` deps. */

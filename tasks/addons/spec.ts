@@ -20,9 +20,23 @@ export type MetallbSpec = {
   pool: string;
 };
 
-/** Every add-on's settings. */
+/** The Ingress controller (tasks/addons/ingress): Traefik, HTTPS for every name under `domain` with a certificate from the cluster CA. */
+export type IngressSpec = {
+  enabled: boolean;
+  /** The domain its default certificate covers (the name and `*.` it). Empty: `<clusterName>.test` (`.test` is reserved: never a real domain). */
+  domain: string;
+};
+
+/** metrics-server (tasks/addons/metrics-server): the metrics.k8s.io API, so `kubectl top` works. */
+export type MetricsServerSpec = {
+  enabled: boolean;
+};
+
+/** Every add-on's settings, in the order they are installed (the Ingress's LoadBalancer Service after MetalLB). */
 export type AddonsConfig = {
   metallb: MetallbSpec;
+  ingress: IngressSpec;
+  'metrics-server': MetricsServerSpec;
 };
 
 export type AddonName = keyof AddonsConfig;
@@ -38,6 +52,14 @@ const ADDON_FIELDS: { [name in AddonName]: { [field in keyof AddonsConfig[name]]
     // Off until its own integration test has proven it on this machine (test/integration/addons-metallb.test.ts).
     enabled: { kind: 'boolean', default: false },
     pool: { kind: 'string', default: '' },
+  },
+  ingress: {
+    // Off until its own integration test has proven it on this machine (test/integration/addons-ingress.test.ts).
+    enabled: { kind: 'boolean', default: false },
+    domain: { kind: 'string', default: '' },
+  },
+  'metrics-server': {
+    enabled: { kind: 'boolean', default: false },
   },
 };
 

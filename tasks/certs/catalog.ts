@@ -25,6 +25,7 @@ import { controlPlanes, workers, type ClusterConfig } from '../config/config.ts'
 import { clusterOf } from '../config/clusters.ts';
 import { apiEndpointContainer } from '../nodes/labels.ts';
 import type { IpPlan } from '../net/ip-plan.ts';
+import { ingressDomain } from '../addons/ingress/domain.ts';
 
 /** Where this cluster's PKI material lives, relative to the project root: `pki/` in its state directory. */
 export function pkiDir(config: Pick<ClusterConfig, 'clusterName' | 'stateDir'>): string {
@@ -108,6 +109,13 @@ export function leafCatalog(config: ClusterConfig, plan: IpPlan): CertSpec[] {
     const vars = { node: node.name, nodeIp: ipOf(node.name) };
     leaves.push(spec(`etcd-server:${node.name}`, `etcd server cert of ${node.name}`, 'etcd-server-csr.json', 'peer', 'etcd-ca', vars));
     leaves.push(spec(`etcd-peer:${node.name}`, `etcd peer cert of ${node.name}`, 'etcd-peer-csr.json', 'peer', 'etcd-ca', vars));
+  }
+  // The add-ons' serving certs, while the add-on is on (tasks/addons): the same CA, profile and checks as every other.
+  if (config.addons.ingress.enabled) {
+    leaves.push(spec('ingress-default', `Ingress controller's default cert (*.${ingressDomain(config)}, the domain and every name under it)`, 'ingress-default-csr.json', 'server', 'ca', { ingressDomain: ingressDomain(config) }));
+  }
+  if (config.addons['metrics-server'].enabled) {
+    leaves.push(spec('metrics-server', 'metrics-server serving cert (its Service names), trusted by the aggregation layer', 'metrics-server-csr.json', 'server', 'ca', { clusterDomain: config.clusterDomain }));
   }
   for (const node of workers(config)) {
     leaves.push(spec(`kubelet:${node.name}`, `kubelet client cert of ${node.name} (system:node:${node.name})`, 'kubelet-csr.json', 'client', 'ca', { node: node.name }));

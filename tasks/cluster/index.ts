@@ -8,6 +8,7 @@ import { addonTargets } from './dns.ts';
 import { etcdTargets } from './etcd.ts';
 import { nodeSystemTargets } from './node-system.ts';
 import { smokeTarget } from './smoke.ts';
+import type { SmokeAddonCheck } from './smoke-checks.ts';
 import { workerTargets } from './workers.ts';
 
 /** Finds the images step's `load:<image>@<node>` target for each image the cluster runs. */
@@ -38,7 +39,9 @@ export function clusterStep(inputs: ClusterStepInputs) {
     addons.rbac,
     addons.coredns,
   ]);
-  const smoke = smokeTarget(ctx, { cluster });
+  // Filled by the add-ons step (tasks/index.ts) with the checks of the add-ons that are on; read when the smoke test runs.
+  const addonChecks: SmokeAddonCheck[] = [];
+  const smoke = smokeTarget(ctx, { cluster, addonChecks });
   const all: AnyTarget[] = [...etcd.all, ...system.all, ...controlPlane.all, ...workers.all, ...addons.all, cluster, smoke];
-  return { ctx, cluster, smoke, etcd, controlPlane, workers, addons, all };
+  return { ctx, cluster, smoke, addonChecks, etcd, controlPlane, workers, addons, all };
 }

@@ -14,6 +14,7 @@ import { kubectlRunner, type Kubectl } from './kubectl.ts';
 import { rootPath, sleep } from './node-targets.ts';
 import { nodeFleet } from '../nodes/node-fleet.ts';
 import { toYamlDocuments } from './render/yaml.ts';
+import type { SmokeAddonCheck } from './smoke-checks.ts';
 
 export type SmokeCheck = { name: string; ok: boolean; saw: string };
 
@@ -107,7 +108,8 @@ type SmokeDeps = {
   [load: `load:${string}`]: AnyTarget;
 };
 
-export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget }) {
+/** `addonChecks`: the checks of the add-ons that are on (tasks/addons), run after the built-in ones. */
+export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget; addonChecks?: readonly SmokeAddonCheck[] }) {
   const cp = controlPlanes(ctx.config)[0]!.name;
   const workerNodes = workers(ctx.config).map((n) => plannedNode(ctx, n.name));
   const smokeDeps: SmokeDeps = { cluster: deps.cluster, kubectl: binaryOf(ctx, 'kubectl'), encryption: ctx.encryption, cp: nodeTarget(ctx, cp) };
@@ -115,7 +117,7 @@ export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget }) {
   for (const n of ctx.plan.nodes) smokeDeps[`node:${n.name}`] = nodeTarget(ctx, n.name);
   return target({
     name: 'cluster:smoke',
-    description: 'Smoke tests: encryption at rest, Deployment, port-forward, logs, exec, NodePort, pod-to-pod, DNS, authn/authz refusals, key modes on nodes',
+    description: `Smoke tests: encryption at rest, Deployment, port-forward, logs, exec, NodePort, pod-to-pod, DNS, authn/authz refusals, key modes on nodes; and the checks of the add-ons that are on`,
     deps: smokeDeps,
     alwaysRun: true,
     build: async (bctx) => {
@@ -284,6 +286,10 @@ export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget }) {
         }
         return { ok, saw: seen.join('; ') };
       });
+
+      // 10. The add-ons' own checks, against the same workload.
+      const env = { kubectl, ca: loadIdentity({ ca }).ca, workload: { namespace: NS, service: APP, port: 80, pods: () => running.map((p) => p.name) }, signal: bctx.signal };
+      for (const addonCheck of deps.addonChecks ?? []) await check(addonCheck.name, () => addonCheck.run(env));
 
       await kubectl(['delete', 'secret', 'harder-smoke', '--ignore-not-found'], { allowFailure: true });
       const failed = checks.filter((c) => !c.ok);

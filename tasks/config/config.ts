@@ -294,6 +294,10 @@ export function checkConfigFields(config: ClusterConfig): ConfigCheck {
     }
   }
   errors.push(...machineProblems(config));
+  const ingressDomain = config.addons.ingress.domain;
+  if (ingressDomain !== '' && (ingressDomain.length > 253 || ingressDomain.split('.').length < 2 || ingressDomain.split('.').some((label) => labelProblem(label)))) {
+    error('addons.ingress.domain', `"${ingressDomain}" is not a DNS domain of two labels or more`, `use dot-separated DNS labels (${DNS_LABEL_RULE}): the Ingress serves every name under it, e.g. "${config.clusterName}.test", or "" for that default`);
+  }
   if (!hasApiEndpoint(config) && config.addons.metallb.enabled && config.addons.metallb.pool.trim() === '') {
     warnings.push({
       field: 'addons.metallb.pool',

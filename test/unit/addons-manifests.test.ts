@@ -9,6 +9,7 @@ import { parseYaml } from '../lib/pyyaml.ts';
 import { metricsServerManifests } from '../../tasks/addons/metrics-server/manifests.ts';
 import { httpsIngress, ingressManifests, INGRESS_DEFAULT_CERT_SECRET, renderTlsStoreConfig } from '../../tasks/addons/ingress/manifests.ts';
 import { hostsLines, ingressAddressOf } from '../../tasks/addons/ingress/address.ts';
+import { nodesWithFigures } from '../../tasks/addons/metrics-server/smoke.ts';
 
 type Obj = { kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; [k: string]: any };
 
@@ -112,6 +113,12 @@ test("the controller's address: a LoadBalancer's IP once MetalLB gave one, else 
   assert.equal(ingressAddressOf({ spec: { type: 'LoadBalancer', ports }, status: { loadBalancer: { ingress: [{ ip: '10.240.0.240' }] } } }, ['10.240.0.20']), { ip: '10.240.0.240', port: 443 });
   assert.equal(ingressAddressOf({ spec: { type: 'NodePort', ports } }, ['10.240.0.20', '10.240.0.21']), { ip: '10.240.0.20', port: 30443 });
   assert.equal(hostsLines({ ip: '10.240.0.240', port: 443 }, ['demo.harder.test']), ['10.240.0.240 demo.harder.test']);
+});
+
+test('kubectl top nodes: a node counts once it has CPU and memory figures, not <unknown>', () => {
+  const output = ['worker-1   112m   5%     1024Mi   6%', 'worker-2   <unknown>   <unknown>   <unknown>   <unknown>', 'worker-3   7m     0%     301Mi    1%', ''].join('\n');
+  assert.equal(nodesWithFigures(output), ['worker-1', 'worker-3']);
+  assert.equal(nodesWithFigures('error: Metrics API not available'), []);
 });
 
 test.run();
