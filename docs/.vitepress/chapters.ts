@@ -28,9 +28,11 @@ export type Chapter = {
   needsCheckedCommand: boolean;
   /**
    * Which test cluster runs the chapter's marked commands: absent, the end-to-end test's (one control plane,
-   * test/integration/cluster-e2e.test.ts); 'ha', the 3-control-plane test's (test/integration/cluster-ha.test.ts).
+   * test/integration/cluster-e2e.test.ts); 'ha', the 3-control-plane test's (test/integration/cluster-ha.test.ts);
+   * 'addons-ingress', the Ingress and metrics add-ons' test's (test/integration/addons-ingress.test.ts: the
+   * end-to-end cluster has no add-on).
    */
-  cluster?: 'ha';
+  cluster?: 'ha' | 'addons-ingress';
 };
 
 export const chapters: Chapter[] = [
@@ -52,6 +54,8 @@ export const chapters: Chapter[] = [
   { slug: 'api-endpoint', title: 'The API endpoint', graph: { request: ['endpoint:config'], focus: '^(endpoint:|image:endpoint$)' }, needsCheckedCommand: true },
   { slug: 'workers', title: 'The workers', graph: { request: ['ready:worker-1:node'], focus: '^((install|unit):worker-1:|ready:worker-1:)' }, needsCheckedCommand: true },
   { slug: 'dns', title: 'Cluster DNS', graph: { request: ['cluster:coredns'], focus: '^(cluster:coredns|load:coredns@|image:coredns)' }, needsCheckedCommand: true },
+  { slug: 'ingress', title: 'Ingress', graph: { request: ['addon:ingress'], focus: '^(addon:ingress|image:traefik|load:traefik@|certs:ingress-default)' }, needsCheckedCommand: true, cluster: 'addons-ingress' },
+  { slug: 'metrics', title: 'Metrics', graph: { request: ['addon:metrics-server'], focus: '^(addon:metrics-server|image:metrics-server|load:metrics-server@|certs:metrics-server)' }, needsCheckedCommand: true, cluster: 'addons-ingress' },
   { slug: 'smoke-tests', title: 'Smoke tests', graph: { request: ['cluster:smoke'], focus: '^(cluster:smoke|cluster)$' }, needsCheckedCommand: true },
   { slug: 'conformance', title: 'Conformance', graph: null, needsCheckedCommand: true },
   {

@@ -254,7 +254,8 @@ test('the tutorial\'s marked commands work against this cluster', async () => {
     docsDir: join(repo, 'docs'),
     pathPrepend: [dirname(kubectlPath())],
     replacements: [['10.240.0.', SUBNET_PREFIX], ['127.0.0.1:6443', `127.0.0.1:${HOST_PORT}`]],
-    // The high-availability chapter's commands need three control planes: cluster-ha runs them.
+    // The high-availability chapter's commands need three control planes (cluster-ha runs them), the add-ons'
+    // chapters their add-ons (addons-ingress runs those).
     filter: docs.onTestCluster('e2e'),
     log: (line) => process.stdout.write(`  ${line}\n`),
   });

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { findMarkedCommands, type MarkedCommand } from '../../docs/.vitepress/check-marker.ts';
-import { chapters } from '../../docs/.vitepress/chapters.ts';
+import { chapters, type Chapter } from '../../docs/.vitepress/chapters.ts';
 
 /** A marked command and the chapter (file name without .md) it appears in. */
 export type DocCommand = MarkedCommand & { chapter: string };
@@ -25,9 +25,10 @@ export function extractDocCommands(docsDir: string): DocCommand[] {
 
 /**
  * Keeps the commands one test cluster runs: a chapter's `cluster` (docs/.vitepress/chapters.ts) names the
- * 3-control-plane test's ('ha'); a chapter without one is the end-to-end test's ('e2e').
+ * 3-control-plane test's ('ha') or the Ingress and metrics add-ons' ('addons-ingress'); a chapter without one
+ * is the end-to-end test's ('e2e').
  */
-export function onTestCluster(cluster: 'e2e' | 'ha'): (command: DocCommand) => boolean {
+export function onTestCluster(cluster: 'e2e' | NonNullable<Chapter['cluster']>): (command: DocCommand) => boolean {
   return (command) => (chapters.find((c) => c.slug === command.chapter)?.cluster ?? 'e2e') === cluster;
 }
 
