@@ -35,6 +35,9 @@ export type Chapter = {
   cluster?: 'ha' | 'addons-ingress';
 };
 
+/** The add-ons are off by default: their chapters' pictures are drawn from a spec that switches them on. */
+const ADDONS_ON = ['--config', 'docs/scripts/addons-on.json'];
+
 export const chapters: Chapter[] = [
   { slug: 'introduction', title: 'Introduction and prerequisites', graph: null, needsCheckedCommand: false },
   { slug: 'how-it-works', title: 'How this project works', graph: { request: ['kubeconfig:admin'] }, needsCheckedCommand: false },
@@ -54,8 +57,8 @@ export const chapters: Chapter[] = [
   { slug: 'api-endpoint', title: 'The API endpoint', graph: { request: ['endpoint:config'], focus: '^(endpoint:|image:endpoint$)' }, needsCheckedCommand: true },
   { slug: 'workers', title: 'The workers', graph: { request: ['ready:worker-1:node'], focus: '^((install|unit):worker-1:|ready:worker-1:)' }, needsCheckedCommand: true },
   { slug: 'dns', title: 'Cluster DNS', graph: { request: ['cluster:coredns'], focus: '^(cluster:coredns|load:coredns@|image:coredns)' }, needsCheckedCommand: true },
-  { slug: 'ingress', title: 'Ingress', graph: { request: ['addon:ingress'], focus: '^(addon:ingress|image:traefik|load:traefik@|certs:ingress-default)' }, needsCheckedCommand: true, cluster: 'addons-ingress' },
-  { slug: 'metrics', title: 'Metrics', graph: { request: ['addon:metrics-server'], focus: '^(addon:metrics-server|image:metrics-server|load:metrics-server@|certs:metrics-server)' }, needsCheckedCommand: true, cluster: 'addons-ingress' },
+  { slug: 'ingress', title: 'Ingress', graph: { request: ['addon:ingress'], focus: '^(addon:ingress|image:traefik|load:traefik@|certs:ingress-default)', flags: ADDONS_ON }, needsCheckedCommand: true, cluster: 'addons-ingress' },
+  { slug: 'metrics', title: 'Metrics', graph: { request: ['addon:metrics-server'], focus: '^(addon:metrics-server|image:metrics-server|load:metrics-server@|certs:metrics-server)', flags: ADDONS_ON }, needsCheckedCommand: true, cluster: 'addons-ingress' },
   { slug: 'smoke-tests', title: 'Smoke tests', graph: { request: ['cluster:smoke'], focus: '^(cluster:smoke|cluster)$' }, needsCheckedCommand: true },
   { slug: 'conformance', title: 'Conformance', graph: null, needsCheckedCommand: true },
   {

@@ -42,11 +42,18 @@ export function knownNames(requested: string[], targetNames: string[]): { known:
   return { known, unknown: requested.filter((r) => !known.includes(r)) };
 }
 
-/** The names of every target the CLI registers, read from the same function the CLI calls. */
+/**
+ * The names of every target the CLI registers, read from the same function the CLI calls: for the default
+ * cluster and for one with every add-on on (off by default; their chapters draw from a spec that switches them on).
+ */
 async function projectTargetNames(): Promise<string[]> {
   const { projectTargets } = await import('../../tasks/index.ts');
   const { defaultConfig } = await import('../../tasks/config/config.ts');
-  return projectTargets(defaultConfig).map((t: { name: string }) => t.name);
+  const { ADDON_NAMES } = await import('../../tasks/addons/spec.ts');
+  const addons = JSON.parse(JSON.stringify(defaultConfig.addons)) as typeof defaultConfig.addons;
+  for (const name of ADDON_NAMES) addons[name].enabled = true;
+  const names = [...projectTargets(defaultConfig), ...projectTargets({ ...defaultConfig, addons })].map((t: { name: string }) => t.name);
+  return [...new Set(names)];
 }
 
 /**
