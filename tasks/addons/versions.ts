@@ -14,6 +14,6 @@ export const METRICS_SERVER_VERSION = 'v0.8.0';
  * github.com/traefik/traefik/v3. Not the newest, v3.7.x: its go.mod replaces github.com/traefik/traefik/dynamic/ext
  * with a directory of its repository that is not in the module zip and that the module proxy does not
  * serve, and its lego v5 pulls DNS-provider modules the proxy here refuses (403), so v3.7 cannot be built
- * from the proxy. v3.6.12 resolves completely (every one of its ~2,570 packages).
+ * from the proxy. v3.6.12 resolves completely (all 2,495 packages of its graph, 277 of them the standard library's).
  */
 export const TRAEFIK_VERSION = 'v3.6.12';
