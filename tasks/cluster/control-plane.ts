@@ -7,7 +7,7 @@ import { APISERVER_KUBELET_CLIENT_USER } from '../certs/catalog.ts';
 import { adminServerUrl } from '../certs/kubeconfig.ts';
 import { apiRequest, loadIdentity } from './api-client.ts';
 import type { KubernetesBinary } from '../binaries/index.ts';
-import { adminPaths, binaryOf, certSource, encryptionSource, kubeconfigSource, nodeTarget, plannedNode, serviceAccountSource, type ClusterContext } from './context.ts';
+import { adminPaths, binaryOf, certSource, encryptionSource, kubeconfigSource, nodeTarget, plannedNode, serviceAccountSource, type ClusterContext, type UnitTarget } from './context.ts';
 import { NotReadyError } from './errors.ts';
 import { binDir, controlPlanePaths as cp, unitPath } from './layout.ts';
 import { binaryTarget, fileTarget, sleep, unitTarget } from './node-targets.ts';
@@ -19,8 +19,10 @@ export function serviceAccountIssuer(clusterDomain: string): string {
 
 export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget) {
   const all: AnyTarget[] = [];
-  const apiservers: Record<string, AnyTarget> = {};
+  const apiservers: Record<string, UnitTarget> = {};
   const others: Record<string, AnyTarget> = {};
+  // Each component's unit by node, in node order: what rollout.ts orders one node at a time.
+  const units = { 'kube-apiserver': [] as UnitTarget[], 'kube-controller-manager': [] as UnitTarget[], 'kube-scheduler': [] as UnitTarget[] };
   // The controller-manager and scheduler start only once the apiserver is ready (before that their RBAC
   // bootstrap roles may not exist yet and they exit). This record gets each apiserver unit in the loop
   // below; it is the readiness target's deps object itself, which the engine reads once the graph is built.
@@ -110,13 +112,16 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
     };
     const scheduler = unitTarget({ node, nodeTarget: nt, unit: 'kube-scheduler', description: `kube-scheduler on ${node}`, files: schedFiles, after: { apiserver: ready } });
     apiservers[node] = apiserver;
+    units['kube-apiserver'].push(apiserver);
+    units['kube-controller-manager'].push(kcm);
+    units['kube-scheduler'].push(scheduler);
     readyDeps[`apiserver:${node}`] = apiserver;
     others[`kcm:${node}`] = kcm;
     others[`scheduler:${node}`] = scheduler;
     const unique = new Set<AnyTarget>([...Object.values(apiFiles), ...Object.values(kcmFiles), ...Object.values(schedFiles), apiserver, kcm, scheduler]);
     all.push(...unique);
   }
-  return { apiservers, components: others, ready, all };
+  return { apiservers, components: others, units, ready, all };
 }
 
 async function waitApiReady(url: string, admin: { ca: string; cert: string; key: string }, signal: AbortSignal, timeoutMs = 120_000): Promise<void> {

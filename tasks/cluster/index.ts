@@ -7,6 +7,8 @@ import { controlPlaneTargets } from './control-plane.ts';
 import { addonTargets } from './dns.ts';
 import { etcdTargets } from './etcd.ts';
 import { nodeSystemTargets } from './node-system.ts';
+import { rollOneAtATime } from './rollout.ts';
+import { apiserverHealth, containerdHealth, controllerManagerHealth, etcdHealth, kubeletHealth, kubeProxyHealth, schedulerHealth } from './unit-health.ts';
 import { smokeTarget } from './smoke.ts';
 import type { SmokeAddonCheck } from './smoke-checks.ts';
 import { workerTargets } from './workers.ts';
@@ -28,6 +30,17 @@ export function clusterStep(inputs: ClusterStepInputs) {
   const system = nodeSystemTargets(ctx);
   const controlPlane = controlPlaneTargets(ctx, etcd.healthy);
   const workers = workerTargets(ctx, { apiserverReady: controlPlane.ready, sysctl: system.sysctl, routes: system.routes });
+  // Every long-running component restarts one node at a time (rollout.ts). The oneshot setup units
+  // (node-sysctl, pod-routes, kubelet-prepare) are left out: re-running them interrupts nothing.
+  const rollouts = [
+    ...rollOneAtATime(Object.values(etcd.units), etcdHealth),
+    ...rollOneAtATime(controlPlane.units['kube-apiserver'], apiserverHealth(ctx)),
+    ...rollOneAtATime(controlPlane.units['kube-controller-manager'], controllerManagerHealth(ctx)),
+    ...rollOneAtATime(controlPlane.units['kube-scheduler'], schedulerHealth(ctx)),
+    ...rollOneAtATime(workers.units.containerd, containerdHealth),
+    ...rollOneAtATime(workers.units.kubelet, kubeletHealth(ctx)),
+    ...rollOneAtATime(workers.units['kube-proxy'], kubeProxyHealth(ctx)),
+  ];
   const addons = addonTargets(ctx, { apiserverReady: controlPlane.ready, nodesReady: { ...workers.ready, ...controlPlane.components } });
   const cluster = alias('cluster', 'A working cluster: etcd, control plane, every worker Ready, CoreDNS available', [
     etcd.healthy,
@@ -42,6 +55,6 @@ export function clusterStep(inputs: ClusterStepInputs) {
   // Filled by the add-ons step (tasks/index.ts) with the checks of the add-ons that are on; read when the smoke test runs.
   const addonChecks: SmokeAddonCheck[] = [];
   const smoke = smokeTarget(ctx, { cluster, addonChecks });
-  const all: AnyTarget[] = [...etcd.all, ...system.all, ...controlPlane.all, ...workers.all, ...addons.all, cluster, smoke];
-  return { ctx, cluster, smoke, addonChecks, etcd, controlPlane, workers, addons, all };
+  const all: AnyTarget[] = [...etcd.all, ...system.all, ...controlPlane.all, ...workers.all, ...rollouts, ...addons.all, cluster, smoke];
+  return { ctx, cluster, smoke, addonChecks, etcd, controlPlane, workers, rollouts, addons, all };
 }

@@ -44,6 +44,8 @@ export function workerTargets(ctx: ClusterContext, deps: WorkerDeps) {
   const all: AnyTarget[] = [];
   const ready: Record<string, AnyTarget> = {};
   const containerdByNode: Record<string, UnitTarget> = {};
+  // Each component's unit by node, in node order: what rollout.ts orders one node at a time.
+  const units = { containerd: [] as UnitTarget[], kubelet: [] as UnitTarget[], 'kube-proxy': [] as UnitTarget[] };
   const upstreams = hostUpstreams();
   for (const spec of workers(ctx.config)) {
     const node = spec.name;
@@ -113,6 +115,9 @@ export function workerTargets(ctx: ClusterContext, deps: WorkerDeps) {
     };
     const proxy = unitTarget({ node, nodeTarget: nt, unit: 'kube-proxy', description: `kube-proxy on ${node}`, files: proxyFiles, after: { sysctl, apiserver: deps.apiserverReady } });
 
+    units.containerd.push(containerd);
+    units.kubelet.push(kubelet);
+    units['kube-proxy'].push(proxy);
     const routes = deps.routes[node];
     const readyDeps = { kubelet, proxy, ...cni, apiserver: deps.apiserverReady, ...(routes ? { routes } : {}) };
     const nodeReady = target({
@@ -133,7 +138,7 @@ export function workerTargets(ctx: ClusterContext, deps: WorkerDeps) {
     all.push(...Object.values(containerdFiles), containerd, ...Object.values(cni), ...Object.values(viewFiles), sysctlView, ...Object.values(kubeletFiles), kubelet);
     all.push(...Object.values(proxyFiles), proxy, nodeReady);
   }
-  return { ready, containerd: containerdByNode, all };
+  return { ready, containerd: containerdByNode, units, all };
 }
 
 async function waitNodeReady(url: string, admin: { ca: string; cert: string; key: string }, node: string, container: string, signal: AbortSignal, nodes: NodeFleet, timeoutMs = 120_000): Promise<void> {
