@@ -17,7 +17,7 @@ const renderError = async (error: unknown, verbose: boolean) => (await import('.
 const renderFailure = async (...args: Parameters<typeof import('./render-error.ts').renderFailure>) => (await import('./render-error.ts')).renderFailure(...args);
 
 export { CliError, ConfigError, OptionError, type CliErrorKind } from '../errors.ts';
-export type { CliProject, CommandIo, ConfigureContext, ProjectCommand, RecordContext } from './project.ts';
+export type { CliProject, CommandContext, CommandIo, CommandTargets, ConfigureContext, ProjectCommand, RecordContext } from './project.ts';
 export type { ProjectFlag } from './args.ts';
 
 export type CliOptions<C> = {
@@ -85,7 +85,19 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
   }
   try {
     const passthrough = new Set(Object.entries(project.commands ?? {}).filter(([, c]) => c.passthrough && c.run).map(([name]) => name));
-    const args = parseArgs(opts.argv, project.flags, passthrough);
+    // Commands' own flags are parsed with the project's, then taken out of what configure sees.
+    const commandFlags = Object.entries(project.commands ?? {}).flatMap(([command, c]) => (c.flags ?? []).map((flag) => ({ command, flag })));
+    const args = parseArgs(opts.argv, [...(project.flags ?? []), ...commandFlags.map((f) => f.flag)], passthrough);
+    const ownFlags: Record<string, string> = {};
+    for (const { command, flag } of commandFlags) {
+      const value = args.project[flag.name];
+      if (value === undefined) continue;
+      delete args.project[flag.name];
+      ownFlags[flag.name] = value;
+      if (args.positionals[0] !== command && !args.flags.help) {
+        throw new CliError('bad-flag', `--${flag.name} is a flag of ${command} only${args.positionals[0] ? `, not of ${args.positionals[0]}` : ''}`, `${project.program} ${command} --${flag.name}${flag.value ? ` ${flag.value}` : ''}`);
+      }
+    }
     verbose = args.flags.verbose;
     const cwd = opts.cwd ?? process.cwd();
     const baseOutDir = opts.outDir ?? join(opts.root, 'output');
@@ -120,6 +132,8 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
     const names = new Set(registry.map((t) => t.name));
     let targets: readonly AnyTarget[] = registry;
     let requested = args.positionals;
+    /** What a command asked to rebuild whatever its key, with why (CommandTargets.rebuild). */
+    let rebuild: Record<string, string> | undefined;
     const first = requested[0];
     const record = async (): Promise<void> =>
       project.record?.(config, { outDir, dryRun: args.flags.dryRun, explain: args.flags.explain || args.flags.dryRun, say: (line) => void stdout.write(`${line}\n`) });
@@ -131,7 +145,9 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
       return await runner(requested.slice(1), config, { out: (text) => void stdout.write(text), dryRun: args.flags.dryRun, root: opts.root, outDir, registry, signal: controller.signal });
     }
     if (first !== undefined && Object.hasOwn(commands, first) && !names.has(first)) {
-      const generated = await commands[first]!.targets(requested.slice(1), config, registry);
+      const answer = await commands[first]!.targets(requested.slice(1), config, registry, { flags: ownFlags, root: opts.root, outDir });
+      const generated = Array.isArray(answer) ? answer : answer.targets;
+      if (!Array.isArray(answer)) rebuild = answer.rebuild;
       targets = [...registry, ...generated.filter((t) => !registry.includes(t))];
       requested = generated.map((t) => t.name);
       if (!requested.length) throw new CliError('bad-command-args', `${first} has nothing to do with these arguments`, `usage: ${project.program} ${first} ${commands[first]!.usage}`);
@@ -184,6 +200,7 @@ export async function runCli<C>(opts: CliOptions<C>): Promise<number> {
           outDir,
           jobs: args.flags.jobs,
           force: args.flags.force,
+          ...(rebuild ? { rebuild } : {}),
           dryRun: args.flags.dryRun,
           keepGoing: args.flags.keepGoing,
           yes: args.flags.yes,

@@ -19,7 +19,13 @@ export type ProjectCommand<C> = {
    * for bad arguments. `registry` is the project's targets, to depend on. May be async, to check the
    * arguments against something outside (`load`: that Docker has the image) before anything builds.
    */
-  targets(args: string[], config: C, registry: readonly AnyTarget[]): AnyTarget[] | Promise<AnyTarget[]>;
+  targets(args: string[], config: C, registry: readonly AnyTarget[], context: CommandContext): AnyTarget[] | CommandTargets | Promise<AnyTarget[] | CommandTargets>;
+  /**
+   * Flags of this command alone (`certs:renew --threshold DAYS`): parsed like the project's flags, refused
+   * with any other command or target, never seen by `configure` or `record`; their values reach `targets`
+   * as `context.flags`. Name them in `usage` too (--help shows it).
+   */
+  flags?: ProjectFlag[];
   /**
    * A command that builds nothing (`tasks.ts spec`): when present, the CLI calls it instead of building
    * `targets`, after `record`, and exits with the code it returns. `targets` is then never called.
@@ -33,6 +39,23 @@ export type ProjectCommand<C> = {
    */
   passthrough?: boolean;
 };
+
+/** What a command's `targets` gets besides its arguments: its own flags' values, and where the project and its state are. */
+export type CommandContext = {
+  /** Values of the command's own `flags` given on this run, by name (boolean flags: "true"). */
+  flags: Record<string, string>;
+  /** The project root. */
+  root: string;
+  /** The state directory. */
+  outDir: string;
+};
+
+/**
+ * What a command's `targets` may return instead of a bare list: the targets, and `rebuild`, those of them
+ * to rebuild even if up to date, each with the reason --explain and a dry run show (`certs:renew` re-issues
+ * the certificates it picked: `expires in 12 days, under --threshold 30`).
+ */
+export type CommandTargets = { targets: AnyTarget[]; rebuild?: Record<string, string> };
 
 /** What a command's `run` may use: where to print, whether this is a dry run, where the project and its state are. */
 export type CommandIo = {

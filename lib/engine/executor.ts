@@ -74,7 +74,8 @@ export async function runBuild(opts: BuildOptions): Promise<BuildReport> {
   const graph = buildGraph(opts.targets);
   checkRequested(graph, opts.requested);
   const roots = opts.requested.flatMap((r) => membersOf(graph, r)!);
-  const forced = new Set(opts.force ? opts.requested.flatMap((r) => forcedMembers(graph, r)) : []);
+  checkRequested(graph, Object.keys(opts.rebuild ?? {}));
+  const forced = new Set([...(opts.force ? opts.requested.flatMap((r) => forcedMembers(graph, r)) : []), ...Object.keys(opts.rebuild ?? {})]);
   const names = closure(graph, roots);
   const root = resolve(opts.root);
   const outDir = resolve(opts.outDir ?? join(root, 'output'));
@@ -538,7 +539,7 @@ class Run {
     if (read.kind === 'missing') reason = 'never built';
     else if (read.kind === 'unusable') reason = `${read.why}; rebuilding`;
     else if (interrupted) reason = 'the last build failed or was interrupted';
-    else if (this.forced.has(name)) reason = 'forced';
+    else if (this.forced.has(name)) reason = this.opts.rebuild?.[name] ?? 'forced';
     else if (t.alwaysRun) reason = 'always runs';
     else if (record!.key !== key) reason = explainChanges(record!.manifest, manifest);
     else reason = outputsReason === null ? this.checkOutputs(t, record!) : outputsReason;

@@ -63,6 +63,12 @@ export type BuildOptions = {
   jobs?: number;
   /** Rebuild the requested targets (alias/group: their non-precious members) even if up to date. */
   force?: boolean;
+  /**
+   * Rebuild these targets even if up to date, each for the reason given, which is what --explain and a
+   * dry run show as why it runs (a command's own pick: `certs:renew` names each certificate it re-issues
+   * and why). Names must be registered; one outside the requested closure is not built.
+   */
+  rebuild?: Readonly<Record<string, string>>;
   /** Decide what would run and why; run nothing, write nothing. */
   dryRun?: boolean;
   /** After a failure, keep building everything that does not depend on it. */

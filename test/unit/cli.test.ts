@@ -210,6 +210,25 @@ test('commands generate targets; adding one more builds only it', async () => {
   assert.equal(log(root, before), ['start echo:c']);
 });
 
+test('a command\'s own flag reaches it alone; the targets it asks to rebuild are rebuilt whatever their key, with its reason', async () => {
+  const root = project();
+  assert.is((await cli(root, ['all'])).code, 0);
+  const before = log(root).length;
+  const dry = await cli(root, ['--plain', 'redo', '--why', 'testing', '-n']);
+  assert.is(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /would build src:seed: asked: testing\n/);
+  assert.equal(log(root, before), [], 'a dry run builds nothing');
+  const run = await cli(root, ['--plain', '--explain', 'redo', '--why', 'testing']);
+  assert.is(run.code, 0, run.stderr);
+  assert.equal(log(root, before), ['start src:seed']);
+  assert.match(run.stdout, /src:seed: asked: testing/);
+  // The flag belongs to its command: with a target or another command it is a usage error, before anything runs.
+  const wrong = await cli(root, ['all', '--why', 'x']);
+  assert.is(wrong.code, 2);
+  assert.match(wrong.stderr, /--why is a flag of redo only, not of all/);
+  assert.equal(log(root, before), ['start src:seed']);
+});
+
 test('a passthrough command gets every argument after its name unparsed, and its exit code is the run\'s', async () => {
   const root = project();
   const argv = ['get', 'pods', '-n', 'kube-system', '--help', '-v', '6', '--dry-run', '--', '--exit', '3'];

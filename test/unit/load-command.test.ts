@@ -30,7 +30,7 @@ test('image references: Docker\'s grammar, and containerd\'s names for valid one
 async function refusal(args: string[]): Promise<{ kind: string; message: string } | undefined> {
   const registry = projectTargets(defaultConfig);
   try {
-    await loadCommand().targets(args, defaultConfig, registry);
+    await loadCommand().targets(args, defaultConfig, registry, { flags: {}, root: process.cwd(), outDir: 'output' });
     return undefined;
   } catch (error) {
     const e = error as { kind?: string; message: string };
