@@ -24,6 +24,7 @@ import { endpointStep } from './endpoint/index.ts';
 import { addonsStep } from './addons/index.ts';
 import { ingressNotes } from './addons/ingress/notes.ts';
 import type { IngressResult } from './addons/ingress/index.ts';
+import { RENEW_COMMAND, renewCommand } from './certs/renew.ts';
 
 /** Every target of the project for one cluster config. The CLI registers these. */
 export function projectTargets(config: ClusterConfig, context?: TargetsContext): AnyTarget[] {
@@ -107,8 +108,9 @@ export function projectNotes(config: ClusterConfig, report: BuildReport, program
 /**
  * Parametrised commands of the CLI (tasks.ts): `load <image…>` loads local images into the worker nodes;
  * `kubectl <args…>` runs the built kubectl with the admin kubeconfig; `logs` collects a bundle of the
- * nodes' and the cluster's logs (tasks/logs); `conformance` runs the upstream e2e suite (tasks/conformance).
+ * nodes' and the cluster's logs (tasks/logs); `conformance` runs the upstream e2e suite (tasks/conformance);
+ * `certs:renew` re-issues the leaf certificates close to expiry (tasks/certs/renew.ts).
  */
 export function projectCommands(): Record<string, ProjectCommand<ClusterConfig>> {
-  return { load: loadCommand(), kubectl: kubectlCommand, logs: logsCommand(), conformance: conformanceCommand() };
+  return { load: loadCommand(), kubectl: kubectlCommand, logs: logsCommand(), conformance: conformanceCommand(), [RENEW_COMMAND]: renewCommand() };
 }

@@ -32,6 +32,11 @@ export class CertsCheckError extends StepError {
   }
 }
 
+/** Whole days from `now` to `notAfter`, rounded down (negative once expired): what the table shows and renewal compares. */
+export function daysLeft(notAfter: Date, now: Date): number {
+  return Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
+}
+
 const setText = (values: string[]) => [...values].sort().join(', ');
 
 /** Checks one certificate against its file set, its CA and its request config. Never throws for cert problems. */
@@ -50,7 +55,7 @@ export async function checkCert(root: string, spec: CertSpec, signerCert: string
       sans: info.sans.map((s) => s.value).join(', ') || '-',
       issuer: info.issuer,
       notAfter: info.notAfter.toISOString().slice(0, 10),
-      daysLeft: Math.floor((info.notAfter.getTime() - now.getTime()) / DAY_MS),
+      daysLeft: daysLeft(info.notAfter, now),
     });
     if (info.notAfter <= now) problems.push(`${spec.cert} expired on ${info.notAfter.toISOString()}`);
     const caPem = await readIfExists(resolve(root, signerCert));
