@@ -46,16 +46,24 @@ export const etcdHealth: UnitHealth = {
   },
 };
 
-/** The API endpoint's view of one apiserver (`show stat` of the runtime API): `UP`, `DOWN 1/2`… */
-async function endpointStatus(endpoint: NodeHandle, server: string): Promise<string> {
-  const res = await endpoint.exec(['sh', '-c', `echo 'show stat' | socat -t 2 stdio UNIX-CONNECT:${HAPROXY_SOCKET}`], { allowFailure: true, readOnly: true });
-  return serverStates(res.stdout.toString('utf8')).find((s) => s.server === server)?.status ?? `not listed (${firstLine(res)})`;
+/**
+ * The API endpoint's view of one apiserver (`show stat` of the runtime API): `UP`, `DOWN 1/2`…; undefined
+ * when the endpoint does not answer (its container stopped or gone: endpoint:* targets put it back, and a
+ * new HAProxy starts its servers UP).
+ */
+async function endpointStatus(endpoint: NodeHandle, server: string): Promise<string | undefined> {
+  const res = await endpoint.exec(['sh', '-c', `echo 'show stat' | socat -t 2 stdio UNIX-CONNECT:${HAPROXY_SOCKET}`], { allowFailure: true, readOnly: true }).catch(() => undefined);
+  if (!res || res.exitCode !== 0) return undefined;
+  const servers = serverStates(res.stdout.toString('utf8'));
+  if (servers.length === 0) return undefined;
+  return servers.find((s) => s.server === server)?.status ?? 'not listed';
 }
 
 /**
  * kube-apiserver: its own /readyz answers 200 with the admin cert, and, where the cluster has an API
- * endpoint, HAProxy has marked it UP again (2 passing checks 2 s apart after /readyz): until then the
- * endpoint sends nothing to it, and restarting the next apiserver would leave one fewer than intended.
+ * endpoint that is running, HAProxy has marked it UP again (2 passing checks 2 s apart after /readyz):
+ * until then the endpoint sends nothing to it, and restarting the next apiserver would leave one fewer
+ * serving than intended.
  */
 export function apiserverHealth(ctx: ClusterContext): UnitHealth {
   const endpoint = ctx.endpoint ? apiEndpointContainer(ctx.config.clusterName) : undefined;
@@ -67,7 +75,7 @@ export function apiserverHealth(ctx: ClusterContext): UnitHealth {
       if (res.status !== 200) return `${url} answered ${res.status || 'nothing'}: ${res.body.slice(0, 120)}`;
       if (!endpoint) return undefined;
       const status = await endpointStatus(nodeFleet.of(actx).node(endpoint), unit.node);
-      return status.startsWith('UP') ? undefined : `the API endpoint ${endpoint} has ${unit.node} ${status}`;
+      return status === undefined || status.startsWith('UP') ? undefined : `the API endpoint ${endpoint} has ${unit.node} ${status}`;
     },
   };
 }

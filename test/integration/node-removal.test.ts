@@ -250,8 +250,9 @@ test('adding worker-3 back runs only its own targets', async () => {
   assert.is(run.code, 0, run.output.slice(-3000));
   assert.ok(built.includes('node:worker-3'), built.join(' '));
   // The IP plan lists every node, so it is redone (the other nodes and the network take only their own
-  // addresses as inputs, so they stay up to date); others' pod routes gain worker-3's.
-  const foreign = built.filter((t) => !t.includes('worker-3') && !/^(net:plan|install:[\w-]+:pod-routes-unit|unit:[\w-]+:pod-routes|cluster:[\w-]+)$/.test(t));
+  // addresses as inputs, so they stay up to date); others' pod routes gain worker-3's; worker-3's units are
+  // ordered after the new gates on worker-2 (rollout:worker-2:<unit>, tasks/cluster/rollout.ts), made now.
+  const foreign = built.filter((t) => !t.includes('worker-3') && !/^(net:plan|install:[\w-]+:pod-routes-unit|unit:[\w-]+:pod-routes|rollout:worker-2:(containerd|kubelet|kube-proxy)|cluster:[\w-]+)$/.test(t));
   assert.equal(foreign, [], `targets of other nodes ran: ${foreign.join(' ')}`);
   const idsAfter = (await docker('ps', '-q', '--no-trunc', '--filter', LABEL)).out.split('\n');
   for (const id of idsBefore) assert.ok(idsAfter.includes(id), `container ${id.slice(0, 12)} was replaced`);
