@@ -282,8 +282,13 @@ test('certs:renew then cluster, under the request loop: exactly those files and 
   assert.is(run.code, 0, run.output.slice(-3000));
   const after = await unitTimes();
   const expected = ['controller-1:kube-apiserver', 'worker-1:kube-proxy', 'worker-1:kubelet', 'worker-2:kube-proxy', 'worker-2:kubelet'];
-  assert.equal(restartedBetween(before, after), expected, 'the units systemd restarted');
   assert.equal(builtUnits(run), expected.map((u) => `unit:${u}`).sort(), 'the units the run restarted');
+  // systemd's view: those, and possibly the controller-manager and scheduler, which exit when they cannot
+  // renew their leader lease while the only apiserver restarts, and which systemd starts again (Restart=on-failure).
+  const restarted = restartedBetween(before, after);
+  process.stdout.write(`restarted (systemd): ${restarted.join(' ')}\n`);
+  for (const unit of expected) assert.ok(restarted.includes(unit), `${unit} was not restarted: ${restarted.join(' ')}`);
+  assert.equal(restarted.filter((u) => !expected.includes(u) && !['controller-1:kube-controller-manager', 'controller-1:kube-scheduler'].includes(u)), [], 'other units restarted');
   const installs = run.built.filter((t) => t.startsWith('install:')).sort();
   assert.equal(installs, ['install:controller-1:apiserver-cert', 'install:worker-1:kube-proxy-kubeconfig', 'install:worker-1:kubelet-serving-cert', 'install:worker-2:kube-proxy-kubeconfig', 'install:worker-2:kubelet-serving-cert']);
   assertOneWorkerAtATime(run, after, ['kubelet', 'kube-proxy']);
