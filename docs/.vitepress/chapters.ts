@@ -30,9 +30,9 @@ export type Chapter = {
    * Which test cluster runs the chapter's marked commands: absent, the end-to-end test's (one control plane,
    * test/integration/cluster-e2e.test.ts); 'ha', the 3-control-plane test's (test/integration/cluster-ha.test.ts);
    * 'addons-ingress', the Ingress and metrics add-ons' test's (test/integration/addons-ingress.test.ts: the
-   * end-to-end cluster has no add-on).
+   * end-to-end cluster has no add-on); 'metallb', MetalLB's (test/integration/addons-metallb.test.ts).
    */
-  cluster?: 'ha' | 'addons-ingress';
+  cluster?: 'ha' | 'addons-ingress' | 'metallb';
 };
 
 /** The add-ons are off by default: their chapters' pictures are drawn from a spec that switches them on. */
@@ -59,6 +59,13 @@ export const chapters: Chapter[] = [
   { slug: 'dns', title: 'Cluster DNS', graph: { request: ['cluster:coredns'], focus: '^(cluster:coredns|load:coredns@|image:coredns)' }, needsCheckedCommand: true },
   { slug: 'ingress', title: 'Ingress', graph: { request: ['addon:ingress'], focus: '^(addon:ingress|image:traefik|load:traefik@|certs:ingress-default)', flags: ADDONS_ON }, needsCheckedCommand: true, cluster: 'addons-ingress' },
   { slug: 'metrics', title: 'Metrics', graph: { request: ['addon:metrics-server'], focus: '^(addon:metrics-server|image:metrics-server|load:metrics-server@|certs:metrics-server)', flags: ADDONS_ON }, needsCheckedCommand: true, cluster: 'addons-ingress' },
+  {
+    slug: 'metallb',
+    title: 'LoadBalancer Services: MetalLB',
+    graph: { request: ['addon:metallb'], focus: '^(addon:metallb|load:metallb-[a-z]+@|image:metallb-|bin:metallb)' },
+    needsCheckedCommand: true,
+    cluster: 'metallb',
+  },
   { slug: 'smoke-tests', title: 'Smoke tests', graph: { request: ['cluster:smoke'], focus: '^(cluster:smoke|cluster)$' }, needsCheckedCommand: true },
   { slug: 'conformance', title: 'Conformance', graph: null, needsCheckedCommand: true },
   {

@@ -15,6 +15,7 @@ import { rootPath, sleep } from './node-targets.ts';
 import { nodeFleet } from '../nodes/node-fleet.ts';
 import { toYamlDocuments } from './render/yaml.ts';
 import type { SmokeAddonCheck } from './smoke-checks.ts';
+import { poolAddresses } from '../net/ip-plan.ts';
 
 export type SmokeCheck = { name: string; ok: boolean; saw: string };
 
@@ -66,6 +67,24 @@ function workloadManifests(image: string, port: number, replicas: number) {
       spec: { type: 'NodePort', selector: labels, ports: [{ port: 80, targetPort: port, protocol: 'TCP' }] },
     },
   ]);
+}
+
+/** A LoadBalancer Service in front of the smoke workload, port 80. */
+function loadBalancerService(name: string, port: number) {
+  return toYamlDocuments([
+    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: NS }, spec: { type: 'LoadBalancer', selector: { app: APP }, ports: [{ port: 80, targetPort: port, protocol: 'TCP' }] } },
+  ]);
+}
+
+/** The address a LoadBalancer Service was given (status.loadBalancer.ingress), once it has one; undefined after `timeoutMs`. */
+export async function loadBalancerIp(kubectl: Kubectl, namespace: string, service: string, timeoutMs: number, signal?: AbortSignal): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const out = await kubectl(['-n', namespace, 'get', 'service', service, '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'], { allowFailure: true });
+    if (out.exitCode === 0 && out.stdout.trim()) return out.stdout.trim();
+    if (Date.now() > deadline) return undefined;
+    await sleep(1000, signal);
+  }
 }
 
 type Pod = { name: string; node: string; ip: string };
@@ -287,7 +306,32 @@ export function smokeTarget(ctx: ClusterContext, deps: { cluster: AnyTarget; add
         return { ok, saw: seen.join('; ') };
       });
 
-      // 10. The add-ons' own checks, against the same workload.
+      // 10. With MetalLB on: a LoadBalancer Service gets an address of the pool and answers from the host there.
+      const pool = ctx.plan.loadBalancerPool;
+      if (ctx.config.addons.metallb.enabled && pool) {
+        await check('LoadBalancer from the host', async () => {
+          const lb = `${APP}-lb`;
+          await kubectl(['apply', '-f', '-'], { input: loadBalancerService(lb, ctx.images.testPort) });
+          try {
+            const ip = await loadBalancerIp(kubectl, NS, lb, 60_000, bctx.signal);
+            if (!ip) return { ok: false, saw: `${lb} got no address within 60 s` };
+            const inPool = poolAddresses(pool).includes(ip);
+            // The speaker's first ARP answer and kube-proxy's rules for the new address take a moment.
+            let res = { status: 0, body: '' };
+            for (let attempt = 0; attempt < 15; attempt++) {
+              res = await httpGet(`http://${ip}/`).catch((e: Error) => ({ status: 0, body: e.message }));
+              if (res.status === 200) break;
+              await sleep(2000, bctx.signal);
+            }
+            const answered = res.status === 200 && running.some((p) => p.name === res.body.trim());
+            return { ok: inPool && answered, saw: `${lb} → ${ip} (${inPool ? 'in' : 'NOT in'} the pool ${pool.first}-${pool.last}); GET http://${ip}/ → ${res.status} "${res.body.trim()}"` };
+          } finally {
+            await kubectl(['-n', NS, 'delete', 'service', lb, '--ignore-not-found'], { allowFailure: true });
+          }
+        });
+      }
+
+      // 11. The other add-ons' own checks, against the same workload.
       const env = { kubectl, ca: loadIdentity({ ca }).ca, workload: { namespace: NS, service: APP, port: 80, pods: () => running.map((p) => p.name) }, signal: bctx.signal };
       for (const addonCheck of deps.addonChecks ?? []) await check(addonCheck.name, () => addonCheck.run(env));
 

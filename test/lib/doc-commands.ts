@@ -25,7 +25,7 @@ export function extractDocCommands(docsDir: string): DocCommand[] {
 
 /**
  * Keeps the commands one test cluster runs: a chapter's `cluster` (docs/.vitepress/chapters.ts) names the
- * 3-control-plane test's ('ha') or the Ingress and metrics add-ons' ('addons-ingress'); a chapter without one
+ * 3-control-plane test's ('ha') or the Ingress and metrics add-ons' ('addons-ingress') or MetalLB's ('metallb'); a chapter without one
  * is the end-to-end test's ('e2e').
  */
 export function onTestCluster(cluster: 'e2e' | NonNullable<Chapter['cluster']>): (command: DocCommand) => boolean {

@@ -24,12 +24,12 @@ const withMetallb = (metallb: Partial<ClusterConfig['addons']['metallb']>): Clus
 const poolFaults = (c: ClusterConfig) => ipPlanProblems(c).filter((p) => p.field === 'addons.metallb.pool');
 
 test('addons: a spec names only what it changes; the rest keep their defaults', () => {
-  assert.equal(defaultConfig.addons, { metallb: { enabled: false, pool: '' }, ingress: { enabled: false, domain: '' }, 'metrics-server': { enabled: false } });
+  assert.equal(defaultConfig.addons, { metallb: { enabled: true, pool: '' }, ingress: { enabled: false, domain: '' }, 'metrics-server': { enabled: false } });
   const dir = mkdtempSync(join(tmpdir(), 'harder-addons-'));
   try {
     const file = join(dir, 'spec.json');
-    writeFileSync(file, JSON.stringify({ addons: { metallb: { enabled: true } } }));
-    assert.equal(configFromFlags({ config: file }, dir, { cwd: dir }).addons, { metallb: { enabled: true, pool: '' }, ingress: { enabled: false, domain: '' }, 'metrics-server': { enabled: false } });
+    writeFileSync(file, JSON.stringify({ addons: { metallb: { enabled: false } } }));
+    assert.equal(configFromFlags({ config: file }, dir, { cwd: dir }).addons, { metallb: { enabled: false, pool: '' }, ingress: { enabled: false, domain: '' }, 'metrics-server': { enabled: false } });
     writeFileSync(file, JSON.stringify({ addons: noAddons() }));
     assert.equal(configFromFlags({ config: file }, dir, { cwd: dir }).addons.metallb.enabled, false, 'noAddons switches every add-on off');
     // Every problem is one line naming the file and the field.

@@ -45,8 +45,10 @@ test('each marked command runs on exactly one test cluster; the high-availabilit
   const e2e = commands.filter(onTestCluster('e2e'));
   const ha = commands.filter(onTestCluster('ha'));
   const addons = commands.filter(onTestCluster('addons-ingress'));
-  assert.is(e2e.length + ha.length + addons.length, commands.length);
+  const metallb = commands.filter(onTestCluster('metallb'));
+  assert.is(e2e.length + ha.length + addons.length + metallb.length, commands.length);
   assert.equal([...new Set(addons.map((c) => c.chapter))], ['ingress', 'metrics']);
+  assert.equal([...new Set(metallb.map((c) => c.chapter))], ['metallb'], 'MetalLB\'s chapter runs on its own test\'s cluster');
   assert.ok(ha.length >= 5, `only ${ha.length} commands for the 3-control-plane cluster`);
   assert.equal([...new Set(ha.map((c) => c.chapter))], ['high-availability']);
   assert.ok(e2e.some((c) => c.chapter === 'etcd') && !e2e.some((c) => c.chapter === 'high-availability'));
