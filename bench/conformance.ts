@@ -3,7 +3,7 @@
 // invocation so a crash of one leaves the other's figures), held against the suite's own list of its tests
 // (conformance.yaml: 424 in v1.34), then the cost of building e2e.test and the stand-in test images.
 //
-//   npx tsx bench/conformance.ts [--control-planes N] [--procs N] [--parallel-only | --serial-only] [--keep] [--cold-e2e] [--no-build-costs]
+//   npx tsx bench/conformance.ts [--control-planes N] [--procs N] [--parallel-only | --serial-only | --no-suite] [--keep] [--cold-e2e] [--no-build-costs]
 //
 // The cluster: harder-t-conf (10.249.0.0/24, API on 127.0.0.1:7249, your kubeconfig untouched), in a
 // project root of its own that outlives the run (/tmp/harder-t-conf-bench), so a later run, or a rerun of one
@@ -50,11 +50,11 @@ const value = (name: string, fallback: number): number => {
   if (!Number.isInteger(n) || n < 1) throw new Error(`bench/conformance.ts: ${name} wants a whole number ≥ 1`);
   return n;
 };
-const known = ['--control-planes', '--procs', '--parallel-only', '--serial-only', '--keep', '--cold-e2e', '--no-build-costs'];
+const known = ['--control-planes', '--procs', '--parallel-only', '--serial-only', '--no-suite', '--keep', '--cold-e2e', '--no-build-costs'];
 for (const a of argv) if (a.startsWith('--') && !known.includes(a.split('=')[0]!)) throw new Error(`bench/conformance.ts: unknown argument ${a} (known: ${known.join(' ')})`);
 const controlPlanes = value('--control-planes', 1);
 const procs = value('--procs', DEFAULT_OPTIONS.procs);
-const parts: ('parallel' | 'serial')[] = flag('--parallel-only') ? ['parallel'] : flag('--serial-only') ? ['serial'] : ['parallel', 'serial'];
+const parts: ('parallel' | 'serial')[] = flag('--no-suite') ? [] : flag('--parallel-only') ? ['parallel'] : flag('--serial-only') ? ['serial'] : ['parallel', 'serial'];
 
 // --- the bench's project root and the machine's load while it runs
 const root = projectRootAt(join(tmpdir(), `${CLUSTER}-bench`));
@@ -88,63 +88,71 @@ const rows: [string, string][] = [];
 const notes: string[] = [];
 let existed = false;
 let complete = true;
+let verdict = 'the suite was not run (--no-suite)';
 
 try {
   const ps = await execa('docker', ['ps', '-aq', '--filter', `label=harder.cluster=${CLUSTER}`]);
   existed = String(ps.stdout).trim() !== '';
   say(`bench: cluster ${CLUSTER} (${controlPlanes} control plane${controlPlanes > 1 ? 's' : ''}, 2 workers) in ${root}${existed ? ', reusing its containers' : ''}`);
-  const up = await cli(['cluster', '--control-planes', String(controlPlanes)]);
-  rows.push([existed ? 'cluster, reused (`cluster` run)' : 'cluster, brought up from cached images and binaries', `${minutes(up.s)} (${built(up)} targets built)`]);
-
-  // The suite's binaries and images, into the workers, before any part is timed.
-  const help = (await cli(['--help'])).output;
-  const prepTargets = [...new Set([...help.matchAll(/^\s+((?:bin:(?:e2e\.test|ginkgo|agnhost|sample-apiserver))|(?:image|load):e2e-\S+)\s/gm)].map((m) => m[1]!))];
-  const prep = await cli(prepTargets);
-  rows.push([`e2e.test, ginkgo, agnhost, sample-apiserver and the ${Object.keys(E2E_IMAGES).length} test images into every worker, as this run found them`, `${minutes(prep.s)} (${built(prep)} of ${prepTargets.length} targets built)`]);
-
-  // The suite's own list of its conformance tests.
-  const listFile = join(process.env.HARDER_GOMODCACHE ?? cachePath('go', 'mod'), `k8s.io/kubernetes@${VERSION}`, 'test/conformance/testdata/conformance.yaml');
-  const list = (parseYaml(readFileSync(listFile, 'utf8')) as { codename: string }[]).map((t) => t.codename);
-  const listed = (name: string) => CONFORMANCE_SKIPS.some((s) => name.includes(s.test));
-  const expectedOf = (part: 'parallel' | 'serial') => list.filter((name) => inPart(part, name));
-  rows.push([`conformance tests (conformance.yaml, ${VERSION})`, `${list.length}: ${expectedOf('parallel').length} parallel, ${expectedOf('serial').length} [Serial]`]);
-
-  const accounts: PartAccount[] = [];
-  for (const part of parts) {
-    const conformanceDir = join(stateDir, 'conformance');
-    const before = new Set(existsSync(conformanceDir) ? readdirSync(conformanceDir) : []);
-    const run = await cli(['conformance', '--', `--${part}-only`, `--procs=${procs}`], { allowFailure: true });
-    const dirs = existsSync(conformanceDir) ? readdirSync(conformanceDir).filter((d) => !before.has(d)) : [];
-    const reportDir = dirs.length === 1 ? join(conformanceDir, dirs[0]!) : undefined;
-    const reportFile = reportDir && join(reportDir, `report-${part}.json`);
-    const outcomes = reportFile && existsSync(reportFile) ? specOutcomes(readFileSync(reportFile, 'utf8')) : undefined;
-    const account = accountPart(part, expectedOf(part), outcomes, listed);
-    accounts.push(account);
-    const summary = reportDir && existsSync(join(reportDir, 'summary.json')) ? (JSON.parse(readFileSync(join(reportDir, 'summary.json'), 'utf8')) as { seconds: number }) : undefined;
-    const what = part === 'parallel' ? `parallel part (${procs} ginkgo processes)` : '[Serial] part (one at a time)';
-    rows.push([`wall time, ${what}`, `${summary ? minutes(summary.seconds) : 'no summary'} under ginkgo, ${minutes(run.s)} for the command; ${account.passed.length} passed, ${account.failed.length} failed of ${account.expected}`]);
-    if (!outcomes) notes.push(`the ${part} part wrote no report (exit ${run.code}): every test of it is counted as not run. The end of its output:\n${run.output.trim().split('\n').slice(-12).join('\n')}`);
-    else if (run.code !== 0 && account.failed.length === 0) notes.push(`the ${part} part exited ${run.code} with no failed test (see ${reportDir}/e2e-${part}.log)`);
-    if (account.ranUnlisted.length) notes.push(`the ${part} part ran ${account.ranUnlisted.length} test(s) conformance.yaml does not name (a name spelt differently?): ${account.ranUnlisted.slice(0, 5).join('; ')}`);
-    if (reportDir) say(`  report: ${reportDir}`);
-  }
-
-  const sum = (f: (a: PartAccount) => number) => accounts.reduce((n, a) => n + f(a), 0);
-  const counted = sum((a) => a.expected);
-  const notRun = sum((a) => a.notRun.length);
-  const scope = counted === list.length ? `of ${list.length}` : `of the ${counted} in the parts run (${list.length} in all)`;
-  rows.push(['passed', `${sum((a) => a.passed.length)} ${scope}`]);
-  rows.push(['failed', String(sum((a) => a.failed.length))]);
-  rows.push(['skipped', `${sum((a) => a.listedSkips.length + a.selfSkipped.length)} (listed in tasks/conformance/skips.ts: ${sum((a) => a.listedSkips.length)}; skipped by the suite itself: ${sum((a) => a.selfSkipped.length)})`]);
-  rows.push(['not run (a part crashed or stopped before them)', String(notRun)]);
-  complete = notRun === 0 && sum((a) => a.failed.length + a.selfSkipped.length) === 0 && notes.length === 0 && counted === list.length;
-
   const detail: string[] = [];
-  for (const a of accounts) {
-    for (const name of a.listedSkips) detail.push(`SKIP (${a.part}) ${name}\n    ${CONFORMANCE_SKIPS.find((s) => name.includes(s.test))!.reason}`);
-    for (const s of a.selfSkipped) detail.push(`SKIPPED BY THE SUITE (${a.part}) ${s.name}\n    ${s.reason.join('\n    ')}`);
-    for (const f of a.failed) detail.push(`FAIL (${a.part}) ${f.name}\n    ${f.reason.join('\n    ')}`);
-    for (const name of a.notRun) detail.push(`NOT RUN (${a.part}) ${name}`);
+  if (parts.length > 0) {
+    const up = await cli(['cluster', '--control-planes', String(controlPlanes)]);
+    rows.push([existed ? 'cluster, reused (`cluster` run)' : 'cluster, brought up from cached images and binaries', `${minutes(up.s)} (${built(up)} targets built)`]);
+
+    // The suite's binaries and images, into the workers, before any part is timed.
+    const help = (await cli(['--help'])).output;
+    const prepTargets = [...new Set([...help.matchAll(/^\s+((?:bin:(?:e2e\.test|ginkgo|agnhost|sample-apiserver))|(?:image|load):e2e-\S+)\s/gm)].map((m) => m[1]!))];
+    const prep = await cli(prepTargets);
+    rows.push([`e2e.test, ginkgo, agnhost, sample-apiserver and the ${Object.keys(E2E_IMAGES).length} test images into every worker, as this run found them`, `${minutes(prep.s)} (${built(prep)} of ${prepTargets.length} targets built)`]);
+
+    // The suite's own list of its conformance tests.
+    const listFile = join(process.env.HARDER_GOMODCACHE ?? cachePath('go', 'mod'), `k8s.io/kubernetes@${VERSION}`, 'test/conformance/testdata/conformance.yaml');
+    const list = (parseYaml(readFileSync(listFile, 'utf8')) as { codename: string }[]).map((t) => t.codename);
+    const listed = (name: string) => CONFORMANCE_SKIPS.some((s) => name.includes(s.test));
+    const expectedOf = (part: 'parallel' | 'serial') => list.filter((name) => inPart(part, name));
+    rows.push([`conformance tests (conformance.yaml, ${VERSION})`, `${list.length}: ${expectedOf('parallel').length} parallel, ${expectedOf('serial').length} [Serial]`]);
+
+    const accounts: PartAccount[] = [];
+    for (const part of parts) {
+      const conformanceDir = join(stateDir, 'conformance');
+      const before = new Set(existsSync(conformanceDir) ? readdirSync(conformanceDir) : []);
+      const run = await cli(['conformance', '--', `--${part}-only`, `--procs=${procs}`], { allowFailure: true });
+      const dirs = existsSync(conformanceDir) ? readdirSync(conformanceDir).filter((d) => !before.has(d)) : [];
+      const reportDir = dirs.length === 1 ? join(conformanceDir, dirs[0]!) : undefined;
+      const reportFile = reportDir && join(reportDir, `report-${part}.json`);
+      const outcomes = reportFile && existsSync(reportFile) ? specOutcomes(readFileSync(reportFile, 'utf8')) : undefined;
+      const account = accountPart(part, expectedOf(part), outcomes, listed);
+      accounts.push(account);
+      const summary = reportDir && existsSync(join(reportDir, 'summary.json')) ? (JSON.parse(readFileSync(join(reportDir, 'summary.json'), 'utf8')) as { seconds: number }) : undefined;
+      const what = part === 'parallel' ? `parallel part (${procs} ginkgo processes)` : '[Serial] part (one at a time)';
+      rows.push([`wall time, ${what}`, `${summary ? minutes(summary.seconds) : 'no summary'} under ginkgo, ${minutes(run.s)} for the command; ${account.passed.length} passed, ${account.failed.length} failed of ${account.expected}`]);
+      if (!outcomes) notes.push(`the ${part} part wrote no report (exit ${run.code}): every test of it is counted as not run. The end of its output:\n${run.output.trim().split('\n').slice(-12).join('\n')}`);
+      else if (run.code !== 0 && account.failed.length === 0) notes.push(`the ${part} part exited ${run.code} with no failed test (see ${reportDir}/e2e-${part}.log)`);
+      if (account.ranUnlisted.length) notes.push(`the ${part} part ran ${account.ranUnlisted.length} test(s) conformance.yaml does not name (a name spelt differently?): ${account.ranUnlisted.slice(0, 5).join('; ')}`);
+      if (reportDir) say(`  report: ${reportDir}`);
+    }
+
+    const sum = (f: (a: PartAccount) => number) => accounts.reduce((n, a) => n + f(a), 0);
+    const counted = sum((a) => a.expected);
+    const notRun = sum((a) => a.notRun.length);
+    const scope = counted === list.length ? `of ${list.length}` : `of the ${counted} in the parts run (${list.length} in all)`;
+    rows.push(['passed', `${sum((a) => a.passed.length)} ${scope}`]);
+    rows.push(['failed', String(sum((a) => a.failed.length))]);
+    rows.push(['skipped', `${sum((a) => a.listedSkips.length + a.selfSkipped.length)} (listed in tasks/conformance/skips.ts: ${sum((a) => a.listedSkips.length)}; skipped by the suite itself: ${sum((a) => a.selfSkipped.length)})`]);
+    rows.push(['not run (a part crashed or stopped before them)', String(notRun)]);
+    complete = notRun === 0 && sum((a) => a.failed.length + a.selfSkipped.length) === 0 && notes.length === 0;
+    verdict = !complete
+      ? 'NOT a clean run: see the failures, suite skips, tests not run and notes above'
+      : counted === list.length
+        ? `complete: every one of the ${list.length} conformance tests passed or is a listed skip`
+        : `every one of the ${counted} tests of the part run passed or is a listed skip (the other part was not run)`;
+
+    for (const a of accounts) {
+      for (const name of a.listedSkips) detail.push(`SKIP (${a.part}) ${name}\n    ${CONFORMANCE_SKIPS.find((s) => name.includes(s.test))!.reason}`);
+      for (const s of a.selfSkipped) detail.push(`SKIPPED BY THE SUITE (${a.part}) ${s.name}\n    ${s.reason.join('\n    ')}`);
+      for (const f of a.failed) detail.push(`FAIL (${a.part}) ${f.name}\n    ${f.reason.join('\n    ')}`);
+      for (const name of a.notRun) detail.push(`NOT RUN (${a.part}) ${name}`);
+    }
   }
 
   if (!flag('--no-build-costs')) rows.push(...(await buildCosts()));
@@ -161,7 +169,7 @@ try {
     '',
     ...detail,
     ...notes.map((n) => `NOTE ${n}`),
-    complete ? `complete: every one of the ${list.length} tests passed or is a listed skip` : 'NOT a clean run: see the failures, suite skips, tests not run and notes above',
+    verdict,
   ].join('\n');
   process.stdout.write(`\n${table}\n`);
   mkdirSync(join(stateDir, 'bench'), { recursive: true });
@@ -169,8 +177,8 @@ try {
   say(`table written to ${join(stateDir, 'bench')}`);
 } finally {
   clearInterval(sampler);
-  if (!existed && !flag('--keep')) await cli(['clean:nodes', '--yes'], { allowFailure: true });
-  else say(`cluster ${CLUSTER} left running (${existed ? 'it was there before' : '--keep'}); remove it with: cd ${root} && npx tsx tasks.ts --config bench-config.json clean:nodes --yes`);
+  if (!existed && parts.length > 0 && !flag('--keep')) await cli(['clean:nodes', '--yes'], { allowFailure: true });
+  else if (existed || parts.length > 0) say(`cluster ${CLUSTER} left running (${existed ? 'it was there before' : '--keep'}); remove it with: cd ${root} && npx tsx tasks.ts --config bench-config.json clean:nodes --yes`);
 }
 process.exitCode = complete ? 0 : 1;
 
