@@ -320,7 +320,10 @@ export function goTestBuild(options: GoTestBuildOptions): Promise<{ seconds: num
     const temp = `${options.output}.tmp-${process.pid}`;
     await mkdir(dirname(options.output), { recursive: true });
     try {
-      await runGo(['test', '-c', '-trimpath', '-ldflags', options.ldflags.join(' '), '-o', temp, options.package], { cwd: options.dir, signal: options.signal, missingHint: options.missingHint });
+      // -vet=off: go test -c otherwise vets the package, and vet first computes its facts for every dependency
+      // (a vet run per package of the whole graph, seen as go test -c's children in a cold e2e.test build); a
+      // build of a test binary is not the place to lint it.
+      await runGo(['test', '-c', '-vet=off', '-trimpath', '-ldflags', options.ldflags.join(' '), '-o', temp, options.package], { cwd: options.dir, signal: options.signal, missingHint: options.missingHint });
       await rename(temp, options.output);
     } finally {
       clearInterval(timer);
