@@ -90,23 +90,28 @@ export function leafCatalog(config: ClusterConfig, plan: IpPlan): CertSpec[] {
     spec('kube-controller-manager', 'kube-controller-manager client cert', 'kube-controller-manager-csr.json', 'client', 'ca'),
     spec('kube-scheduler', 'kube-scheduler client cert', 'kube-scheduler-csr.json', 'client', 'ca'),
     spec('kube-proxy', 'kube-proxy client cert (user system:kube-proxy)', 'kube-proxy-csr.json', 'client', 'ca'),
-    spec('kube-apiserver', 'kube-apiserver serving cert (service IP, control-plane IPs and names, the API endpoint, kubernetes.default.svc…)', 'kube-apiserver-csr.json', 'server', 'ca', {
-      kubernetesServiceIp: plan.kubernetesServiceIp,
-      controlPlaneIps: cps.map((n) => ipOf(n.name)),
-      controlPlaneNames: cps.map((n) => n.name),
-      // Clients that go through the endpoint (HAProxy passes TLS through) check the apiserver's cert
-      // against the endpoint's address, or its container name on the cluster network; the host's
-      // 127.0.0.1 (the published port) is in the request config already.
-      apiEndpointIp: plan.apiEndpointIp ? [plan.apiEndpointIp] : [],
-      apiEndpointName: plan.apiEndpointIp ? [apiEndpointContainer(config.clusterName)] : [],
-      clusterDomain: config.clusterDomain,
-    }),
     spec('apiserver-kubelet-client', 'kube-apiserver → kubelet client cert', 'apiserver-kubelet-client-csr.json', 'client', 'ca'),
     spec('apiserver-etcd-client', 'kube-apiserver → etcd client cert (etcd CA)', 'apiserver-etcd-client-csr.json', 'client', 'etcd-ca'),
     spec('front-proxy-client', 'Aggregation-layer client cert (front-proxy CA)', 'front-proxy-client-csr.json', 'client', 'front-proxy-ca'),
   ];
   for (const node of cps) {
     const vars = { node: node.name, nodeIp: ipOf(node.name) };
+    // One serving cert per control plane, naming only its own node (as kubeadm issues them): adding or
+    // removing a control plane then issues or drops that node's cert and leaves every running apiserver's
+    // cert, and so the apiserver itself, untouched. A shared cert listing every control plane would be
+    // re-issued by each change and restart all apiservers at once.
+    leaves.push(
+      spec(`kube-apiserver:${node.name}`, `kube-apiserver serving cert of ${node.name} (service IP, ${node.name}'s IP and name, the API endpoint, kubernetes.default.svc…)`, 'kube-apiserver-csr.json', 'server', 'ca', {
+        ...vars,
+        kubernetesServiceIp: plan.kubernetesServiceIp,
+        // Clients that go through the endpoint (HAProxy passes TLS through) check the apiserver's cert
+        // against the endpoint's address, or its container name on the cluster network; the host's
+        // 127.0.0.1 (the published port) is in the request config already.
+        apiEndpointIp: plan.apiEndpointIp ? [plan.apiEndpointIp] : [],
+        apiEndpointName: plan.apiEndpointIp ? [apiEndpointContainer(config.clusterName)] : [],
+        clusterDomain: config.clusterDomain,
+      }),
+    );
     leaves.push(spec(`etcd-server:${node.name}`, `etcd server cert of ${node.name}`, 'etcd-server-csr.json', 'peer', 'etcd-ca', vars));
     leaves.push(spec(`etcd-peer:${node.name}`, `etcd peer cert of ${node.name}`, 'etcd-peer-csr.json', 'peer', 'etcd-ca', vars));
   }

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { target } from '../../lib/engine/target.ts';
 import { describeCertificate } from '../../lib/pki/inspect.ts';
 import { replaceFiles } from '../../lib/pki/files.ts';
-import { balancedApi, workers, type ClusterConfig } from '../config/config.ts';
+import { workers, type ClusterConfig } from '../config/config.ts';
 import type { IpPlan } from '../net/ip-plan.ts';
 import { clusterOf } from '../config/clusters.ts';
 import type { PkiTargets } from './pki.ts';
@@ -46,12 +46,12 @@ export type KubeconfigSpec = { id: string; certId: string; server: string; descr
  * container publishes on 127.0.0.1, the one way in for every cluster (container addresses are not routable
  * from every host: Docker Desktop). kubelets and kube-proxy use the plan's in-cluster URL (the endpoint's
  * load balancer when the config balances). The controller-manager and scheduler run on every control
- * plane: when the config balances they talk to their own node's apiserver (as kubeadm's do), so the control
- * plane does not depend on the endpoint; otherwise to the plan's URL, as before.
+ * plane and talk to their own node's apiserver (as kubeadm's do): the control plane does not depend on the
+ * endpoint, and going from one control plane to three (or back) leaves the running ones' kubeconfigs alone.
  */
 export function kubeconfigCatalog(config: ClusterConfig, plan: IpPlan): KubeconfigSpec[] {
   const hostUrl = adminServerUrl(config, plan);
-  const controlPlaneUrl = balancedApi(config) ? `https://127.0.0.1:${config.apiServerPort}` : plan.apiServerUrl;
+  const controlPlaneUrl = `https://127.0.0.1:${config.apiServerPort}`;
   return [
     { id: 'admin', certId: 'admin', server: hostUrl, description: `Admin kubeconfig for the host (kubectl --kubeconfig ${kubeconfigPath(config, 'admin')})` },
     { id: 'kube-controller-manager', certId: 'kube-controller-manager', server: controlPlaneUrl, description: 'kube-controller-manager kubeconfig' },

@@ -10,6 +10,7 @@ import type { KubernetesBinary } from '../binaries/index.ts';
 import { adminPaths, binaryOf, certSource, encryptionSource, kubeconfigSource, nodeTarget, plannedNode, serviceAccountSource, type ClusterContext, type UnitTarget } from './context.ts';
 import { NotReadyError } from './errors.ts';
 import { binDir, controlPlanePaths as cp, unitPath } from './layout.ts';
+import { LOCAL_ETCD_URL } from './render/etcd.ts';
 import { binaryTarget, fileTarget, sleep, unitTarget } from './node-targets.ts';
 import { renderApiServerUnit, renderControllerManagerUnit, renderSchedulerConfig, renderSchedulerUnit } from './render/control-plane.ts';
 
@@ -41,7 +42,9 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
       await Promise.all(apiserverUrls.map((url) => waitApiReady(url, adminPaths(ctx, bctx.root), bctx.signal)));
       // HAProxy marks a server up after 2 passing checks 2 s apart: seconds after the apiserver is ready.
       if (endpointUrl) await waitApiReady(endpointUrl, adminPaths(ctx, bctx.root), bctx.signal, 60_000);
-      return { url: ctx.plan.apiServerUrl, endpoint: endpointUrl ?? null, kubeletClientUser: APISERVER_KUBELET_CLIENT_USER };
+      // Nothing that changes with the control planes (not the plan's URL): the controller-managers, schedulers,
+      // kubelets and kube-proxies are ordered after this check, and would all restart with its result.
+      return { endpoint: endpointUrl ?? null, kubeletClientUser: APISERVER_KUBELET_CLIENT_USER };
     },
     probe: async (_result, actx) => {
       const identity = loadIdentity(adminPaths(ctx, actx.root));
@@ -55,7 +58,6 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
     },
   });
   all.push(ready);
-  const etcdIps = controlPlanes(ctx.config).map((n) => plannedNode(ctx, n.name).ip);
   for (const spec of controlPlanes(ctx.config)) {
     const node = spec.name;
     const ip = plannedNode(ctx, node).ip;
@@ -71,8 +73,8 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
       ...shared,
       binary: bin('kube-apiserver'),
       etcdCa: file('etcd-ca-for-apiserver', cp.etcdCa, `etcd CA cert for the apiserver on ${node}`, certSource(ctx, 'etcd-ca', 'cert')),
-      cert: file('apiserver-cert', cp.apiserverCert, `apiserver serving cert on ${node}`, certSource(ctx, 'kube-apiserver', 'cert')),
-      key: file('apiserver-key', cp.apiserverKey, `apiserver serving key on ${node}`, certSource(ctx, 'kube-apiserver', 'key'), 0o600),
+      cert: file('apiserver-cert', cp.apiserverCert, `apiserver serving cert on ${node}`, certSource(ctx, `kube-apiserver:${node}`, 'cert')),
+      key: file('apiserver-key', cp.apiserverKey, `apiserver serving key on ${node}`, certSource(ctx, `kube-apiserver:${node}`, 'key'), 0o600),
       kubeletClientCert: file('apiserver-kubelet-client-cert', cp.kubeletClientCert, `apiserver→kubelet client cert on ${node}`, certSource(ctx, 'apiserver-kubelet-client', 'cert')),
       kubeletClientKey: file('apiserver-kubelet-client-key', cp.kubeletClientKey, `apiserver→kubelet client key on ${node}`, certSource(ctx, 'apiserver-kubelet-client', 'key'), 0o600),
       etcdClientCert: file('apiserver-etcd-client-cert', cp.etcdClientCert, `apiserver→etcd client cert on ${node}`, certSource(ctx, 'apiserver-etcd-client', 'cert')),
@@ -86,7 +88,10 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
         text: renderApiServerUnit({
           advertiseAddress: ip,
           port: ctx.config.apiServerPort,
-          etcdIps,
+          // Its own node's etcd member only (kubeadm's stacked layout): adding or removing a member
+          // changes no running apiserver's flags. With that member down this apiserver is not ready and
+          // the API endpoint sends its clients to the others.
+          etcdServers: [LOCAL_ETCD_URL],
           serviceCidr: ctx.config.serviceCidr,
           serviceAccountIssuer: serviceAccountIssuer(ctx.config.clusterDomain),
           frontProxy: { allowedNames: ['front-proxy-client'] },

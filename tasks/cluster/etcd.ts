@@ -50,7 +50,9 @@ export function etcdTargets(ctx: ClusterContext) {
         if (!unit) throw new Error(`cluster: etcd-healthy has no unit of ${member.name}`);
         await waitEtcdHealthy(nodeFleet.of(bctx).node(unit.container), member.name, bctx.signal, bctx.log);
       }
-      return { members: members.map((m) => m.name) };
+      // The same whatever the members: every apiserver is ordered after this check, and a result naming the
+      // members would restart all of them at once when one is added or removed.
+      return null;
     },
   });
   all.push(healthy);

@@ -158,19 +158,19 @@ test('apiserver and controller-manager flags agree with the plan (service range 
   const plan = planIps(threeByThree);
   const cps = plan.nodes.filter((n) => n.role === 'control-plane');
   const api = execStart(
-    renderApiServerUnit({ advertiseAddress: cps[0]!.ip, port: 6443, etcdIps: cps.map((n) => n.ip), serviceCidr: threeByThree.serviceCidr, serviceAccountIssuer: 'https://x', frontProxy: { allowedNames: ['front-proxy-client'] } }),
+    renderApiServerUnit({ advertiseAddress: cps[0]!.ip, port: 6443, etcdServers: ['https://127.0.0.1:2379'], serviceCidr: threeByThree.serviceCidr, serviceAccountIssuer: 'https://x', frontProxy: { allowedNames: ['front-proxy-client'] } }),
   );
   assert.equal(flag(api, 'service-cluster-ip-range'), threeByThree.serviceCidr);
   const range = parseCidr(threeByThree.serviceCidr);
   assert.ok(cidrsOverlap(`${plan.kubernetesServiceIp}/32`, `${threeByThree.serviceCidr}`) && range.prefix === 24);
-  assert.equal(flag(api, 'etcd-servers'), cps.map((n) => `https://${n.ip}:2379`).join(','));
+  assert.equal(flag(api, 'etcd-servers'), 'https://127.0.0.1:2379');
   assert.equal(flag(api, 'authorization-mode'), 'Node,RBAC');
   assert.equal(flag(api, 'advertise-address'), cps[0]!.ip);
   assert.is(flag(api, 'apiserver-count'), undefined);
   assert.equal(flag(api, 'requestheader-allowed-names'), 'front-proxy-client');
   // No kube-proxy runs on a control plane, so the apiserver must dial webhooks and aggregated APIs at their endpoints.
   assert.equal(flag(api, 'enable-aggregator-routing'), 'true');
-  const noProxy = execStart(renderApiServerUnit({ advertiseAddress: '1.2.3.4', port: 6443, etcdIps: ['1.2.3.4'], serviceCidr: '10.32.0.0/24', serviceAccountIssuer: 'https://x' }));
+  const noProxy = execStart(renderApiServerUnit({ advertiseAddress: '1.2.3.4', port: 6443, etcdServers: ['https://127.0.0.1:2379'], serviceCidr: '10.32.0.0/24', serviceAccountIssuer: 'https://x' }));
   assert.is(flag(noProxy, 'requestheader-client-ca-file'), undefined);
   const kcm = execStart(renderControllerManagerUnit({ clusterName: 'harder', clusterCidr: threeByThree.clusterCidr, serviceCidr: threeByThree.serviceCidr }));
   assert.equal(flag(kcm, 'cluster-cidr'), threeByThree.clusterCidr);
@@ -215,10 +215,10 @@ function unitList(unit: string, key: string): string[] {
 }
 
 test('units order themselves after what they need on the same node (boot after `docker restart`)', () => {
-  const api = renderApiServerUnit({ advertiseAddress: '10.0.0.10', port: 6443, etcdIps: ['10.0.0.10'], serviceCidr: '10.32.0.0/24', serviceAccountIssuer: 'https://x' });
+  const api = renderApiServerUnit({ advertiseAddress: '10.0.0.10', port: 6443, etcdServers: ['https://127.0.0.1:2379'], serviceCidr: '10.32.0.0/24', serviceAccountIssuer: 'https://x' });
   assert.ok(unitList(api, 'After').includes('etcd.service'), api);
   assert.ok(unitList(api, 'Wants').includes('etcd.service'), api);
-  // Wants, not Requires: an apiserver keeps serving through the other etcd members when its own stops.
+  // Wants, not Requires: stopping etcd leaves the apiserver running (not ready until its member is back).
   assert.not.ok(unitList(api, 'Requires').includes('etcd.service'), api);
   const kcm = renderControllerManagerUnit({ clusterName: 'harder', clusterCidr: '10.200.0.0/16', serviceCidr: '10.32.0.0/24' });
   for (const [name, unit] of [['kube-controller-manager', kcm], ['kube-scheduler', renderSchedulerUnit()]] as const) {

@@ -139,11 +139,13 @@ test('apiHostPort, apiEndpoint and the reserved node name are checked with the r
   assert.match(named[0]!.problem, /harder-api/);
 });
 
-test('kubeconfigs: admin through 127.0.0.1:apiHostPort always; with 3 control planes kubelets and kube-proxy through the endpoint, controller-manager and scheduler to their own apiserver', () => {
+test('kubeconfigs: admin through 127.0.0.1:apiHostPort always; with 3 control planes kubelets and kube-proxy through the endpoint; controller-manager and scheduler to their own apiserver whatever the count', () => {
   const servers = (c: ClusterConfig) => Object.fromEntries(kubeconfigCatalog(c, planIps(c)).map((k) => [k.id, k.server]));
   const single = servers(config({ apiHostPort: 7001 }));
   assert.is(single['admin'], 'https://127.0.0.1:7001');
-  for (const id of ['kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet:worker-1']) assert.is(single[id], 'https://10.240.0.10:6443', id);
+  for (const id of ['kube-proxy', 'kubelet:worker-1']) assert.is(single[id], 'https://10.240.0.10:6443', id);
+  // The same with one control plane as with three: going from one to three leaves them (and their units) alone.
+  for (const id of ['kube-controller-manager', 'kube-scheduler']) assert.is(single[id], 'https://127.0.0.1:6443', id);
   const ha = servers(config({ nodes: defaultNodes({ controlPlanes: 3, workers: 2 }) }));
   assert.is(ha['admin'], 'https://127.0.0.1:6443');
   for (const id of ['kube-proxy', 'kubelet:worker-1', 'kubelet:worker-2']) assert.is(ha[id], 'https://10.240.0.2:6443', id);
@@ -185,7 +187,7 @@ test('CoreDNS reaches the API through the endpoint when given one, else through 
   assert.is(container().env, undefined);
 });
 
-test('a cluster of SSH machines has no endpoint: no endpoint targets, admin and every client straight to the first control plane, no endpoint SANs', () => {
+test('a cluster of SSH machines has no endpoint: no endpoint targets, admin, kubelets and kube-proxy straight to the first control plane, no endpoint SANs', () => {
   const machines = [
     { name: 'server', role: 'control-plane' as const, address: '192.168.64.2', user: 'root' },
     { name: 'server-2', role: 'control-plane' as const, address: '192.168.64.3', user: 'root' },
@@ -198,9 +200,11 @@ test('a cluster of SSH machines has no endpoint: no endpoint targets, admin and 
   assert.is(plan.apiEndpointIp, null);
   assert.is(plan.apiServerUrl, 'https://192.168.64.2:6443', 'two control planes, but no load balancer to go through');
   const servers = Object.fromEntries(kubeconfigCatalog(c, plan).map((k) => [k.id, k.server]));
-  assert.equal(new Set(Object.values(servers)), new Set(['https://192.168.64.2:6443']));
+  const { 'kube-controller-manager': kcm, 'kube-scheduler': scheduler, ...clients } = servers;
+  assert.equal(new Set(Object.values(clients)), new Set(['https://192.168.64.2:6443']));
+  assert.equal([kcm, scheduler], ['https://127.0.0.1:6443', 'https://127.0.0.1:6443'], 'each control plane\'s own apiserver');
   assert.equal(projectTargets(c).filter((t) => /^(endpoint:|image:endpoint)/.test(t.name)), []);
-  const vars = leafCatalog(c, plan).find((x) => x.id === 'kube-apiserver')!.vars;
+  const vars = leafCatalog(c, plan).find((x) => x.id === 'kube-apiserver:server')!.vars;
   assert.equal([vars['apiEndpointIp'], vars['apiEndpointName']], [[], []]);
 });
 

@@ -22,24 +22,25 @@ const TABLE: Row[] = [
   { id: 'kube-controller-manager', file: 'kube-controller-manager', ca: 'ca', subject: 'CN=system:kube-controller-manager', sans: [], eku: CLIENT },
   { id: 'kube-scheduler', file: 'kube-scheduler', ca: 'ca', subject: 'CN=system:kube-scheduler', sans: [], eku: CLIENT },
   { id: 'kube-proxy', file: 'kube-proxy', ca: 'ca', subject: 'CN=system:kube-proxy', sans: [], eku: CLIENT },
-  {
-    id: 'kube-apiserver',
-    file: 'kube-apiserver',
-    ca: 'ca',
-    subject: 'CN=kube-apiserver',
-    sans: [
-      'IP:10.32.0.1', 'IP:10.240.0.10', 'IP:10.240.0.11', 'IP:127.0.0.1',
-      // The API endpoint: its address on the node network (host 2) and its container name.
-      'IP:10.240.0.2', 'DNS:harder-api',
-      'DNS:controller-1', 'DNS:controller-2', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
-      'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local',
-    ],
-    eku: SERVER,
-  },
   { id: 'apiserver-kubelet-client', file: 'apiserver-kubelet-client', ca: 'ca', subject: 'CN=kube-apiserver-kubelet-client', sans: [], eku: CLIENT },
   { id: 'apiserver-etcd-client', file: 'apiserver-etcd-client', ca: 'etcd-ca', subject: 'CN=kube-apiserver-etcd-client', sans: [], eku: CLIENT },
   { id: 'front-proxy-client', file: 'front-proxy-client', ca: 'front-proxy-ca', subject: 'CN=front-proxy-client', sans: [], eku: CLIENT },
   ...[1, 2].flatMap((i): Row[] => [
+    // One serving cert per control plane, naming only its own node (so adding one re-issues no other's).
+    {
+      id: `kube-apiserver:controller-${i}`,
+      file: `kube-apiserver-controller-${i}`,
+      ca: 'ca',
+      subject: 'CN=kube-apiserver',
+      sans: [
+        'IP:10.32.0.1', `IP:10.240.0.1${i - 1}`, 'IP:127.0.0.1',
+        // The API endpoint: its address on the node network (host 2) and its container name.
+        'IP:10.240.0.2', 'DNS:harder-api',
+        `DNS:controller-${i}`, 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default',
+        'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local',
+      ],
+      eku: SERVER,
+    },
     { id: `etcd-server:controller-${i}`, file: `etcd-server-controller-${i}`, ca: 'etcd-ca', subject: `CN=controller-${i}`, sans: [`DNS:controller-${i}`, `IP:10.240.0.1${i - 1}`, 'DNS:localhost', 'IP:127.0.0.1'], eku: BOTH },
     { id: `etcd-peer:controller-${i}`, file: `etcd-peer-controller-${i}`, ca: 'etcd-ca', subject: `CN=controller-${i}`, sans: [`DNS:controller-${i}`, `IP:10.240.0.1${i - 1}`, 'DNS:localhost', 'IP:127.0.0.1'], eku: BOTH },
     { id: `kubelet:worker-${i}`, file: `kubelet-worker-${i}`, ca: 'ca', subject: `CN=system:node:worker-${i},O=system:nodes`, sans: [], eku: CLIENT },
@@ -128,7 +129,7 @@ test('keyAlgorithm rsa: RSA 2048 keys, sha256WithRSA signatures, keyEncipherment
   try {
     await buildDirect(configWith({ keyAlgorithm: 'rsa', workers: 1 }), rsaRoot);
     for (const [file, ca, ku] of [
-      ['kube-apiserver', 'ca', 'Digital Signature, Key Encipherment'],
+      ['kube-apiserver-controller-1', 'ca', 'Digital Signature, Key Encipherment'],
       ['apiserver-etcd-client', 'etcd-ca', 'Digital Signature, Key Encipherment'],
       ['ca', 'ca', 'Digital Signature, Certificate Sign, CRL Sign'],
     ] as const) {

@@ -51,7 +51,7 @@ withRoot('a fresh PKI: a table of every cert, all ok', async (root) => {
   assert.match(lines[0]!, /^CERT +SUBJECT +SANS +ISSUER +NOT AFTER +DAYS +STATUS$/);
   const rows = lines.slice(2);
   assert.is(rows.length, 15); // 3 CAs + 8 cluster-wide leaves + etcd server/peer + kubelet client/serving
-  const apiserver = rows.find((l) => l.startsWith('kube-apiserver '))!;
+  const apiserver = rows.find((l) => l.startsWith('kube-apiserver:controller-1 '))!;
   assert.match(apiserver, /CN=kube-apiserver +10\.32\.0\.1, 10\.240\.0\.10, controller-1, 10\.240\.0\.2, harder-api, 127\.0\.0\.1, localhost, kubernetes, .*kubernetes\.default\.svc\.cluster\.local +CN=kubernetes-ca +\d{4}-\d\d-\d\d +36[45] +ok$/);
   assert.match(rows.find((l) => l.startsWith('ca '))!, /CN=kubernetes-ca +- +CN=kubernetes-ca +\d{4}-\d\d-\d\d +36\d\d +ok$/);
   assert.ok(rows.every((l) => l.endsWith(' ok')));
@@ -87,7 +87,7 @@ withRoot('a cert that no longer matches its request config (O, SANs) fails the c
   edit('csr/kube-apiserver-csr.json', '"localhost",', '"localhost", "api.example.com",');
   const { error } = await check(root);
   assert.match(error!.message, /output\/pki\/admin\.crt: O is \[system:masters\] but csr\/admin-csr\.json asks for \[cluster-admins\]/);
-  assert.match(error!.message, /output\/pki\/kube-apiserver\.crt: SANs differ from csr\/kube-apiserver-csr\.json; missing dns:api\.example\.com/);
+  assert.match(error!.message, /output\/pki\/kube-apiserver-controller-1\.crt: SANs differ from csr\/kube-apiserver-csr\.json; missing dns:api\.example\.com/);
 });
 
 withRoot('a key that does not belong to its cert fails the check', async (root) => {

@@ -72,7 +72,7 @@ test('empty CN', withEdited('csr/kubelet-csr.json', () => '{ "CN": "", "names": 
   expectInputError('kubelet:worker-1', 'csr/kubelet-csr.json', 'CN', /^csr\/kubelet-csr\.json, field "CN": is empty$/)));
 
 test('a SAN that is neither IP nor DNS name', withEdited('csr/kube-apiserver-csr.json', () => '{ "CN": "kube-apiserver", "hosts": ["${kubernetesServiceIp}", "kube apiserver"] }', () =>
-  expectInputError('kube-apiserver', 'csr/kube-apiserver-csr.json', 'hosts[1]', /^csr\/kube-apiserver-csr\.json, field "hosts\[1\]": "kube apiserver" is neither an IP address nor a DNS name$/)));
+  expectInputError('kube-apiserver:controller-1', 'csr/kube-apiserver-csr.json', 'hosts[1]', /^csr\/kube-apiserver-csr\.json, field "hosts\[1\]": "kube apiserver" is neither an IP address nor a DNS name$/)));
 
 test('a profile with an unknown usage', withEdited('csr/ca-config.json', (text) => text.replace('"client auth"]', '"client-auth"]'), () =>
   expectInputError('admin', 'csr/ca-config.json', 'signing.profiles.client.usages[2]', /unknown usage "client-auth"/)));

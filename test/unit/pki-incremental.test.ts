@@ -33,7 +33,7 @@ const two = configWith({ workers: 2 });
 const three = configWith({ workers: 3 });
 const LEAVES_2 = [
   'admin', 'apiserver-etcd-client', 'apiserver-kubelet-client', 'etcd-peer:controller-1', 'etcd-server:controller-1', 'front-proxy-client',
-  'kube-apiserver', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'kubelet-serving:worker-1', 'kubelet-serving:worker-2',
+  'kube-apiserver:controller-1', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'kubelet-serving:worker-1', 'kubelet-serving:worker-2',
   'kubelet:worker-1', 'kubelet:worker-2',
 ].map((id) => `certs:${id}`);
 const KUBECONFIGS_2 = ['admin', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'kubelet:worker-1', 'kubelet:worker-2'].map((id) => `kubeconfig:${id}`);

@@ -23,10 +23,11 @@ test.before(async () => {
 test.after(() => removeRoot(root));
 
 const KUBECONFIGS: [string, string, string, string][] = [
-  // The host comes in through the API endpoint's published port; with one control plane the rest talk to it directly.
+  // The host comes in through the API endpoint's published port; the controller-manager and scheduler talk to
+  // their own node's apiserver; with one control plane the rest talk to it directly.
   ['admin', 'admin', 'admin', 'https://127.0.0.1:6443'],
-  ['kube-controller-manager', 'kube-controller-manager', 'system:kube-controller-manager', 'https://10.240.0.10:6443'],
-  ['kube-scheduler', 'kube-scheduler', 'system:kube-scheduler', 'https://10.240.0.10:6443'],
+  ['kube-controller-manager', 'kube-controller-manager', 'system:kube-controller-manager', 'https://127.0.0.1:6443'],
+  ['kube-scheduler', 'kube-scheduler', 'system:kube-scheduler', 'https://127.0.0.1:6443'],
   ['kube-proxy', 'kube-proxy', 'system:kube-proxy', 'https://10.240.0.10:6443'],
   ['kubelet-worker-1', 'kubelet-worker-1', 'system:node:worker-1', 'https://10.240.0.10:6443'],
   ['kubelet-worker-2', 'kubelet-worker-2', 'system:node:worker-2', 'https://10.240.0.10:6443'],

@@ -19,8 +19,8 @@ const seen: string[] = [];
 test.before(async () => {
   await buildDirect(configWith({ workers: 2 }), root);
   server = tls.createServer({
-    cert: file('kube-apiserver.crt'),
-    key: file('kube-apiserver.key'),
+    cert: file('kube-apiserver-controller-1.crt'),
+    key: file('kube-apiserver-controller-1.key'),
     ca: file('ca.crt'),
     requestCert: true,
     rejectUnauthorized: true,

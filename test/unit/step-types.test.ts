@@ -117,8 +117,10 @@ test("every address in the project's graph comes from its one plan", async () =>
   const built = await netPlan.build!({ deps: {}, root: '/nonexistent', outDir: '/nonexistent/output', signal: new AbortController().signal, log: () => {}, previous: undefined, reason: 'test' });
   assert.equal(built, plan);
   const cps = plan.nodes.filter((n) => n.role === 'control-plane');
-  assert.equal(byName.get('certs:kube-apiserver')!.inputs!.values!.controlPlaneIps, cps.map((n) => n.ip));
-  assert.is(byName.get('certs:kube-apiserver')!.inputs!.values!.kubernetesServiceIp, plan.kubernetesServiceIp);
+  for (const cp of cps) {
+    assert.is(byName.get(`certs:kube-apiserver:${cp.name}`)!.inputs!.values!.nodeIp, cp.ip);
+    assert.is(byName.get(`certs:kube-apiserver:${cp.name}`)!.inputs!.values!.kubernetesServiceIp, plan.kubernetesServiceIp);
+  }
   for (const worker of plan.nodes.filter((n) => n.role === 'worker')) {
     assert.is(byName.get(`certs:kubelet-serving:${worker.name}`)!.inputs!.values!.nodeIp, worker.ip);
     assert.is(byName.get(`kubeconfig:kubelet:${worker.name}`)!.inputs!.values!.server, plan.apiServerUrl);

@@ -2,15 +2,14 @@
 
 import type { Json } from '../../../lib/engine/target.ts';
 import { binDir, controlPlanePaths as cp } from '../layout.ts';
-import { etcdClientUrl } from './etcd.ts';
 import { renderUnit } from './systemd.ts';
 import { toYaml } from './yaml.ts';
 
 export type ApiServerParams = {
   advertiseAddress: string;
   port: number;
-  /** Every control plane's IP: the apiserver talks to all etcd members. */
-  etcdIps: string[];
+  /** The etcd client URLs the apiserver talks to (its own node's member: tasks/cluster/control-plane.ts). */
+  etcdServers: string[];
   serviceCidr: string;
   /** The service-account token issuer (also the OIDC discovery URL). */
   serviceAccountIssuer: string;
@@ -35,8 +34,9 @@ export function renderApiServerUnit(p: ApiServerParams): string {
   return renderUnit({
     description: 'Kubernetes API Server',
     documentation: 'https://kubernetes.io/docs/reference/command-line-tools-reference/kube-apiserver/',
-    // Every control plane runs an etcd member: at boot (`docker restart`) the apiserver starts after it
-    // instead of crash-looping until it answers. Wants, not Requires: the other members still serve.
+    // Every control plane runs an etcd member, the one its apiserver talks to: at boot (`docker restart`)
+    // the apiserver starts after it instead of crash-looping until it answers. Wants, not Requires:
+    // stopping etcd leaves the apiserver running (not ready, so the endpoint skips it) until the member is back.
     after: ['network.target', 'etcd.service'],
     wants: ['etcd.service'],
     // The apiserver drains open connections (watches, exec streams) for up to 60 s on SIGTERM; a restart
@@ -53,7 +53,7 @@ export function renderApiServerUnit(p: ApiServerParams): string {
         'client-ca-file': cp.ca,
         'enable-admission-plugins': ['NamespaceLifecycle', 'NodeRestriction', 'LimitRanger', 'ServiceAccount', 'DefaultStorageClass', 'ResourceQuota'],
         'encryption-provider-config': cp.encryptionConfig,
-        'etcd-servers': p.etcdIps.map(etcdClientUrl),
+        'etcd-servers': p.etcdServers,
         'etcd-cafile': cp.etcdCa,
         'etcd-certfile': cp.etcdClientCert,
         'etcd-keyfile': cp.etcdClientKey,

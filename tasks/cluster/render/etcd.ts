@@ -20,6 +20,9 @@ export function etcdClientUrl(ip: string): string {
   return `https://${ip}:2379`;
 }
 
+/** A member's own client URL on its node (in its server cert's SANs): where the apiserver beside it connects. */
+export const LOCAL_ETCD_URL = 'https://127.0.0.1:2379';
+
 export function renderEtcdUnit(p: EtcdUnitParams): string {
   const { member } = p;
   const service: Record<string, string | number | string[]> = {
