@@ -2,7 +2,7 @@
 // exports a function that takes the config and the targets it builds on, and returns its own targets
 // (typed, so a later step can depend on a specific earlier target) plus `all`, the list to register.
 
-import type { AnyTarget } from '../lib/engine/target.ts';
+import type { AnyTarget, DepMap } from '../lib/engine/target.ts';
 import type { ClusterConfig } from './config/config.ts';
 import { ipPlanTarget, planIps } from './net/ip-plan.ts';
 import { certsStep } from './certs/index.ts';
@@ -12,6 +12,8 @@ import { corednsImageFor, imagesTargets, loadCommand, loadsAfterRuntime, pauseIm
 import type { ProjectCommand } from '../lib/cli/index.ts';
 import type { TargetsContext } from '../lib/cli/project.ts';
 import { nodeRemovalTargets } from './nodes/removal.ts';
+import { etcdMemberRemoveTarget } from './cluster/etcd.ts';
+import { controlPlanes } from './config/config.ts';
 import { clusterStep, imageLoadsByName } from './cluster/index.ts';
 import { HOST_KUBECONFIG_TARGET, hostKubeconfigTarget, kubectlHint, type HostKubeconfigResult } from './certs/host-kubeconfig.ts';
 import { kubectlCommand } from './cluster/kubectl-command.ts';
@@ -61,6 +63,7 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
       testPort: TEST_IMAGE_PORT,
       loads: imageLoadsByName(images.loads, { pause: 'pause', coredns: 'coredns', test: 'echo' }),
     },
+    ...(context?.recorded ? { recorded: context.recorded } : {}),
   });
   loadsAfterRuntime(images.loads, (node) => cluster.workers.containerd[node]);
   // The add-ons (tasks/addons): each one's targets when it is on, its removal when it is off; `cluster`
@@ -74,8 +77,28 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
   });
   for (const part of Object.values(addons.parts)) cluster.cluster.deps[part.name] = part;
   cluster.addonChecks.push(...addons.smokeChecks);
+  // The endpoint names a control plane once its apiserver runs (HAProxy takes a new server as up), and
+  // changes only after the membership check passed (a refused change leaves it as it is).
+  if (endpoint.config) {
+    const after = endpoint.config.deps as DepMap;
+    after['after:membership'] = cluster.etcd.membership;
+    for (const [node, apiserver] of Object.entries(cluster.controlPlane.apiservers)) after[`after:apiserver:${node}`] = apiserver;
+  }
   // A recorded node no longer in the config is removed by its own (destructive) target, part of `cluster`.
-  const removals = nodeRemovalTargets(config, context?.recorded, { kubectl: binaries.kubectl, adminKubeconfig: certs.kubeconfigs.byId['admin']!, apiserverReady: cluster.controlPlane.ready });
+  // A control plane leaves after the membership check, after the endpoint's config without it is running,
+  // after any joins (etcd healthy), one at a time; the control planes that stay are asked to remove it.
+  const survivors = controlPlanes(config).map((n) => nodes.byNode[n.name]!);
+  const removals = nodeRemovalTargets(config, context?.recorded, {
+    kubectl: binaries.kubectl,
+    adminKubeconfig: certs.kubeconfigs.byId['admin']!,
+    apiserverReady: cluster.controlPlane.ready,
+    memberRemoval: (node, previous) =>
+      etcdMemberRemoveTarget({
+        ...node,
+        survivors,
+        after: { membership: cluster.etcd.membership, etcd: cluster.etcd.healthy, ...(endpoint.config ? { endpoint: endpoint.config } : {}), ...(previous ? { previous } : {}) },
+      }),
+  });
   for (const removal of removals) cluster.cluster.deps[removal.name] = removal;
   // The admin context in the user's own kubeconfig, once the API answers; not even registered when the
   // spec opts out, so nothing can touch that file.

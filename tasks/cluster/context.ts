@@ -2,6 +2,7 @@
 // A cluster target reads another step's result only through these types, so reading a field that result lacks does not compile.
 
 import type { AnyTarget, DepMap, Target } from '../../lib/engine/target.ts';
+import type { RecordedTargets } from '../../lib/engine/state.ts';
 import type { ClusterConfig } from '../config/config.ts';
 import type { BinaryResult, KubernetesBinary } from '../binaries/index.ts';
 import { encryptionConfigPath, type EncryptionResult } from '../certs/encryption.ts';
@@ -60,6 +61,11 @@ export type ClusterStepInputs = {
   /** `endpoint:config`: the API endpoint (HAProxy) runs the config for these control planes; absent without one (SSH machines). */
   endpoint: EndpointConfigTarget | undefined;
   images: ClusterImages;
+  /**
+   * What earlier runs recorded (absent: nothing, as for a fresh cluster). etcd reads which control planes
+   * ran a member, to tell a running cluster (members join it) from a fresh one (members bootstrap it).
+   */
+  recorded?: RecordedTargets;
 };
 
 export type ClusterContext = ClusterStepInputs & {

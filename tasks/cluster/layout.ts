@@ -34,6 +34,8 @@ export const etcdPaths = {
   peerKey: '/etc/etcd/etcd-peer-key.pem',
   /** A subdirectory, so a data dir left by the Debian package's own etcd unit never mixes with ours. */
   dataDir: '/var/lib/etcd/harder',
+  /** The initial cluster and its state for the member's first start (tasks/cluster/render/etcd.ts). */
+  bootstrapEnv: '/etc/etcd/bootstrap.env',
   /** The Debian etcd-server package's binaries. */
   etcd: '/usr/bin/etcd',
   etcdctl: '/usr/bin/etcdctl',

@@ -3,6 +3,11 @@
 // it into place and reloads the master (SIGUSR2: new workers take over the listening socket, the old
 // ones finish their connections), then waits until the running config is the new one. The probe reads
 // the file's hash and the running config's id (runtime API `show info`): either one differing is drift.
+//
+// Ordered after every configured apiserver's unit, and it waits for each backend's /readyz before the
+// reload: HAProxy 2.6 counts a server it has just read as up until its checks fail, so a control plane
+// being added must be serving before it is named here. A control plane being removed is taken out here
+// first: its removal is ordered after this target (tasks/nodes/removal.ts).
 
 import { createHash } from 'node:crypto';
 import { target, type Target } from '../../lib/engine/target.ts';
@@ -25,12 +30,30 @@ async function readEndpoint(node: NodeHandle): Promise<{ fileSha: string; runnin
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits (bounded) until every backend answers /readyz as HAProxy's check will ask it: TLS, no client cert. */
+async function waitBackendsReady(backends: Backend[], port: number, log: (m: string) => void, timeoutMs = 60_000): Promise<void> {
+  const { apiRequest } = await import('../cluster/api-client.ts');
+  const deadline = performance.now() + timeoutMs;
+  for (const b of backends) {
+    let last = '';
+    while (performance.now() < deadline) {
+      const res = await apiRequest(`https://${b.ip}:${port}/readyz`, { insecure: true }, { timeoutMs: 3000 }).catch((e: Error) => ({ status: 0, body: e.message }));
+      if (res.status === 200) break;
+      last = `${res.status} ${res.body.slice(0, 80)}`;
+      await sleep(500);
+    }
+    // Not fatal: HAProxy's own checks then keep it out until it is ready.
+    if (performance.now() >= deadline) log(`${b.name} does not answer /readyz yet (${last}): HAProxy's checks will mark it up once it does`);
+  }
+}
+
 export function endpointConfigTarget(backends: Backend[], port: number, deps: { container: EndpointContainerTarget }): EndpointConfigTarget {
   const rendered = renderHaproxyConfig({ backends, port });
   const sha256 = createHash('sha256').update(rendered.text).digest('hex');
   return target({
     name: 'endpoint:config',
     description: `HAProxy config of the API endpoint: ${backends.map((b) => b.name).join(', ')} health-checked on /readyz, reloaded without dropping connections`,
+    // tasks/index.ts adds `after:*` entries (the apiserver units, the membership check) once the cluster step exists: ordering only.
     deps: { container: deps.container },
     inputs: { values: { configId: rendered.id, sha256 } },
     build: async (ctx): Promise<EndpointConfig> => {
@@ -39,6 +62,7 @@ export function endpointConfigTarget(backends: Backend[], port: number, deps: { 
       const node = nodeFleet.of(ctx).node(container);
       const result: EndpointConfig = { container, id: ctx.deps.container.id, configId: rendered.id, sha256, backends: backends.map((b) => `${b.name} ${b.ip}:${port}`) };
       const next = `${HAPROXY_CONFIG}.next`;
+      await waitBackendsReady(backends, port, ctx.log);
       await node.putFile(next, rendered.text, 0o644);
       // Checked before it replaces the running one: a config HAProxy refuses never reaches the master.
       await node.exec(['haproxy', '-c', '-q', '-f', next]);

@@ -1,4 +1,4 @@
-// Removing a node that left the config, as its own destructive target `remove:node:<name>`: cordon and drain (evictions, so PodDisruptionBudgets hold), delete the Node, stop its kubelet and kube-proxy, then remove the container and its volume; on success the node's records are forgotten.
+// Removing a node that left the config, as its own destructive target `remove:node:<name>`: cordon and drain (evictions, so PodDisruptionBudgets hold), delete the Node, stop its kubelet and kube-proxy, then remove the container and its volume; on success the node's records are forgotten. A control plane leaves etcd first (`etcd:<name>:member-remove`, tasks/cluster/etcd.ts), one at a time.
 
 import { target, type AnyTarget, type DepMap, type Json, type Target } from '../../lib/engine/target.ts';
 import type { BinaryResult } from '../binaries/index.ts';
@@ -46,39 +46,45 @@ export type RemovalDeps = {
   adminKubeconfig: AnyTarget;
   /** The API answers (drain and delete go through it). */
   apiserverReady: AnyTarget;
+  /**
+   * For a control plane that left: its `etcd:<name>:member-remove` target, ordered after `previous` (the
+   * removal before it, so control planes leave one at a time). The node's own removal comes after it.
+   */
+  memberRemoval: (node: { name: string; ip: string; container: string }, previous: AnyTarget | undefined) => AnyTarget;
 };
 
-/** One `remove:node:<name>` target per recorded node that left the config. */
+/**
+ * One `remove:node:<name>` target per recorded node that left the config; for a control plane, first its
+ * `etcd:<name>:member-remove`. Control planes leave one at a time, the last in name order first.
+ */
 export function nodeRemovalTargets(config: ClusterConfig, recorded: RecordedTargets | undefined, deps: RemovalDeps, options: { drainTimeoutS?: number } = {}): AnyTarget[] {
   if (!recorded) return [];
-  return removedNodes(config, recorded).map((node) => removalTarget(config, node, deps, options.drainTimeoutS ?? DRAIN_TIMEOUT_S));
+  const drain = options.drainTimeoutS ?? DRAIN_TIMEOUT_S;
+  const removed = removedNodes(config, recorded);
+  const out: AnyTarget[] = removed.filter((n) => n.previous?.role !== 'control-plane').map((node) => removalTarget(config, node, deps, drain));
+  let previous: AnyTarget | undefined;
+  for (const node of removed.filter((n) => n.previous?.role === 'control-plane').reverse()) {
+    const container = node.previous!.container ?? containerName(config.clusterName, node.name);
+    const member = deps.memberRemoval({ name: node.name, ip: node.previous!.ip, container }, previous);
+    const removal = removalTarget(config, node, deps, drain, member);
+    out.push(member, removal);
+    previous = removal;
+  }
+  return out;
 }
 
-function removalTarget(config: ClusterConfig, node: { name: string; previous: NodeContainer | undefined; records: string[] }, deps: RemovalDeps, drainTimeoutS: number): AnyTarget {
+function removalTarget(config: ClusterConfig, node: { name: string; previous: NodeContainer | undefined; records: string[] }, deps: RemovalDeps, drainTimeoutS: number, member?: AnyTarget): AnyTarget {
   const container = node.previous?.container ?? containerName(config.clusterName, node.name);
   const name = `remove:node:${node.name}`;
   const what = `${container} (node ${node.name})`;
   const previous: Json = node.previous ? { container, id: node.previous.id, ip: node.previous.ip, role: node.previous.role } : { container };
-  if (node.previous?.role === 'control-plane') {
-    // Not destructive: it removes nothing, it only stops the run with what to do.
-    return target({
-      name,
-      description: `Refuses to remove control plane ${what}: not supported yet`,
-      deps: {},
-      inputs: { values: { node: node.name, previous } },
-      build: async (): Promise<null> => {
-        const { ClusterError } = await import('../cluster/errors.ts');
-        throw new ClusterError(
-          `${node.name} is a control plane and is no longer in the config: removing a control plane is not supported yet`,
-          `put ${node.name} back in the config (its container ${container} is untouched)`,
-        );
-      },
-    });
-  }
+  const controlPlane = node.previous?.role === 'control-plane';
   return target({
     name,
-    description: `Removes ${what}: cordon, drain (PodDisruptionBudgets respected), delete the Node, stop kubelet and kube-proxy, remove the container and its volume`,
-    deps: { kubectl: deps.kubectl, admin: deps.adminKubeconfig, apiserver: deps.apiserverReady },
+    description: controlPlane
+      ? `Removes ${what}, once out of etcd and the API endpoint: remove the container and its volume`
+      : `Removes ${what}: cordon, drain (PodDisruptionBudgets respected), delete the Node, stop kubelet and kube-proxy, remove the container and its volume`,
+    deps: { kubectl: deps.kubectl, admin: deps.adminKubeconfig, apiserver: deps.apiserverReady, ...(member ? { member } : {}) },
     inputs: { values: { clusterName: config.clusterName, node: node.name, previous, drainTimeoutS } },
     destructive: what,
     build: async (ctx): Promise<{ removed: string; node: string }> => {

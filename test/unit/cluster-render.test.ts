@@ -10,7 +10,7 @@ import { planIps, parseCidr, cidrsOverlap } from '../../tasks/net/ip-plan.ts';
 import type { Json } from '../../lib/engine/target.ts';
 import { toYaml, toYamlDocuments } from '../../tasks/cluster/render/yaml.ts';
 import { renderUnit } from '../../tasks/cluster/render/systemd.ts';
-import { renderEtcdUnit } from '../../tasks/cluster/render/etcd.ts';
+import { renderEtcdBootstrapEnv, renderEtcdUnit } from '../../tasks/cluster/render/etcd.ts';
 import { renderApiServerUnit, renderControllerManagerUnit, renderSchedulerConfig, renderSchedulerUnit } from '../../tasks/cluster/render/control-plane.ts';
 import { renderContainerdConfig } from '../../tasks/cluster/render/containerd.ts';
 import { workerPaths } from '../../tasks/cluster/layout.ts';
@@ -137,21 +137,28 @@ test('routes: each node routes every other worker pod CIDR via that worker, neve
   assert.is(renderRoutesUnit([]), null);
 });
 
-test('etcd unit: one member per control plane, TLS everywhere, the same initial cluster on each', () => {
+test('etcd unit: one member per control plane, TLS everywhere, no membership in it (the bootstrap file has it)', () => {
   const plan = planIps(threeByThree);
   const members = plan.nodes.filter((n) => n.role === 'control-plane').map((n) => ({ name: n.name, ip: n.ip }));
-  const clusters = new Set<string>();
   for (const member of members) {
-    const argv = execStart(renderEtcdUnit({ member, members, clusterToken: 'harder-etcd' }));
+    const text = renderEtcdUnit({ member, clusterToken: 'harder-etcd' });
+    const argv = execStart(text);
     assert.equal(argv[0], '/usr/bin/etcd');
     assert.equal(flag(argv, 'name'), member.name);
     assert.equal(flag(argv, 'listen-client-urls'), `https://${member.ip}:2379,https://127.0.0.1:2379`);
     assert.equal(flag(argv, 'initial-advertise-peer-urls'), `https://${member.ip}:2380`);
     assert.equal(flag(argv, 'client-cert-auth'), 'true');
     assert.equal(flag(argv, 'peer-client-cert-auth'), 'true');
-    clusters.add(flag(argv, 'initial-cluster')!);
+    // Read by etcd only with an empty data directory, and different for a member joining later: not in the unit.
+    assert.is(flag(argv, 'initial-cluster'), undefined);
+    assert.is(flag(argv, 'initial-cluster-state'), undefined);
+    assert.ok(text.includes('EnvironmentFile=-/etc/etcd/bootstrap.env\n'), text);
   }
-  assert.equal([...clusters], [members.map((m) => `${m.name}=https://${m.ip}:2380`).join(',')]);
+  const env = renderEtcdBootstrapEnv({ state: 'existing', initialCluster: members.slice(0, 2) });
+  assert.equal(env.split('\n').filter((l) => l.startsWith('ETCD_')), [
+    `ETCD_INITIAL_CLUSTER=${members[0]!.name}=https://${members[0]!.ip}:2380,${members[1]!.name}=https://${members[1]!.ip}:2380`,
+    'ETCD_INITIAL_CLUSTER_STATE=existing',
+  ]);
 });
 
 test('apiserver and controller-manager flags agree with the plan (service range holds the kubernetes IP, CIDRs, endpoint routing)', () => {

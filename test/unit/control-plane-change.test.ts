@@ -7,6 +7,8 @@ import * as assert from 'uvu/assert';
 import type { AnyTarget, Json } from '../../lib/engine/target.ts';
 import { defaultConfig, defaultNodes, type ClusterConfig } from '../../tasks/config/config.ts';
 import { projectTargets } from '../../tasks/index.ts';
+import type { RecordedTargets } from '../../lib/engine/state.ts';
+import { findMember, joiningInitialCluster, membershipState, parseMemberList, quorum, quorumProblem, statusSaysLeader } from '../../tasks/cluster/etcd-membership.ts';
 
 const withControlPlanes = (n: number): ClusterConfig => ({ ...defaultConfig, nodes: defaultNodes({ controlPlanes: n, workers: 1 }) });
 
@@ -32,7 +34,7 @@ const one = byName(projectTargets(withControlPlanes(1)));
 const three = byName(projectTargets(withControlPlanes(3)));
 
 /** controller-1's units (the kube-apiserver's cert, etcd-servers and flags; the controller-manager's and scheduler's kubeconfigs). */
-const STAYING = ['unit:controller-1:kube-apiserver', 'unit:controller-1:kube-controller-manager', 'unit:controller-1:kube-scheduler'];
+const STAYING = ['unit:controller-1:kube-apiserver', 'unit:controller-1:kube-controller-manager', 'unit:controller-1:kube-scheduler', 'unit:controller-1:etcd'];
 
 test("controller-1's control-plane units are made from the same inputs with one control plane and with three", () => {
   for (const name of STAYING) {
@@ -48,6 +50,85 @@ test('each control plane has its own apiserver serving cert; adding one adds onl
   assert.equal(certs(one), ['certs:kube-apiserver:controller-1']);
   assert.equal(certs(three), ['certs:kube-apiserver:controller-1', 'certs:kube-apiserver:controller-2', 'certs:kube-apiserver:controller-3']);
   assert.equal(three.get('certs:kube-apiserver:controller-2')!.inputs!.values!['nodeIp'], '10.240.0.11');
+});
+
+/** What a journal of a running 1-control-plane cluster holds, as the graph reads it. */
+function recordedCluster(controlPlanes: string[]): RecordedTargets {
+  const records: Record<string, Json> = {};
+  controlPlanes.forEach((cp, i) => {
+    records[`node:${cp}`] = { name: cp, container: `harder-${cp}`, id: cp, ip: `10.240.0.${10 + i}`, role: 'control-plane', image: 'x', key: 'k' };
+    records[`unit:${cp}:etcd`] = { node: cp, container: `harder-${cp}`, unit: 'etcd' };
+  });
+  return { names: () => Object.keys(records), result: (n) => records[n] };
+}
+
+test('a fresh cluster bootstraps every member; on a running one the new control planes join, and the member that ran keeps its key', () => {
+  const fresh = byName(projectTargets(withControlPlanes(3)));
+  const growing = byName(projectTargets(withControlPlanes(3), { recorded: recordedCluster(['controller-1']) }));
+  for (const cp of ['controller-1', 'controller-2', 'controller-3']) assert.match(fresh.get(`etcd:${cp}:member`)!.description, /initial-cluster-state=new/);
+  assert.match(growing.get('etcd:controller-1:member')!.description, /running etcd cluster/);
+  for (const cp of ['controller-2', 'controller-3']) assert.match(growing.get(`etcd:${cp}:member`)!.description, /member add/);
+  // The next run sees all three recorded: nothing of etcd may differ from the run that added them.
+  const grown = byName(projectTargets(withControlPlanes(3), { recorded: recordedCluster(['controller-1', 'controller-2', 'controller-3']) }));
+  for (const cp of ['controller-1', 'controller-2', 'controller-3']) {
+    for (const name of [`etcd:${cp}:member`, `unit:${cp}:etcd`, `etcd:${cp}:promote`]) assert.equal(signature(grown.get(name)!), signature(growing.get(name)!), name);
+  }
+  // One at a time: each member target is ordered after the previous member's promotion, which is after its unit.
+  assert.is((growing.get('etcd:controller-3:member')!.deps as Record<string, AnyTarget>)['after:previous'], growing.get('etcd:controller-2:promote'));
+  assert.is((growing.get('etcd:controller-2:promote')!.deps as Record<string, AnyTarget>)['after:unit'], growing.get('unit:controller-2:etcd'));
+  assert.match(growing.get('etcd:membership')!.description, /adding controller-2, controller-3/);
+});
+
+test('going from three to one: controller-3 then controller-2 leave etcd, after the endpoint config without them and the membership check', () => {
+  const shrinking = projectTargets(withControlPlanes(1), { recorded: recordedCluster(['controller-1', 'controller-2', 'controller-3']) });
+  const names = shrinking.map((t) => t.name).filter((n) => /member-remove|^remove:node:/.test(n));
+  assert.equal(names, ['etcd:controller-3:member-remove', 'remove:node:controller-3', 'etcd:controller-2:member-remove', 'remove:node:controller-2']);
+  const m = byName(shrinking);
+  const deps = (n: string) => m.get(n)!.deps as Record<string, AnyTarget>;
+  assert.is(deps('etcd:controller-3:member-remove')['after:endpoint'], m.get('endpoint:config'));
+  assert.is(deps('etcd:controller-3:member-remove')['after:membership'], m.get('etcd:membership'));
+  assert.is(deps('etcd:controller-2:member-remove')['after:previous'], m.get('remove:node:controller-3'));
+  assert.match(m.get('etcd:membership')!.description, /removing controller-3, controller-2/);
+  // The endpoint's config names only controller-1 and changes only after the check.
+  assert.match(m.get('endpoint:config')!.description, /: controller-1 health-checked/);
+  assert.is((m.get('endpoint:config')!.deps as Record<string, AnyTarget>)['after:membership'], m.get('etcd:membership'));
+});
+
+const LIST = [
+  '8e9e05c52164694d, started, controller-1, https://10.240.0.10:2380, https://10.240.0.10:2379, false',
+  '91bc3c398fb3c146, started, controller-2, https://10.240.0.11:2380, https://10.240.0.11:2379, false',
+  'fd422379fda50e48, unstarted, , https://10.240.0.12:2380, , true',
+].join('\n');
+
+test('etcdctl member list and endpoint health, read', () => {
+  const list = parseMemberList(`${LIST}\n`);
+  assert.equal(list.map((m) => [m.id, m.started, m.name, m.learner]), [['8e9e05c52164694d', true, 'controller-1', false], ['91bc3c398fb3c146', true, 'controller-2', false], ['fd422379fda50e48', false, '', true]]);
+  // A learner does not vote: it counts for no quorum.
+  assert.equal(membershipState(list, '').members.map((m) => m.name), ['controller-1', 'controller-2']);
+  // An unstarted member has no name yet: it is found by its peer URL.
+  assert.is(findMember(list, { name: 'controller-3', ip: '10.240.0.12' })?.id, 'fd422379fda50e48');
+  assert.is(findMember(list, { name: 'controller-4', ip: '10.240.0.13' }), undefined);
+  assert.equal(joiningInitialCluster(list, { name: 'controller-3', ip: '10.240.0.12' }), [
+    { name: 'controller-1', ip: '10.240.0.10' },
+    { name: 'controller-2', ip: '10.240.0.11' },
+    { name: 'controller-3', ip: '10.240.0.12' },
+  ]);
+  const health = 'https://10.240.0.10:2379 is healthy: successfully committed proposal: took = 2.1ms\nhttps://10.240.0.11:2379 is unhealthy: failed to commit proposal: context deadline exceeded\nError: unhealthy cluster';
+  assert.ok(statusSaysLeader('https://10.240.0.12:2379, fd422379fda50e48, 3.4.23, 20 kB, true, false, 4, 120, 120, \n'));
+  assert.not.ok(statusSaysLeader('https://10.240.0.11:2379, 91bc3c398fb3c146, 3.4.23, 20 kB, false, false, 4, 120, 120, \n'));
+  assert.equal(membershipState(list.slice(0, 2), health).members, [{ name: 'controller-1', healthy: true }, { name: 'controller-2', healthy: false }]);
+});
+
+test('quorum: ⌊n/2⌋+1; a change that would leave fewer healthy members than that is refused, naming them', () => {
+  assert.equal([1, 2, 3, 4, 5].map(quorum), [1, 2, 2, 3, 3]);
+  const state = (...healthy: boolean[]) => ({ members: healthy.map((h, i) => ({ name: `controller-${i + 1}`, healthy: h })) });
+  assert.is(quorumProblem(state(true), { adding: ['controller-2', 'controller-3'], removing: [] }), undefined);
+  assert.is(quorumProblem(state(true, true, true), { adding: [], removing: ['controller-3', 'controller-2'] }), undefined);
+  // controller-2 stopped: removing controller-3 leaves two members of which one is healthy.
+  assert.match(quorumProblem(state(true, false, true), { adding: [], removing: ['controller-3'] })!, /removing controller-3 would leave 2 members \(controller-1, controller-2\) of which 1 is healthy \(not: controller-2\), and 2 members need 2/);
+  // Removing the stopped one itself is fine: the two left are healthy.
+  assert.is(quorumProblem(state(true, false, true), { adding: [], removing: ['controller-2'] }), undefined);
+  assert.match(quorumProblem(state(true, false, false), { adding: [], removing: ['controller-3'] })!, /no quorum now: 1 of its 3 members are healthy/);
 });
 
 test.run();

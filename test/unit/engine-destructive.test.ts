@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { EngineError, readStoredResult, recordedTargets } from '../../lib/engine/index.ts';
-import { target } from '../../lib/engine/target.ts';
+import { target, type AnyTarget } from '../../lib/engine/target.ts';
 import { build, tempProject } from '../fixtures/engine/helpers.ts';
 import { nodeRecordNames, nodeRemovalTargets } from '../../tasks/nodes/removal.ts';
 import { defaultConfig } from '../../tasks/config/config.ts';
@@ -71,23 +71,32 @@ test('nodeRecordNames picks one node\'s records only', () => {
   assert.equal(nodeRecordNames(names, 'worker-3'), ['node:worker-3', 'install:worker-3:kubelet', 'unit:worker-3:kubelet', 'ready:worker-3:node', 'load:echo@worker-3']);
 });
 
-test('nodeRemovalTargets: one destructive target per recorded node left out of the config; a control plane is refused, not destructive', () => {
+test('nodeRemovalTargets: one destructive target per recorded node left out of the config; control planes leave etcd first, one at a time, the last first', () => {
   const config = defaultConfig;
   const records: Record<string, unknown> = {
     'node:worker-1': { container: 'harder-worker-1', role: 'worker' },
     'node:worker-3': { container: 'harder-worker-3', id: 'abc', ip: '10.240.0.23', role: 'worker' },
-    'node:controller-2': { container: 'harder-controller-2', id: 'def', ip: '10.240.0.12', role: 'control-plane' },
+    'node:controller-2': { container: 'harder-controller-2', id: 'def', ip: '10.240.0.11', role: 'control-plane' },
+    'node:controller-3': { container: 'harder-controller-3', id: 'ghi', ip: '10.240.0.12', role: 'control-plane' },
     'unit:worker-3:kubelet': 1,
   };
   const recorded = { names: () => Object.keys(records), result: (n: string) => records[n] as never };
   const dep = target({ name: 'x:dep', description: 'dep', deps: {}, build: async () => null });
   // Never built here: only its result type matters (removal reads the kubectl path from it).
   const kubectl = target({ name: 'x:kubectl', description: 'kubectl', deps: {}, build: async (): Promise<BinaryResult> => ({ name: 'kubectl', version: 'v1.34.4', source: 'go', path: '/bin/kubectl', sha256: '' }) });
-  const targets = nodeRemovalTargets(config, recorded, { kubectl, adminKubeconfig: dep, apiserverReady: dep });
-  assert.equal(targets.map((t) => t.name), ['remove:node:controller-2', 'remove:node:worker-3']);
-  assert.is(targets[1]!.destructive, 'harder-worker-3 (node worker-3)');
-  assert.not.ok(targets[0]!.destructive);
-  assert.match(targets[0]!.description, /not supported yet/);
+  const asked: string[] = [];
+  const memberRemoval = (node: { name: string; ip: string; container: string }, previous: AnyTarget | undefined) => {
+    asked.push(`${node.name} ${node.ip} ${node.container} after ${previous?.name ?? 'nothing'}`);
+    return target({ name: `etcd:${node.name}:member-remove`, description: 'm', deps: previous ? { previous } : {}, destructive: `etcd member ${node.name}`, build: async () => null });
+  };
+  const targets = nodeRemovalTargets(config, recorded, { kubectl, adminKubeconfig: dep, apiserverReady: dep, memberRemoval });
+  assert.equal(targets.map((t) => t.name), ['remove:node:worker-3', 'etcd:controller-3:member-remove', 'remove:node:controller-3', 'etcd:controller-2:member-remove', 'remove:node:controller-2']);
+  assert.equal(asked, ['controller-3 10.240.0.12 harder-controller-3 after nothing', 'controller-2 10.240.0.11 harder-controller-2 after remove:node:controller-3']);
+  assert.is(targets[0]!.destructive, 'harder-worker-3 (node worker-3)');
+  assert.is(targets[2]!.destructive, 'harder-controller-3 (node controller-3)');
+  // Each control plane's node goes after it left etcd.
+  assert.is((targets[2]!.deps as Record<string, AnyTarget>)['member'], targets[1]);
+  assert.is((targets[4]!.deps as Record<string, AnyTarget>)['member'], targets[3]);
 });
 
 test.run();

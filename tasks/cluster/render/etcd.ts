@@ -1,4 +1,9 @@
 // The etcd unit: one member per control-plane node, TLS for clients and peers, mutual authentication on both.
+// How a member first joins (the initial cluster and its state) is not in the unit: etcd reads it only when
+// its data directory is empty, and it differs between the members of a fresh cluster (state `new`, every
+// member) and a member added to a running one (state `existing`, the members at the time plus itself).
+// The membership target (`etcd:<node>:member`, tasks/cluster/etcd.ts) writes it to an environment file before the first start,
+// so the unit, and every running member, stays the same when members come and go.
 
 import { etcdPaths } from '../layout.ts';
 import { renderUnit } from './systemd.ts';
@@ -8,8 +13,6 @@ export type EtcdMember = { name: string; ip: string };
 export type EtcdUnitParams = {
   /** This member. */
   member: EtcdMember;
-  /** Every member, this one included, in a stable order (the initial cluster). */
-  members: EtcdMember[];
   /** Distinguishes this cluster's members from another cluster's on the same network. */
   clusterToken: string;
   /** Host architecture (process.arch); etcd 3.4 refuses to start on arm64 without an opt-in. */
@@ -20,8 +23,28 @@ export function etcdClientUrl(ip: string): string {
   return `https://${ip}:2379`;
 }
 
+export function etcdPeerUrl(ip: string): string {
+  return `https://${ip}:2380`;
+}
+
 /** A member's own client URL on its node (in its server cert's SANs): where the apiserver beside it connects. */
 export const LOCAL_ETCD_URL = 'https://127.0.0.1:2379';
+
+/** How a member starts the first time: with the cluster being created, or joining a running one. */
+export type EtcdBootstrap = { state: 'new' | 'existing'; initialCluster: EtcdMember[] };
+
+/**
+ * The environment file the unit reads (etcd takes ETCD_<FLAG> for --<flag>): the initial cluster and its
+ * state. Ignored by etcd once the member has a data directory.
+ */
+export function renderEtcdBootstrapEnv(b: EtcdBootstrap): string {
+  return [
+    '# How this member joined its etcd cluster; read by etcd only while its data directory is empty.',
+    `ETCD_INITIAL_CLUSTER=${b.initialCluster.map((m) => `${m.name}=${etcdPeerUrl(m.ip)}`).join(',')}`,
+    `ETCD_INITIAL_CLUSTER_STATE=${b.state}`,
+    '',
+  ].join('\n');
+}
 
 export function renderEtcdUnit(p: EtcdUnitParams): string {
   const { member } = p;
@@ -33,6 +56,8 @@ export function renderEtcdUnit(p: EtcdUnitParams): string {
     // With several members the first one waits for quorum before it notifies; give the others time.
     TimeoutStartSec: 300,
     LimitNOFILE: 65536,
+    // Written by the membership target before the first start; `-`: a member that has its data needs none.
+    EnvironmentFile: `-${etcdPaths.bootstrapEnv}`,
   };
   if (p.arch === 'arm64') service.Environment = 'ETCD_UNSUPPORTED_ARCH=arm64';
   return renderUnit({
@@ -56,11 +81,9 @@ export function renderEtcdUnit(p: EtcdUnitParams): string {
         'peer-client-cert-auth': true,
         'listen-client-urls': [etcdClientUrl(member.ip), 'https://127.0.0.1:2379'],
         'advertise-client-urls': etcdClientUrl(member.ip),
-        'listen-peer-urls': `https://${member.ip}:2380`,
-        'initial-advertise-peer-urls': `https://${member.ip}:2380`,
-        'initial-cluster': p.members.map((m) => `${m.name}=https://${m.ip}:2380`),
+        'listen-peer-urls': etcdPeerUrl(member.ip),
+        'initial-advertise-peer-urls': etcdPeerUrl(member.ip),
         'initial-cluster-token': p.clusterToken,
-        'initial-cluster-state': 'new',
         logger: 'zap',
         'log-level': 'info',
       },
