@@ -91,7 +91,8 @@ export function membershipState(list: readonly ListedMember[], healthOutput: str
   return { members: list.filter((m) => !m.learner).map((m) => ({ name: memberLabel(m), healthy: m.started && m.clientUrls.some((u) => healthy.has(u)) })) };
 }
 
-const names = (list: readonly { name: string }[]) => (list.length ? list.map((m) => m.name).join(', ') : 'none');
+/** Members by name, in name order (etcd lists them by ID): messages read the same on every run. */
+const names = (list: readonly { name: string }[]) => (list.length ? list.map((m) => m.name).sort((a, b) => a.localeCompare(b)).join(', ') : 'none');
 
 /**
  * Why this change cannot be made without losing quorum, or undefined when it can: first the cluster as

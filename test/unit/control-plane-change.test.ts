@@ -126,6 +126,9 @@ test('quorum: ⌊n/2⌋+1; a change that would leave fewer healthy members than 
   assert.is(quorumProblem(state(true, true, true), { adding: [], removing: ['controller-3', 'controller-2'] }), undefined);
   // controller-2 stopped: removing controller-3 leaves two members of which one is healthy.
   assert.match(quorumProblem(state(true, false, true), { adding: [], removing: ['controller-3'] })!, /removing controller-3 would leave 2 members \(controller-1, controller-2\) of which 1 is healthy \(not: controller-2\), and 2 members need 2/);
+  // etcd lists members by ID: the message names them in name order all the same.
+  const byId = { members: [{ name: 'controller-3', healthy: true }, { name: 'controller-2', healthy: false }, { name: 'controller-1', healthy: true }] };
+  assert.match(quorumProblem(byId, { adding: [], removing: ['controller-3'] })!, /\(controller-1, controller-2\) of which 1 is healthy/);
   // Removing the stopped one itself is fine: the two left are healthy.
   assert.is(quorumProblem(state(true, false, true), { adding: [], removing: ['controller-2'] }), undefined);
   assert.match(quorumProblem(state(true, false, false), { adding: [], removing: ['controller-3'] })!, /no quorum now: 1 of its 3 members are healthy/);
