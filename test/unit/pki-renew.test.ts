@@ -63,10 +63,10 @@ async function renew(threshold: string | undefined, dryRun = false): Promise<Bui
 test('setup: the PKI is built, then kube-apiserver and kube-proxy are re-issued as if 340 days ago (25 days left, same keys)', async () => {
   const first = await runBuild({ targets: registry, requested: ['certs'], root, jobs: 2 });
   assert.ok(first.ok, JSON.stringify(first.failures));
-  await issuedDaysAgo('kube-apiserver', 340);
+  await issuedDaysAgo('kube-apiserver:controller-1', 340);
   await issuedDaysAgo('kube-proxy', 340);
   const plan = await planRenewal(config, root, 30);
-  assert.equal(plan.renew.map((c) => [c.id, c.daysLeft]), [['kube-proxy', 24], ['kube-apiserver', 24]]);
+  assert.equal(plan.renew.map((c) => [c.id, c.daysLeft]), [['kube-proxy', 24], ['kube-apiserver:controller-1', 24]]);
   assert.is(plan.keep.length, 12);
   assert.equal(plan.expiringCas, []);
 });
@@ -74,7 +74,7 @@ test('setup: the PKI is built, then kube-apiserver and kube-proxy are re-issued 
 test('a dry run names exactly those two with their expiry, and writes nothing', async () => {
   const before = hashes();
   const report = await renew('30', true);
-  assert.match(report.entries['certs:kube-apiserver']!.reason, /^expires in 24 days \(\d{4}-\d\d-\d\d\), under the renewal threshold of 30 days$/);
+  assert.match(report.entries['certs:kube-apiserver:controller-1']!.reason, /^expires in 24 days \(\d{4}-\d\d-\d\d\), under the renewal threshold of 30 days$/);
   assert.is(report.entries['certs:kube-proxy']!.outcome, 'would-build');
   assert.is(report.entries['kubeconfig:kube-proxy']!.outcome, 'would-build');
   assert.not.ok('certs:admin' in report.entries, 'nothing else is even looked at');
@@ -83,12 +83,12 @@ test('a dry run names exactly those two with their expiry, and writes nothing', 
 
 test('the renewal re-issues exactly those two (new serial, a year left, same key) and the kube-proxy kubeconfig; no other file changes', async () => {
   const before = hashes();
-  const old = { apiserver: cert('kube-apiserver'), proxy: cert('kube-proxy') };
+  const old = { apiserver: cert('kube-apiserver:controller-1'), proxy: cert('kube-proxy') };
   const report = await renew('30');
-  assert.equal(built(report), ['certs:kube-apiserver', 'certs:kube-proxy', 'certs:renew:report', 'kubeconfig:kube-proxy']);
+  assert.equal(built(report), ['certs:kube-apiserver:controller-1', 'certs:kube-proxy', 'certs:renew:report', 'kubeconfig:kube-proxy']);
   const after = hashes();
-  assert.equal(changed(before, after), ['output/kubeconfig/kube-proxy.kubeconfig', 'output/pki/kube-apiserver.crt', 'output/pki/kube-proxy.crt']);
-  for (const [id, was] of [['kube-apiserver', old.apiserver], ['kube-proxy', old.proxy]] as const) {
+  assert.equal(changed(before, after), ['output/kubeconfig/kube-proxy.kubeconfig', 'output/pki/kube-apiserver-controller-1.crt', 'output/pki/kube-proxy.crt']);
+  for (const [id, was] of [['kube-apiserver:controller-1', old.apiserver], ['kube-proxy', old.proxy]] as const) {
     const now = cert(id);
     assert.is.not(now.serial, was.serial, `${id}: new serial`);
     assert.ok(now.notAfter.getTime() - Date.now() > 360 * DAY, `${id}: a year left`);
