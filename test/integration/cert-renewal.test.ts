@@ -44,7 +44,7 @@ const UNITS: Record<string, string[]> = {
   'worker-2': ['containerd', 'kubelet', 'kube-proxy', 'kubelet-prepare', 'node-sysctl', 'pod-routes'],
 };
 /** The certificates the test ages: one on the control plane, one per worker, and one every worker shares (in a kubeconfig). */
-const AGED = ['kube-apiserver', 'kubelet-serving:worker-1', 'kubelet-serving:worker-2', 'kube-proxy'];
+const AGED = ['kube-apiserver:controller-1', 'kubelet-serving:worker-1', 'kubelet-serving:worker-2', 'kube-proxy'];
 
 const root = scratchProjectRoot('harder-t-renew-');
 const configFile = join(root, 'renew-config.json');
@@ -116,7 +116,7 @@ const serialOf = (pem: string, what: string) => describeCertificate(pem, what).s
 
 /** The installed copies the test compares: cert and key of each, on the node that uses it. */
 const INSTALLED: { id: string; node: string; cert: string; key: string }[] = [
-  { id: 'kube-apiserver', node: CP, cert: controlPlanePaths.apiserverCert, key: controlPlanePaths.apiserverKey },
+  { id: 'kube-apiserver:controller-1', node: CP, cert: controlPlanePaths.apiserverCert, key: controlPlanePaths.apiserverKey },
   { id: 'etcd-server:controller-1', node: CP, cert: etcdPaths.serverCert, key: etcdPaths.serverKey },
   { id: 'kubelet-serving:worker-1', node: 'worker-1', cert: workerPaths.kubeletCert, key: workerPaths.kubeletKey },
   { id: 'kubelet-serving:worker-2', node: 'worker-2', cert: workerPaths.kubeletCert, key: workerPaths.kubeletKey },
@@ -293,7 +293,7 @@ test('certs:renew then cluster, under the request loop: exactly those files and 
   assert.equal(installs, ['install:controller-1:apiserver-cert', 'install:worker-1:kube-proxy-kubeconfig', 'install:worker-1:kubelet-serving-cert', 'install:worker-2:kube-proxy-kubeconfig', 'install:worker-2:kubelet-serving-cert']);
   assertOneWorkerAtATime(run, after, ['kubelet', 'kube-proxy']);
   const now = await installed();
-  for (const id of ['kube-apiserver', 'kubelet-serving:worker-1', 'kubelet-serving:worker-2']) assert.is.not(now[id]!.serial, onNodes[id]!.serial, `${id}: serial on the node unchanged`);
+  for (const id of ['kube-apiserver:controller-1', 'kubelet-serving:worker-1', 'kubelet-serving:worker-2']) assert.is.not(now[id]!.serial, onNodes[id]!.serial, `${id}: serial on the node unchanged`);
   assert.is(now['etcd-server:controller-1']!.serial, onNodes['etcd-server:controller-1']!.serial, 'etcd-server was not renewed');
   for (const id of Object.keys(now)) assert.is(now[id]!.keySha, onNodes[id]!.keySha, `${id}: key on the node changed`);
   assert.equal(hostKeys(), keysBefore, 'a key changed on the host');
