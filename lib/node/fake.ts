@@ -41,7 +41,7 @@ export class FakeNode implements NodeHandle {
   /** The fake's clock, in whole seconds: each write stamps the file with the next second. */
   now = 1_700_000_000;
   /** What `systemctl restart` does to the unit (default: active, running). Replace to make a unit fail. */
-  onRestart: (unit: string, state: FakeUnit) => void = (_unit, state) => Object.assign(state, { active: 'active', sub: 'running', job: false, restarts: 0 });
+  onRestart: (unit: string, state: FakeUnit) => void = (_unit, state) => Object.assign(state, { active: 'active', sub: 'running', job: false, restarts: 0, since: this.now });
   /** Commands the fake does not know; undefined = `command not found` (exit 127). */
   onExec?: (argv: string[], opts: ExecOptions) => ExecResult | undefined;
 
@@ -96,8 +96,8 @@ export class FakeNode implements NodeHandle {
     }
     const units = new Map<string, UnitState>();
     for (const unit of query.units) {
-      const { active, sub, enabled, job } = this.unit(unit);
-      units.set(unit, { active, sub, enabled, job });
+      const { active, sub, enabled, job, since } = this.unit(unit);
+      units.set(unit, { active, sub, enabled, job, ...(since !== undefined ? { since } : {}) });
     }
     return { hashes, stamps, units };
   }
@@ -144,7 +144,7 @@ export class FakeNode implements NodeHandle {
   /** `systemctl show` of every property the node targets ask for. */
   private show(name: string): string {
     const u = this.unit(name);
-    return [`Id=${name}.service`, `ActiveState=${u.active}`, `SubState=${u.sub}`, `UnitFileState=${u.enabled}`, `NRestarts=${u.restarts ?? 0}`, `Type=${u.type ?? 'simple'}`, ...(u.job ? ['Job=1'] : [])].join('\n');
+    return [`Id=${name}.service`, `ActiveState=${u.active}`, `SubState=${u.sub}`, `UnitFileState=${u.enabled}`, `NRestarts=${u.restarts ?? 0}`, `Type=${u.type ?? 'simple'}`, `ActiveEnterTimestamp=${u.since !== undefined ? `@${u.since}` : ''}`, ...(u.job ? ['Job=1'] : [])].join('\n');
   }
 }
 

@@ -33,7 +33,14 @@ export type NodeReadQuery = {
 };
 
 /** A unit as `systemctl show` reports it: ActiveState, SubState, UnitFileState and whether a job is queued. */
-export type UnitState = { active: string; sub: string; enabled: string; job: boolean };
+export type UnitState = {
+  active: string;
+  sub: string;
+  enabled: string;
+  job: boolean;
+  /** When the unit last entered `active` (ActiveEnterTimestamp, Unix seconds); undefined if it never has. */
+  since?: number;
+};
 
 /** What one read returns. Missing files and binaries are absent from their maps. */
 export type NodeState = {

@@ -5,7 +5,13 @@
 import type { ExecOptions, ExecResult, NodeReadQuery, NodeState, UnitState } from './handle.ts';
 
 /** What the read asks systemd of a unit (see UnitState). */
-export const UNIT_PROPERTIES = 'Id,ActiveState,SubState,UnitFileState,Job';
+const UNIT_PROPERTIES = 'Id,ActiveState,SubState,UnitFileState,Job,ActiveEnterTimestamp';
+
+/**
+ * `systemctl show` of the properties UnitState holds, timestamps as `@<unix seconds>` (systemd 248+):
+ * the batched read and a single unit's fresh read ask the same.
+ */
+export const SYSTEMCTL_SHOW_UNITS = ['systemctl', 'show', '--timestamp=unix', `--property=${UNIT_PROPERTIES}`, '--'] as const;
 
 /**
  * Each exec costs a Docker engine ~15 ms of CPU (runc, shim) and an SSH round trip more, and these reads
@@ -22,7 +28,7 @@ const READ_SCRIPT = [
   'echo @@harder:stat',
   '(( ${#bins[@]} )) && stat --format="%s %Y %n" -- "${bins[@]}"',
   'echo @@harder:units',
-  `(( \${#units[@]} )) && systemctl show --property=${UNIT_PROPERTIES} -- "\${units[@]}"`,
+  `(( \${#units[@]} )) && ${SYSTEMCTL_SHOW_UNITS.join(' ')} "\${units[@]}"`,
   'exit 0',
 ].join('\n');
 const SECTIONS = ['sha256', 'stat', 'units'] as const;
@@ -67,7 +73,15 @@ export function parseUnitBlocks(text: string): Map<string, UnitState> {
     if (!id) continue;
     // Job is the queued job's number (systemd prints it only when there is one; some versions print 0 for none).
     const job = props.get('Job') ?? '';
-    units.set(id.replace(/\.service$/, ''), { active: props.get('ActiveState') ?? '', sub: props.get('SubState') ?? '', enabled: props.get('UnitFileState') ?? '', job: job !== '' && job !== '0' });
+    // Empty (or `n/a`) when the unit has never been active.
+    const since = /^@(\d+)$/.exec(props.get('ActiveEnterTimestamp') ?? '')?.[1];
+    units.set(id.replace(/\.service$/, ''), {
+      active: props.get('ActiveState') ?? '',
+      sub: props.get('SubState') ?? '',
+      enabled: props.get('UnitFileState') ?? '',
+      job: job !== '' && job !== '0',
+      ...(since !== undefined ? { since: Number(since) } : {}),
+    });
   }
   return units;
 }

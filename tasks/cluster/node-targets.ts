@@ -8,7 +8,7 @@ import { isAbsolute, join } from 'node:path';
 import { target, type AnyTarget, type Inputs, type Json, type Target } from '../../lib/engine/target.ts';
 import { declareNodeReads } from '../../lib/node/fleet.ts';
 import { readOnlyView, type NodeHandle, type NodeState, type UnitState } from '../../lib/node/handle.ts';
-import { UNIT_PROPERTIES, parseUnitBlocks } from '../../lib/node/read-state.ts';
+import { SYSTEMCTL_SHOW_UNITS, parseUnitBlocks } from '../../lib/node/read-state.ts';
 import type { BinaryResult } from '../binaries/index.ts';
 import type { NodeTarget } from '../nodes/containers.ts';
 import { nodeFleet } from '../nodes/node-fleet.ts';
@@ -189,7 +189,7 @@ export function unitTarget(spec: UnitSpecTarget) {
 
 /** One unit read afresh (not the shared batched read): for a probe that waits for a unit to settle. */
 async function readUnitState(node: NodeHandle, unit: string): Promise<UnitState | undefined> {
-  const { stdout } = await node.exec(['systemctl', 'show', `--property=${UNIT_PROPERTIES}`, '--', `${unit}.service`], { allowFailure: true, readOnly: true });
+  const { stdout } = await node.exec([...SYSTEMCTL_SHOW_UNITS, `${unit}.service`], { allowFailure: true, readOnly: true });
   return parseUnitBlocks(stdout.toString('utf8')).get(unit);
 }
 

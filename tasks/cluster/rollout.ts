@@ -37,9 +37,10 @@ export type UnitHealth = {
   what: string;
   /**
    * One look, read-only (`node` is a read-only view): undefined when healthy, else what is not yet
-   * (`/readyz answered 503`). Called only once systemd reports the unit active with no job queued.
+   * (`/readyz answered 503`). Called only once systemd reports the unit active with no job queued;
+   * `state` is that report (with when the unit became active), so a check need not exec to ask again.
    */
-  check(node: NodeHandle, unit: RunningUnit, ctx: ArtefactContext): Promise<string | undefined>;
+  check(node: NodeHandle, unit: RunningUnit, ctx: ArtefactContext, state: UnitState): Promise<string | undefined>;
 };
 
 /** `rollout:<node>:<unit>`: the unit on that node is back in service; the next node's unit is ordered after it. */
@@ -60,13 +61,17 @@ export function unitSettled(unit: string, node: string, state: UnitState | undef
   return undefined;
 }
 
-/** One look at the unit: systemd's state from the run's batched read of the node, then the component's own check. */
-async function lookAt(result: RunningUnit, health: UnitHealth, ctx: ArtefactContext): Promise<string | undefined> {
+/**
+ * One look at the unit: systemd's state from the run's batched read of the node (`fresh`: read again, for
+ * a wait that polls; the run's shared read is from before the unit restarted), then the component's own check.
+ */
+async function lookAt(result: RunningUnit, health: UnitHealth, ctx: ArtefactContext, fresh = false): Promise<string | undefined> {
   const fleet = nodeFleet.of(ctx);
+  if (fresh) fleet.changed(result.container);
   const state = (await fleet.declared(result.node, result.container)).units.get(result.unit);
   const unsettled = unitSettled(result.unit, result.node, state);
-  if (unsettled) return unsettled;
-  return health.check(readOnlyView(fleet.node(result.container)), result, ctx);
+  if (unsettled || !state) return unsettled;
+  return health.check(readOnlyView(fleet.node(result.container)), result, ctx, state);
 }
 
 /** The gate after one node's unit. Exported for tests; use rollOneAtATime. */
@@ -95,7 +100,7 @@ export function rolloutGate(unit: UnitTarget, health: UnitHealth, options: Rollo
           );
         }
         await sleep(pollMs, ctx.signal);
-        last = await lookAt(running, health, ctx);
+        last = await lookAt(running, health, ctx, true);
       }
       ctx.log(`${name} on ${node} is back in service (${health.what})`);
       return running;

@@ -58,7 +58,7 @@ test('empty groups still print every section', () => {
   assert.is(state.hashes.size + state.stamps.size + state.units.size, 0);
 });
 
-test('unit blocks: ActiveState, SubState, UnitFileState and a queued job by unit name, in systemctl show format', () => {
+test('unit blocks: ActiveState, SubState, UnitFileState, a queued job and when it became active, by unit name, in systemctl show format', () => {
   const out = [
     '@@harder:sha256',
     '@@harder:stat',
@@ -67,6 +67,7 @@ test('unit blocks: ActiveState, SubState, UnitFileState and a queued job by unit
     'ActiveState=active',
     'SubState=running',
     'UnitFileState=enabled',
+    'ActiveEnterTimestamp=@1764650000',
     '',
     'Id=kube-controller-manager.service',
     'ActiveState=activating',
@@ -84,14 +85,16 @@ test('unit blocks: ActiveState, SubState, UnitFileState and a queued job by unit
     'ActiveState=inactive',
     'SubState=dead',
     'UnitFileState=',
+    'ActiveEnterTimestamp=',
     '',
   ].join('\n');
   const state = parseNodeRead(out, 'host');
-  assert.equal(state.units.get('kubelet'), { active: 'active', sub: 'running', enabled: 'enabled', job: false });
+  assert.equal(state.units.get('kubelet'), { active: 'active', sub: 'running', enabled: 'enabled', job: false, since: 1764650000 });
   assert.equal(state.units.get('kube-controller-manager'), { active: 'activating', sub: 'auto-restart', enabled: 'enabled', job: false });
   assert.equal(state.units.get('kube-apiserver'), { active: 'inactive', sub: 'dead', enabled: 'enabled', job: true });
   assert.equal(state.units.get('no-such'), { active: 'inactive', sub: 'dead', enabled: '', job: false });
-  assert.ok(nodeReadArgv([], [], ['kubelet']).some((a) => a.includes('--property=Id,ActiveState,SubState,UnitFileState,Job')));
+  const script = nodeReadArgv([], [], ['kubelet'])[2]!;
+  assert.match(script, /systemctl show --timestamp=unix --property=Id,ActiveState,SubState,UnitFileState,Job,ActiveEnterTimestamp -- /);
 });
 
 test('output without the sections (the script did not run) is an error naming the container', () => {

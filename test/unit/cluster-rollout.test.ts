@@ -24,10 +24,10 @@ const CONF = '/etc/harder/svc.conf';
  * What happened, in order, across all nodes: `restart n1`, `health n1 ok`, `health n1 no`. The fake
  * nodes' health answers "not yet" for the first `unhealthyLooks` looks after each restart.
  */
-type World = { nodes: Record<string, FakeNode>; events: string[]; unhealthyLooks: Record<string, number>; looksLeft: Record<string, number> };
+type World = { nodes: Record<string, FakeNode>; events: string[]; unhealthyLooks: Record<string, number>; looksLeft: Record<string, number>; activeSince: Record<string, number | undefined> };
 
 function world(): World {
-  const w: World = { nodes: {}, events: [], unhealthyLooks: {}, looksLeft: {} };
+  const w: World = { nodes: {}, events: [], unhealthyLooks: {}, looksLeft: {}, activeSince: {} };
   for (const name of NAMES) {
     const node = new FakeNode(`c-${name}`);
     node.units.set('svc', { active: 'inactive', sub: 'dead', enabled: '', job: false, type: 'oneshot' });
@@ -45,7 +45,8 @@ function world(): World {
 function health(w: World): UnitHealth {
   return {
     what: 'the fake says so',
-    check: async (_node, unit) => {
+    check: async (_node, unit, _ctx, state) => {
+      w.activeSince[unit.node] = state.since;
       const left = w.looksLeft[unit.node] ?? 0;
       w.looksLeft[unit.node] = left - 1;
       w.events.push(`health ${unit.node} ${left > 0 ? 'no' : 'ok'}`);
@@ -156,6 +157,39 @@ test('a change on one node only: that unit restarts; the gates after it only loo
   ok(report);
   assert.equal(built(report), ['rollout:n2:svc', 'unit:n2:svc']);
   assert.equal(w.events.filter((e) => !e.startsWith('health n1')), ['restart n2', 'health n2 no', 'health n2 ok']);
+});
+
+test('a unit that crashed right after its restart: the waiting gate reads systemd afresh each look (not the run\'s earlier read) and hands the check when the unit became active again', async () => {
+  const w = world();
+  const root = tempProject('rollout');
+  ok(await run(root, w, project(w, 'a')));
+  w.events.length = 0;
+  // n1's svc comes up (its unit target sees it active), then crashes: the gate's first read finds it in
+  // auto-restart, and systemd has it active again, since a later second, on the third read.
+  const n1 = w.nodes.n1!;
+  let readsAfterRestart: number | undefined;
+  const restart = n1.onRestart;
+  n1.onRestart = (unit, state) => {
+    restart(unit, state);
+    readsAfterRestart = 0;
+  };
+  const readState = n1.readState.bind(n1);
+  n1.readState = async (query) => {
+    const unit = n1.units.get('svc')!;
+    if (readsAfterRestart !== undefined) {
+      readsAfterRestart++;
+      if (readsAfterRestart === 1) Object.assign(unit, { active: 'activating', sub: 'auto-restart', since: undefined });
+      if (readsAfterRestart === 3) Object.assign(unit, { active: 'active', sub: 'running', since: 1_800_000_000 });
+    }
+    return readState(query);
+  };
+  const report = await run(root, w, project(w, 'b'));
+  ok(report);
+  assert.ok(readsAfterRestart! >= 3, `the gate read n1 afresh until systemd said active (${readsAfterRestart} reads)`);
+  assert.match(report.entries['rollout:n1:svc']!.reason, /^probe: svc on n1 is activating \(auto-restart\)/);
+  assert.equal(w.events.filter((e) => e.startsWith('restart')), ['restart n1', 'restart n2', 'restart n3']);
+  assert.ok(w.events.indexOf('health n1 ok') < w.events.indexOf('restart n2'), 'n2 waited for n1 to be healthy');
+  assert.is(w.activeSince.n1, 1_800_000_000, 'the check got when the unit became active, from the same read');
 });
 
 test('a node that never comes back: its gate fails naming it, and the next node is not restarted', async () => {
