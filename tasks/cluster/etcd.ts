@@ -193,7 +193,7 @@ function etcdMemberTarget(spec: { member: EtcdMember; node: ClusterContext['node
       }
       if (!findMember(list, member)) {
         ctx.log(`etcdctl member add ${member.name} --peer-urls=${etcdPeerUrl(member.ip)} --learner on ${read.peer.name}`);
-        await etcdctlOn(read.peer, ['member', 'add', member.name, `--peer-urls=${etcdPeerUrl(member.ip)}`, '--learner']);
+        await etcdctlOn(read.peer, ['member', 'add', member.name, `--peer-urls=${etcdPeerUrl(member.ip)}`, '--learner'], undefined, ctx.signal);
         list = parseMemberList((await etcdctlOn(read.peer, ['member', 'list'])).stdout.toString('utf8'));
       } else if (!hasData) {
         ctx.log(`${member.name} is listed already (${findMember(list, member)!.id}, ${findMember(list, member)!.started ? 'started' : 'not started yet'})`);
@@ -246,8 +246,18 @@ function etcdPromoteTarget(spec: { member: EtcdMember; node: ClusterContext['nod
   });
 }
 
-async function etcdctlOn(peer: NodeHandle, args: string[], endpoint?: string) {
-  const res = await peer.exec([...etcdctlArgs(endpoint), ...args], { allowFailure: true });
+/**
+ * etcd refuses a membership change with `etcdserver: unhealthy cluster` until the member asked has been
+ * connected to every voting member for 5 s (its HealthInterval: `mayAddMember`, `mayRemoveMember`), as
+ * right after a member started or was promoted. That passes by itself: the change is asked again, bounded.
+ */
+export async function etcdctlOn(peer: NodeHandle, args: string[], endpoint?: string, signal?: AbortSignal, retry = { forMs: 30_000, everyMs: 1000 }) {
+  const deadline = performance.now() + retry.forMs;
+  let res = await peer.exec([...etcdctlArgs(endpoint), ...args], { allowFailure: true });
+  while (res.exitCode !== 0 && args[0] === 'member' && /etcdserver: unhealthy cluster/.test(res.stderr.toString('utf8')) && performance.now() < deadline) {
+    await sleep(retry.everyMs, signal);
+    res = await peer.exec([...etcdctlArgs(endpoint), ...args], { allowFailure: true });
+  }
   if (res.exitCode !== 0) {
     const said = `${res.stderr.toString('utf8')}${res.stdout.toString('utf8')}`.trim().split('\n').slice(-3).join(' | ');
     throw new ClusterError(`etcdctl ${args.join(' ')} on ${peer.name} failed (exit ${res.exitCode}): ${said}`, `see \`docker exec ${peer.name} ${etcdctlArgs().join(' ')} member list\``);
@@ -382,7 +392,7 @@ export function etcdMemberRemoveTarget(spec: MemberRemoveSpec) {
           await etcdctlOn(read.peer, ['move-leader', to.id], leavingUrl);
         }
         ctx.log(`etcdctl member remove ${listed.id} (${spec.name}) on ${read.peer.name}`);
-        await etcdctlOn(read.peer, ['member', 'remove', listed.id]);
+        await etcdctlOn(read.peer, ['member', 'remove', listed.id], undefined, ctx.signal);
       }
       // A removed member stops by itself; stop the unit too, so systemd does not restart it until the node goes.
       await onLeaving(['systemctl', 'stop', 'etcd']);

@@ -8,6 +8,8 @@ import type { AnyTarget, Json } from '../../lib/engine/target.ts';
 import { defaultConfig, defaultNodes, type ClusterConfig } from '../../tasks/config/config.ts';
 import { projectTargets } from '../../tasks/index.ts';
 import type { RecordedTargets } from '../../lib/engine/state.ts';
+import { FakeNode } from '../../lib/node/fake.ts';
+import { etcdctlOn } from '../../tasks/cluster/etcd.ts';
 import { findMember, joiningInitialCluster, membershipState, parseMemberList, quorum, quorumProblem, statusSaysLeader } from '../../tasks/cluster/etcd-membership.ts';
 
 const withControlPlanes = (n: number): ClusterConfig => ({ ...defaultConfig, nodes: defaultNodes({ controlPlanes: n, workers: 1 }) });
@@ -117,6 +119,27 @@ test('etcdctl member list and endpoint health, read', () => {
   assert.ok(statusSaysLeader('https://10.240.0.12:2379, fd422379fda50e48, 3.4.23, 20 kB, true, false, 4, 120, 120, \n'));
   assert.not.ok(statusSaysLeader('https://10.240.0.11:2379, 91bc3c398fb3c146, 3.4.23, 20 kB, false, false, 4, 120, 120, \n'));
   assert.equal(membershipState(list.slice(0, 2), health).members, [{ name: 'controller-1', healthy: true }, { name: 'controller-2', healthy: false }]);
+});
+
+test('a membership change etcd calls "unhealthy cluster" (the member asked has not been connected to every voter for 5 s yet) is asked again until it passes; other refusals fail at once, with what etcd said', async () => {
+  const node = new FakeNode('harder-controller-1');
+  let refusals = 2;
+  node.onExec = (argv) => {
+    if (!argv.includes('member')) return undefined;
+    if (argv.includes('add') && refusals-- > 0) return { stdout: Buffer.alloc(0), stderr: Buffer.from('{"level":"warn"}\nError: etcdserver: unhealthy cluster\n'), exitCode: 1 };
+    if (argv.includes('add')) return { stdout: Buffer.from('Member 8e9e05c52164694d added to cluster\n'), stderr: Buffer.alloc(0), exitCode: 0 };
+    return { stdout: Buffer.alloc(0), stderr: Buffer.from('Error: etcdserver: member not found\n'), exitCode: 1 };
+  };
+  const added = await etcdctlOn(node, ['member', 'add', 'controller-2', '--peer-urls=https://10.240.0.11:2380', '--learner'], undefined, undefined, { forMs: 5000, everyMs: 1 });
+  assert.match(added.stdout.toString('utf8'), /added to cluster/);
+  assert.is(node.execs.filter((e) => e.argv.includes('add')).length, 3);
+  const removal = await etcdctlOn(node, ['member', 'remove', '8e9e05c52164694d'], undefined, undefined, { forMs: 5000, everyMs: 1 }).then(() => undefined, (e: Error) => e);
+  assert.match(removal?.message ?? 'no error', /etcdctl member remove 8e9e05c52164694d on harder-controller-1 failed \(exit 1\): Error: etcdserver: member not found/);
+  assert.is(node.execs.filter((e) => e.argv.includes('remove')).length, 1);
+  // Still unhealthy when the bound is over: the refusal is the error.
+  refusals = 1_000;
+  const late = await etcdctlOn(node, ['member', 'add', 'controller-3', '--peer-urls=https://10.240.0.12:2380', '--learner'], undefined, undefined, { forMs: 20, everyMs: 1 }).then(() => undefined, (e: Error) => e);
+  assert.match(late?.message ?? 'no error', /etcdctl member add controller-3 .* failed \(exit 1\): .*etcdserver: unhealthy cluster/);
 });
 
 test('quorum: ⌊n/2⌋+1; a change that would leave fewer healthy members than that is refused, naming them', () => {
