@@ -13,6 +13,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { repo, scratchProjectRoot } from '../lib/scratch-root.ts';
+import { until } from '../lib/until.ts';
 import { cleanUpOnExit } from '../lib/docker-cleanup.ts';
 import { ADDON_LABEL } from '../../tasks/addons/objects.ts';
 
@@ -65,16 +66,6 @@ function httpGet(url: string, timeoutMs = 3000): Promise<{ status: number; body:
     req.on('error', (e) => resolve({ status: 0, body: e.message }));
     req.end();
   });
-}
-
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
 }
 
 const NS = 'lb-test';

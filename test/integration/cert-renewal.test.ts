@@ -12,9 +12,10 @@ import * as assert from 'uvu/assert';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { scratchProjectRoot } from '../lib/scratch-root.ts';
+import { get, requestLoop } from '../lib/request-loop.ts';
+import { echoWorkload } from '../lib/echo-workload.ts';
 import { noAddons } from '../../tasks/addons/spec.ts';
 import { cleanUpOnExit, removeByLabelSync } from '../lib/docker-cleanup.ts';
 import { describeCertificate } from '../../lib/pki/inspect.ts';
@@ -23,7 +24,6 @@ import { defaultConfig, type ClusterConfig } from '../../tasks/config/config.ts'
 import { certCatalog, SIGNING_CONFIG, type CertSpec } from '../../tasks/certs/catalog.ts';
 import { defaultKeySpec } from '../../tasks/certs/pki.ts';
 import { planIps } from '../../tasks/net/ip-plan.ts';
-import { TEST_IMAGE, TEST_IMAGE_PORT } from '../../tasks/images/cluster-images.ts';
 import { controlPlanePaths, workerPaths, etcdPaths } from '../../tasks/cluster/layout.ts';
 
 const CLUSTER = 'harder-t-renew';
@@ -140,78 +140,6 @@ async function issuedDaysAgo(cert: CertSpec, daysAgo: number): Promise<void> {
   assert.ok(issued.keyReused, `${cert.id}: key kept`);
 }
 
-function workload(): string {
-  const labels = { app: APP };
-  return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: APP, namespace: NS },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            // One pod per worker: a kubelet restarting on one node leaves the other pod in the Service.
-            affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' }] } },
-            containers: [{ name: 'echo', image: TEST_IMAGE, imagePullPolicy: 'Never', ports: [{ containerPort: TEST_IMAGE_PORT }], readinessProbe: { tcpSocket: { port: TEST_IMAGE_PORT }, periodSeconds: 1 } }],
-          },
-        },
-      },
-    },
-    { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: APP, namespace: NS }, spec: { minAvailable: 1, selector: { matchLabels: labels } } },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: APP, namespace: NS }, spec: { type: 'NodePort', selector: labels, ports: [{ port: 80, targetPort: TEST_IMAGE_PORT }] } },
-  ]
-    .map((doc) => JSON.stringify(doc))
-    .join('\n---\n');
-}
-
-function get(url: string, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = httpRequest(url, { timeout: timeoutMs, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode === 200));
-      res.on('error', () => resolve(false));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(false));
-    req.end();
-  });
-}
-
-/** Requests every 100 ms until stopped (at most 20 min): counts, failures and the longest gap between answers. */
-function requestLoop(url: string) {
-  const counts = { requests: 0, failures: 0, longestGapMs: 0, failuresAt: [] as string[] };
-  let stopped = false;
-  const done = (async () => {
-    const started = Date.now();
-    let lastOk = Date.now();
-    while (!stopped && Date.now() - started < 20 * 60_000) {
-      const at = Date.now();
-      const ok = await get(url, 2000);
-      counts.requests++;
-      if (ok) {
-        counts.longestGapMs = Math.max(counts.longestGapMs, Date.now() - lastOk);
-        lastOk = Date.now();
-      } else {
-        counts.failures++;
-        if (counts.failuresAt.length < 10) counts.failuresAt.push(new Date(at).toISOString());
-      }
-      await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - at))));
-    }
-  })();
-  return {
-    stop: async (what: string) => {
-      stopped = true;
-      await done;
-      process.stdout.write(`request loop through ${what} against ${url}: ${counts.requests} requests, ${counts.failures} failed, longest gap ${counts.longestGapMs} ms${counts.failuresAt.length ? ` (failures at ${counts.failuresAt.join(', ')})` : ''}\n`);
-      return counts;
-    },
-  };
-}
-
 let nodePortUrl = '';
 const builtUnits = (run: Run) => run.built.filter((t) => t.startsWith('unit:')).sort();
 
@@ -238,7 +166,7 @@ test('a 1+2 cluster from nothing (the first start waits for no health: the gates
 });
 
 test('a 2-replica Deployment with a PDB behind a NodePort, one pod per worker, answering on worker-1', async () => {
-  const applied = await kubectl(['apply', '-f', '-'], workload());
+  const applied = await kubectl(['apply', '-f', '-'], echoWorkload({ namespace: NS, app: APP }));
   assert.is(applied.code, 0, applied.out);
   const rollout = await kubectl(['-n', NS, 'rollout', 'status', `deployment/${APP}`, '--timeout=180s']);
   assert.is(rollout.code, 0, rollout.out);

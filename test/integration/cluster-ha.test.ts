@@ -16,6 +16,7 @@ import { execa, execaSync } from 'execa';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { repo, scratchProjectRoot } from '../lib/scratch-root.ts';
+import { until } from '../lib/until.ts';
 import { formatFailures, onTestCluster, runDocCommands } from '../lib/doc-commands.ts';
 import { apiRequest, loadIdentity, type TlsIdentity } from '../../tasks/cluster/api-client.ts';
 import { etcdctlArgs } from '../../tasks/cluster/etcd.ts';
@@ -101,21 +102,6 @@ async function etcdMembers(container = `${CLUSTER}-controller-1`): Promise<strin
   const res = await execa('docker', ['exec', container, ...etcdctlArgs(), 'member', 'list'], { reject: false, timeout: 30_000 });
   assert.is(res.exitCode, 0, `etcdctl member list: ${res.stderr}`);
   return String(res.stdout).trim().split('\n').filter(Boolean);
-}
-
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, everyMs = 1000): Promise<T> {
-  const started = performance.now();
-  let last = '';
-  while (performance.now() - started < timeoutMs) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000} s ${last}`);
 }
 
 const SECRETS = '/api/v1/namespaces/default/secrets';

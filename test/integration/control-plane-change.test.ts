@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repo, scratchProjectRoot } from '../lib/scratch-root.ts';
+import { until } from '../lib/until.ts';
 import { cleanUpOnExit } from '../lib/docker-cleanup.ts';
 import { apiRequest, loadIdentity, type TlsIdentity } from '../../tasks/cluster/api-client.ts';
 import { etcdctlArgs } from '../../tasks/cluster/etcd.ts';
@@ -76,21 +77,6 @@ const serverStatus = async (): Promise<Record<string, string>> => {
   assert.is(res.code, 0, res.out);
   return Object.fromEntries(serverStates(res.out).map((s) => [s.server, s.status]));
 };
-
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const started = performance.now();
-  let last = '';
-  while (performance.now() - started < timeoutMs) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000} s ${last}`);
-}
 
 const workerReady = async (): Promise<boolean | undefined> => {
   const res = await viaEndpoint(`/api/v1/nodes/${WORKER}`, { timeoutMs: 5000 });

@@ -4,9 +4,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { basename, join, relative } from 'node:path';
 import { scratchProjectRoot } from '../lib/scratch-root.ts';
+import { get, requestLoop } from '../lib/request-loop.ts';
+import { echoWorkload } from '../lib/echo-workload.ts';
 import { cleanUpOnExit, removeByLabelSync } from '../lib/docker-cleanup.ts';
 import { noAddons } from '../../tasks/addons/spec.ts';
 
@@ -81,90 +82,6 @@ async function podNodes(): Promise<string[]> {
   return res.out.split('\n').filter((l) => l.endsWith(' Running')).map((l) => l.split(' ')[0]!).sort();
 }
 
-function workload(): string {
-  const labels = { app: APP };
-  return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: APP, namespace: NS },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            // One pod per node at most: with worker-1 cordoned they land on worker-2 and worker-3, and the
-            // pod evicted from worker-3 can only go to worker-1.
-            affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' }] } },
-            terminationGracePeriodSeconds: 30,
-            containers: [
-              {
-                name: 'echo',
-                image: 'harder.local/echo:1',
-                imagePullPolicy: 'Never',
-                ports: [{ containerPort: 8080 }],
-                readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 },
-                // A terminating pod keeps serving while kube-proxy takes it out of the Service.
-                lifecycle: { preStop: { exec: { command: ['sleep', '5'] } } },
-              },
-            ],
-          },
-        },
-      },
-    },
-    { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: APP, namespace: NS }, spec: { minAvailable: 1, selector: { matchLabels: labels } } },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: APP, namespace: NS }, spec: { type: 'NodePort', selector: labels, ports: [{ port: 80, targetPort: 8080 }] } },
-  ]
-    .map((doc) => JSON.stringify(doc))
-    .join('\n---\n');
-}
-
-function get(url: string, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = httpRequest(url, { timeout: timeoutMs, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode === 200));
-      res.on('error', () => resolve(false));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(false));
-    req.end();
-  });
-}
-
-/** Requests every 100 ms until stopped (at most 10 min): counts, failures and the longest gap between answers. */
-function requestLoop(url: string) {
-  const counts = { requests: 0, failures: 0, longestGapMs: 0, failuresAt: [] as string[] };
-  let stopped = false;
-  const done = (async () => {
-    const started = Date.now();
-    let lastOk = Date.now();
-    while (!stopped && Date.now() - started < 10 * 60_000) {
-      const at = Date.now();
-      const ok = await get(url, 2000);
-      counts.requests++;
-      if (ok) {
-        counts.longestGapMs = Math.max(counts.longestGapMs, Date.now() - lastOk);
-        lastOk = Date.now();
-      } else {
-        counts.failures++;
-        if (counts.failuresAt.length < 10) counts.failuresAt.push(new Date(at).toISOString());
-      }
-      await new Promise((r) => setTimeout(r, Math.max(0, 100 - (Date.now() - at))));
-    }
-  })();
-  return {
-    counts,
-    stop: async () => {
-      stopped = true;
-      await done;
-      return counts;
-    },
-  };
-}
-
 const W3 = `${CLUSTER}-worker-3`;
 let nodePortUrl = '';
 
@@ -178,7 +95,7 @@ test('a 1+3 cluster from nothing, with the echo image on every worker', async ()
 
 test('a 2-replica Deployment with a PDB behind a NodePort: one pod on worker-3, answering from worker-1', async () => {
   assert.is((await kubectl(['cordon', 'worker-1'])).code, 0);
-  const applied = await kubectl(['apply', '-f', '-'], workload());
+  const applied = await kubectl(['apply', '-f', '-'], echoWorkload({ namespace: NS, app: APP, preStopSleepS: 5 }));
   assert.is(applied.code, 0, applied.out);
   const rollout = await kubectl(['-n', NS, 'rollout', 'status', `deployment/${APP}`, '--timeout=150s']);
   assert.is(rollout.code, 0, rollout.out);
@@ -223,8 +140,7 @@ test('--dry-run lists the removal; --explain and --graph show it as its own targ
 test('with --yes: drained without a failed request, Node deleted, container and volume gone', async () => {
   const loop = requestLoop(nodePortUrl);
   const run = await cli('cluster', '--yes');
-  const counts = await loop.stop();
-  process.stdout.write(`request loop against ${nodePortUrl}: ${counts.requests} requests, ${counts.failures} failures, longest gap ${counts.longestGapMs} ms${counts.failuresAt.length ? ` (failures at ${counts.failuresAt.join(', ')})` : ''}\n`);
+  const counts = await loop.stop('cluster --yes (worker-3 drained and removed)');
   assert.is(run.code, 0, run.output.slice(-3000));
   assert.ok(run.built.includes('remove:node:worker-3'), run.built.join(' '));
   assert.match(run.output, /draining worker-3/);
