@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { scratchProjectRoot } from '../lib/scratch-root.ts';
 import { get, requestLoop } from '../lib/request-loop.ts';
 import { echoWorkload } from '../lib/echo-workload.ts';
+import { until } from '../lib/until.ts';
 import { noAddons } from '../../tasks/addons/spec.ts';
 import { cleanUpOnExit, removeByLabelSync } from '../lib/docker-cleanup.ts';
 import { describeCertificate } from '../../lib/pki/inspect.ts';
@@ -172,12 +173,7 @@ test('a 2-replica Deployment with a PDB behind a NodePort, one pod per worker, a
   assert.is(rollout.code, 0, rollout.out);
   const port = (await kubectl(['-n', NS, 'get', 'service', APP, '-o', 'jsonpath={.spec.ports[0].nodePort}'])).out;
   nodePortUrl = `http://${WORKER_1_IP}:${port}/`;
-  let ok = false;
-  for (let i = 0; i < 60 && !ok; i++) {
-    ok = await get(nodePortUrl, 2000);
-    if (!ok) await new Promise((r) => setTimeout(r, 1000));
-  }
-  assert.ok(ok, `${nodePortUrl} does not answer`);
+  await until(`${nodePortUrl} answers`, 90_000, async () => (await get(nodePortUrl, 2000)) || undefined);
 });
 
 test('certs:renew --threshold 60 picks exactly the four certificates with 24 days left; its dry run writes nothing', async () => {

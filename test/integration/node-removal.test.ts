@@ -8,6 +8,7 @@ import { basename, join, relative } from 'node:path';
 import { scratchProjectRoot } from '../lib/scratch-root.ts';
 import { get, requestLoop } from '../lib/request-loop.ts';
 import { echoWorkload } from '../lib/echo-workload.ts';
+import { until } from '../lib/until.ts';
 import { cleanUpOnExit, removeByLabelSync } from '../lib/docker-cleanup.ts';
 import { noAddons } from '../../tasks/addons/spec.ts';
 
@@ -104,12 +105,7 @@ test('a 2-replica Deployment with a PDB behind a NodePort: one pod on worker-3, 
   const port = (await kubectl(['-n', NS, 'get', 'service', APP, '-o', 'jsonpath={.spec.ports[0].nodePort}'])).out;
   const ip = (await docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${CLUSTER}").IPAddress}}`, `${CLUSTER}-worker-1`)).out;
   nodePortUrl = `http://${ip}:${port}/`;
-  let ok = false;
-  for (let i = 0; i < 60 && !ok; i++) {
-    ok = await get(nodePortUrl, 2000);
-    if (!ok) await new Promise((r) => setTimeout(r, 1000));
-  }
-  assert.ok(ok, `${nodePortUrl} does not answer`);
+  await until(`${nodePortUrl} answers`, 90_000, async () => (await get(nodePortUrl, 2000)) || undefined);
 });
 
 test('worker-3 dropped from the config: the run without --yes refuses, naming it, and changes nothing', async () => {
