@@ -146,8 +146,13 @@ test('readState: hashes, binary stamps and unit states in one exec', async () =>
   assert.not.ok(state.hashes.has('/etc/harder-t/none'));
   const size = (await node.exec(['stat', '-c', '%s %Y', '/usr/bin/containerd'])).stdout.toString().trim();
   assert.is(state.stamps.get('/usr/bin/containerd'), size);
-  assert.equal(state.units.get('ssh'), { active: 'active', sub: 'running', enabled: 'enabled', job: false });
+  const { since, ...ssh } = state.units.get('ssh') ?? { since: undefined };
+  assert.equal(ssh, { active: 'active', sub: 'running', enabled: 'enabled', job: false });
+  // When sshd became active: systemd's default, human-readable timestamp, turned into seconds by date(1).
+  const shown = (await node.exec(['sh', '-c', 'date -d "$(systemctl show --property=ActiveEnterTimestamp --value ssh.service)" +%s'])).stdout.toString().trim();
+  assert.is(since, Number(shown), `ActiveEnterTimestamp in seconds: ${shown}`);
   assert.is(state.units.get('no-such')?.active, 'inactive');
+  assert.is(state.units.get('no-such')?.since, undefined, 'a unit never active has no start time');
 });
 
 test('a sudo login runs every command as root; files it puts are root-owned with their mode', async () => {
