@@ -44,10 +44,21 @@ export function crictlReleaseBase(env: NodeJS.ProcessEnv = process.env): string 
   return env.HARDER_CRICTL_RELEASE_URL || 'https://github.com/kubernetes-sigs/cri-tools/releases/download';
 }
 
-/** crictl follows Kubernetes minors: cri-tools v1.N.0 is the release made for Kubernetes 1.N. */
+/**
+ * The oldest cri-tools minor the Go module proxy here serves: `go list -m -versions sigs.k8s.io/cri-tools`
+ * lists v1.34.0 and v1.37.0 only, so v1.33.0 cannot be built (and neither can any older one).
+ */
+export const OLDEST_SERVED_CRICTL_MINOR = 34;
+
+/**
+ * crictl follows Kubernetes minors: cri-tools v1.N.0 is the release made for Kubernetes 1.N. For an older
+ * minor than the proxy serves, the oldest served one: crictl is a client of the CRI (v1, stable since
+ * Kubernetes 1.26), not of Kubernetes, and the v1.34 one works against the same containerd 1.6 the nodes
+ * run whatever the kubelet's version (a Kubernetes 1.33 node gets crictl v1.34.0).
+ */
 export function crictlVersionFor(kubernetesVersion: string): string {
   const { minor } = parseVersion(kubernetesVersion);
-  return `v1.${minor}.0`;
+  return `v1.${Math.max(minor, OLDEST_SERVED_CRICTL_MINOR)}.0`;
 }
 
 export function parseVersion(version: string): { major: number; minor: number; patch: number } {

@@ -21,6 +21,8 @@ test('versions: parse, crictl per minor, pause and CoreDNS per minor', () => {
   assert.equal(parseVersion('v1.34.4'), { major: 1, minor: 34, patch: 4 });
   assert.throws(() => parseVersion('1.34'), /not a release version/);
   assert.is(crictlVersionFor('v1.34.4'), 'v1.34.0');
+  // cri-tools v1.33.0 is not served by the module proxy here (v1.34.0 and v1.37.0 are): 1.33 gets the v1.34 CRI client.
+  assert.is(crictlVersionFor('v1.33.13'), 'v1.34.0');
   assert.is(pauseImageFor('v1.34.4'), 'registry.k8s.io/pause:3.10.1');
   assert.is(corednsImageFor('v1.34.4'), 'registry.k8s.io/coredns/coredns:v1.12.1');
   assert.is(pauseImageFor(defaultConfig.kubernetesVersion), PAUSE_IMAGE, 'the exported constant matches the pinned version');
