@@ -27,6 +27,10 @@ import { addonsStep } from './addons/index.ts';
 import { ingressNotes } from './addons/ingress/notes.ts';
 import type { IngressResult } from './addons/ingress/index.ts';
 import { RENEW_COMMAND, renewCommand } from './certs/renew.ts';
+import { describePlan, upgradeView } from './cluster/upgrade/index.ts';
+import { recordedTargets } from '../lib/engine/state.ts';
+import { upgradeTargets } from './cluster/upgrade/targets.ts';
+import { kubeletHealth, kubeProxyHealth } from './cluster/unit-health.ts';
 
 /** Every target of the project for one cluster config. The CLI registers these. */
 export function projectTargets(config: ClusterConfig, context?: TargetsContext): AnyTarget[] {
@@ -114,7 +118,25 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
     kubectl: binaries.kubectl,
     adminKubeconfig: certs.kubeconfigs.byId['admin']!,
   });
-  return [planTarget, ...certs.all, ...nodes.all, ...endpoint.all, ...binaries.all, ...images.all, ...cluster.all, ...addons.all, ...removals, ...host, ...conformance.all];
+  const registered = [planTarget, ...certs.all, ...nodes.all, ...endpoint.all, ...binaries.all, ...images.all, ...cluster.all, ...addons.all, ...removals, ...host, ...conformance.all];
+  // A version change of a running cluster (tasks/cluster/upgrade): drain and uncordon each worker, and the
+  // restarts in the version-skew policy's order, all order-only; none of it when the version is unchanged.
+  // A change the policy forbids never gets here: configure refuses it (tasks/config/spec.ts).
+  const upgrade = upgradeView(config, context?.recorded);
+  const upgrades = upgrade.steps.length
+    ? upgradeTargets({
+        ctx: cluster.ctx,
+        steps: upgrade.steps,
+        byName: new Map(registered.map((t) => [t.name, t])),
+        kubectl: binaries.kubectl,
+        adminKubeconfig: certs.kubeconfigs.byId['admin']!,
+        apiserverReady: cluster.controlPlane.ready,
+        kubeletHealth: kubeletHealth(cluster.ctx),
+        kubeProxyHealth: kubeProxyHealth(cluster.ctx),
+      })
+    : [];
+  for (const step of upgrades) cluster.cluster.deps[step.name] = step;
+  return [...registered, ...upgrades];
 }
 
 /** After a successful build of `cluster` (or of host:kubeconfig): how to use kubectl now, one line. */
@@ -136,4 +158,11 @@ export function projectNotes(config: ClusterConfig, report: BuildReport, program
  */
 export function projectCommands(): Record<string, ProjectCommand<ClusterConfig>> {
   return { load: loadCommand(), kubectl: kubectlCommand, logs: logsCommand(), conformance: conformanceCommand(), [RENEW_COMMAND]: renewCommand() };
+}
+
+/** The upgrade's plan as the run prints it before building (tasks.ts `record`), or nothing when the version is unchanged. */
+export function upgradePlanLines(config: ClusterConfig, outDir: string, dryRun: boolean): string[] {
+  const lines = describePlan(upgradeView(config, recordedTargets(outDir)).steps);
+  if (lines.length && dryRun) lines.push('  (dry run: nothing is drained, installed or restarted)');
+  return lines;
 }

@@ -65,7 +65,7 @@ export function unitSettled(unit: string, node: string, state: UnitState | undef
  * One look at the unit: systemd's state from the run's batched read of the node (`fresh`: read again, for
  * a wait that polls; the run's shared read is from before the unit restarted), then the component's own check.
  */
-async function lookAt(result: RunningUnit, health: UnitHealth, ctx: ArtefactContext, fresh = false): Promise<string | undefined> {
+export async function lookAt(result: RunningUnit, health: UnitHealth, ctx: ArtefactContext, fresh = false): Promise<string | undefined> {
   const fleet = nodeFleet.of(ctx);
   if (fresh) fleet.changed(result.container);
   const state = (await fleet.declared(result.node, result.container)).units.get(result.unit);

@@ -22,6 +22,8 @@ import {
 } from './clusters.ts';
 import { ipPlanProblems } from '../net/ip-plan.ts';
 import { importModule } from '../../lib/ts-import.ts';
+import { recordedTargets } from '../../lib/engine/state.ts';
+import { skewRefusalLine } from '../cluster/upgrade/index.ts';
 
 /** The spec file at the project root, loaded when present (never shipped: harder.config.example.ts is the example). */
 export const SPEC_FILE = 'harder.config.ts';
@@ -232,6 +234,14 @@ export async function configureCluster(
   const given: Partial<Record<Recordable, string>> = {};
   for (const flag of RECORDABLE) if (flags[flag] !== undefined) given[flag] = flags[flag];
 
+  // A Kubernetes version the running cluster may not move to (the version-skew policy: one minor up at a
+  // time, no downgrade across minors) is refused first, in one line, before anything else is checked or
+  // built: the version it runs is what the last runs recorded (tasks/cluster/upgrade).
+  const wanted = specFile?.values.kubernetesVersion ?? defaultConfig.kubernetesVersion;
+  if (typeof wanted === 'string') {
+    const refusal = skewRefusalLine(wanted, recordedTargets(outDir), specFile?.shownAs ?? 'tasks/config/config.ts (default)');
+    if (refusal) throw new ConfigError([refusal], 'nothing was changed; the plan of an allowed change: npx tsx tasks.ts cluster --dry-run --explain');
+  }
   const config = configFromFlags(flags, root, { cwd, warn, specFile, recorded: { flags: asFlags(kept), shownAs: recordShown } });
   const isDefault = name === defaultName;
   if (!isDefault) config.stateDir = clusterStateDir(name, defaultName);

@@ -1,0 +1,30 @@
+// A Kubernetes version change of a running cluster, in one `cluster` run (docs/day-two.md, "Upgrading
+// Kubernetes"): the policy (skew.ts), what runs now (running.ts), the targets and edges (targets.ts).
+
+import { controlPlanes, workers, type ClusterConfig } from '../../config/config.ts';
+import { recordedNodes, recordedVersionOf, runningComponents, runningVersions, type Records } from './running.ts';
+import { describePlan, skewRefusal, upgradePlan, type PlanStep, type RunningComponents, type SkewRefusal } from './skew.ts';
+
+export type UpgradeView = { running: RunningComponents; versions: string[]; steps: PlanStep[]; refusal: SkewRefusal | undefined };
+
+/** What the records say the cluster runs, whether the spec's version may follow, and the plan if so. */
+export function upgradeView(config: ClusterConfig, records: Records | undefined, cacheRoot?: string): UpgradeView {
+  if (!records) return { running: {}, versions: [], steps: [], refusal: undefined };
+  const running = runningComponents(config.nodes, records, recordedVersionOf(records, cacheRoot));
+  const versions = runningVersions(running);
+  const refusal = skewRefusal(versions, config.kubernetesVersion);
+  const steps = refusal ? [] : upgradePlan({ controlPlanes: controlPlanes(config).map((n) => n.name), workers: workers(config).map((n) => n.name) }, running, config.kubernetesVersion);
+  return { running, versions, steps, refusal };
+}
+
+export { describePlan, skewRefusal, upgradePlan };
+
+/**
+ * The refusal `configure` raises before anything else (tasks/config/spec.ts): the spec's version against
+ * what every node the records know runs (whatever the spec now says about the nodes). One line.
+ */
+export function skewRefusalLine(wanted: string, records: Records & { names(): string[] }, shownAs: string, cacheRoot?: string): string | undefined {
+  const running = runningComponents(recordedNodes(records.names()), records, recordedVersionOf(records, cacheRoot));
+  const refusal = skewRefusal(runningVersions(running), wanted);
+  return refusal ? `${shownAs}: kubernetesVersion: ${refusal.problem} (recorded by its last runs); ${refusal.valid}` : undefined;
+}
