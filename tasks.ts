@@ -18,7 +18,12 @@ const code = await runCli<ClusterConfig>({
     stateDir: stateDirFor,
     // defaults ← harder.config.ts (or --config FILE) ← flags recorded in output/spec.json ← this run's flags.
     configure: configureCluster,
-    record: recordSpec,
+    // Then, when the spec changes the Kubernetes version of a running cluster, the upgrade's plan in order
+    // (every run that has one, --dry-run included: it builds nothing and records nothing).
+    record: async (config, context) => {
+      await recordSpec(config, context);
+      for (const line of project.upgradePlanLines(config, context.outDir, context.dryRun)) context.say(line);
+    },
     targets: project.projectTargets,
     // Parametrised commands such as `load <image…>` (see lib/cli/README.md).
     // `spec` prints the effective spec and where each field came from (tasks/config/spec.ts).
