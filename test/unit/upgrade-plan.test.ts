@@ -156,4 +156,12 @@ test('no version change, or only a node added: no upgrade target, no drain', () 
   assert.equal(shrunk.filter((t) => t.name.startsWith('upgrade:')).map((t) => t.name), []);
 });
 
+test('an upgrade interrupted after a drain: the next run uncordons that worker, with nothing left to restart', () => {
+  const base = journal('v1.34.4');
+  const records: RecordedTargets = { names: () => [...base.names(), 'upgrade:worker-1:drain'], result: (n) => (n === 'upgrade:worker-1:drain' ? { node: 'worker-1', drained: 'v1.34.4' } : base.result(n)) };
+  const names = projectTargets(spec('v1.34.4'), { recorded: records }).map((t) => t.name).filter((n) => n.startsWith('upgrade:'));
+  assert.equal(names, ['upgrade:worker-1:uncordon']);
+  assert.equal(upgradePlan({ controlPlanes: [], workers: ['worker-1', 'worker-2'] }, {}, 'v1.34.4', ['worker-1']).map((s) => s.target), ['upgrade:worker-1:uncordon']);
+});
+
 test.run();

@@ -13,7 +13,10 @@ export function upgradeView(config: ClusterConfig, records: Records | undefined,
   const running = runningComponents(config.nodes, records, recordedVersionOf(records, cacheRoot));
   const versions = runningVersions(running);
   const refusal = skewRefusal(versions, config.kubernetesVersion);
-  const steps = refusal ? [] : upgradePlan({ controlPlanes: controlPlanes(config).map((n) => n.name), workers: workers(config).map((n) => n.name) }, running, config.kubernetesVersion);
+  const workerNames = workers(config).map((n) => n.name);
+  // A drain recorded and never followed by its uncordon (which forgets both): an upgrade interrupted on that worker.
+  const drained = workerNames.filter((w) => records.result(`upgrade:${w}:drain`) !== undefined);
+  const steps = refusal ? [] : upgradePlan({ controlPlanes: controlPlanes(config).map((n) => n.name), workers: workerNames }, running, config.kubernetesVersion, drained);
   return { running, versions, steps, refusal };
 }
 

@@ -86,7 +86,13 @@ export type PlanStep =
  * Only components that run another version than `to` appear; a node with nothing recorded is being
  * started for the first time, not upgraded, and a worker with nothing to change is not drained.
  */
-export function upgradePlan(nodes: { controlPlanes: readonly string[]; workers: readonly string[] }, running: RunningComponents, to: string): PlanStep[] {
+export function upgradePlan(
+  nodes: { controlPlanes: readonly string[]; workers: readonly string[] },
+  running: RunningComponents,
+  to: string,
+  /** Workers an earlier, interrupted run drained and did not uncordon: they get their uncordon even with nothing left to restart. */
+  drained: readonly string[] = [],
+): PlanStep[] {
   const steps: PlanStep[] = [];
   const restart = (phase: 1 | 2 | 3, node: string, component: Component): PlanStep[] => {
     const from = running[node]?.[component];
@@ -96,7 +102,10 @@ export function upgradePlan(nodes: { controlPlanes: readonly string[]; workers: 
   for (const component of ['kube-controller-manager', 'kube-scheduler'] as const) for (const node of nodes.controlPlanes) steps.push(...restart(2, node, component));
   for (const node of nodes.workers) {
     const restarts = WORKER_COMPONENTS.flatMap((component) => restart(3, node, component));
-    if (restarts.length === 0) continue;
+    if (restarts.length === 0) {
+      if (drained.includes(node)) steps.push({ kind: 'uncordon', phase: 3, node, target: `upgrade:${node}:uncordon` });
+      continue;
+    }
     steps.push({ kind: 'drain', phase: 3, node, target: `upgrade:${node}:drain` }, ...restarts, { kind: 'uncordon', phase: 3, node, target: `upgrade:${node}:uncordon` });
   }
   return steps;
@@ -107,7 +116,7 @@ export function describePlan(steps: readonly PlanStep[]): string[] {
   if (steps.length === 0) return [];
   const froms = [...new Set(steps.flatMap((s) => (s.kind === 'restart' ? [s.from] : [])))].sort();
   const to = steps.find((s) => s.kind === 'restart')?.to;
-  const lines = [`upgrade: Kubernetes ${froms.join(', ')} → ${to}, in this order (the version-skew policy's):`];
+  const lines = [to ? `upgrade: Kubernetes ${froms.join(', ')} → ${to}, in this order (the version-skew policy's):` : 'upgrade: finishing an interrupted upgrade:'];
   const phases = { 1: 'apiservers, one control plane at a time', 2: 'controller-manager and scheduler', 3: 'workers, one at a time' };
   let phase = 0;
   let n = 0;

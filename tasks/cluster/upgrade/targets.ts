@@ -55,8 +55,8 @@ function orderAfter(t: AnyTarget, alias: string, before: AnyTarget): void {
 export function upgradeTargets(inputs: UpgradeInputs): AnyTarget[] {
   const { ctx, steps, byName } = inputs;
   const restarts = steps.filter((s) => s.kind === 'restart');
-  if (restarts.length === 0) return [];
-  const to = restarts[0]!.to;
+  if (steps.length === 0) return [];
+  const to = restarts[0]?.to ?? ctx.config.kubernetesVersion;
   const units = (phase: number) => restarts.filter((s) => s.phase === phase).map((s) => need(byName, s.target));
   const apiservers = units(1);
   const controllers = units(2);
@@ -64,12 +64,14 @@ export function upgradeTargets(inputs: UpgradeInputs): AnyTarget[] {
   for (const unit of controllers) for (const before of apiservers) orderAfter(unit, `upgrade:after:${before.name}`, before);
   const out: AnyTarget[] = [];
   let previous: AnyTarget | undefined;
-  for (const node of [...new Set(steps.filter((s) => s.kind === 'drain').map((s) => s.node))]) {
+  for (const node of [...new Set(steps.filter((s) => s.kind === 'uncordon').map((s) => s.node))]) {
+    // No drain step: an earlier run drained this worker and stopped before its uncordon; only that is left.
+    const drains = steps.some((s) => s.kind === 'drain' && s.node === node);
     const from = [...new Set(restarts.filter((s) => s.node === node).map((s) => s.from))].join(', ');
     const kubelet = need(byName, `unit:${node}:kubelet`) as Target<RunningUnit, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     const proxy = need(byName, `unit:${node}:kube-proxy`) as Target<RunningUnit, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     const kubectlDeps = { kubectl: inputs.kubectl, admin: inputs.adminKubeconfig, apiserver: inputs.apiserverReady };
-    const drain = target({
+    const drain = !drains ? undefined : target({
       name: `upgrade:${node}:drain`,
       description: `Upgrade ${node} ${from} → ${to}: cordon and drain it (evictions: PodDisruptionBudgets respected), after every control plane and the worker before it`,
       deps: kubectlDeps,
@@ -95,18 +97,20 @@ export function upgradeTargets(inputs: UpgradeInputs): AnyTarget[] {
       },
     });
     // After every control-plane restart of the plan, and after the worker before this one is back.
-    for (const before of [...apiservers, ...controllers]) orderAfter(drain, `after:${before.name}`, before);
-    if (previous) orderAfter(drain, 'previous', previous);
+    if (drain) {
+      for (const before of [...apiservers, ...controllers]) orderAfter(drain, `after:${before.name}`, before);
+      if (previous) orderAfter(drain, 'previous', previous);
+    }
     // What restarts on this worker waits for its drain: the new binaries are put in place, and the
     // runtime (a new sandbox image) and the kubelet and kube-proxy restarted, only on the drained node.
     for (const name of [`install:${node}:kubelet`, `install:${node}:kube-proxy`, `unit:${node}:containerd`, `unit:${node}:kubelet`, `unit:${node}:kube-proxy`]) {
       const t = byName.get(name);
-      if (t) orderAfter(t, 'upgrade:drain', drain);
+      if (t && drain) orderAfter(t, 'upgrade:drain', drain);
     }
     const uncordon = target({
       name: `upgrade:${node}:uncordon`,
       description: `Upgrade ${node} → ${to}: once its new kubelet reports the Node Ready and kube-proxy answers, uncordon it (the next worker drains after this)`,
-      deps: { ...kubectlDeps, kubelet, proxy, drain },
+      deps: { ...kubectlDeps, kubelet, proxy, ...(drain ? { drain } : {}) },
       inputs: { values: { node, from, to } },
       build: async (bctx): Promise<{ node: string; version: string }> => {
         for (const [unit, health] of [[bctx.deps.kubelet, inputs.kubeletHealth], [bctx.deps.proxy, inputs.kubeProxyHealth]] as const) {
@@ -128,11 +132,11 @@ export function upgradeTargets(inputs: UpgradeInputs): AnyTarget[] {
         await kubectl(['uncordon', node], { signal: bctx.signal });
         bctx.log(`uncordoned ${node}: it runs kubelet and kube-proxy ${to}`);
         // Steps of this upgrade only: no record is kept, so the next upgrade of this node drains it again.
-        bctx.forget?.([drain.name, `upgrade:${node}:uncordon`]);
+        bctx.forget?.([`upgrade:${node}:drain`, `upgrade:${node}:uncordon`]);
         return { node, version: to };
       },
     });
-    out.push(drain, uncordon);
+    out.push(...(drain ? [drain] : []), uncordon);
     previous = uncordon;
   }
   return out;
