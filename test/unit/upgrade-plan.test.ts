@@ -16,6 +16,7 @@ import { projectTargets } from '../../tasks/index.ts';
 import { upgradePlan, describePlan } from '../../tasks/cluster/upgrade/skew.ts';
 import { recordedNodes, recordedVersionOf, runningComponents } from '../../tasks/cluster/upgrade/running.ts';
 import { skewRefusalLine } from '../../tasks/cluster/upgrade/index.ts';
+import { buildGraph } from '../../lib/engine/graph.ts';
 
 const CPS = ['controller-1', 'controller-2', 'controller-3'];
 const WORKERS = ['worker-1', 'worker-2'];
@@ -123,6 +124,8 @@ test('in the graph: drain and uncordon per worker, restarts ordered order-only, 
   }
   // The apiservers one at a time (the rollout gates, unchanged).
   assert.is(orderOnly(m, 'unit:controller-2:kube-apiserver').rollout, m.get('rollout:controller-1:kube-apiserver'));
+  // The engine takes the graph (no cycle, every edge to a registered target).
+  buildGraph([...m.values()]);
 });
 
 /** A target's key as the graph knows it: inputs and each dependency's (order-only edges are not in it). */
