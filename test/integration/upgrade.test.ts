@@ -58,7 +58,9 @@ const writeSpec = (version: string) =>
     ),
   );
 writeSpec(FROM);
-const exitCleanup = cleanUpOnExit(`label=harder.cluster=${CLUSTER}`, [root]);
+// UPGRADE_TEST_KEEP=1 (with UPGRADE_TEST_ROOT): leave the cluster and its root for another try (debugging only).
+const keep = process.env.UPGRADE_TEST_KEEP === '1' && !!process.env.UPGRADE_TEST_ROOT;
+const exitCleanup = keep ? { done: () => {} } : cleanUpOnExit(`label=harder.cluster=${CLUSTER}`, [root]);
 
 type Run = { code: number; output: string; built: string[]; wallMs: number };
 
@@ -171,7 +173,8 @@ const journalStamp = () => (existsSync(journal) ? `${statSync(journal).size}:${s
 let nodePortUrl = '';
 
 test(`a 3 + 2 cluster at ${FROM} with the echo workload behind a NodePort`, async () => {
-  const run = await cli('cluster');
+  // `cluster` loads only the pause and CoreDNS images; the echo image is loaded by its own targets.
+  const run = await cli('cluster', ...WORKERS.map((w) => `load:echo@${w}`));
   assert.is(run.code, 0, run.output.slice(-4000));
   const bin = /^✓ bin:kubernetes \(([^)]+)\)/m.exec(run.output);
   if (bin) process.stdout.write(`bin:kubernetes ${FROM}: ${bin[1]} in this run\n`);
@@ -227,6 +230,7 @@ test(`a skip-minor spec (v1.35.4 from ${FROM}) is refused in one message, before
 let upgradeMs = 0;
 
 test(`the run to ${TO} under a NodePort loop and an API loop: zero failed requests, the policy's order, every node on ${TO}`, async () => {
+  assert.ok(nodePortUrl, 'no NodePort: the workload was not set up (first test)');
   writeSpec(TO);
   const nodePort = requestLoop(nodePortUrl);
   const api = apiLoop(100);
@@ -300,6 +304,7 @@ test(`a downgrade across minors (back to ${FROM}) is refused in one message, cha
 });
 
 test.after(async () => {
+  if (keep) return;
   writeSpec(TO);
   await execa('npx', ['tsx', 'tasks.ts', 'clean:nodes', '--yes', '--config', configFile, '--plain'], { cwd: root, reject: false, timeout: 300_000 });
   exitCleanup.done();
