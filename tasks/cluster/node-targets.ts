@@ -68,24 +68,29 @@ export type FileSpec = {
   values?: Record<string, Json>;
 };
 
+/**
+ * An install target's dependencies: the node, and the target that writes the source file. The file is
+ * hashed too, and that target's result counts like every dependency's: a renewed certificate's result
+ * changes, so its key's install runs again and rewrites the same bytes (nothing downstream restarts: the
+ * install's result is the content's hash). A dependency kind keyed by the file alone would save that
+ * write, but it must still make a dry run say "would build" while its producer would rebuild.
+ */
+type FileDeps = { node: NodeTarget; source?: AnyTarget };
+
 export function fileTarget(spec: FileSpec) {
   const mode = spec.mode ?? 0o644;
+  const deps: FileDeps = { node: spec.nodeTarget };
   const inputs: Inputs = { values: { path: spec.path, mode, ...(spec.values ?? {}) } };
-  // The target that writes the source file is order-only: it builds first, but the key reads the file's
-  // hash, not that target's result. A certificate's result changes with every renewal (its serial), and
-  // the key file it also names does not: installing the unchanged key again would be a rebuild for nothing.
-  const orderOnly: Record<string, AnyTarget> = {};
   if ('text' in spec.source) inputs.values!.content = sha256(spec.source.text);
   else {
-    orderOnly.source = spec.source.from;
+    deps.source = spec.source.from;
     inputs.files = [spec.source.file];
   }
   const source = spec.source;
   const t = target({
     name: `install:${spec.node}:${spec.id}`,
     description: spec.description,
-    deps: { node: spec.nodeTarget },
-    ...('from' in spec.source ? { orderOnly } : {}),
+    deps,
     inputs,
     build: async (ctx): Promise<InstalledFile> => {
       const { container } = ctx.deps.node;

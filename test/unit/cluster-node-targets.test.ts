@@ -197,40 +197,4 @@ test('a unit that fails to start: the build fails naming its state, with its jou
   assert.match(failure.hint ?? '', /docker exec c-n1 journalctl -u svc\.service/);
 });
 
-test('a file installed from another target\'s file follows the file, not that target\'s result: a re-issued certificate whose key file is unchanged does not reinstall the key', async () => {
-  const root = tempProject('node-targets');
-  const node = new FakeNode('c-n1');
-  /** A certificate target as tasks/certs/pki.ts makes one: writes cert and key, its result changes with every issue (the serial). */
-  const certs = (serial: number, keyText: string) => {
-    const cert = target({
-      name: 'certs:svc',
-      description: 'a certificate and its key',
-      deps: {},
-      inputs: { values: { serial } },
-      outputs: ['out/svc.crt', 'out/svc.key'],
-      build: async (ctx) => {
-        write(ctx.root, 'out/svc.crt', `CERT serial=${serial}`);
-        write(ctx.root, 'out/svc.key', keyText);
-        return { cert: 'out/svc.crt', key: 'out/svc.key', serial };
-      },
-    });
-    const nodeTarget = target({ name: 'node:n1', description: 'fake node', deps: {}, build: async (): Promise<NodeContainer> => ({ name: 'n1', container: 'c-n1', id: 'id-n1', ip: '10.0.0.1', role: 'worker', image: 'node', key: 'k' }) });
-    const files = [
-      fileTarget({ node: 'n1', nodeTarget, id: 'svc-cert', path: '/etc/harder/svc.crt', description: 'cert', source: { file: 'out/svc.crt', from: cert } }),
-      fileTarget({ node: 'n1', nodeTarget, id: 'svc-key', path: KEY, mode: 0o600, description: 'key', source: { file: 'out/svc.key', from: cert } }),
-    ];
-    return [cert, nodeTarget, ...files, alias('cluster', 'everything', files)];
-  };
-  const build = (targets: AnyTarget[]) => runBuild({ targets, requested: ['cluster'], root, jobs: 4, resources: [provide(nodeFleet, fakeFleet([node], targets))] });
-  assertOk(await build(certs(1, 'KEY A')));
-  const renewed = await build(certs(2, 'KEY A'));
-  assertOk(renewed);
-  assert.equal(built(renewed), ['certs:svc', 'install:n1:svc-cert']);
-  assert.is(node.text('/etc/harder/svc.crt'), 'CERT serial=2');
-  const rekeyed = await build(certs(3, 'KEY B'));
-  assertOk(rekeyed);
-  assert.equal(built(rekeyed), ['certs:svc', 'install:n1:svc-cert', 'install:n1:svc-key']);
-  assert.is(node.text(KEY), 'KEY B');
-});
-
 test.run();
