@@ -92,6 +92,8 @@ export function recipeContext(name: E2eImageKey): ContextFile[] {
           ' && apt-get clean && rm -rf /var/lib/apt/lists/* /etc/apt/sources.list.d/trixie.sources',
           // Every applet Debian does not already provide (httpd, nc, wget, nslookup, ...), as busybox.
           'RUN for a in $(busybox --list); do command -v "$a" >/dev/null || ln -s /bin/busybox "/usr/local/bin/$a"; done',
+          // The Sysctls test runs /bin/sysctl by its path, where upstream's busybox has the applet; Debian's base has no procps.
+          'RUN [ -e /bin/sysctl ] || ln -s /bin/busybox /bin/sysctl',
           // sh is bash: Debian's ash (busybox 1.35 and 1.37 alike) and dash drop environment variables whose names are
           // not shell identifiers (`a-b`) before running a command, which the env-var tests read back with `sh -c env`.
           'RUN ln -sf bash /bin/sh',
