@@ -103,7 +103,7 @@ try {
     const help = (await cli(['--help'])).output;
     const prepTargets = [...new Set([...help.matchAll(/^\s+((?:bin:(?:e2e\.test|ginkgo|agnhost|sample-apiserver))|(?:image|load):e2e-\S+)\s/gm)].map((m) => m[1]!))];
     const prep = await cli(prepTargets);
-    rows.push([`e2e.test, ginkgo, agnhost, sample-apiserver and the ${Object.keys(E2E_IMAGES).length} test images into every worker, as this run found them`, `${minutes(prep.s)} (${built(prep)} of ${prepTargets.length} targets built)`]);
+    rows.push([`e2e.test, ginkgo, agnhost, sample-apiserver, nnp and the ${Object.keys(E2E_IMAGES).length} test images into every worker, as this run found them`, `${minutes(prep.s)} (${built(prep)} of ${prepTargets.length} targets built)`]);
 
     // The suite's own list of its conformance tests.
     const listFile = join(process.env.HARDER_GOMODCACHE ?? cachePath('go', 'mod'), `k8s.io/kubernetes@${VERSION}`, 'test/conformance/testdata/conformance.yaml');
@@ -220,7 +220,7 @@ async function buildCosts(): Promise<[string, string][]> {
   if (!base) return [...out, ['test images', `not measured: no ${DEBOOTSTRAP_BASE_TAG} image`]];
   const moduleDir = join(shared.HARDER_GOMODCACHE, `k8s.io/kubernetes@${VERSION}`);
   const binaryOf = (name: string) => ({ path: cachePath('bin', VERSION, 'go', name), sha256: '', version: VERSION, moduleDir });
-  const binaries = { agnhost: binaryOf('agnhost'), sampleApiserver: binaryOf('sample-apiserver') };
+  const binaries = { agnhost: binaryOf('agnhost'), sampleApiserver: binaryOf('sample-apiserver'), nonewprivs: binaryOf('nonewprivs') };
   const tagOf = (key: E2eImageKey) => `harder-bench-cold/e2e-${E2E_IMAGES[key].name}:${stamp.replace(/:/g, '-').toLowerCase()}`;
   const buildAll = async (cache: boolean): Promise<number> => {
     const started = performance.now();

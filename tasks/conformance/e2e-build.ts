@@ -22,6 +22,7 @@ export const E2E_PACKAGE = 'k8s.io/kubernetes/test/e2e';
 export const GINKGO_PACKAGE = 'github.com/onsi/ginkgo/v2/ginkgo';
 export const AGNHOST_PACKAGE = 'k8s.io/kubernetes/test/images/agnhost';
 export const SAMPLE_APISERVER_PACKAGE = 'k8s.io/sample-apiserver';
+export const NONEWPRIVS_PACKAGE = 'k8s.io/kubernetes/test/images/nonewprivs';
 
 type Built = { path: string; sha256: string };
 /** A suite binary in ~/.cache/harder/bin/<version>/go/; `moduleDir` is the k8s.io/kubernetes source it came from (the agnhost image takes files from it). */
@@ -54,12 +55,13 @@ async function reuse(path: string, recipe: string): Promise<Built | undefined> {
   return sha256 === meta.sha256 ? { path, sha256 } : undefined;
 }
 
-/** The three suite binaries: e2e.test is a test binary (`go test -c`), ginkgo and agnhost are main packages. */
+/** The suite binaries: e2e.test is a test binary (`go test -c`), the others are main packages. */
 const SUITE_BINARIES = {
   'e2e.test': { package: E2E_PACKAGE, test: true, what: 'the e2e suite (go test -c; many minutes on a cold build cache)' },
   ginkgo: { package: GINKGO_PACKAGE, test: false, what: "the ginkgo CLI at the version k8s.io/kubernetes requires (runs e2e.test in parallel)" },
   agnhost: { package: AGNHOST_PACKAGE, test: false, what: "agnhost, the suite's test server (the agnhost image's binary)" },
   'sample-apiserver': { package: SAMPLE_APISERVER_PACKAGE, test: false, what: 'the sample aggregated API server (the aggregator test registers it)' },
+  nonewprivs: { package: NONEWPRIVS_PACKAGE, test: false, what: 'nnp, which prints its effective uid (the nonewprivs image makes it setuid root)' },
 } as const;
 export type SuiteBinary = keyof typeof SUITE_BINARIES;
 

@@ -33,6 +33,7 @@ export const E2E_IMAGES = {
   nautilus: { name: 'nautilus', tags: [`${E2E_REGISTRY}/nautilus:1.7`], describe: "upstream's recipe: agnhost test-webserver serving the module's nautilus.jpg and data.json" },
   sampleApiserver: { name: 'sample-apiserver', tags: [`${E2E_REGISTRY}/sample-apiserver:1.29.2`], describe: 'k8s.io/sample-apiserver (the wardle aggregated API) built from the module, as upstream builds it' },
   etcd: { name: 'etcd', tags: ['registry.k8s.io/etcd:3.6.4-0'], describe: "Debian's etcd-server at /usr/local/bin/etcd, the etcd the aggregator test's sample API server stores in" },
+  nonewprivs: { name: 'nonewprivs', tags: [`${E2E_REGISTRY}/nonewprivs:1.3`], describe: "upstream's recipe on Debian: the module's nnp (prints its effective uid) setuid root at /usr/local/bin/nnp" },
 } as const satisfies Record<string, E2eImageSpec>;
 
 export type E2eImageKey = keyof typeof E2E_IMAGES;
@@ -41,7 +42,7 @@ export type E2eImageKey = keyof typeof E2E_IMAGES;
  * What each stand-in is built from besides the base image: the stand-in its Dockerfile starts FROM, and the
  * suite binary it takes (kitten and nautilus take only the module's files, found beside agnhost's build).
  */
-export const STAND_IN_INPUTS: Record<E2eImageKey, { from?: E2eImageKey; binary?: 'agnhost' | 'sampleApiserver' }> = {
+export const STAND_IN_INPUTS: Record<E2eImageKey, { from?: E2eImageKey; binary?: 'agnhost' | 'sampleApiserver' | 'nonewprivs' }> = {
   agnhost: { binary: 'agnhost' },
   busybox: {},
   httpd: { from: 'busybox' },
@@ -51,6 +52,7 @@ export const STAND_IN_INPUTS: Record<E2eImageKey, { from?: E2eImageKey; binary?:
   nautilus: { from: 'agnhost', binary: 'agnhost' },
   sampleApiserver: { binary: 'sampleApiserver' },
   etcd: {},
+  nonewprivs: { binary: 'nonewprivs' },
 };
 
 const APT = (packages: string[]) =>
@@ -134,6 +136,10 @@ export function recipeContext(name: E2eImageKey): ContextFile[] {
       return [dockerfile(['ARG BASE', 'FROM ${BASE}', 'COPY sample-apiserver /sample-apiserver', 'ENTRYPOINT ["/sample-apiserver"]'])];
     case 'etcd':
       return [dockerfile(['ARG BASE', 'FROM ${BASE}', APT(['etcd-server']), 'RUN ln -s /usr/bin/etcd /usr/local/bin/etcd'])];
+    case 'nonewprivs':
+      // test/images/nonewprivs/Dockerfile: setuid root, so run as another user it reports uid 0 unless
+      // no_new_privs (allowPrivilegeEscalation: false) keeps the setuid bit from taking effect.
+      return [dockerfile(['ARG BASE', 'FROM ${BASE}', 'COPY nnp /usr/local/bin/nnp', 'RUN chmod +s /usr/local/bin/nnp', 'CMD ["nnp"]'])];
   }
 }
 
@@ -158,6 +164,8 @@ async function imageContext(name: E2eImageKey, binary: SuiteBinaryResult | undef
       return [...files, await moduleFile(`test/images/${name}/html/${name}.jpg`, `${name}.jpg`), await moduleFile(`test/images/${name}/html/data.json`, 'data.json')];
     case 'sampleApiserver':
       return [...files, { path: 'sample-apiserver', content: await readFile(needs('the sample-apiserver binary').path), mode: 0o755 }];
+    case 'nonewprivs':
+      return [...files, { path: 'nnp', content: await readFile(needs('the nnp binary').path), mode: 0o755 }];
     default:
       return files;
   }
@@ -259,8 +267,8 @@ function loadAllTags(spec: E2eImageSpec, image: E2eImageTarget, node: Target<Nod
 }
 
 /** The image targets and one load per image and worker (after that worker's containerd unit, like the cluster images). */
-export function e2eImageTargets(deps: { base: BaseImageTarget; agnhost: Target<SuiteBinaryResult>; sampleApiserver: Target<SuiteBinaryResult>; nodes: Target<NodeContainer, DepMap>[]; runtimeOf: (node: string) => AnyTarget | undefined }) {
-  const binaries = { agnhost: deps.agnhost, sampleApiserver: deps.sampleApiserver };
+export function e2eImageTargets(deps: { base: BaseImageTarget; agnhost: Target<SuiteBinaryResult>; sampleApiserver: Target<SuiteBinaryResult>; nonewprivs: Target<SuiteBinaryResult>; nodes: Target<NodeContainer, DepMap>[]; runtimeOf: (node: string) => AnyTarget | undefined }) {
+  const binaries = { agnhost: deps.agnhost, sampleApiserver: deps.sampleApiserver, nonewprivs: deps.nonewprivs };
   const byKey = new Map<E2eImageKey, E2eImageTarget>();
   const built: [E2eImageSpec, E2eImageTarget][] = [];
   // E2E_IMAGES lists every stand-in after the one it starts FROM.

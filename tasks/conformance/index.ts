@@ -61,11 +61,12 @@ export function conformanceStep(inputs: ConformanceStepInputs) {
   const ginkgo = e2eBinaryTarget(inputs.config, 'ginkgo');
   const agnhost = e2eBinaryTarget(inputs.config, 'agnhost');
   const sampleApiserver = e2eBinaryTarget(inputs.config, 'sample-apiserver');
-  const images = e2eImageTargets({ base: inputs.base, agnhost, sampleApiserver, nodes: inputs.workers, runtimeOf: inputs.runtimeOf });
+  const nonewprivs = e2eBinaryTarget(inputs.config, 'nonewprivs');
+  const images = e2eImageTargets({ base: inputs.base, agnhost, sampleApiserver, nonewprivs, nodes: inputs.workers, runtimeOf: inputs.runtimeOf });
   const deps: RunDeps = { cluster: inputs.cluster, kubectl: inputs.kubectl, admin: inputs.adminKubeconfig, e2eTest, ginkgo };
   for (const load of images.loads) deps[load.name] = load;
   const conformance = runTarget(inputs.config, 'cluster:conformance', 'The upstream [Conformance] e2e suite against the cluster (parallel, then [Serial]); report in output/conformance/<time>/', DEFAULT_OPTIONS, deps);
-  return { e2eTest, ginkgo, agnhost, sampleApiserver, images: images.images, loads: images.loads, conformance, all: [e2eTest, ginkgo, agnhost, sampleApiserver, ...images.all, conformance] };
+  return { e2eTest, ginkgo, agnhost, sampleApiserver, images: images.images, loads: images.loads, conformance, all: [e2eTest, ginkgo, agnhost, sampleApiserver, nonewprivs, ...images.all, conformance] };
 }
 
 /** `conformance [-- args]`: cluster:conformance itself, or (with arguments) a run of it with those options. */
