@@ -85,7 +85,7 @@ export async function removeVolume(docker: Dockerode, name: string): Promise<boo
  * How a container that needs kernel privileges gets them.
  * - `privileged`: Docker's --privileged (what users' machines normally accept).
  * - `capabilities`: every capability except CAP_SYS_RESOURCE, seccomp/AppArmor unconfined, /proc and
- *   /sys paths unmasked, /dev/kmsg passed through. For sandboxes whose capability bounding set lacks
+ *   /sys paths unmasked, /dev/kmsg passed through, every device allowed in its devices cgroup. For sandboxes whose capability bounding set lacks
  *   CAP_SYS_RESOURCE, where --privileged fails with "unable to apply caps".
  */
 export type PrivilegeMode = 'privileged' | 'capabilities';
@@ -103,6 +103,10 @@ export function privilegeHostConfig(mode: PrivilegeMode): Partial<Dockerode.Host
     MaskedPaths: [],
     ReadonlyPaths: [],
     Devices: [{ PathOnHost: '/dev/kmsg', PathInContainer: '/dev/kmsg', CgroupPermissions: 'rwm' }],
+    // Every device allowed in the container's devices cgroup (cgroup v1), as --privileged allows: a cgroup
+    // inside may be granted only what its parent has, and runc gives a privileged pod `a *:* rwm`, so with
+    // Docker's default list such a pod failed to start ("failed to write \"a *:* rwm\"").
+    DeviceCgroupRules: ['a *:* rwm'],
   };
 }
 

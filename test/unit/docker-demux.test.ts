@@ -57,6 +57,8 @@ test('privilege modes: the explicit-capability set, and the refusal message is r
   assert.equal(caps.CapAdd, ['ALL']);
   assert.equal(caps.CapDrop, ['SYS_RESOURCE']);
   assert.equal(caps.MaskedPaths, []);
+  // What --privileged grants the devices cgroup, so a privileged pod's runc can grant it too.
+  assert.equal(caps.DeviceCgroupRules, ['a *:* rwm']);
   assert.ok(isCapabilityRefusal(new Error('OCI runtime create failed: runc create failed: unable to start container process: unable to apply caps: operation not permitted: unknown')));
   assert.not.ok(isCapabilityRefusal(new Error('no such image')));
 });
