@@ -194,9 +194,13 @@ test('from the host, curl reaches a demo Deployment through an Ingress rule, the
   assert.match(demo.stderr, /SSL certificate verify ok/);
   assert.match(demo.stderr, /subject: CN=ingress-default/);
 
-  // Both demo pods serve: requests go round the Service's endpoints.
+  // Both demo pods serve: requests go round the Service's endpoints, once Traefik has both (the second pod
+  // may have turned Ready only just now; in one CI run 20 requests in a row all reached the first).
   const seen = new Set<string>([demo.stdout]);
-  for (let i = 0; i < 20 && seen.size < 2; i++) seen.add((await curl(DEMO_HOST, lbIp, { ca: caFile })).stdout);
+  await until('both demo pods answer through the Ingress', 60_000, async () => {
+    seen.add((await curl(DEMO_HOST, lbIp, { ca: caFile })).stdout);
+    return seen.size >= 2 || undefined;
+  }, 200);
   process.stdout.write(`pods that answered: ${[...seen].join(', ')}\n`);
   assert.equal([...seen].sort(), [...pods].sort());
 
