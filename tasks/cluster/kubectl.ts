@@ -21,3 +21,18 @@ export function kubectlRunner(binary: string, kubeconfig: string): Kubectl {
     return { stdout: stripFinalNewline(res.stdout), stderr: stripFinalNewline(res.stderr), exitCode: res.exitCode ?? -1 };
   };
 }
+
+/**
+ * `kubectl drain` by evictions (PodDisruptionBudgets respected), DaemonSet pods left, bounded by
+ * `timeoutS`: undefined when it finished, else kubectl's last lines, for the caller's own error (a removal
+ * and an upgrade leave different things behind). The node must be cordoned already.
+ */
+export async function drainNode(kubectl: Kubectl, node: string, timeoutS: number, signal: AbortSignal): Promise<{ exitCode: number; last: string } | undefined> {
+  const drained = await kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', `--timeout=${timeoutS}s`], {
+    allowFailure: true,
+    timeoutMs: (timeoutS + 30) * 1000,
+    signal,
+  });
+  if (drained.exitCode === 0) return undefined;
+  return { exitCode: drained.exitCode, last: (drained.stderr || drained.stdout).split('\n').slice(-5).join('\n') };
+}

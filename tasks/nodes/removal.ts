@@ -88,7 +88,7 @@ function removalTarget(config: ClusterConfig, node: { name: string; previous: No
     inputs: { values: { clusterName: config.clusterName, node: node.name, previous, drainTimeoutS } },
     destructive: what,
     build: async (ctx): Promise<{ removed: string; node: string }> => {
-      const { kubectlRunner } = await import('../cluster/kubectl.ts');
+      const { kubectlRunner, drainNode } = await import('../cluster/kubectl.ts');
       const { ClusterError } = await import('../cluster/errors.ts');
       const { kubeconfigPath } = await import('../certs/kubeconfig.ts');
       const { rootPath } = await import('../cluster/node-targets.ts');
@@ -108,15 +108,10 @@ function removalTarget(config: ClusterConfig, node: { name: string; previous: No
         await kubectl(['cordon', node.name], { signal: ctx.signal });
         if (info?.State.Running) {
           ctx.log(`draining ${node.name} (evictions, at most ${drainTimeoutS} s)`);
-          const drain = await kubectl(['drain', node.name, '--ignore-daemonsets', '--delete-emptydir-data', `--timeout=${drainTimeoutS}s`], {
-            allowFailure: true,
-            timeoutMs: (drainTimeoutS + 30) * 1000,
-            signal: ctx.signal,
-          });
-          if (drain.exitCode !== 0) {
-            const last = (drain.stderr || drain.stdout).split('\n').slice(-5).join('\n');
+          const failed = await drainNode(kubectl, node.name, drainTimeoutS, ctx.signal);
+          if (failed) {
             throw new ClusterError(
-              `draining ${node.name} did not finish within ${drainTimeoutS} s (kubectl drain exited ${drain.exitCode}); ${node.name} is left cordoned and ${container} is kept:\n${last}`,
+              `draining ${node.name} did not finish within ${drainTimeoutS} s (kubectl drain exited ${failed.exitCode}); ${node.name} is left cordoned and ${container} is kept:\n${failed.last}`,
               `see what blocks the evictions (kubectl get pdb -A; kubectl get pods -A -o wide --field-selector spec.nodeName=${node.name}), then run again; or put ${node.name} back in the config and \`kubectl uncordon ${node.name}\``,
             );
           }
