@@ -65,13 +65,28 @@ export function unitSettled(unit: string, node: string, state: UnitState | undef
  * One look at the unit: systemd's state from the run's batched read of the node (`fresh`: read again, for
  * a wait that polls; the run's shared read is from before the unit restarted), then the component's own check.
  */
-export async function lookAt(result: RunningUnit, health: UnitHealth, ctx: ArtefactContext, fresh = false): Promise<string | undefined> {
+async function lookAt(result: RunningUnit, health: UnitHealth, ctx: ArtefactContext, fresh = false): Promise<string | undefined> {
   const fleet = nodeFleet.of(ctx);
   if (fresh) fleet.changed(result.container);
   const state = (await fleet.declared(result.node, result.container)).units.get(result.unit);
   const unsettled = unitSettled(result.unit, result.node, state);
   if (unsettled || !state) return unsettled;
   return health.check(readOnlyView(fleet.node(result.container)), result, ctx, state);
+}
+
+/**
+ * Looks at the unit until it is back in service or `timeoutMs` has passed: undefined once healthy, else
+ * the last look's reason. The first look may use the run's shared read (`firstFresh: false`, as a gate
+ * whose probe just read it); every later one reads systemd afresh.
+ */
+export async function waitInService(running: RunningUnit, health: UnitHealth, ctx: ArtefactContext, o: { timeoutMs: number; pollMs?: number; firstFresh?: boolean }): Promise<string | undefined> {
+  const deadline = performance.now() + o.timeoutMs;
+  let last = await lookAt(running, health, ctx, o.firstFresh ?? false);
+  while (last !== undefined && performance.now() <= deadline) {
+    await sleep(o.pollMs ?? 1000, ctx.signal);
+    last = await lookAt(running, health, ctx, true);
+  }
+  return last;
 }
 
 /** The gate after one node's unit. Exported for tests; use rollOneAtATime. */
@@ -89,18 +104,13 @@ export function rolloutGate(unit: UnitTarget, health: UnitHealth, options: Rollo
         ctx.log(`first start of ${name} on ${node}: nothing in service to keep, the next node does not wait for its health`);
         return running;
       }
-      const deadline = performance.now() + timeoutMs;
-      let last = await lookAt(running, health, ctx);
-      while (last !== undefined) {
-        if (performance.now() > deadline) {
-          const journal = await journalTail(nodeFleet.of(ctx).node(running.container), `${name}.service`);
-          throw new NotReadyError(
-            `${node}: ${name} is not back in service after ${timeoutMs / 1000} s (${last}), so its restart on the next node was not started; its last journal lines:\n${journal}`,
-            `fix ${name} on ${node} (\`docker exec ${running.container} journalctl -u ${name}\`), then run again: the rollout goes on from there`,
-          );
-        }
-        await sleep(pollMs, ctx.signal);
-        last = await lookAt(running, health, ctx, true);
+      const last = await waitInService(running, health, ctx, { timeoutMs, pollMs });
+      if (last !== undefined) {
+        const journal = await journalTail(nodeFleet.of(ctx).node(running.container), `${name}.service`);
+        throw new NotReadyError(
+          `${node}: ${name} is not back in service after ${timeoutMs / 1000} s (${last}), so its restart on the next node was not started; its last journal lines:\n${journal}`,
+          `fix ${name} on ${node} (\`docker exec ${running.container} journalctl -u ${name}\`), then run again: the rollout goes on from there`,
+        );
       }
       ctx.log(`${name} on ${node} is back in service (${health.what})`);
       return running;

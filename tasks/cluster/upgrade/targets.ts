@@ -15,8 +15,8 @@ import type { BinaryResult } from '../../binaries/index.ts';
 import { kubeconfigPath } from '../../certs/kubeconfig.ts';
 import type { ClusterContext } from '../context.ts';
 import { ClusterError } from '../errors.ts';
-import { rootPath, sleep, type RunningUnit } from '../node-targets.ts';
-import { lookAt, type UnitHealth } from '../rollout.ts';
+import { rootPath, type RunningUnit } from '../node-targets.ts';
+import { waitInService, type UnitHealth } from '../rollout.ts';
 import type { PlanStep } from './skew.ts';
 
 /** How long a drain may take before the upgrade stops (the node left cordoned, its kubelet not restarted). */
@@ -81,15 +81,11 @@ export function upgradeTargets(inputs: UpgradeInputs): AnyTarget[] {
         bctx.log(`cordoning ${node}`);
         await kubectl(['cordon', node], { signal: bctx.signal });
         bctx.log(`draining ${node} (evictions, at most ${UPGRADE_DRAIN_TIMEOUT_S} s)`);
-        const drained = await kubectl(['drain', node, '--ignore-daemonsets', '--delete-emptydir-data', `--timeout=${UPGRADE_DRAIN_TIMEOUT_S}s`], {
-          allowFailure: true,
-          timeoutMs: (UPGRADE_DRAIN_TIMEOUT_S + 30) * 1000,
-          signal: bctx.signal,
-        });
-        if (drained.exitCode !== 0) {
-          const last = (drained.stderr || drained.stdout).split('\n').slice(-5).join('\n');
+        const { drainNode } = await import('../kubectl.ts');
+        const failed = await drainNode(kubectl, node, UPGRADE_DRAIN_TIMEOUT_S, bctx.signal);
+        if (failed) {
           throw new ClusterError(
-            `draining ${node} for its upgrade to ${to} did not finish within ${UPGRADE_DRAIN_TIMEOUT_S} s (kubectl drain exited ${drained.exitCode}); ${node} is left cordoned, its kubelet and kube-proxy still run ${from}:\n${last}`,
+            `draining ${node} for its upgrade to ${to} did not finish within ${UPGRADE_DRAIN_TIMEOUT_S} s (kubectl drain exited ${failed.exitCode}); ${node} is left cordoned, its kubelet and kube-proxy still run ${from}:\n${failed.last}`,
             `see what blocks the evictions (kubectl get pdb -A; kubectl get pods -A -o wide --field-selector spec.nodeName=${node}), then run again: the upgrade goes on from ${node}`,
           );
         }
@@ -114,17 +110,12 @@ export function upgradeTargets(inputs: UpgradeInputs): AnyTarget[] {
       inputs: { values: { node, from, to } },
       build: async (bctx): Promise<{ node: string; version: string }> => {
         for (const [unit, health] of [[bctx.deps.kubelet, inputs.kubeletHealth], [bctx.deps.proxy, inputs.kubeProxyHealth]] as const) {
-          const deadline = performance.now() + UPGRADE_READY_TIMEOUT_S * 1000;
-          let last = await lookAt(unit, health, bctx, true);
-          while (last !== undefined) {
-            if (performance.now() > deadline) {
-              throw new ClusterError(
-                `${node}: ${unit.unit} is not back after its upgrade to ${to} within ${UPGRADE_READY_TIMEOUT_S} s (${last}); ${node} is left cordoned`,
-                `docker exec ${unit.container} journalctl -u ${unit.unit} -n 50; once it is fixed, run again (the next worker waits for this one)`,
-              );
-            }
-            await sleep(1000, bctx.signal);
-            last = await lookAt(unit, health, bctx, true);
+          const last = await waitInService(unit, health, bctx, { timeoutMs: UPGRADE_READY_TIMEOUT_S * 1000, firstFresh: true });
+          if (last !== undefined) {
+            throw new ClusterError(
+              `${node}: ${unit.unit} is not back after its upgrade to ${to} within ${UPGRADE_READY_TIMEOUT_S} s (${last}); ${node} is left cordoned`,
+              `docker exec ${unit.container} journalctl -u ${unit.unit} -n 50; once it is fixed, run again (the next worker waits for this one)`,
+            );
           }
           bctx.log(`${unit.unit} on ${node} is back (${health.what})`);
         }
