@@ -13,6 +13,8 @@ import type { BaseImageTarget } from '../images/node-image.ts';
 import type { NodeContainer } from '../nodes/containers.ts';
 import { loadImageIntoNode, normalizeImageRef, probeNodeImageId } from '../../lib/docker/load-image.ts';
 import { readOnlyView } from '../../lib/node/handle.ts';
+import { downloadVerified } from '../../lib/download.ts';
+import { cachePath } from '../../lib/cache-root.ts';
 import { nodeFleet } from '../nodes/node-fleet.ts';
 import type { SuiteBinaryResult } from './e2e-build.ts';
 
@@ -25,7 +27,7 @@ export type E2eImageSpec = { name: string; tags: readonly [string, ...string[]];
 /** The stand-ins, by the name used in target names. Tags are manifest.go's for Kubernetes v1.34. */
 export const E2E_IMAGES = {
   agnhost: { name: 'agnhost', tags: [`${E2E_REGISTRY}/agnhost:2.56`], describe: 'agnhost (built from the module) with dig, curl, nc, ip, iperf and bash from Debian, as upstream has from Alpine' },
-  busybox: { name: 'busybox', tags: [`${E2E_REGISTRY}/busybox:1.37.0-1`], describe: 'busybox 1.37 (from Debian trixie) on Debian, with bash as sh: it keeps environment variables whose names hold a dash, as the tests need' },
+  busybox: { name: 'busybox', tags: [`${E2E_REGISTRY}/busybox:1.37.0-1`], describe: 'upstream busybox 1.37 (built from its release) on Debian, its ash as sh: it keeps environment variables whose names hold a dash, as the tests need' },
   httpd: { name: 'httpd', tags: [`${E2E_REGISTRY}/httpd:2.4.38-4`, `${E2E_REGISTRY}/httpd:2.4.39-4`], describe: 'an HTTP server on port 80 serving /usr/local/apache2/htdocs (busybox httpd)' },
   nginx: { name: 'nginx', tags: [`${E2E_REGISTRY}/nginx:1.14-4`, `${E2E_REGISTRY}/nginx:1.15-4`], describe: "Debian's nginx on port 80, in the foreground" },
   dnsutils: { name: 'jessie-dnsutils', tags: [`${E2E_REGISTRY}/jessie-dnsutils:1.7`], describe: 'dig, nslookup and a shell, from Debian' },
@@ -53,6 +55,14 @@ export const STAND_IN_INPUTS: Record<E2eImageKey, { from?: E2eImageKey; binary?:
   sampleApiserver: { binary: 'sampleApiserver' },
   etcd: {},
   nonewprivs: { binary: 'nonewprivs' },
+};
+
+/** busybox's upstream release tarball, as Debian's archive mirrors it (the orig tarball is upstream's file, unpatched). */
+const BUSYBOX_SOURCE = {
+  version: '1.37.0',
+  file: 'busybox-1.37.0.tar.bz2',
+  url: 'http://deb.debian.org/debian/pool/main/b/busybox/busybox_1.37.0.orig.tar.bz2',
+  sha256: '3311dff32e746499f4df0d5df04d7eb396382d7e108bb9250e7b519b837043a4',
 };
 
 const APT = (packages: string[]) =>
@@ -87,18 +97,25 @@ export function recipeContext(name: E2eImageKey): ContextFile[] {
       return [
         dockerfile([
           'ARG BASE',
+          // Upstream busybox 1.37, built from its release tarball: Debian's busybox (1.35 and 1.37 alike) carries a
+          // patch that makes ash drop environment variables whose names are not shell identifiers (`a-b`) at
+          // start-up, which the ConfigMap and Secret env tests read back with `sh -c env`; upstream's ash keeps them.
+          'FROM ${BASE} AS build',
+          APT(['gcc', 'libc6-dev', 'make', 'bzip2']),
+          `COPY ${BUSYBOX_SOURCE.file} /src/`,
+          `RUN cd /src && tar xjf ${BUSYBOX_SOURCE.file} && cd busybox-${BUSYBOX_SOURCE.version} && make defconfig >/dev/null \\`,
+          // Static, so the binary needs nothing of the image; tc is left out (it does not build against every kernel's headers).
+          " && sed -i -e 's/^# CONFIG_STATIC is not set/CONFIG_STATIC=y/' -e 's/^CONFIG_TC=y/# CONFIG_TC is not set/' .config \\",
+          ' && { make -j"$(nproc)" busybox >/tmp/make.log 2>&1 || { tail -40 /tmp/make.log; exit 1; }; } && ./busybox --help | head -1',
           'FROM ${BASE}',
-          // busybox 1.37 from trixie (a static binary: no library of the suite mixed in; apt checks its signature).
-          "RUN printf 'Types: deb\\nURIs: http://deb.debian.org/debian\\nSuites: trixie\\nComponents: main\\n' > /etc/apt/sources.list.d/trixie.sources \\",
-          ' && rm -f /etc/apt/sources.list && apt-get update && apt-get install -y --no-install-recommends busybox-static \\',
-          ' && apt-get clean && rm -rf /var/lib/apt/lists/* /etc/apt/sources.list.d/trixie.sources',
+          `COPY --from=build /src/busybox-${BUSYBOX_SOURCE.version}/busybox /bin/busybox`,
           // Every applet Debian does not already provide (httpd, nc, wget, nslookup, ...), as busybox.
           'RUN for a in $(busybox --list); do command -v "$a" >/dev/null || ln -s /bin/busybox "/usr/local/bin/$a"; done',
           // The Sysctls test runs /bin/sysctl by its path, where upstream's busybox has the applet; Debian's base has no procps.
           'RUN [ -e /bin/sysctl ] || ln -s /bin/busybox /bin/sysctl',
-          // sh is bash: Debian's ash (busybox 1.35 and 1.37 alike) and dash drop environment variables whose names are
-          // not shell identifiers (`a-b`) before running a command, which the env-var tests read back with `sh -c env`.
-          'RUN ln -sf bash /bin/sh',
+          // sh is busybox's ash, as in upstream's image: the env tests need its handling of names (above), and the
+          // read-only root filesystem test expects ash's own words ("/bin/sh: can't create /file: Read-only file system").
+          'RUN ln -sf busybox /bin/sh',
           'CMD ["sh"]',
         ]),
       ];
@@ -164,6 +181,10 @@ async function imageContext(name: E2eImageKey, binary: SuiteBinaryResult | undef
       return [...files, await moduleFile(`test/images/${name}/html/${name}.jpg`, `${name}.jpg`), await moduleFile(`test/images/${name}/html/data.json`, 'data.json')];
     case 'sampleApiserver':
       return [...files, { path: 'sample-apiserver', content: await readFile(needs('the sample-apiserver binary').path), mode: 0o755 }];
+    case 'busybox': {
+      const source = await downloadVerified({ url: BUSYBOX_SOURCE.url, dest: cachePath('downloads', BUSYBOX_SOURCE.file), expected: { algorithm: 'sha256', hex: BUSYBOX_SOURCE.sha256 } });
+      return [...files, { path: BUSYBOX_SOURCE.file, content: await readFile(source.path) }];
+    }
     case 'nonewprivs':
       return [...files, { path: 'nnp', content: await readFile(needs('the nnp binary').path), mode: 0o755 }];
     default:
@@ -175,6 +196,7 @@ async function imageContext(name: E2eImageKey, binary: SuiteBinaryResult | undef
 function recipeHash(name: E2eImageKey): string {
   const hash = createHash('sha256');
   for (const file of recipeContext(name)) hash.update(`${file.path}\0${file.mode ?? ''}\0${file.content.toString()}\0`);
+  if (name === 'busybox') hash.update(`source\0${BUSYBOX_SOURCE.sha256}\0`);
   return hash.digest('hex');
 }
 
