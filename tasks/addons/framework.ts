@@ -9,6 +9,7 @@ import { apiRequest, loadIdentity } from '../cluster/api-client.ts';
 import { kubectlRunner, type Kubectl } from '../cluster/kubectl.ts';
 import { rootPath } from '../cluster/node-targets.ts';
 import { loadTarget, loadsAfterRuntime } from '../images/cluster-images.ts';
+import type { ImageTarget } from '../images/scratch-image.ts';
 import { ADDON_LABEL, removeObjects } from './objects.ts';
 import type { AddonName } from './spec.ts';
 import type { SmokeAddonCheck } from '../cluster/smoke-checks.ts';
@@ -64,7 +65,7 @@ export async function apiStatus(ctx: ClusterContext, root: string, path: string)
  * `load:<image>@<worker>` for each of an add-on's images on every worker, ordered after the worker's
  * container runtime like the cluster images' loads. By worker name, the loads of that worker.
  */
-export function addonImageLoads(ctx: AddonContext, images: readonly { name: string; ref: string; image: Target<string, any> }[]): { byWorker: Record<string, AnyTarget[]>; all: AnyTarget[] } {
+export function addonImageLoads(ctx: AddonContext, images: readonly { name: string; ref: string; image: ImageTarget<any> }[]): { byWorker: Record<string, AnyTarget[]>; all: AnyTarget[] } {
   const byWorker: Record<string, AnyTarget[]> = {};
   const all: AnyTarget[] = [];
   for (const node of ctx.workerNodes) {

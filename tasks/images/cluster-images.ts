@@ -3,13 +3,14 @@
 // node's containerd, and the `load <image…>` command for any local image.
 
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { alias, target, type AnyTarget, type DepMap, type Target } from '../../lib/engine/target.ts';
 import type { NodeContainer } from '../nodes/containers.ts';
 import { cachePath } from '../../lib/cache-root.ts';
-import { connectDocker } from '../../lib/docker/connect.ts';
-import { buildImage, inspectImage, removeImage, type ContextFile } from '../../lib/docker/images.ts';
+import { inspectImage } from '../../lib/docker/images.ts';
+import { archiveImages, type ImageEntry } from '../../lib/image-archive.ts';
+import { scratchImageTarget, type ImageTarget } from './scratch-image.ts';
 import { imageRefProblem, loadImageIntoNode, loadImagesIntoNode, probeNodeImageId, type LocalImages } from '../../lib/docker/load-image.ts';
 import { kubeadmImageVersions } from './image-versions.ts';
 import { readOnlyView } from '../../lib/node/handle.ts';
@@ -53,9 +54,6 @@ export const TEST_IMAGE = 'harder.local/echo:1';
 /** The port the test image serves on (override with the PORT environment variable of the container). */
 export const TEST_IMAGE_PORT = 8080;
 
-/** Label on every image built here, so cleaning removes only what this project made. */
-const IMAGE_LABEL = 'harder.cluster-image';
-
 export class ImageError extends StepError {}
 
 /** Runs a host command; a missing program gets the given install hint. */
@@ -96,30 +94,6 @@ async function checkKubeadmConstants(moduleDir: string, kubernetesVersion: strin
   }
 }
 
-/** `docker build` of a context into `tag`, labelled as ours (`kind` says which image); resolves with the image ID. */
-export async function dockerBuild(tag: string, kind: string, context: ContextFile[], log: (line: string) => void, signal: AbortSignal): Promise<string> {
-  const docker = await connectDocker();
-  // Only the step headlines: the engine's per-step container chatter is noise in a progress view.
-  const onProgress = (line: string) => {
-    if (/^(Step \d|Successfully tagged)/.test(line)) log(line);
-  };
-  return buildImage(docker, { tags: [tag], context, labels: { [IMAGE_LABEL]: kind }, onProgress, signal });
-}
-
-/** The probe of an image target: the tag still points at the image this target built. */
-export async function probeImage(tag: string, id: string): Promise<string | undefined> {
-  const info = await inspectImage(undefined, tag);
-  if (!info) return `image ${tag} is gone from Docker`;
-  return info.id === id ? undefined : `${tag} now points to ${info.id.slice(7, 19)}, not ${id.slice(7, 19)}`;
-}
-
-/** Removes the tag, but only from an image this project built (never a pulled image of the same name). */
-export async function cleanImage(tag: string): Promise<void> {
-  const docker = await connectDocker();
-  const info = await inspectImage(docker, tag);
-  if (info?.labels[IMAGE_LABEL]) await removeImage(docker, tag);
-}
-
 // ---- pause -----------------------------------------------------------------------------------
 
 const CC_HINT = 'install a C compiler with a static libc: `apt-get install gcc libc6-dev` (or musl-tools and set CC=musl-gcc)';
@@ -127,13 +101,14 @@ const CC_HINT = 'install a C compiler with a static libc: `apt-get install gcc l
 export function pauseImageTarget(config: ClusterConfig) {
   const tag = pauseImageFor(config.kubernetesVersion);
   const version = imageVersions(config.kubernetesVersion).pause;
-  return target({
-    name: 'image:pause',
+  return scratchImageTarget({
+    name: 'pause',
     description: `${tag}: the pod sandbox, a static C build of build/pause from the k8s.io/kubernetes module`,
+    ref: tag,
     deps: {},
-    version: 1,
-    inputs: { values: { tag, kubernetesVersion: config.kubernetesVersion }, env: ['CC', 'HARDER_CACHE'] },
-    build: async (ctx): Promise<string> => {
+    inputs: { values: { kubernetesVersion: config.kubernetesVersion }, env: ['CC', 'HARDER_CACHE'] },
+    settings: { user: '65535:65535', entrypoint: ['/pause'] },
+    files: async (ctx) => {
       const module = await goModDownload('k8s.io/kubernetes', config.kubernetesVersion, { signal: ctx.signal, missingHint: GO_MISSING_HINT });
       await checkKubeadmConstants(module.dir, config.kubernetesVersion);
       const binary = cachePath('images', 'pause', version, 'pause');
@@ -145,14 +120,8 @@ export function pauseImageTarget(config: ClusterConfig) {
       await rename(temp, binary);
       if (!(await isStaticElf(binary))) throw new ImageError(`${cc} produced a dynamically linked pause`, CC_HINT);
       ctx.log(`compiled ${binary} with ${cc} -static`);
-      const context: ContextFile[] = [
-        { path: 'pause', content: await readFile(binary), mode: 0o755 },
-        { path: 'Dockerfile', content: 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' },
-      ];
-      return dockerBuild(tag, 'pause', context, ctx.log, ctx.signal);
+      return [{ path: '/pause', content: await readFile(binary), mode: 0o755 }];
     },
-    probe: async (id) => probeImage(tag, id),
-    clean: async () => cleanImage(tag),
   });
 }
 
@@ -169,42 +138,29 @@ exec httpd -f -v -p "\${PORT:-${TEST_IMAGE_PORT}}" -h /tmp/www
 `;
 
 export function testImageTarget() {
-  return target({
-    name: 'image:echo',
+  return scratchImageTarget({
+    name: 'echo',
     description: `${TEST_IMAGE}: busybox httpd answering with the hostname, and a shell, for smoke tests`,
+    ref: TEST_IMAGE,
     deps: {},
-    version: 1,
-    inputs: { values: { tag: TEST_IMAGE, port: TEST_IMAGE_PORT }, env: ['HARDER_BUSYBOX'] },
-    build: async (ctx): Promise<string> => {
+    inputs: { values: { port: TEST_IMAGE_PORT, serve: SERVE_SCRIPT }, env: ['HARDER_BUSYBOX'] },
+    settings: { env: ['PATH=/bin'], exposedPorts: [String(TEST_IMAGE_PORT)], cmd: ['/serve'] },
+    files: async (ctx) => {
       const busybox = process.env.HARDER_BUSYBOX || '/bin/busybox';
       if (!existsSync(busybox)) throw new ImageError(`${busybox} does not exist`, BUSYBOX_HINT);
       if (!(await isStaticElf(busybox))) throw new ImageError(`${busybox} is dynamically linked and cannot run in a FROM scratch image`, BUSYBOX_HINT);
-      const context: ContextFile[] = [
-        { path: 'busybox', content: await readFile(busybox), mode: 0o755 },
-        { path: 'serve', content: SERVE_SCRIPT, mode: 0o755 },
-        { path: 'passwd', content: 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' },
-        { path: 'group', content: 'root:x:0:\nnogroup:x:65534:\n' },
-        {
-          path: 'Dockerfile',
-          content: [
-            'FROM scratch',
-            'COPY busybox /bin/busybox',
-            // Exec form: there is no shell until busybox has installed its applet links.
-            'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
-            'RUN ["/bin/sh", "-c", "mkdir -p -m 1777 /tmp && mkdir -p /root /etc"]',
-            'COPY passwd group /etc/',
-            'COPY serve /serve',
-            'ENV PATH=/bin',
-            `EXPOSE ${TEST_IMAGE_PORT}`,
-            'CMD ["/serve"]',
-            '',
-          ].join('\n'),
-        },
+      // What `busybox --install -s /bin` would make inside the image: a link per applet.
+      const applets = (await runTool([busybox, '--list'], BUSYBOX_HINT, ctx.signal)).split('\n').map((a) => a.trim()).filter((a) => /^[\w.[-]+$/.test(a) && a !== 'busybox');
+      return [
+        { path: '/bin/busybox', content: await readFile(busybox), mode: 0o755 },
+        ...applets.map((applet): ImageEntry => ({ path: `/bin/${applet}`, symlink: '/bin/busybox' })),
+        { path: '/tmp', directory: true, mode: 0o1777 },
+        { path: '/root', directory: true, mode: 0o700 },
+        { path: '/etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' },
+        { path: '/etc/group', content: 'root:x:0:\nnogroup:x:65534:\n' },
+        { path: '/serve', content: SERVE_SCRIPT, mode: 0o755 },
       ];
-      return dockerBuild(TEST_IMAGE, 'echo', context, ctx.log, ctx.signal);
     },
-    probe: async (id) => probeImage(TEST_IMAGE, id),
-    clean: async () => cleanImage(TEST_IMAGE),
   });
 }
 
@@ -213,13 +169,16 @@ export function testImageTarget() {
 export function corednsImageTarget(config: ClusterConfig) {
   const tag = corednsImageFor(config.kubernetesVersion);
   const version = imageVersions(config.kubernetesVersion).coredns;
-  return target({
-    name: 'image:coredns',
+  return scratchImageTarget({
+    name: 'coredns',
     description: `${tag}: CoreDNS built from the github.com/coredns/coredns Go module`,
+    ref: tag,
     deps: {},
-    version: 1,
-    inputs: { values: { tag, kubernetesVersion: config.kubernetesVersion }, env: ['HARDER_CACHE'] },
-    build: async (ctx): Promise<string> => {
+    inputs: { values: { kubernetesVersion: config.kubernetesVersion }, env: ['HARDER_CACHE'] },
+    // Runs as root (upstream's image runs as nonroot with a file capability for port 53, which this image's
+    // layer does not carry); the Deployment can still drop every capability but NET_BIND_SERVICE.
+    settings: { exposedPorts: ['53', '53/udp'], entrypoint: ['/coredns'] },
+    files: async (ctx) => {
       const wrapper = await plainModuleWrapper('github.com/coredns/coredns', version, ['github.com/coredns/coredns'], {
         wrapperModule: 'harder.local/coredns-build',
         fallbackGo: '1.23.0',
@@ -236,16 +195,8 @@ export function corednsImageTarget(config: ClusterConfig) {
         log: ctx.log,
       });
       await checkVersion(built.path, { versionArgs: ['-version'], versionOutput: [`CoreDNS-${version.slice(1)}`] });
-      const context: ContextFile[] = [
-        { path: 'coredns', content: await readFile(built.path), mode: 0o755 },
-        // Runs as root (upstream's image runs as nonroot with a file capability for port 53, which a
-        // FROM scratch build cannot set); the Deployment can still drop every capability but NET_BIND_SERVICE.
-        { path: 'Dockerfile', content: 'FROM scratch\nCOPY coredns /coredns\nEXPOSE 53 53/udp\nENTRYPOINT ["/coredns"]\n' },
-      ];
-      return dockerBuild(tag, 'coredns', context, ctx.log, ctx.signal);
+      return [{ path: '/coredns', content: await readFile(built.path), mode: 0o755 }];
     },
-    probe: async (id) => probeImage(tag, id),
-    clean: async () => cleanImage(tag),
   });
 }
 
@@ -258,28 +209,30 @@ const configCacheFile = (outDir: string): string => join(outDir, 'cache', 'conta
 export type LoadResult = { ref: string; node: string; container: string; id: string };
 
 /**
- * `load:<image>@<node>`: the image (an image target's result is its Docker ID) in the node's containerd.
- * Skips the transfer when the node already has that image; the probe re-checks both sides, so a node
- * recreated since (empty containerd) or a local image rebuilt since gets loaded again.
+ * `load:<image>@<node>`: the image (an image target's archive) in the node's containerd. Skips the
+ * transfer when the node already has that image; the probe re-checks the node, so a node recreated since
+ * (empty containerd) gets it again, and a rebuilt image is a changed dependency result.
  */
-export function loadTarget(imageName: string, ref: string, image: Target<string> | undefined, node: Target<NodeContainer, DepMap>) {
+export function loadTarget(imageName: string, ref: string, image: ImageTarget, node: Target<NodeContainer, DepMap>) {
   const nodeName = node.name.replace(/^node:/, '');
   return target({
     name: `load:${imageName}@${nodeName}`,
     description: `${ref} in ${nodeName}'s containerd (namespace k8s.io)`,
-    // Without an image target (the load command, for any local image) the Docker ID is read at build time.
-    deps: image ? { node, image } : { node },
-    version: 1,
+    deps: { node, image },
+    version: 2,
     inputs: { values: { ref } },
     build: async (ctx): Promise<LoadResult> => {
       const where = ctx.deps.node;
       // The build, not the probe, writes the digest cache: probes (and so --dry-run) only read.
-      const outcome = await loadImageIntoNode(nodeFleet.of(ctx).node(where.container), ref, { signal: ctx.signal, log: ctx.log, configCache: configCacheFile(ctx.outDir) });
+      const outcome = await loadImageIntoNode(nodeFleet.of(ctx).node(where.container), ref, {
+        images: archiveImages([ctx.deps.image]),
+        signal: ctx.signal,
+        log: ctx.log,
+        configCache: configCacheFile(ctx.outDir),
+      });
       return { ref: outcome.ref, node: where.name, container: where.container, id: outcome.id };
     },
     probe: async (result, ctx) => {
-      const local = await inspectImage(undefined, ref);
-      if (local && local.id !== result.id) return `Docker's ${ref} is now ${local.id.slice(7, 19)}, the node has ${result.id.slice(7, 19)}`;
       let present: string | undefined;
       try {
         // One shared image listing per node; manifest → config digests remembered across runs.
@@ -336,7 +289,7 @@ export function imagesTargets(config: ClusterConfig, deps: { nodes?: AnyTarget[]
   const pause = pauseImageTarget(config);
   const echo = testImageTarget();
   const coredns = corednsImageTarget(config);
-  const built: [string, string, Target<string>][] = [
+  const built: [string, string, ImageTarget][] = [
     ['pause', pauseImageFor(config.kubernetesVersion), pause],
     ['echo', TEST_IMAGE, echo],
     ['coredns', corednsImageFor(config.kubernetesVersion), coredns],

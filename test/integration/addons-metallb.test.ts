@@ -132,7 +132,9 @@ test('Docker\'s IPAM holds the pool back: every pool address is reserved, and a 
   const config = JSON.parse(inspect.stdout) as { AuxiliaryAddresses?: Record<string, string> }[];
   const reserved = new Set(config.flatMap((c) => Object.values(c.AuxiliaryAddresses ?? {})));
   assert.equal(POOL.filter((ip) => !reserved.has(ip)), [], `not reserved: ${inspect.stdout}`);
-  const res = await execa('docker', ['run', '--rm', '--network', CLUSTER, '--ip', POOL[0]!, 'harder.local/echo:1', 'true'], { reject: false, all: true, timeout: 60_000 });
+  // Any local image does: the one the worker node runs (the cluster's own images live in its containerd, not in Docker).
+  const image = (await execa('docker', ['inspect', '-f', '{{.Image}}', `${CLUSTER}-worker-1`])).stdout.trim();
+  const res = await execa('docker', ['run', '--rm', '--network', CLUSTER, '--ip', POOL[0]!, image, 'true'], { reject: false, all: true, timeout: 60_000 });
   const said = String(res.all).trim().split('\n')[0]!;
   process.stdout.write(`docker run --ip ${POOL[0]} on ${CLUSTER} → exit ${res.exitCode}: ${said}\n`);
   assert.is.not(res.exitCode, 0, 'Docker handed out a pool address');

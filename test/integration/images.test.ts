@@ -1,9 +1,11 @@
-// Builds the pause and test images, loads them into a real node container (cluster harder-t-images,
-// subnet 10.242.0.0/24) through the engine, checks containerd lists them, runs the test image with
-// `ctr run --net-host` and fetches its page inside the node, and checks that loading again skips.
+// Builds the pause and test images (archives, no Docker), loads them into a real node container (cluster
+// harder-t-images, subnet 10.242.0.0/24) through the engine, checks containerd lists them under the
+// archives' IDs, runs the test image with `ctr run --net-host` and fetches its page inside the node, checks
+// that loading again skips, and that `docker load` reads the same archives (CoreDNS answering in Docker).
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ import type { AnyTarget } from '../../lib/engine/target.ts';
 import { defaultConfig, type ClusterConfig } from '../../tasks/config/config.ts';
 import { ipPlanTarget, planIps } from '../../tasks/net/ip-plan.ts';
 import { nodesStep } from '../../tasks/nodes/index.ts';
+import type { ImageArchive } from '../../lib/image-archive.ts';
 import { COREDNS_IMAGE, imagesTargets, loadCommandTargets, PAUSE_IMAGE, podNodeTargets, TEST_IMAGE } from '../../tasks/images/cluster-images.ts';
 
 const config: ClusterConfig = {
@@ -73,22 +76,30 @@ test('only worker nodes get load targets, one per image', () => {
   assert.equal(podNodeTargets(config, registry).map((t) => t.name), ['node:worker-1']);
 });
 
-test('pause and test images load into a real node; containerd lists them with the Docker IDs', async () => {
+/** `docker load` of an image target's archive; resolves with Docker's ID of the image. */
+async function dockerLoad(archive: ImageArchive): Promise<string> {
+  const docker = await connectDocker();
+  const stream = await docker.loadImage(createReadStream(archive.path));
+  await new Promise((resolve, reject) => docker.modem.followProgress(stream, (error) => (error ? reject(error) : resolve(undefined))));
+  return (await inspectImage(docker, archive.refs[0]!))!.id;
+}
+
+test('pause and test images load into a real node; containerd lists them under the archives\' image IDs', async () => {
   const started = Date.now();
   const report = await build(['load:pause@worker-1', 'load:echo@worker-1']);
   console.log(`  first build: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const nodeResult = report.entries['node:worker-1']!.result as { container: string };
   node = nodeHandle(nodeResult.container);
-  const docker = await connectDocker();
   const ls = (await node.exec(['ctr', '-n', 'k8s.io', 'images', 'ls', '-q'])).stdout.toString('utf8');
-  for (const ref of [PAUSE_IMAGE, TEST_IMAGE]) {
+  for (const [ref, image] of [[PAUSE_IMAGE, 'image:pause'], [TEST_IMAGE, 'image:echo']] as const) {
     assert.ok(ls.split('\n').includes(ref), `ctr images ls lists ${ref}:\n${ls}`);
-    const local = await inspectImage(docker, ref);
-    assert.is(await nodeImageId(node, ref), local!.id, `${ref} in the node is Docker's image`);
+    const archive = report.entries[image]!.result as ImageArchive;
+    assert.match(archive.id, /^sha256:[0-9a-f]{64}$/);
+    assert.is(await nodeImageId(node, ref), archive.id, `${ref} in the node is the archive's image`);
   }
   const pauseResult = report.entries['load:pause@worker-1']!.result as { id: string; node: string };
   assert.is(pauseResult.node, 'worker-1');
-  assert.is(pauseResult.id, report.entries['image:pause']!.result);
+  assert.is(pauseResult.id, (report.entries['image:pause']!.result as ImageArchive).id);
 });
 
 test('ctr run --net-host of the test image answers over HTTP inside the node', async () => {
@@ -133,10 +144,14 @@ test('an image removed from the node (as on a recreated node) is loaded again', 
   assert.ok(await nodeImageId(node, TEST_IMAGE));
 });
 
-test('the CoreDNS image (built from its Go module) answers DNS queries', async () => {
+test('docker load reads the archives under the same IDs, and the CoreDNS image (built from its Go module) answers DNS queries', async () => {
   const started = Date.now();
-  const report = await build(['image:coredns', 'net:network']);
+  const report = await build(['image:coredns', 'image:echo', 'net:network']);
   console.log(`  image:coredns: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const coredns = report.entries['image:coredns']!.result as ImageArchive;
+  const echo = report.entries['image:echo']!.result as ImageArchive;
+  assert.is(await dockerLoad(coredns), coredns.id, 'Docker and containerd agree on the ID: the config digest');
+  assert.is(await dockerLoad(echo), echo.id);
   const docker = await connectDocker();
   // On this test's own network (not Docker's default bridge, which other tests may have disturbed).
   const network = (report.entries['net:network']!.result as { name: string }).name;
@@ -160,7 +175,20 @@ test('the CoreDNS image (built from its Go module) answers DNS queries', async (
   } finally {
     await server.remove({ force: true });
   }
-  assert.is(report.entries['image:coredns']!.result, (await inspectImage(docker, COREDNS_IMAGE))!.id);
+});
+
+test('the image archives are the same bytes on a rebuild: the same IDs, and nothing to load again', async () => {
+  const before = (await build(['image:pause', 'image:echo'])).entries;
+  const again = await build(['image:pause', 'image:echo']);
+  assert.is(again.entries['image:pause']!.outcome, 'up-to-date');
+  await cleanTargets({ targets: registry, requested: ['image:pause', 'image:echo'], root, outDir, yes: true });
+  assert.not.ok(existsSync((before['image:pause']!.result as ImageArchive).path), 'clean removed the archive');
+  const rebuilt = await build(['load:pause@worker-1', 'load:echo@worker-1']);
+  assert.is(rebuilt.entries['image:pause']!.outcome, 'built');
+  assert.is((rebuilt.entries['image:pause']!.result as ImageArchive).id, (before['image:pause']!.result as ImageArchive).id);
+  assert.is((rebuilt.entries['image:echo']!.result as ImageArchive).id, (before['image:echo']!.result as ImageArchive).id);
+  assert.is(rebuilt.entries['load:pause@worker-1']!.outcome, 'up-to-date', 'early cutoff: the same image is not loaded again');
+  assert.is(rebuilt.entries['load:echo@worker-1']!.outcome, 'up-to-date');
 });
 
 test('the load command: one target per worker; an image under two tags is imported once and tagged', async () => {

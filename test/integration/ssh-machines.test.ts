@@ -4,7 +4,7 @@
 // a sudo login; the trust model (unknown key refused, recorded only with trust-new, a changed key always
 // refused); the clear errors (unreachable, wrong key, no sudo); the machine target's preflight and
 // package probe; the real CLI with DOCKER_HOST on a dead socket (nodes, etcd, no-op, repairs, clean); and
-// the whole cluster with cluster:smoke (the build host's Docker used only for the images). ~2.5 min.
+// the whole cluster with cluster:smoke, also with no Docker socket. ~2.5 min.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -307,20 +307,19 @@ test('cli, no Docker: an unreachable machine and a login without sudo: one clear
   assert.not.ok(run.built.includes('node:worker-1') || run.built.includes('node:worker-2'), run.built.join(' '));
 });
 
-// The whole cluster on the machines. The images the cluster runs (pause, CoreDNS, the test workload) are
-// still built by Docker on the build host and streamed to each machine's containerd over SSH, so this run
-// has a Docker socket; the machines themselves are reached over SSH only, as the runs above prove.
-test('cli: the whole cluster on three machines passes cluster:smoke; a no-op run; a changed kubelet field restarts one kubelet', async () => {
+// The whole cluster on the machines, with no Docker either: the images the cluster runs (pause, CoreDNS,
+// the test workload) are archives written by the build (lib/image-archive.ts), streamed to each machine's
+// containerd over SSH.
+test('cli, no Docker: the whole cluster on three machines passes cluster:smoke; a no-op run; a changed kubelet field restarts one kubelet', async () => {
   const file = spec('machines.json', threeMachines());
-  const withDocker = { HARDER_SSH_STATS: '1' };
-  const built = await run(withDocker, file, 'cluster');
+  const built = await cli(file, 'cluster');
   assert.is(built.code, 0, built.output.slice(-3000));
-  const smoke = await run(withDocker, file, 'cluster:smoke');
+  const smoke = await cli(file, 'cluster:smoke');
   assert.is(smoke.code, 0, smoke.output.slice(-3000));
   assert.match(smoke.output, 'PASS pod to pod across workers');
   assert.not.match(smoke.output, 'FAIL');
 
-  const noop = await run(withDocker, file, 'cluster');
+  const noop = await cli(file, 'cluster');
   assert.is(noop.code, 0, noop.output);
   assert.equal(noop.built, []);
   // The batched read, and on workers the one listing of containerd's images that the load probes share.
@@ -329,7 +328,7 @@ test('cli: the whole cluster on three machines passes cluster:smoke; a no-op run
   process.stdout.write(`cluster no-op wall time: ${Math.round(noop.wallMs)} ms\n`);
 
   spec('machines.json', threeMachines(), { kubeletOverrides: { 'worker-2': { maxPods: 50 } } });
-  const changed = await run(withDocker, file, 'cluster');
+  const changed = await cli(file, 'cluster');
   assert.is(changed.code, 0, changed.output);
   assert.ok(changed.built.includes('unit:worker-2:kubelet'), changed.built.join(' '));
   assert.equal(changed.built.filter((t) => t.startsWith('unit:')), ['unit:worker-2:kubelet']);

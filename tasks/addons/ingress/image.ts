@@ -9,10 +9,9 @@ export function traefikImageTarget() {
   const version = TRAEFIK_VERSION;
   const number = version.replace(/^v/, '');
   return goModuleImageTarget({
-    name: 'image:traefik',
+    name: 'traefik',
     description: `${TRAEFIK_IMAGE}: the Ingress controller, built from the github.com/traefik/traefik/v3 Go module`,
     tag: TRAEFIK_IMAGE,
-    kind: 'traefik',
     module: 'github.com/traefik/traefik/v3',
     version,
     package: 'github.com/traefik/traefik/v3/cmd/traefik',
@@ -23,6 +22,6 @@ export function traefikImageTarget() {
     ldflags: ['-s', '-w', `-X github.com/traefik/traefik/v3/pkg/version.Version=${number}`, '-X github.com/traefik/traefik/v3/pkg/version.Codename=harder'],
     versionCheck: { versionArgs: ['version'], versionOutput: [number] },
     // Unprivileged: it listens on 8000/8443 (the Service maps 80/443 to them) and needs no capability.
-    dockerfile: ['USER 65532:65532', 'EXPOSE 8000 8443', 'ENTRYPOINT ["/traefik"]'],
+    settings: { user: '65532:65532', exposedPorts: ['8000', '8443'], entrypoint: ['/traefik'] },
   });
 }

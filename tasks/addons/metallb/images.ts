@@ -3,11 +3,10 @@
 // manifests keep upstream's image references.
 
 import { readFile } from 'node:fs/promises';
-import { target, type Target } from '../../../lib/engine/target.ts';
+import { target } from '../../../lib/engine/target.ts';
 import { plainModuleWrapper } from '../../../lib/go-build.ts';
 import { buildGoBinaries, GO_MISSING_HINT, probeBinary, type BinaryResult } from '../../binaries/index.ts';
-import { cleanImage, dockerBuild, probeImage } from '../../images/cluster-images.ts';
-import type { ContextFile } from '../../../lib/docker/images.ts';
+import { scratchImageTarget, type ImageTarget } from '../../images/scratch-image.ts';
 import { METALLB_VERSION } from '../versions.ts';
 
 export const METALLB_MODULE = 'go.universe.tf/metallb';
@@ -56,24 +55,15 @@ export function metallbBinariesTarget(version = METALLB_VERSION) {
 export type MetallbBinariesTarget = ReturnType<typeof metallbBinariesTarget>;
 
 /** `image:metallb-<component>`: the binary alone in a FROM scratch image (upstream's runs it as its entrypoint too). */
-export function metallbImageTarget(component: MetallbComponent, bin: MetallbBinariesTarget, version = METALLB_VERSION): Target<string, { bin: MetallbBinariesTarget }> {
+export function metallbImageTarget(component: MetallbComponent, bin: MetallbBinariesTarget, version = METALLB_VERSION): ImageTarget<{ bin: MetallbBinariesTarget }> {
   const tag = metallbImage(component, version);
-  return target({
-    name: `image:metallb-${component}`,
+  return scratchImageTarget({
+    name: `metallb-${component}`,
     description: `${tag}: MetalLB's ${component}, FROM scratch`,
+    ref: tag,
     deps: { bin },
-    version: 1,
-    inputs: { values: { tag } },
-    build: async (ctx): Promise<string> => {
-      const binary = ctx.deps.bin[component];
-      const context: ContextFile[] = [
-        { path: component, content: await readFile(binary.path), mode: 0o755 },
-        // No USER: the manifests set it (the controller runs as 65534; the speaker as root, with NET_RAW only).
-        { path: 'Dockerfile', content: `FROM scratch\nCOPY ${component} /${component}\nENTRYPOINT ["/${component}"]\n` },
-      ];
-      return dockerBuild(tag, `metallb-${component}`, context, ctx.log, ctx.signal);
-    },
-    probe: async (id) => probeImage(tag, id),
-    clean: async () => cleanImage(tag),
+    // No user: the manifests set it (the controller runs as 65534; the speaker as root, with NET_RAW only).
+    settings: { entrypoint: [`/${component}`] },
+    files: async (ctx) => [{ path: `/${component}`, content: await readFile(ctx.deps.bin[component].path), mode: 0o755 }],
   });
 }

@@ -8,10 +8,9 @@ export const METRICS_SERVER_IMAGE = `registry.k8s.io/metrics-server/metrics-serv
 export function metricsServerImageTarget() {
   const version = METRICS_SERVER_VERSION;
   return goModuleImageTarget({
-    name: 'image:metrics-server',
+    name: 'metrics-server',
     description: `${METRICS_SERVER_IMAGE}: the resource metrics API (kubectl top), built from the sigs.k8s.io/metrics-server Go module`,
     tag: METRICS_SERVER_IMAGE,
-    kind: 'metrics-server',
     module: 'sigs.k8s.io/metrics-server',
     version,
     package: 'sigs.k8s.io/metrics-server/cmd/metrics-server',
@@ -20,6 +19,6 @@ export function metricsServerImageTarget() {
     ldflags: ['-s', '-w', `-X k8s.io/client-go/pkg/version.gitVersion=${version}`],
     versionCheck: { versionArgs: ['--version'], versionOutput: [version] },
     // Any non-root user: it writes nothing but what the Deployment mounts.
-    dockerfile: ['USER 65534:65534', 'ENTRYPOINT ["/metrics-server"]'],
+    settings: { user: '65534:65534', entrypoint: ['/metrics-server'] },
   });
 }
