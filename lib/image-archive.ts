@@ -11,7 +11,8 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pack, type Header as FullHeader, type Pack } from 'tar-stream';
+// tar-stream is imported when an archive is written: a run that writes none (a no-op, --help) never loads it.
+import type { Header as FullHeader, Pack } from 'tar-stream';
 
 /** The header fields given; tar-stream fills in the rest. */
 type Header = Partial<FullHeader> & { name: string };
@@ -72,7 +73,7 @@ function addEntry(tar: Pack, h: Header, content: Buffer | undefined): Promise<vo
 
 /** Writes the layer tar to `path`; resolves with its sha256 (the layer's diff ID) and size. */
 async function writeLayer(path: string, entries: readonly ImageEntry[]): Promise<{ digest: string; bytes: number }> {
-  const tar = pack();
+  const tar = (await import('tar-stream')).pack();
   const hash = createHash('sha256');
   let bytes = 0;
   const meter = new Transform({
@@ -135,7 +136,7 @@ export async function writeImageArchive(dest: string, image: { refs: string[]; e
     const layerName = `${layer.digest.slice(7)}/layer.tar`;
     const manifest = Buffer.from(JSON.stringify([{ Config: `${hex}.json`, RepoTags: image.refs, Layers: [layerName] }]));
     // manifest.json first: archiveImageId reads the ID from the archive's first entry alone.
-    const tar = pack();
+    const tar = (await import('tar-stream')).pack();
     const written = pipeline(tar, createWriteStream(temp, { mode: 0o644 }));
     const add = (h: Header, content?: Buffer) => addEntry(tar, { ...{ mtime: EPOCH, uid: 0, gid: 0, mode: 0o644 }, ...h }, content);
     await add({ name: 'manifest.json' }, manifest);

@@ -7,7 +7,14 @@
 // "repair" by dropping what we did not understand. Loaded only by the targets that edit the file, never
 // while the graph is built.
 
-import { Document, isMap, isScalar, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, YAMLMap, YAMLSeq } from 'yaml';
+
+// The yaml package (dozens of modules) is loaded on the first kubeconfig read, not at start-up: most
+// commands (--help, a dry run, a no-op without the merge) never read one.
+type YamlModule = typeof import('yaml');
+let yamlModule: YamlModule | undefined;
+const yaml = (): YamlModule => (yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule);
 import { createHash } from 'node:crypto';
 import { StepError } from '../../lib/errors.ts';
 
@@ -45,34 +52,34 @@ function itemsOf(entry: KubeconfigEntry): Record<ListName, Record<string, unknow
 
 /** Parses a kubeconfig's text; an empty (or whitespace/comment-only) text is an empty kubeconfig. Throws KubeconfigFileError. */
 function parse(text: string, file: string): Document {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = yaml().parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
     const first = doc.errors[0]!;
     const line = first.linePos?.[0]?.line;
     throw new KubeconfigFileError(file, `is not valid YAML${line ? ` (line ${line}` + `: ${first.code.toLowerCase().replace(/_/g, ' ')})` : ` (${first.message.split('\n')[0]})`}`);
   }
   const root = doc.contents;
-  if (root !== null && !(isScalar(root) && (root.value === null || root.value === '')) && !isMap(root)) {
-    throw new KubeconfigFileError(file, `is not a kubeconfig: its top level is ${isSeq(root) ? 'a list' : 'a scalar'}, not a mapping of apiVersion, clusters, users, contexts`);
+  if (root !== null && !(yaml().isScalar(root) && (root.value === null || root.value === '')) && !yaml().isMap(root)) {
+    throw new KubeconfigFileError(file, `is not a kubeconfig: its top level is ${yaml().isSeq(root) ? 'a list' : 'a scalar'}, not a mapping of apiVersion, clusters, users, contexts`);
   }
-  if (isMap(root)) {
+  if (yaml().isMap(root)) {
     for (const list of LISTS) {
       const value = root.get(list, true);
-      if (value === undefined || value === null || (isScalar(value) && value.value === null)) continue;
-      if (!isSeq(value)) throw new KubeconfigFileError(file, `${list} is not a list`);
+      if (value === undefined || value === null || (yaml().isScalar(value) && value.value === null)) continue;
+      if (!yaml().isSeq(value)) throw new KubeconfigFileError(file, `${list} is not a list`);
       value.items.forEach((item, i) => {
-        if (!isMap(item)) throw new KubeconfigFileError(file, `${list}[${i}] is not a mapping`);
+        if (!yaml().isMap(item)) throw new KubeconfigFileError(file, `${list}[${i}] is not a mapping`);
       });
     }
   }
   return doc;
 }
 
-const nameOf = (item: unknown): unknown => (isMap(item) ? item.get('name') : undefined);
+const nameOf = (item: unknown): unknown => (yaml().isMap(item) ? item.get('name') : undefined);
 
 /** The root mapping, made when the file is empty. */
 function rootOf(doc: Document): YAMLMap {
-  if (isMap(doc.contents)) return doc.contents;
+  if (yaml().isMap(doc.contents)) return doc.contents;
   // A new file: the fields kubectl writes, in its order, so `kubectl config view` and a diff agree.
   const root = doc.createNode({ apiVersion: 'v1', clusters: [], contexts: [], 'current-context': '', kind: 'Config', preferences: {}, users: [] }) as YAMLMap;
   doc.contents = root;
@@ -81,7 +88,7 @@ function rootOf(doc: Document): YAMLMap {
 
 function listOf(doc: Document, root: YAMLMap, list: ListName): YAMLSeq {
   const value = root.get(list, true);
-  if (isSeq(value)) return value;
+  if (yaml().isSeq(value)) return value;
   const seq = doc.createNode([]) as YAMLSeq;
   if (root.has(list)) root.set(list, seq);
   else root.add(doc.createPair(list, seq));
@@ -123,7 +130,7 @@ function itemSpans(text: string, seq: YAMLSeq): { start: number; end: number }[]
 
 /** An item as block YAML whose `- ` starts at column `indent`. */
 function blockItem(value: unknown, indent: string): string {
-  return render(new Document([value])).split('\n').filter((l) => l !== '').map((l) => `${indent}${l}\n`).join('');
+  return render(new (yaml().Document)([value])).split('\n').filter((l) => l !== '').map((l) => `${indent}${l}\n`).join('');
 }
 
 const column = (text: string, at: number): string => ' '.repeat(at - lineStart(text, at));
@@ -134,11 +141,11 @@ const column = (text: string, at: number): string => ' '.repeat(at - lineStart(t
  * re-render handles (a non-empty flow list, an item written `-` on its own line).
  */
 function listEdits(text: string, root: YAMLMap, list: ListName, name: string, ours: unknown | undefined): Edit[] | undefined {
-  const pair = root.items.find((p) => isScalar(p.key) && p.key.value === list);
+  const pair = root.items.find((p) => yaml().isScalar(p.key) && p.key.value === list);
   const keyRange = pair ? rangeOf(pair.key) : undefined;
   if (pair && !keyRange) return undefined;
   const value = pair?.value;
-  const emptyValue = !pair || value === null || (isScalar(value) && value.value === null) || (isSeq(value) && value.flow && value.items.length === 0);
+  const emptyValue = !pair || value === null || (yaml().isScalar(value) && value.value === null) || (yaml().isSeq(value) && value.flow && value.items.length === 0);
   if (emptyValue) {
     if (ours === undefined) return [];
     if (!pair) {
@@ -153,7 +160,7 @@ function listEdits(text: string, root: YAMLMap, list: ListName, name: string, ou
     const end = text[valueRange[2] - 1] !== '\n' && text[valueRange[2]] === '\n' ? valueRange[2] + 1 : valueRange[2];
     return [{ start: keyRange![1], end, text: `:\n${blockItem(ours, column(text, keyRange![0]))}` }];
   }
-  if (!isSeq(value) || value.flow) return undefined;
+  if (!yaml().isSeq(value) || value.flow) return undefined;
   const spans = itemSpans(text, value);
   if (!spans) return undefined;
   const mine = spans.filter((_, i) => nameOf(value.items[i]) === name);
@@ -172,7 +179,7 @@ function listEdits(text: string, root: YAMLMap, list: ListName, name: string, ou
 
 /** The edit that sets (value) or drops (undefined) the top-level `current-context`; undefined: only a re-render can. */
 function currentContextEdit(text: string, root: YAMLMap, value: string | undefined): Edit[] | undefined {
-  const pair = root.items.find((p) => isScalar(p.key) && p.key.value === 'current-context');
+  const pair = root.items.find((p) => yaml().isScalar(p.key) && p.key.value === 'current-context');
   const keyRange = pair ? rangeOf(pair.key) : undefined;
   const valueRange = pair ? rangeOf(pair.value) : undefined;
   if (pair && (!keyRange || !valueRange)) return undefined;
@@ -195,7 +202,7 @@ function currentContextEdit(text: string, root: YAMLMap, value: string | undefin
 function spliceOrRender(text: string, edits: Edit[] | undefined, edited: Document): string {
   if (edits) {
     const spliced = applyEdits(text, edits);
-    const reread = parseDocument(spliced, { prettyErrors: false, uniqueKeys: true });
+    const reread = yaml().parseDocument(spliced, { prettyErrors: false, uniqueKeys: true });
     if (!reread.errors.length && JSON.stringify(canonical(reread.toJSON())) === JSON.stringify(canonical(edited.toJSON()))) return spliced;
   }
   return render(edited);
@@ -211,7 +218,7 @@ export function mergeKubeconfig(text: string | undefined, file: string, entry: K
   // A last line without its newline gets one, so what is appended starts on a line of its own.
   const original = text && !text.endsWith('\n') ? `${text}\n` : (text ?? '');
   const doc = parse(original, file);
-  const fresh = !isMap(doc.contents);
+  const fresh = !yaml().isMap(doc.contents);
   const root = rootOf(doc);
   const items = itemsOf(entry);
   // Text edits, computed from the parsed ranges before the document changes; undefined once one is impossible.
@@ -241,13 +248,13 @@ export function mergeKubeconfig(text: string | undefined, file: string, entry: K
 export function removeFromKubeconfig(text: string, file: string, name: string): { text: string; removed: string[] } {
   const doc = parse(text, file);
   const root = doc.contents;
-  if (!isMap(root)) return { text, removed: [] };
+  if (!yaml().isMap(root)) return { text, removed: [] };
   const removed: string[] = [];
   let edits: Edit[] | undefined = root.flow ? undefined : [];
   const add = (more: Edit[] | undefined): void => void (edits = edits && more ? [...edits, ...more] : undefined);
   for (const list of LISTS) {
     const seq = root.get(list, true);
-    if (!isSeq(seq)) continue;
+    if (!yaml().isSeq(seq)) continue;
     const kept = seq.items.filter((item) => nameOf(item) !== name);
     if (kept.length === seq.items.length) continue;
     removed.push(`${list.slice(0, -1)} ${name}`);
@@ -279,9 +286,9 @@ export function entryDrift(text: string, file: string, name: string, digest: str
   const root = parse(text, file).contents;
   const found: unknown[] = [];
   for (const list of LISTS) {
-    const seq = isMap(root) ? root.get(list, true) : undefined;
-    const item = isSeq(seq) ? seq.items.find((i) => nameOf(i) === name) : undefined;
-    if (!isMap(item)) return `${file} has no ${list.slice(0, -1)} ${name}`;
+    const seq = yaml().isMap(root) ? root.get(list, true) : undefined;
+    const item = yaml().isSeq(seq) ? seq.items.find((i) => nameOf(i) === name) : undefined;
+    if (!yaml().isMap(item)) return `${file} has no ${list.slice(0, -1)} ${name}`;
     found.push(item.toJSON());
   }
   return digestOf(found) === digest ? undefined : `${file}: the cluster, user or context ${name} differs from what was merged (server or credentials changed)`;
