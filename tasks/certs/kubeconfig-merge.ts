@@ -7,16 +7,17 @@
 // "repair" by dropping what we did not understand. Loaded only by the targets that edit the file, never
 // while the graph is built.
 
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Document, YAMLMap, YAMLSeq } from 'yaml';
+import { StepError } from '../../lib/errors.ts';
 
-// The yaml package (dozens of modules) is loaded on the first kubeconfig read, not at start-up: most
-// commands (--help, a dry run, a no-op without the merge) never read one.
+// The yaml package (dozens of modules) is required on the first kubeconfig read. Its importers already
+// load this module with import(), but the bundle `node harder.mjs` runs (lib/cached-bundle.mjs) inlines
+// that import and hoists a static `import 'yaml'` to its start: --help would load yaml too.
 type YamlModule = typeof import('yaml');
 let yamlModule: YamlModule | undefined;
 const yaml = (): YamlModule => (yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule);
-import { createHash } from 'node:crypto';
-import { StepError } from '../../lib/errors.ts';
 
 /** What one cluster contributes: its API server and CA, the admin's client cert and key (base64 as in a kubeconfig). */
 export type KubeconfigEntry = {
