@@ -238,9 +238,19 @@ export function goBuild(options: GoBuildOptions): Promise<{ seconds: number; com
   return run;
 }
 
+/**
+ * The file `go build -o dir/` writes for a main package: its path's last element, or for a major-version
+ * suffix (`go.etcd.io/etcd/server/v3`) the element before it (`server`), as the go command names it.
+ */
+export function goBinaryName(pkg: string): string {
+  const parts = pkg.split('/');
+  const last = parts[parts.length - 1]!;
+  return /^v\d+$/.test(last) && parts.length > 1 ? parts[parts.length - 2]! : last;
+}
+
 /** `kube-apiserver`, or `kube-apiserver, kubelet and 4 more`: what a progress line says is being built. */
 export function buildLabel(packages: string[]): string {
-  const names = packages.map((pkg) => pkg.split('/').pop()!);
+  const names = packages.map(goBinaryName);
   return names.length <= 2 ? names.join(', ') : `${names.slice(0, 2).join(', ')} and ${names.length - 2} more`;
 }
 
@@ -248,10 +258,10 @@ async function buildNow(options: GoBuildOptions): Promise<{ seconds: number; com
   options.signal?.throwIfAborted();
   const packages = Object.keys(options.outputs);
   if (packages.length === 0) throw new StepError('go build: no packages to build');
-  // `go build -o dir/` names each binary after its package's last element: two with the same one would collide.
-  const names = packages.map((pkg) => pkg.split('/').pop()!);
+  // `go build -o dir/` names each binary after its package path: two with the same name would collide.
+  const names = packages.map(goBinaryName);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
-  if (duplicate) throw new StepError(`go build: two packages build a binary named ${duplicate} (${packages.filter((p) => p.endsWith(`/${duplicate}`)).join(', ')})`);
+  if (duplicate) throw new StepError(`go build: two packages build a binary named ${duplicate} (${packages.filter((p) => goBinaryName(p) === duplicate).join(', ')})`);
   const log = options.log ?? (() => {});
   const label = buildLabel(packages);
   const started = Date.now();

@@ -8,6 +8,7 @@ import { ipPlanTarget, planIps } from './net/ip-plan.ts';
 import { certsStep } from './certs/index.ts';
 import { nodesStep } from './nodes/index.ts';
 import { binariesTargets } from './binaries/index.ts';
+import { etcdBinariesTargets } from './binaries/etcd.ts';
 import { corednsImageFor, imagesTargets, loadCommand, loadsAfterRuntime, pauseImageFor, TEST_IMAGE, TEST_IMAGE_PORT } from './images/cluster-images.ts';
 import type { ProjectCommand } from '../lib/cli/index.ts';
 import type { TargetsContext } from '../lib/cli/project.ts';
@@ -27,7 +28,7 @@ import { addonsStep } from './addons/index.ts';
 import { ingressNotes } from './addons/ingress/notes.ts';
 import type { IngressResult } from './addons/ingress/index.ts';
 import { RENEW_COMMAND, renewCommand } from './certs/renew.ts';
-import { describePlan, upgradeView } from './cluster/upgrade/index.ts';
+import { describePlan, etcdPlan, upgradeView } from './cluster/upgrade/index.ts';
 import { recordedTargets } from '../lib/engine/state.ts';
 import { upgradeTargets } from './cluster/upgrade/targets.ts';
 import { kubeletHealth, kubeProxyHealth } from './cluster/unit-health.ts';
@@ -43,6 +44,7 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
   const nodes = nodesStep(config, plan);
   const endpoint = endpointStep(config, plan, { base: nodes.base, network: nodes.network });
   const binaries = binariesTargets(config);
+  const etcdBinaries = etcdBinariesTargets(config);
   const images = imagesTargets(config, { nodes: nodes.nodes });
   const cluster = clusterStep({
     config,
@@ -56,6 +58,7 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
       'kube-proxy': binaries.kubeProxy,
       kubectl: binaries.kubectl,
     },
+    etcdBinaries: { etcd: etcdBinaries.etcd, etcdctl: etcdBinaries.etcdctl },
     pki: certs.pki,
     kubeconfigs: certs.kubeconfigs.byId,
     encryption: certs.encryption,
@@ -118,7 +121,7 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
     kubectl: binaries.kubectl,
     adminKubeconfig: certs.kubeconfigs.byId['admin']!,
   });
-  const registered = [planTarget, ...certs.all, ...nodes.all, ...endpoint.all, ...binaries.all, ...images.all, ...cluster.all, ...addons.all, ...removals, ...host, ...conformance.all];
+  const registered = [planTarget, ...certs.all, ...nodes.all, ...endpoint.all, ...binaries.all, ...etcdBinaries.all, ...images.all, ...cluster.all, ...addons.all, ...removals, ...host, ...conformance.all];
   // A version change of a running cluster (tasks/cluster/upgrade): drain and uncordon each worker, and the
   // restarts in the version-skew policy's order, all order-only; none of it when the version is unchanged.
   // A change the policy forbids never gets here: configure refuses it (tasks/config/spec.ts).
@@ -162,7 +165,8 @@ export function projectCommands(): Record<string, ProjectCommand<ClusterConfig>>
 
 /** The upgrade's plan as the run prints it before building (tasks.ts `record`), or nothing when the version is unchanged. */
 export function upgradePlanLines(config: ClusterConfig, outDir: string, dryRun: boolean): string[] {
-  const lines = describePlan(upgradeView(config, recordedTargets(outDir)).steps);
+  const records = recordedTargets(outDir);
+  const lines = [...etcdPlan(config, records), ...describePlan(upgradeView(config, records).steps)];
   if (lines.length && dryRun) lines.push('  (dry run: nothing is drained, installed or restarted)');
   return lines;
 }

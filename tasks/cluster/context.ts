@@ -5,6 +5,7 @@ import type { AnyTarget, DepMap, Target } from '../../lib/engine/target.ts';
 import type { RecordedTargets } from '../../lib/engine/state.ts';
 import type { ClusterConfig } from '../config/config.ts';
 import type { BinaryResult, KubernetesBinary } from '../binaries/index.ts';
+import type { EtcdBinary } from '../binaries/etcd.ts';
 import { encryptionConfigPath, type EncryptionResult } from '../certs/encryption.ts';
 import type { IpPlan, PlannedNode } from '../net/ip-plan.ts';
 import { kubeconfigPath, type kubeconfigTargets } from '../certs/kubeconfig.ts';
@@ -54,6 +55,8 @@ export type ClusterStepInputs = {
   nodes: Record<string, NodeDep>;
   /** Binary targets by binary name. */
   binaries: Record<KubernetesBinary, BinaryDep>;
+  /** `bin:etcd:etcd` and `bin:etcd:etcdctl`, for the control planes. */
+  etcdBinaries: Record<EtcdBinary, BinaryDep>;
   pki: PkiTargets;
   /** Kubeconfig targets by catalogue id (`admin`, `kubelet:worker-1`…). */
   kubeconfigs: Record<string, KubeconfigDep>;

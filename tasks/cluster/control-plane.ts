@@ -18,7 +18,12 @@ export function serviceAccountIssuer(clusterDomain: string): string {
   return `https://kubernetes.default.svc.${clusterDomain}`;
 }
 
-export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget) {
+/**
+ * `etcdBinaries`: each control plane's `install:<node>:etcd`. An apiserver restarts when its etcd's binary
+ * changes: it asks etcd once, at start-up, whether it supports progress notifications (the watch cache's
+ * RequestWatchProgress), and keeps that answer; after an etcd upgrade only a restart asks again.
+ */
+export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget, etcdBinaries: Record<string, AnyTarget>) {
   const all: AnyTarget[] = [];
   const apiservers: Record<string, UnitTarget> = {};
   const others: Record<string, AnyTarget> = {};
@@ -72,6 +77,7 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
     const apiFiles = {
       ...shared,
       binary: bin('kube-apiserver'),
+      etcd: etcdBinaries[node]!,
       etcdCa: file('etcd-ca-for-apiserver', cp.etcdCa, `etcd CA cert for the apiserver on ${node}`, certSource(ctx, 'etcd-ca', 'cert')),
       cert: file('apiserver-cert', cp.apiserverCert, `apiserver serving cert on ${node}`, certSource(ctx, `kube-apiserver:${node}`, 'cert')),
       key: file('apiserver-key', cp.apiserverKey, `apiserver serving key on ${node}`, certSource(ctx, `kube-apiserver:${node}`, 'key'), 0o600),
@@ -124,6 +130,7 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget)
     others[`kcm:${node}`] = kcm;
     others[`scheduler:${node}`] = scheduler;
     const unique = new Set<AnyTarget>([...Object.values(apiFiles), ...Object.values(kcmFiles), ...Object.values(schedFiles), apiserver, kcm, scheduler]);
+    unique.delete(apiFiles.etcd); // the etcd step's own target
     all.push(...unique);
   }
   return { apiservers, components: others, units, ready, all };

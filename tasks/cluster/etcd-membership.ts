@@ -41,12 +41,15 @@ export function healthyEndpoints(output: string): Set<string> {
 }
 
 /**
- * Whether `etcdctl endpoint status` (simple format: `endpoint, ID, version, db size, is leader, is learner,
- * raft term, raft index, raft applied index, errors`) says the endpoint it asked is the leader.
+ * Whether `etcdctl endpoint status -w json` says the endpoint it asked is the leader: its `leader` is its
+ * own `member_id`. JSON, because the simple format's columns differ between etcd minors (3.6 added the
+ * storage version and the size in use); the IDs are compared as digits, since they are 64-bit and lose
+ * precision as JavaScript numbers.
  */
 export function statusSaysLeader(output: string): boolean {
-  const fields = output.trim().split('\n')[0]?.split(', ') ?? [];
-  return fields[4] === 'true';
+  const self = /"member_id":(\d+)/.exec(output)?.[1];
+  const leader = /"leader":(\d+)/.exec(output)?.[1];
+  return self !== undefined && self === leader;
 }
 
 /** How many of `n` members must be healthy for the cluster to accept writes and membership changes. */

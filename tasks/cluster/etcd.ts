@@ -13,7 +13,7 @@ import { controlPlanes, type ClusterConfig } from '../config/config.ts';
 import { certSource, nodeTarget, plannedNode, type ClusterContext, type UnitTarget } from './context.ts';
 import { ClusterError, NotReadyError } from './errors.ts';
 import { etcdPaths, unitPath } from './layout.ts';
-import { fileTarget, journalTail, sleep, unitTarget } from './node-targets.ts';
+import { binaryTarget, fileTarget, journalTail, sleep, unitTarget } from './node-targets.ts';
 import type { NodeHandle } from '../../lib/node/handle.ts';
 import { machineAddress, nodeFleet } from '../nodes/node-fleet.ts';
 import { containerName } from '../nodes/labels.ts';
@@ -74,8 +74,18 @@ export function etcdTargets(ctx: ClusterContext) {
   const leaving = running.filter((r) => !members.some((m) => m.name === r.name));
   const all: AnyTarget[] = [];
   const units: Record<string, UnitTarget> = {};
+  // etcd and etcdctl on every member, where the unit and the membership steps expect them.
+  const installs = Object.fromEntries(
+    members.map((m) => {
+      const nt = nodeTarget(ctx, m.name);
+      return [m.name, { etcd: binaryTarget(m.name, nt, ctx.etcdBinaries.etcd, 'etcd', etcdPaths.etcd), etcdctl: binaryTarget(m.name, nt, ctx.etcdBinaries.etcdctl, 'etcdctl', etcdPaths.etcdctl) }];
+    }),
+  );
+  // The check asks the running members with their etcdctl: installed first (a cluster made by an older
+  // version ran Debian's, in /usr/bin).
+  const runningEtcdctl = running.flatMap((r) => (installs[r.name] ? [installs[r.name]!.etcdctl] : []));
   // Removals run the last (in name order) first: tasks/nodes/removal.ts.
-  const membership = membershipCheckTarget(ctx.config, members, running, joining.map((m) => m.name), leaving.map((r) => r.name).sort((a, b) => b.localeCompare(a)));
+  const membership = membershipCheckTarget(ctx.config, members, running, joining.map((m) => m.name), leaving.map((r) => r.name).sort((a, b) => b.localeCompare(a)), runningEtcdctl);
   all.push(membership);
   // One chain in the spec's order: each member target after the previous member's promotion. Joiners are
   // then added one at a time, each after the one before has started, caught up and been promoted; in a
@@ -87,17 +97,18 @@ export function etcdTargets(ctx: ClusterContext) {
   for (const member of members) {
     const node = member.name;
     const nt = nodeTarget(ctx, node);
-    const file = (id: string, path: string, description: string, source: Parameters<typeof fileTarget>[0]['source'], mode?: number) =>
-      fileTarget({ node, nodeTarget: nt, id, path, description, source, ...(mode ? { mode } : {}) });
+    const file = (id: string, path: string, description: string, source: Parameters<typeof fileTarget>[0]['source'], mode?: number, after?: Record<string, AnyTarget>) =>
+      fileTarget({ node, nodeTarget: nt, id, path, description, source, ...(mode ? { mode } : {}), ...(after ? { after } : {}) });
     const files = {
       ca: file('etcd-ca', etcdPaths.ca, `etcd CA cert on ${node}`, certSource(ctx, 'etcd-ca', 'cert')),
       serverCert: file('etcd-server-cert', etcdPaths.serverCert, `etcd server cert of ${node}`, certSource(ctx, `etcd-server:${node}`, 'cert')),
       serverKey: file('etcd-server-key', etcdPaths.serverKey, `etcd server key of ${node}`, certSource(ctx, `etcd-server:${node}`, 'key'), 0o600),
       peerCert: file('etcd-peer-cert', etcdPaths.peerCert, `etcd peer cert of ${node}`, certSource(ctx, `etcd-peer:${node}`, 'cert')),
       peerKey: file('etcd-peer-key', etcdPaths.peerKey, `etcd peer key of ${node}`, certSource(ctx, `etcd-peer:${node}`, 'key'), 0o600),
-      unit: file('etcd-unit', unitPath('etcd'), `etcd unit on ${node}`, {
-        text: renderEtcdUnit({ member, clusterToken: `${ctx.config.clusterName}-etcd`, arch: process.arch }),
-      }),
+      // After the binary it runs: a cluster made before ran /usr/bin/etcd, and a node restarted between
+      // the two installs would otherwise start a unit whose binary is not there yet.
+      unit: file('etcd-unit', unitPath('etcd'), `etcd unit on ${node}`, { text: renderEtcdUnit({ member, clusterToken: `${ctx.config.clusterName}-etcd` }) }, undefined, installs[node]!),
+      ...installs[node]!,
     };
     // Whom a joiner asks to add it: the running members (those staying first), then the other configured ones.
     const peers = [...new Set([...running.filter((r) => r.name !== node).map((r) => r.container), ...members.filter((m) => m !== member).map((m) => nodeContainerName(ctx.config, m.name))])];
@@ -132,7 +143,7 @@ export function etcdTargets(ctx: ClusterContext) {
     },
   });
   all.push(healthy);
-  return { units, healthy, membership, running, leaving, all };
+  return { units, healthy, membership, running, leaving, binaries: Object.fromEntries(Object.entries(installs).map(([node, i]) => [node, i.etcd])), all };
 }
 
 /** How the fleet reaches a configured node before its target has run: its container's name, or a machine's address. */
@@ -272,14 +283,14 @@ export async function etcdctlOn(peer: NodeHandle, args: string[], endpoint?: str
  * the configured members, so it runs exactly when they change; its result is null, so what depends on it
  * (every member target, the API endpoint's config, every removal) is ordered after it and never rebuilt by it.
  */
-function membershipCheckTarget(config: ClusterConfig, members: EtcdMember[], running: RecordedControlPlane[], adding: string[], removing: string[]) {
+function membershipCheckTarget(config: ClusterConfig, members: EtcdMember[], running: RecordedControlPlane[], adding: string[], removing: string[], etcdctl: AnyTarget[]) {
   const change = [adding.length ? `adding ${adding.join(', ')}` : '', removing.length ? `removing ${removing.join(', ')}` : ''].filter(Boolean).join(', ');
   return target({
     name: 'etcd:membership',
     description: change
       ? `Checks that etcd keeps its quorum through ${change}, before anything changes (refuses the change otherwise)`
       : 'Checks a change of the control planes against the running etcd cluster before anything changes (refuses one that would lose quorum)',
-    deps: {},
+    deps: Object.fromEntries(etcdctl.map((t, i) => [`after:etcdctl:${i}`, t])),
     inputs: { values: { members: members.map((m) => [m.name, m.ip]) } },
     build: async (ctx): Promise<null> => {
       if (!change) return null;
@@ -385,7 +396,7 @@ export function etcdMemberRemoveTarget(spec: MemberRemoveSpec) {
         // A leader that is removed steps down and the others wait an election timeout before electing
         // one: move the leadership to a member that stays first, so writes never pause.
         const leavingUrl = listed.clientUrls[0];
-        const status = leavingUrl ? await read.peer.exec([...etcdctlArgs(leavingUrl), 'endpoint', 'status'], { allowFailure: true, readOnly: true }) : undefined;
+        const status = leavingUrl ? await read.peer.exec([...etcdctlArgs(leavingUrl), 'endpoint', 'status', '-w', 'json'], { allowFailure: true, readOnly: true }) : undefined;
         const to = read.list.find((m) => m !== listed && m.started && staying.includes(m.name));
         if (status?.exitCode === 0 && statusSaysLeader(status.stdout.toString('utf8')) && to && leavingUrl) {
           ctx.log(`${spec.name} is the etcd leader: etcdctl move-leader ${to.id} (${to.name})`);

@@ -28,7 +28,7 @@ export function clusterStep(inputs: ClusterStepInputs) {
   const ctx = clusterContext(inputs);
   const etcd = etcdTargets(ctx);
   const system = nodeSystemTargets(ctx);
-  const controlPlane = controlPlaneTargets(ctx, etcd.healthy);
+  const controlPlane = controlPlaneTargets(ctx, etcd.healthy, etcd.binaries);
   const workers = workerTargets(ctx, { apiserverReady: controlPlane.ready, sysctl: system.sysctl, routes: system.routes });
   // Every long-running component restarts one node at a time (rollout.ts). The oneshot setup units
   // (node-sysctl, pod-routes, kubelet-prepare) are left out: re-running them interrupts nothing.

@@ -36,9 +36,9 @@ export const etcdPaths = {
   dataDir: '/var/lib/etcd/harder',
   /** The initial cluster and its state for the member's first start (tasks/cluster/render/etcd.ts). */
   bootstrapEnv: '/etc/etcd/bootstrap.env',
-  /** The Debian etcd-server package's binaries. */
-  etcd: '/usr/bin/etcd',
-  etcdctl: '/usr/bin/etcdctl',
+  /** Built from etcd's Go modules (bin:etcd), beside the Kubernetes binaries. */
+  etcd: '/usr/local/bin/etcd',
+  etcdctl: '/usr/local/bin/etcdctl',
 } as const;
 
 export const workerPaths = {

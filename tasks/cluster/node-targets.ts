@@ -66,6 +66,8 @@ export type FileSpec = {
   source: Source;
   /** Config values the rendered text comes from, shown by `--explain` (from → to) when they change. */
   values?: Record<string, Json>;
+  /** Installed first (a unit file after the binary it names, so the node never has one without the other). */
+  after?: Record<string, AnyTarget>;
 };
 
 /**
@@ -75,11 +77,12 @@ export type FileSpec = {
  * install's result is the content's hash). A dependency kind keyed by the file alone would save that
  * write, but it must still make a dry run say "would build" while its producer would rebuild.
  */
-type FileDeps = { node: NodeTarget; source?: AnyTarget };
+type FileDeps = { node: NodeTarget; source?: AnyTarget; [after: `after:${string}`]: AnyTarget };
 
 export function fileTarget(spec: FileSpec) {
   const mode = spec.mode ?? 0o644;
   const deps: FileDeps = { node: spec.nodeTarget };
+  for (const [alias, t] of Object.entries(spec.after ?? {})) deps[`after:${alias}`] = t;
   const inputs: Inputs = { values: { path: spec.path, mode, ...(spec.values ?? {}) } };
   if ('text' in spec.source) inputs.values!.content = sha256(spec.source.text);
   else {

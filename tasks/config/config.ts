@@ -76,6 +76,12 @@ export type ClusterConfig = {
   clusterDomain: string;
   /** The Kubernetes version, pinned here and only here (see README for why this one). */
   kubernetesVersion: string;
+  /**
+   * The etcd release the control planes run, built from etcd's Go modules. `auto`: the minor kubeadm
+   * deploys with kubernetesVersion (tasks/images/image-versions.ts). A release `vX.Y.Z` pins one, e.g. to
+   * step a cluster through the minor in between (etcd upgrades one minor at a time).
+   */
+  etcdVersion: string;
   /** Where the Kubernetes binaries come from. */
   binarySource: BinarySource;
   /** Default key algorithm for certificates (csr/*.json may override per cert). */
@@ -155,6 +161,7 @@ export const defaultConfig: ClusterConfig = {
   clusterDnsIp: '10.32.0.10',
   clusterDomain: 'cluster.local',
   kubernetesVersion: DEFAULT_KUBERNETES_VERSION,
+  etcdVersion: 'auto',
   binarySource: 'auto',
   keyAlgorithm: 'ecdsa',
   apiServerPort: 6443,
@@ -273,6 +280,10 @@ export function checkConfigFields(config: ClusterConfig): ConfigCheck {
     );
   }
 
+  if (config.etcdVersion !== 'auto' && !/^v3\.\d+\.\d+$/.test(config.etcdVersion)) {
+    error('etcdVersion', `"${config.etcdVersion}" is not an etcd 3 release`, 'use "auto" (the etcd minor kubeadm deploys with kubernetesVersion) or vMAJOR.MINOR.PATCH, e.g. "v3.6.17"');
+  }
+
   const domainLabels = config.clusterDomain.split('.');
   if (config.clusterDomain.length > 253 || domainLabels.some((label) => labelProblem(label))) {
     error('clusterDomain', `"${config.clusterDomain}" is not a DNS domain`, `use dot-separated DNS labels (${DNS_LABEL_RULE}), e.g. "${defaultConfig.clusterDomain}"`);
@@ -345,4 +356,12 @@ export function machineProblems(config: ClusterConfig): ConfigProblem[] {
     if (m.key !== undefined && (typeof m.key !== 'string' || m.key === '')) problem('key', `${JSON.stringify(m.key)} is not a file path`, 'give the path of a private key file, or leave it out to use the SSH agent');
   });
   return problems;
+}
+
+/** The etcd release a config runs: its pin, else the one kubeadm pairs with its Kubernetes minor. */
+export function etcdVersionOf(config: Pick<ClusterConfig, 'etcdVersion' | 'kubernetesVersion'>): string {
+  if (config.etcdVersion !== 'auto') return config.etcdVersion;
+  const row = kubeadmImageVersions(config.kubernetesVersion);
+  if (!row) throw new Error(`no etcd version recorded for Kubernetes ${config.kubernetesVersion} (checkConfig refuses such a config)`);
+  return row.etcd;
 }

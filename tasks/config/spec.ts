@@ -5,7 +5,7 @@ import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ProjectCommand, ProjectFlag, RecordContext } from '../../lib/cli/index.ts';
 import { CliError, ConfigError, OptionError } from '../../lib/errors.ts';
-import { controlPlanes, defaultConfig, DNS_LABEL_RULE, labelProblem, workers, type ClusterConfig, type ConfigProblem } from './config.ts';
+import { controlPlanes, defaultConfig, DNS_LABEL_RULE, etcdVersionOf, labelProblem, workers, type ClusterConfig, type ConfigProblem } from './config.ts';
 import { configFromFlags, projectFlags, readConfigFile, specFields } from './options.ts';
 import {
   ALLOCATION_POOL,
@@ -23,7 +23,8 @@ import {
 import { ipPlanProblems } from '../net/ip-plan.ts';
 import { importModule } from '../../lib/ts-import.ts';
 import { recordedTargets } from '../../lib/engine/state.ts';
-import { skewRefusalLine } from '../cluster/upgrade/index.ts';
+import { etcdSkewRefusalLine, skewRefusalLine } from '../cluster/upgrade/index.ts';
+import { kubeadmImageVersions } from '../images/image-versions.ts';
 
 /** The spec file at the project root, loaded when present (never shipped: harder.config.example.ts is the example). */
 export const SPEC_FILE = 'harder.config.ts';
@@ -237,10 +238,17 @@ export async function configureCluster(
   // A Kubernetes version the running cluster may not move to (the version-skew policy: one minor up at a
   // time, no downgrade across minors) is refused first, in one line, before anything else is checked or
   // built: the version it runs is what the last runs recorded (tasks/cluster/upgrade).
+  // The same for etcd's own rule (one minor at a time), against what the control planes' records say they run.
   const wanted = specFile?.values.kubernetesVersion ?? defaultConfig.kubernetesVersion;
   if (typeof wanted === 'string') {
-    const refusal = skewRefusalLine(wanted, recordedTargets(outDir), specFile?.shownAs ?? 'tasks/config/config.ts (default)');
-    if (refusal) throw new ConfigError([refusal], 'nothing was changed; the plan of an allowed change: npx tsx tasks.ts cluster --dry-run --explain');
+    const records = recordedTargets(outDir);
+    const shownAs = specFile?.shownAs ?? 'tasks/config/config.ts (default)';
+    const etcd = specFile?.values.etcdVersion ?? defaultConfig.etcdVersion;
+    const refusals = [
+      skewRefusalLine(wanted, records, shownAs),
+      typeof etcd === 'string' && (etcd !== 'auto' || kubeadmImageVersions(wanted)) ? etcdSkewRefusalLine(etcdVersionOf({ etcdVersion: etcd, kubernetesVersion: wanted }), etcd, records, shownAs) : undefined,
+    ].filter((r): r is string => r !== undefined);
+    if (refusals.length) throw new ConfigError(refusals, 'nothing was changed; the plan of an allowed change: npx tsx tasks.ts cluster --dry-run --explain');
   }
   const config = configFromFlags(flags, root, { cwd, warn, specFile, recorded: { flags: asFlags(kept), shownAs: recordShown } });
   const isDefault = name === defaultName;

@@ -22,8 +22,6 @@ export const NODE_PACKAGES: readonly { name: string; file: string }[] = [
   { name: 'containerd', file: '/usr/bin/containerd' },
   { name: 'runc', file: '/usr/sbin/runc' },
   { name: 'containernetworking-plugins', file: '/usr/lib/cni/bridge' },
-  { name: 'etcd-server', file: '/usr/bin/etcd' },
-  { name: 'etcd-client', file: '/usr/bin/etcdctl' },
   { name: 'iptables', file: '/usr/sbin/xtables-nft-multi' },
   { name: 'iproute2', file: '/sbin/ip' },
   { name: 'conntrack', file: '/usr/sbin/conntrack' },
@@ -51,9 +49,8 @@ async function uninstalled(node: NodeHandle, names: readonly string[], signal?: 
 }
 
 /**
- * Installs `missing` with apt (as Debian's own tools would, non-interactively), then leaves etcd.service
- * disabled and containerd enabled, as the node image does: the cluster writes its own etcd unit.
- * Returns what apt installed.
+ * Installs `missing` with apt (as Debian's own tools would, non-interactively), then leaves containerd
+ * enabled, as the node image does.
  */
 export async function installPackages(node: NodeHandle, missing: readonly string[], log: (line: string) => void, signal?: AbortSignal): Promise<void> {
   if (missing.length === 0) return;
@@ -61,7 +58,6 @@ export async function installPackages(node: NodeHandle, missing: readonly string
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   await node.exec(['apt-get', 'update', '-q'], { env, signal });
   await node.exec(['apt-get', 'install', '-y', '-q', '--no-install-recommends', ...missing], { env, signal });
-  if (missing.includes('etcd-server')) await node.systemctl('disable', '--now', 'etcd.service');
   if (missing.includes('containerd')) await node.systemctl('enable', '--now', 'containerd.service');
 }
 
@@ -70,8 +66,8 @@ export const HARDER_UNITS = ['kubelet', 'kube-proxy', 'kubelet-prepare', 'kube-a
 
 /**
  * What the cluster step puts on a node, from its layout table: files and directories it alone writes.
- * Debian's own files among the paths (the etcd binaries in /usr/bin, the CNI plugins in /usr/lib/cni)
- * are left out, so the clean never removes a package's file.
+ * Debian's own files among the paths (the CNI plugins in /usr/lib/cni) are left out, so the clean never
+ * removes a package's file.
  */
 export function harderPaths(): string[] {
   const tables: Record<string, string>[] = [controlPlanePaths, etcdPaths, workerPaths, nodePaths];
@@ -85,7 +81,7 @@ export function harderPaths(): string[] {
 }
 
 /** The binaries the cluster step installs into binDir. */
-const BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl', 'crictl'];
+const BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl', 'crictl', 'etcd', 'etcdctl'];
 
 /**
  * Stops and disables harder's units, removes pods, unmounts what the kubelet mounted, removes harder's

@@ -143,7 +143,7 @@ test('etcd unit: one member per control plane, TLS everywhere, no membership in 
   for (const member of members) {
     const text = renderEtcdUnit({ member, clusterToken: 'harder-etcd' });
     const argv = execStart(text);
-    assert.equal(argv[0], '/usr/bin/etcd');
+    assert.equal(argv[0], '/usr/local/bin/etcd');
     assert.equal(flag(argv, 'name'), member.name);
     assert.equal(flag(argv, 'listen-client-urls'), `https://${member.ip}:2379,https://127.0.0.1:2379`);
     assert.equal(flag(argv, 'initial-advertise-peer-urls'), `https://${member.ip}:2380`);

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildLabel, goBuild } from '../../lib/go-build.ts';
+import { buildLabel, goBinaryName, goBuild } from '../../lib/go-build.ts';
 
 const run = promisify(execFile);
 
@@ -37,6 +37,24 @@ test('one go build makes every package, each binary at its own output', async ()
     assert.is((await run(join(out, 'nested', 'second'))).stderr.trim(), 'beta says hi');
     assert.equal((await readdir(out)).sort(), ['first', 'nested'], 'the temp directory is gone');
     assert.ok(lines.some((l) => l.startsWith('go build alpha, beta: done in')), lines.join('\n'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a main package at a major-version suffix (like go.etcd.io/etcd/server/v3): go names its binary after the element before it, and so does goBuild', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'harder-gobuild-'));
+  try {
+    await writeFile(join(dir, 'go.mod'), 'module example.local/server/v3\n\ngo 1.24\n');
+    await writeFile(join(dir, 'main.go'), 'package main\n\nfunc main() { println("v3 says hi") }\n');
+    await mkdir(join(dir, 'tool', 'v2'), { recursive: true });
+    await writeFile(join(dir, 'tool', 'v2', 'main.go'), 'package main\n\nfunc main() { println("tool says hi") }\n');
+    const out = join(dir, 'bin');
+    await goBuild({ dir, outputs: { 'example.local/server/v3': join(out, 'etcd'), 'example.local/server/v3/tool/v2': join(out, 'etcdctl') }, ldflags: [] });
+    assert.is((await run(join(out, 'etcd'))).stderr.trim(), 'v3 says hi');
+    assert.is((await run(join(out, 'etcdctl'))).stderr.trim(), 'tool says hi');
+    assert.is(goBinaryName('example.local/server/v3'), 'server');
+    assert.is(goBinaryName('k8s.io/kubernetes/cmd/kubelet'), 'kubelet');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

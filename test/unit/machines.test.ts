@@ -148,6 +148,8 @@ test('a machine\'s clean removes only what the cluster step writes: no package f
   for (const debian of ['/usr/bin/etcd', '/usr/bin/etcdctl', '/usr/lib/cni', '/etc', '/var/lib', '/etc/systemd/system', '/etc/cni/net.d']) assert.not.ok(paths.includes(debian), debian);
   for (const p of NODE_PACKAGES) assert.not.ok(paths.includes(p.file), p.file);
   assert.ok(paths.includes('/etc/systemd/system/kubelet.service') && paths.includes('/var/lib/kubelet/kubeconfig') && paths.includes('/usr/local/bin/kubelet'));
+  // etcd is built from its module and installed beside the Kubernetes binaries: harder's, so cleaned.
+  assert.ok(paths.includes('/usr/local/bin/etcd') && paths.includes('/usr/local/bin/etcdctl') && paths.includes('/var/lib/etcd/harder'));
 });
 
 test('the command line: argv quoted for the login shell, sudo -n for a non-root login, env and working directory', () => {
@@ -168,25 +170,27 @@ test('packages: the probe names what is missing from the batched read; the build
   const node = new FakeNode('worker-1');
   const state = await node.readState({ files: [], binaries: NODE_PACKAGES.map((p) => p.file), units: [] });
   assert.equal(missingPackages(state), NODE_PACKAGES.map((p) => p.name));
-  for (const p of NODE_PACKAGES) if (p.name !== 'socat' && p.name !== 'etcd-server') node.files.set(p.file, { content: Buffer.from('x'), mode: 0o755, mtime: 1 });
-  assert.equal(missingPackages(await node.readState({ files: [], binaries: NODE_PACKAGES.map((p) => p.file), units: [] })), ['etcd-server', 'socat']);
+  for (const p of NODE_PACKAGES) if (p.name !== 'socat' && p.name !== 'containerd') node.files.set(p.file, { content: Buffer.from('x'), mode: 0o755, mtime: 1 });
+  assert.equal(missingPackages(await node.readState({ files: [], binaries: NODE_PACKAGES.map((p) => p.file), units: [] })), ['containerd', 'socat']);
+  // etcd is no package of a node any more: bin:etcd builds it.
+  assert.not.ok(NODE_PACKAGES.some((p) => p.name.startsWith('etcd')));
 
   const envs: (Record<string, string> | undefined)[] = [];
   const done = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exitCode: 0 };
   node.onExec = (argv, opts) => {
     if (argv[0] === 'apt-get') return envs.push(opts.env), done;
-    return argv[0] === 'systemctl' && argv[1] === 'disable' ? done : undefined;
+    return argv[0] === 'systemctl' && argv[1] === 'enable' ? done : undefined;
   };
   const log: string[] = [];
-  await installPackages(node, ['etcd-server', 'socat'], (l) => log.push(l));
+  await installPackages(node, ['containerd', 'socat'], (l) => log.push(l));
   assert.equal(node.mutatingExecs(), [
     ['apt-get', 'update', '-q'],
-    ['apt-get', 'install', '-y', '-q', '--no-install-recommends', 'etcd-server', 'socat'],
-    // Debian's etcd package starts its own etcd: stopped and disabled, as in the node image.
-    ['systemctl', 'disable', '--now', 'etcd.service'],
+    ['apt-get', 'install', '-y', '-q', '--no-install-recommends', 'containerd', 'socat'],
+    // containerd enabled and running, as in the node image.
+    ['systemctl', 'enable', '--now', 'containerd.service'],
   ]);
   assert.ok(envs.every((e) => e?.DEBIAN_FRONTEND === 'noninteractive'));
-  assert.equal(log, ['worker-1: installing etcd-server, socat with apt']);
+  assert.equal(log, ['worker-1: installing containerd, socat with apt']);
 
   const untouched = new FakeNode('worker-2');
   await installPackages(untouched, [], () => undefined);

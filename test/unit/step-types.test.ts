@@ -13,6 +13,7 @@ import { ipPlanTarget, planIps } from '../../tasks/net/ip-plan.ts';
 import { nodesStep } from '../../tasks/nodes/index.ts';
 import type { NodeContainer } from '../../tasks/nodes/containers.ts';
 import { binariesTargets, type BinaryResult } from '../../tasks/binaries/index.ts';
+import { etcdBinariesTargets } from '../../tasks/binaries/etcd.ts';
 import { certsStep } from '../../tasks/certs/index.ts';
 import type { EncryptionResult } from '../../tasks/certs/encryption.ts';
 import { binaryOf, clusterContext, nodeTarget, type BinaryDep, type ClusterStepInputs, type EncryptionDep, type NodeDep } from '../../tasks/cluster/context.ts';
@@ -26,6 +27,7 @@ const planTarget = ipPlanTarget(config, plan);
 // The real steps' targets are accepted as the cluster step's inputs (tasks/index.ts wires them the same way).
 const nodes = nodesStep(config, plan);
 const bins = binariesTargets(config);
+const etcdBins = etcdBinariesTargets(config);
 const certs = certsStep(config, plan);
 const endpoint = endpointStep(config, plan, { base: nodes.base, network: nodes.network });
 const inputs: ClusterStepInputs = {
@@ -40,6 +42,7 @@ const inputs: ClusterStepInputs = {
     'kube-proxy': bins.kubeProxy,
     kubectl: bins.kubectl,
   },
+  etcdBinaries: { etcd: etcdBins.etcd, etcdctl: etcdBins.etcdctl },
   pki: certs.pki,
   kubeconfigs: certs.kubeconfigs.byId,
   encryption: certs.encryption,

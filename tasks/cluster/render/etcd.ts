@@ -15,8 +15,6 @@ export type EtcdUnitParams = {
   member: EtcdMember;
   /** Distinguishes this cluster's members from another cluster's on the same network. */
   clusterToken: string;
-  /** Host architecture (process.arch); etcd 3.4 refuses to start on arm64 without an opt-in. */
-  arch?: string;
 };
 
 export function etcdClientUrl(ip: string): string {
@@ -59,10 +57,9 @@ export function renderEtcdUnit(p: EtcdUnitParams): string {
     // Written by the membership target before the first start; `-`: a member that has its data needs none.
     EnvironmentFile: `-${etcdPaths.bootstrapEnv}`,
   };
-  if (p.arch === 'arm64') service.Environment = 'ETCD_UNSUPPORTED_ARCH=arm64';
   return renderUnit({
     description: `etcd member ${member.name}`,
-    documentation: 'https://etcd.io/docs/v3.4/op-guide/configuration/',
+    documentation: 'https://etcd.io/docs/v3.6/op-guide/configuration/',
     after: ['network-online.target'],
     wants: ['network-online.target'],
     service,

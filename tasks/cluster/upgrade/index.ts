@@ -1,9 +1,10 @@
 // A Kubernetes version change of a running cluster, in one `cluster` run (docs/day-two.md, "Upgrading
 // Kubernetes"): the policy (skew.ts), what runs now (running.ts), the targets and edges (targets.ts).
 
-import { controlPlanes, workers, type ClusterConfig } from '../../config/config.ts';
+import { controlPlanes, etcdVersionOf, workers, type ClusterConfig } from '../../config/config.ts';
 import { recordedNodes, recordedVersionOf, runningComponents, runningVersions, type Records } from './running.ts';
 import { describePlan, skewRefusal, upgradePlan, type PlanStep, type RunningComponents, type SkewRefusal } from './skew.ts';
+import { etcdPlanLines, etcdSkewRefusal, runningEtcd } from './etcd.ts';
 
 export type UpgradeView = { running: RunningComponents; versions: string[]; steps: PlanStep[]; refusal: SkewRefusal | undefined };
 
@@ -30,4 +31,17 @@ export function skewRefusalLine(wanted: string, records: Records & { names(): st
   const running = runningComponents(recordedNodes(records.names()), records, recordedVersionOf(records, cacheRoot));
   const refusal = skewRefusal(runningVersions(running), wanted);
   return refusal ? `${shownAs}: kubernetesVersion: ${refusal.problem} (recorded by its last runs); ${refusal.valid}` : undefined;
+}
+
+/** The same for etcd: `wanted` (the resolved release, `setting` as the spec says it) against what the control planes run. */
+export function etcdSkewRefusalLine(wanted: string, setting: string, records: Records & { names(): string[] }, shownAs: string, cacheRoot?: string): string | undefined {
+  const refusal = etcdSkewRefusal(Object.values(runningEtcd(records, cacheRoot)), wanted);
+  const shown = setting === 'auto' ? `auto (${wanted} for its kubernetesVersion)` : setting;
+  return refusal ? `${shownAs}: etcdVersion: ${shown}: ${refusal.problem} (recorded by its last runs); ${refusal.valid}` : undefined;
+}
+
+/** The etcd line of the plan: which members move from which version (none when etcd is unchanged). */
+export function etcdPlan(config: ClusterConfig, records: (Records & { names(): string[] }) | undefined, cacheRoot?: string): string[] {
+  if (!records) return [];
+  return etcdPlanLines(runningEtcd(records, cacheRoot), etcdVersionOf(config), controlPlanes(config).map((n) => n.name));
 }

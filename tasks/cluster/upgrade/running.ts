@@ -24,7 +24,7 @@ const field = (value: Json | undefined, key: string): string | undefined => {
 };
 
 /** Every (version, sha256) of `binary` the binary cache has a record of. */
-function cachedVersions(binary: string, root = cachePath('bin')): { version: string; sha256: string }[] {
+export function cachedVersions(binary: string, root = cachePath('bin')): { version: string; sha256: string }[] {
   if (!existsSync(root)) return [];
   const out: { version: string; sha256: string }[] = [];
   for (const version of readdirSync(root)) {
