@@ -284,8 +284,9 @@ test('cli, no Docker: clean:nodes asks for --yes, then stops and removes only wh
 
   const cleaned = await cli(file, 'clean:nodes', '--yes');
   assert.is(cleaned.code, 0, cleaned.output);
-  const after = (await controller.exec(['bash', '-c', 'systemctl is-active etcd.service; ls /etc/etcd 2>&1 | head -1; test -e /var/lib/kubernetes && echo kube-dir || echo no-kube-dir; test -x /usr/bin/etcd && echo debian-etcd; cat /etc/harder-t/not-harders; systemctl is-active containerd.service ssh.service'], { allowFailure: true })).stdout.toString().trim().split('\n');
-  assert.equal(after, ['inactive', 'ls: cannot access \'/etc/etcd\': No such file or directory', 'no-kube-dir', 'debian-etcd', 'keep me', 'active', 'active']);
+  const after = (await controller.exec(['bash', '-c', 'systemctl is-active etcd.service; ls /etc/etcd 2>&1 | head -1; test -e /var/lib/kubernetes && echo kube-dir || echo no-kube-dir; test -e /usr/local/bin/etcd && echo our-etcd || echo no-etcd; test -x /usr/bin/containerd && echo debian-containerd; cat /etc/harder-t/not-harders; systemctl is-active containerd.service ssh.service'], { allowFailure: true })).stdout.toString().trim().split('\n');
+  // Our etcd (bin:etcd, in /usr/local/bin) goes with the rest of what the cluster put there; Debian's packages stay.
+  assert.equal(after, ['inactive', 'ls: cannot access \'/etc/etcd\': No such file or directory', 'no-kube-dir', 'no-etcd', 'debian-containerd', 'keep me', 'active', 'active']);
 
   // Everything comes back from the same targets.
   const rebuilt = await cli(file, 'cluster:etcd-healthy');

@@ -123,6 +123,13 @@ async function binaryVersions(): Promise<Record<string, string>> {
   return out;
 }
 
+/** The etcd release each control plane's member runs (`etcd --version`: `etcd Version: 3.6.17`). */
+async function etcdVersions(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const cp of CPS) out[cp] = /etcd Version: (\S+)/.exec(await inNode(cp, '/usr/local/bin/etcd', '--version'))?.[1] ?? '?';
+  return out;
+}
+
 type Sample = { at: number; ok: boolean; what: string };
 
 /** API reads through the endpoint's published port every `everyMs` (a new TLS connection each time) until stopped. */
@@ -180,6 +187,8 @@ test(`a 3 + 2 cluster at ${FROM} with the echo workload behind a NodePort`, asyn
   if (bin) process.stdout.write(`bin:kubernetes ${FROM}: ${bin[1]} in this run\n`);
   assert.equal(await kubeletVersions(), { 'worker-1': FROM, 'worker-2': FROM });
   assert.equal(await apiserverVersions(), Object.fromEntries(CPS.map((cp) => [cp, FROM])));
+  // kubeadm pairs etcd 3.5 with Kubernetes 1.33.
+  for (const [cp, version] of Object.entries(await etcdVersions())) assert.match(version, /^3\.5\./, cp);
   const applied = await kubectl(['apply', '-f', '-'], echoWorkload({ namespace: NS, app: APP, preStopSleepS: 5 }));
   assert.is(applied.code, 0, applied.out);
   const rollout = await kubectl(['-n', NS, 'rollout', 'status', `deployment/${APP}`, '--timeout=180s']);
@@ -206,6 +215,8 @@ test(`--dry-run --explain to ${TO} prints the plan in the policy's order and wri
   ];
   assert.is(plan.length, expected.length, plan.join('\n'));
   expected.forEach((what, i) => assert.ok(plan[i]!.includes(`${i + 1}. ${what}`), `step ${i + 1}: expected "${what}", got "${plan[i]}"`));
+  // etcd moves too (1.34 pairs with 3.6), and its line comes first.
+  assert.match(run.output, /^upgrade: etcd v3\.5\.\d+ → v3\.6\.\d+, one member at a time.*: controller-1, controller-2, controller-3$/m);
   // --explain names the upgrade's targets with why they would run.
   for (const w of WORKERS) for (const step of ['drain', 'uncordon']) assert.match(run.output, new RegExp(`upgrade:${w}:${step}`));
   assert.equal(await kubeletVersions(), { 'worker-1': FROM, 'worker-2': FROM });
@@ -251,6 +262,10 @@ test(`the run to ${TO} under a NodePort loop and an API loop: zero failed reques
     return i;
   };
   const apiservers = CPS.map((cp) => at(`unit:${cp}:kube-apiserver`));
+  // etcd first, one member at a time (each healthy before the next), and every member before any apiserver.
+  const etcds = CPS.map((cp) => at(`unit:${cp}:etcd`));
+  for (const cp of CPS.slice(0, -1)) at(`rollout:${cp}:etcd`);
+  assert.ok(Math.max(...etcds) < Math.min(...apiservers), 'an apiserver restarted before the last etcd member');
   assert.equal(apiservers, [...apiservers].sort((a, b) => a - b), 'apiservers not one control plane after the other');
   for (const cp of CPS.slice(0, -1)) at(`rollout:${cp}:kube-apiserver`);
   const controllers = CPS.flatMap((cp) => [at(`unit:${cp}:kube-controller-manager`), at(`unit:${cp}:kube-scheduler`)]);
@@ -272,6 +287,7 @@ test(`the run to ${TO} under a NodePort loop and an API loop: zero failed reques
   assert.equal(await apiserverVersions(), Object.fromEntries(CPS.map((cp) => [cp, TO])));
   const binaries = await binaryVersions();
   for (const [what, version] of Object.entries(binaries)) assert.is(version, TO, what);
+  for (const [cp, version] of Object.entries(await etcdVersions())) assert.match(version, /^3\.6\./, cp);
   for (const w of WORKERS) assert.is((await kubectl(['get', 'node', w, '-o', 'jsonpath={.spec.unschedulable}'])).out, '', `${w} left cordoned`);
   // Both versions stay in the binary cache side by side.
   const cache = process.env.HARDER_CACHE ?? join(process.env.HOME ?? '/root', '.cache/harder');
