@@ -214,14 +214,14 @@ export async function loadImagesIntoNode(
   const { signal } = options;
   const log = options.log ?? (() => {});
   const wanted: { ref: string; name: string; id: string }[] = [];
+  // Later probes of this node must not trust a listing read before this load (even one that fails below).
+  listings.delete(node.name);
   const ids = await Promise.all(refs.map((ref) => images.id(ref)));
   for (const [i, ref] of refs.entries()) {
     const id = ids[i];
     if (!id) throw new DockerError(`Docker has no image ${ref}`, `build or pull it first (docker images lists what there is)`);
     if (!wanted.some((w) => w.name === normalizeImageRef(ref))) wanted.push({ ref, name: normalizeImageRef(ref), id });
   }
-  // Later probes of this node must not trust a listing read before this load.
-  listings.delete(node.name);
   const view = await nodeView(node, signal, options.configCache);
   const outcomes = new Map<string, LoadOutcome>();
   const present = await Promise.all(wanted.map((w) => view.configOf(w.name)));

@@ -129,6 +129,9 @@ test('a second load run skips: targets up to date, and a direct load transfers n
   const report = await build(['load:pause@worker-1', 'load:echo@worker-1']);
   assert.is(report.entries['load:pause@worker-1']!.outcome, 'up-to-date');
   assert.is(report.entries['load:echo@worker-1']!.outcome, 'up-to-date');
+  // A direct load reads Docker's image store, which the archive targets never write: put the same archive
+  // there first (on a fresh machine Docker has no such image).
+  assert.is(await dockerLoad(report.entries['image:echo']!.result as ImageArchive), (report.entries['image:echo']!.result as ImageArchive).id);
   const lines: string[] = [];
   const outcome = await loadImageIntoNode(node, TEST_IMAGE, { log: (l) => lines.push(l) });
   assert.is(outcome.skipped, true);
