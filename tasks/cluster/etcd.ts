@@ -48,16 +48,26 @@ export function recordedControlPlanes(config: ClusterConfig, recorded: RecordedT
 /** Thrown when a membership change would lose etcd's quorum: nothing was changed. */
 export class MembershipRefusedError extends ClusterError {}
 
+/**
+ * etcdctl argv for reading a running member, wherever its etcdctl is: ours, else Debian's in /usr/bin, which
+ * a cluster made before etcd was built from its module has until a run installs ours (the membership
+ * check, which reads the running members, may come first in that run).
+ */
+function runningEtcdctl(endpoint?: string): string[] {
+  const [, ...flags] = etcdctlArgs(endpoint);
+  return ['sh', '-c', `e=${etcdPaths.etcdctl}; [ -x "$e" ] || e=/usr/bin/etcdctl; exec "$e" "$@"`, 'etcdctl', ...flags];
+}
+
 /** The member list and health as one running member sees them; undefined when none of `peers` answers. */
 export async function readMembership(peers: readonly NodeHandle[], all: boolean): Promise<{ peer: NodeHandle; list: ListedMember[]; state: MembershipState } | undefined> {
   for (const peer of peers) {
     // A peer whose container or machine is not there (yet) is skipped like one whose etcd does not answer.
-    const listed = await peer.exec([...etcdctlArgs(), 'member', 'list'], { allowFailure: true, readOnly: true }).catch(() => undefined);
+    const listed = await peer.exec([...runningEtcdctl(), 'member', 'list'], { allowFailure: true, readOnly: true }).catch(() => undefined);
     if (listed?.exitCode !== 0) continue;
     const list = parseMemberList(listed.stdout.toString('utf8'));
     if (!all) return { peer, list, state: { members: [] } };
     const urls = list.flatMap((m) => m.clientUrls);
-    const health = urls.length ? await peer.exec([...etcdctlArgs(urls.join(',')), 'endpoint', 'health'], { allowFailure: true, readOnly: true }).catch(() => undefined) : undefined;
+    const health = urls.length ? await peer.exec([...runningEtcdctl(urls.join(',')), 'endpoint', 'health'], { allowFailure: true, readOnly: true }).catch(() => undefined) : undefined;
     const output = health ? `${health.stdout.toString('utf8')}\n${health.stderr.toString('utf8')}` : '';
     return { peer, list, state: membershipState(list, output) };
   }
@@ -81,11 +91,8 @@ export function etcdTargets(ctx: ClusterContext) {
       return [m.name, { etcd: binaryTarget(m.name, nt, ctx.etcdBinaries.etcd, 'etcd', etcdPaths.etcd), etcdctl: binaryTarget(m.name, nt, ctx.etcdBinaries.etcdctl, 'etcdctl', etcdPaths.etcdctl) }];
     }),
   );
-  // The check asks the running members with their etcdctl: installed first (a cluster made by an older
-  // version ran Debian's, in /usr/bin).
-  const runningEtcdctl = running.flatMap((r) => (installs[r.name] ? [installs[r.name]!.etcdctl] : []));
   // Removals run the last (in name order) first: tasks/nodes/removal.ts.
-  const membership = membershipCheckTarget(ctx.config, members, running, joining.map((m) => m.name), leaving.map((r) => r.name).sort((a, b) => b.localeCompare(a)), runningEtcdctl);
+  const membership = membershipCheckTarget(ctx.config, members, running, joining.map((m) => m.name), leaving.map((r) => r.name).sort((a, b) => b.localeCompare(a)));
   all.push(membership);
   // One chain in the spec's order: each member target after the previous member's promotion. Joiners are
   // then added one at a time, each after the one before has started, caught up and been promoted; in a
@@ -283,14 +290,14 @@ export async function etcdctlOn(peer: NodeHandle, args: string[], endpoint?: str
  * the configured members, so it runs exactly when they change; its result is null, so what depends on it
  * (every member target, the API endpoint's config, every removal) is ordered after it and never rebuilt by it.
  */
-function membershipCheckTarget(config: ClusterConfig, members: EtcdMember[], running: RecordedControlPlane[], adding: string[], removing: string[], etcdctl: AnyTarget[]) {
+function membershipCheckTarget(config: ClusterConfig, members: EtcdMember[], running: RecordedControlPlane[], adding: string[], removing: string[]) {
   const change = [adding.length ? `adding ${adding.join(', ')}` : '', removing.length ? `removing ${removing.join(', ')}` : ''].filter(Boolean).join(', ');
   return target({
     name: 'etcd:membership',
     description: change
       ? `Checks that etcd keeps its quorum through ${change}, before anything changes (refuses the change otherwise)`
       : 'Checks a change of the control planes against the running etcd cluster before anything changes (refuses one that would lose quorum)',
-    deps: Object.fromEntries(etcdctl.map((t, i) => [`after:etcdctl:${i}`, t])),
+    deps: {},
     inputs: { values: { members: members.map((m) => [m.name, m.ip]) } },
     build: async (ctx): Promise<null> => {
       if (!change) return null;

@@ -12,6 +12,8 @@ import { checkConfigFields, defaultConfig, etcdVersionOf } from '../../tasks/con
 import { DEBIAN_ETCD_VERSION, etcdPlanLines, etcdSkewRefusal, runningEtcd } from '../../tasks/cluster/upgrade/etcd.ts';
 import { etcdSkewRefusalLine } from '../../tasks/cluster/upgrade/index.ts';
 import { etcdVersionCheck } from '../../tasks/binaries/etcd.ts';
+import { projectTargets } from '../../tasks/index.ts';
+import { defaultNodes } from '../../tasks/config/config.ts';
 
 const records = (entries: Record<string, Json>) => ({ names: () => Object.keys(entries), result: (n: string) => entries[n] });
 const unit = (cp: string): Json => ({ node: cp, container: `harder-${cp}`, unit: 'etcd' });
@@ -88,6 +90,28 @@ test('the plan line lists the members that move, in spec order, and nothing when
 test('the version each binary must report (checked after every build): etcd and etcdctl print it without the v', () => {
   assert.equal(etcdVersionCheck('etcd', 'v3.6.17'), { versionArgs: ['--version'], versionOutput: ['etcd Version: 3.6.17'] });
   assert.equal(etcdVersionCheck('etcdctl', 'v3.6.17'), { versionArgs: ['version'], versionOutput: ['etcdctl version: 3.6.17'] });
+});
+
+test('the second run of a cluster has the first run\'s graph: no target gains or loses a dependency once etcd is recorded as running (a fresh cluster and a running one differ only in what the member targets do)', () => {
+  const config = { ...defaultConfig, nodes: defaultNodes({ controlPlanes: 3, workers: 1 }) };
+  const fresh = projectTargets(config, {});
+  // What the first run recorded: every node, and etcd running on every control plane with our binary.
+  const entries: Record<string, Json> = {};
+  ['controller-1', 'controller-2', 'controller-3', 'worker-1'].forEach((name, i) => {
+    entries[`node:${name}`] = { name, container: `harder-${name}`, id: name, ip: `10.240.0.${name.startsWith('worker') ? 20 : 10 + i}`, role: name.startsWith('worker') ? 'worker' : 'control-plane', image: 'x', key: 'k' };
+    if (!name.startsWith('worker')) {
+      entries[`unit:${name}:etcd`] = unit(name);
+      entries[`install:${name}:etcd`] = installed(name, 'sha-3.6.17');
+    }
+  });
+  entries['bin:etcd:etcd'] = { name: 'etcd', version: etcdVersionOf(config), source: 'go', path: '/c/etcd', sha256: 'sha-3.6.17' };
+  const second = new Map(projectTargets(config, { recorded: records(entries) }).map((t) => [t.name, t]));
+  for (const t of fresh) {
+    const again = second.get(t.name);
+    assert.ok(again, `${t.name} is gone from the second run's graph`);
+    assert.equal(Object.keys(again!.deps).sort(), Object.keys(t.deps).sort(), `${t.name}'s dependencies changed`);
+  }
+  assert.is(second.size, fresh.length);
 });
 
 test.run();
