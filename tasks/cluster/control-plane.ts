@@ -136,7 +136,7 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget,
   return { apiservers, components: others, units, ready, all };
 }
 
-async function waitApiReady(url: string, admin: { ca: string; cert: string; key: string }, signal: AbortSignal, timeoutMs = 120_000): Promise<void> {
+export async function waitApiReady(url: string, admin: { ca: string; cert: string; key: string }, signal: AbortSignal, timeoutMs = 120_000): Promise<void> {
   const identity = loadIdentity(admin);
   const deadline = performance.now() + timeoutMs;
   let last = 'no answer yet';

@@ -10,13 +10,15 @@
 import { target, type AnyTarget } from '../../lib/engine/target.ts';
 import type { RecordedTargets } from '../../lib/engine/state.ts';
 import { controlPlanes, type ClusterConfig } from '../config/config.ts';
-import { certSource, nodeTarget, plannedNode, type ClusterContext, type UnitTarget } from './context.ts';
+import { adminPaths, certSource, nodeTarget, plannedNode, type ClusterContext, type UnitTarget } from './context.ts';
+import { waitApiReady } from './control-plane.ts';
+import { HAPROXY_SOCKET } from '../endpoint/render.ts';
 import { ClusterError, NotReadyError } from './errors.ts';
 import { etcdPaths, unitPath } from './layout.ts';
 import { binaryTarget, fileTarget, journalTail, sleep, unitTarget } from './node-targets.ts';
 import type { NodeHandle } from '../../lib/node/handle.ts';
 import { machineAddress, nodeFleet } from '../nodes/node-fleet.ts';
-import { containerName } from '../nodes/labels.ts';
+import { apiEndpointContainer, containerName } from '../nodes/labels.ts';
 import type { NodeContainer } from '../nodes/containers.ts';
 import { etcdPeerUrl, renderEtcdBootstrapEnv, renderEtcdUnit, type EtcdMember } from './render/etcd.ts';
 import { findMember, joiningInitialCluster, memberLabel, membershipState, parseMemberList, quorumProblem, statusSaysLeader, type ListedMember, type MembershipState } from './etcd-membership.ts';
@@ -126,7 +128,8 @@ export function etcdTargets(ctx: ClusterContext) {
     const memberTarget = etcdMemberTarget({ member, node: nt, mode, token: `${ctx.config.clusterName}-etcd`, after });
     // --no-block: a fresh cluster's first member only reports started once a quorum exists, and a learner's
     // start is waited for by its promotion, which needs it caught up anyway.
-    const unit = unitTarget({ node, nodeTarget: nt, unit: 'etcd', description: `etcd member on ${node}`, files, after: { member: memberTarget }, noBlock: true });
+    const aroundRestart = fresh || !ctx.endpoint || members.length < 2 ? undefined : drainApiserverAround(ctx, member);
+    const unit = unitTarget({ node, nodeTarget: nt, unit: 'etcd', description: `etcd member on ${node}`, files, after: { member: memberTarget }, noBlock: true, ...(aroundRestart ? { aroundRestart } : {}) });
     const promote = etcdPromoteTarget({ member, node: nt, mode, unit });
     units[node] = unit;
     promotions[`promote:${node}`] = promote;
@@ -151,6 +154,43 @@ export function etcdTargets(ctx: ClusterContext) {
   });
   all.push(healthy);
   return { units, healthy, membership, running, leaving, binaries: Object.fromEntries(Object.entries(installs).map(([node, i]) => [node, i.etcd])), all };
+}
+
+/**
+ * Around a running member's restart (a new binary, a renewed certificate): the apiserver beside it talks to
+ * this member only, and a request HAProxy sends it while etcd restarts waits or fails until two failed
+ * health checks mark it down. So it leaves the API endpoint first (runtime API `set server … state drain`:
+ * no new connection goes to it) and comes back (`state ready`) once the member is healthy and the apiserver
+ * ready, also when the restart failed. Only where another apiserver serves meanwhile: a running cluster
+ * of two or more control planes behind an endpoint. A control plane the endpoint does not list yet (one
+ * joining in this run) has nothing to drain.
+ */
+function drainApiserverAround(ctx: ClusterContext, member: EtcdMember): NonNullable<Parameters<typeof unitTarget>[0]['aroundRestart']> {
+  const server = `kube-apiservers/${member.name}`;
+  return async (restart, node, actx) => {
+    const endpoint = nodeFleet.of(actx).node(apiEndpointContainer(ctx.config.clusterName));
+    const admin = async (command: string): Promise<string | undefined> => {
+      const res = await endpoint.exec(['sh', '-c', `echo '${command}' | socat -t 2 stdio UNIX-CONNECT:${HAPROXY_SOCKET}`], { allowFailure: true }).catch(() => undefined);
+      const said = res?.stdout.toString('utf8').trim() ?? '';
+      // The runtime API answers an empty line when it did it, and says why not otherwise.
+      return res?.exitCode === 0 && said === '' ? undefined : said || `exit ${res?.exitCode ?? 'none: the endpoint does not answer'}`;
+    };
+    const refused = await admin(`set server ${server} state drain`);
+    if (refused) {
+      actx.log(`the API endpoint did not take ${member.name}'s apiserver out (${refused}): restarting its etcd member with it in`);
+      return restart();
+    }
+    actx.log(`took ${member.name}'s apiserver out of the API endpoint (drain) while its etcd member restarts`);
+    try {
+      await restart();
+      await waitEtcdHealthy(node, member.name, actx.signal, actx.log);
+      await waitApiReady(`https://${member.ip}:${ctx.config.apiServerPort}`, adminPaths(ctx, actx.root), actx.signal);
+    } finally {
+      const failed = await admin(`set server ${server} state ready`);
+      if (failed) actx.log(`could not put ${member.name}'s apiserver back into the API endpoint (${failed}): \`docker exec ${apiEndpointContainer(ctx.config.clusterName)} sh -c "echo 'set server ${server} state ready' | socat stdio UNIX-CONNECT:${HAPROXY_SOCKET}"\` does, as does a restart of that container`);
+      else actx.log(`${member.name}'s apiserver is back in the API endpoint`);
+    }
+  };
 }
 
 /** How the fleet reaches a configured node before its target has run: its container's name, or a machine's address. */

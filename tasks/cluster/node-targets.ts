@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { target, type AnyTarget, type Inputs, type Json, type Target } from '../../lib/engine/target.ts';
+import { target, type AnyTarget, type ArtefactContext, type Inputs, type Json, type Target } from '../../lib/engine/target.ts';
 import { declareNodeReads } from '../../lib/node/fleet.ts';
 import { readOnlyView, type NodeHandle, type NodeState, type UnitState } from '../../lib/node/handle.ts';
 import { SYSTEMCTL_SHOW_UNITS, parseUnitBlocks } from '../../lib/node/read-state.ts';
@@ -156,6 +156,11 @@ export type UnitSpecTarget = {
   after?: Record<string, AnyTarget>;
   /** Do not wait for `active` (etcd: the first member only notifies systemd once a quorum has formed). */
   noBlock?: boolean;
+  /**
+   * Runs the restart (`restart()`), with what must come before and after it: an etcd member takes its
+   * apiserver out of the API endpoint first and puts it back once both serve again (tasks/cluster/etcd.ts).
+   */
+  aroundRestart?: (restart: () => Promise<void>, node: NodeHandle, ctx: ArtefactContext) => Promise<void>;
 };
 
 /** A unit target's dependencies: its node, its files (a change restarts it) and what it runs after (ordering only). */
@@ -177,11 +182,15 @@ export function unitTarget(spec: UnitSpecTarget) {
       const unit = `${spec.unit}.service`;
       await handle.exec(['systemctl', 'daemon-reload']);
       await handle.exec(['systemctl', 'enable', '--quiet', unit]);
-      ctx.log(`restarting ${unit} on ${spec.node}`);
-      await handle.exec(['systemctl', 'reset-failed', unit], { allowFailure: true });
-      const restarted = await handle.exec(['systemctl', 'restart', ...(spec.noBlock ? ['--no-block'] : []), unit], { allowFailure: true });
-      if (restarted.exitCode !== 0) throw await unitFailed(handle, spec.node, unit, `not started (systemctl restart exited ${restarted.exitCode})`);
-      if (!spec.noBlock) await waitActive(handle, spec.node, unit, ctx.signal);
+      const restart = async () => {
+        ctx.log(`restarting ${unit} on ${spec.node}`);
+        await handle.exec(['systemctl', 'reset-failed', unit], { allowFailure: true });
+        const restarted = await handle.exec(['systemctl', 'restart', ...(spec.noBlock ? ['--no-block'] : []), unit], { allowFailure: true });
+        if (restarted.exitCode !== 0) throw await unitFailed(handle, spec.node, unit, `not started (systemctl restart exited ${restarted.exitCode})`);
+        if (!spec.noBlock) await waitActive(handle, spec.node, unit, ctx.signal);
+      };
+      if (spec.aroundRestart) await spec.aroundRestart(restart, handle, ctx);
+      else await restart();
       return { node: spec.node, container, unit: spec.unit };
     },
     // Only reads: a unit that systemd is bringing back by itself (after `docker restart` of the node)

@@ -94,7 +94,7 @@ test('the version each binary must report (checked after every build): etcd and 
 
 test('the second run of a cluster has the first run\'s graph: no target gains or loses a dependency once etcd is recorded as running (a fresh cluster and a running one differ only in what the member targets do)', () => {
   const config = { ...defaultConfig, nodes: defaultNodes({ controlPlanes: 3, workers: 1 }) };
-  const fresh = projectTargets(config, {});
+  const fresh = projectTargets(config);
   // What the first run recorded: every node, and etcd running on every control plane with our binary.
   const entries: Record<string, Json> = {};
   ['controller-1', 'controller-2', 'controller-3', 'worker-1'].forEach((name, i) => {
