@@ -175,6 +175,9 @@ function drainApiserverAround(ctx: ClusterContext, member: EtcdMember): NonNulla
       // The runtime API answers an empty line when it did it, and says why not otherwise.
       return res?.exitCode === 0 && said === '' ? undefined : said || `exit ${res?.exitCode ?? 'none: the endpoint does not answer'}`;
     };
+    // A leader that restarts leaves the others without one for an election timeout, and requests in flight
+    // fail with `etcdserver: leader changed`: hand the leadership to a member that stays up first.
+    await handLeadershipAway(node, member, actx.log);
     const refused = await admin(`set server ${server} state drain`);
     if (refused) {
       actx.log(`the API endpoint did not take ${member.name}'s apiserver out (${refused}): restarting its etcd member with it in`);
@@ -191,6 +194,18 @@ function drainApiserverAround(ctx: ClusterContext, member: EtcdMember): NonNulla
       else actx.log(`${member.name}'s apiserver is back in the API endpoint`);
     }
   };
+}
+
+/** When `member` (asked on its own node) leads etcd, moves the leadership to another started voting member. */
+async function handLeadershipAway(node: NodeHandle, member: EtcdMember, log: (line: string) => void): Promise<void> {
+  const status = await node.exec([...etcdctlArgs(), 'endpoint', 'status', '-w', 'json'], { allowFailure: true, readOnly: true }).catch(() => undefined);
+  if (status?.exitCode !== 0 || !statusSaysLeader(status.stdout.toString('utf8'))) return;
+  const read = await readMembership([node], false);
+  const to = read?.list.find((m) => m.started && !m.learner && !m.peerUrls.includes(etcdPeerUrl(member.ip)));
+  if (!read || !to) return;
+  log(`${member.name} is the etcd leader: etcdctl move-leader ${to.id} (${to.name}) before it restarts`);
+  // Not moved (the other member not caught up in time, say): the restart costs an election, as without this.
+  await etcdctlOn(node, ['move-leader', to.id]).catch((error: Error) => log(`the leadership stayed on ${member.name} (${error.message}); restarting it anyway`));
 }
 
 /** How the fleet reaches a configured node before its target has run: its container's name, or a machine's address. */

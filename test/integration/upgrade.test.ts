@@ -262,10 +262,17 @@ test(`the run to ${TO} under a NodePort loop and an API loop: zero failed reques
     return i;
   };
   const apiservers = CPS.map((cp) => at(`unit:${cp}:kube-apiserver`));
-  // etcd first, one member at a time (each healthy before the next), and every member before any apiserver.
+  // etcd first, one member at a time (each member's restart waits until it is healthy and its apiserver back
+  // in the endpoint), and every member before any apiserver.
   const etcds = CPS.map((cp) => at(`unit:${cp}:etcd`));
-  for (const cp of CPS.slice(0, -1)) at(`rollout:${cp}:etcd`);
+  assert.equal(etcds, [...etcds].sort((a, b) => a - b), 'etcd members not one control plane after the other');
   assert.ok(Math.max(...etcds) < Math.min(...apiservers), 'an apiserver restarted before the last etcd member');
+  for (const cp of CPS) assert.match(run.output, `${cp}'s apiserver is back in the API endpoint`);
+  // The leader's turn comes (leadership moves only by these hand-overs), and it hands over before it restarts.
+  const handovers = run.output.split('\n').filter((l) => /is the etcd leader: etcdctl move-leader/.test(l));
+  process.stdout.write(`${handovers.join('\n')}\n`);
+  assert.ok(handovers.length >= 1, 'no etcd leader handed its leadership over before its restart');
+  assert.not.match(run.output, /the leadership stayed on/);
   assert.equal(apiservers, [...apiservers].sort((a, b) => a - b), 'apiservers not one control plane after the other');
   for (const cp of CPS.slice(0, -1)) at(`rollout:${cp}:kube-apiserver`);
   const controllers = CPS.flatMap((cp) => [at(`unit:${cp}:kube-controller-manager`), at(`unit:${cp}:kube-scheduler`)]);
