@@ -128,7 +128,10 @@ export function etcdTargets(ctx: ClusterContext) {
     const memberTarget = etcdMemberTarget({ member, node: nt, mode, token: `${ctx.config.clusterName}-etcd`, after });
     // --no-block: a fresh cluster's first member only reports started once a quorum exists, and a learner's
     // start is waited for by its promotion, which needs it caught up anyway.
-    const aroundRestart = fresh || !ctx.endpoint || members.length < 2 ? undefined : drainApiserverAround(ctx, member);
+    // Only for a member that ran before: a joiner has no apiserver to drain yet, and as a learner it would
+    // not pass the health check this waits for (its promotion comes after its start).
+    const ranBefore = running.some((r) => r.name === node);
+    const aroundRestart = !ranBefore || !ctx.endpoint || members.length < 2 ? undefined : drainApiserverAround(ctx, member);
     const unit = unitTarget({ node, nodeTarget: nt, unit: 'etcd', description: `etcd member on ${node}`, files, after: { member: memberTarget }, noBlock: true, ...(aroundRestart ? { aroundRestart } : {}) });
     const promote = etcdPromoteTarget({ member, node: nt, mode, unit });
     units[node] = unit;
@@ -162,12 +165,15 @@ export function etcdTargets(ctx: ClusterContext) {
  * health checks mark it down. So it leaves the API endpoint first (runtime API `set server … state drain`:
  * no new connection goes to it) and comes back (`state ready`) once the member is healthy and the apiserver
  * ready, also when the restart failed. Only where another apiserver serves meanwhile: a running cluster
- * of two or more control planes behind an endpoint. A control plane the endpoint does not list yet (one
- * joining in this run) has nothing to drain.
+ * of two or more control planes behind an endpoint, and a member that ran before (not one joining now).
  */
 function drainApiserverAround(ctx: ClusterContext, member: EtcdMember): NonNullable<Parameters<typeof unitTarget>[0]['aroundRestart']> {
   const server = `kube-apiservers/${member.name}`;
   return async (restart, node, actx) => {
+    // A node recreated since it ran etcd has no data: its member joins again as a learner, which serves
+    // neither the health check nor its apiserver until its promotion, after this restart.
+    const hasData = (await node.exec(['test', '-d', `${etcdPaths.dataDir}/member`], { allowFailure: true, readOnly: true })).exitCode === 0;
+    if (!hasData) return restart();
     const endpoint = nodeFleet.of(actx).node(apiEndpointContainer(ctx.config.clusterName));
     const admin = async (command: string): Promise<string | undefined> => {
       const res = await endpoint.exec(['sh', '-c', `echo '${command}' | socat -t 2 stdio UNIX-CONNECT:${HAPROXY_SOCKET}`], { allowFailure: true }).catch(() => undefined);
