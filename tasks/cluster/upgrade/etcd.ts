@@ -4,8 +4,7 @@
 // members restart one by one anyway (tasks/cluster/rollout.ts: each healthy before the next), and every
 // apiserver waits for all of them (cluster:etcd-healthy), as kubeadm upgrades etcd before the apiserver.
 
-import type { Json } from '../../../lib/engine/target.ts';
-import { cachedVersions, type Records } from './running.ts';
+import { cachedVersions, field, type Records } from './running.ts';
 import { compareReleases, parseRelease, type Release } from './skew.ts';
 import { KUBEADM_IMAGE_VERSIONS } from '../../images/image-versions.ts';
 
@@ -14,11 +13,6 @@ import { KUBEADM_IMAGE_VERSIONS } from '../../images/image-versions.ts';
  * before etcd was built from its module ran Debian bookworm's etcd-server package, 3.4.23.
  */
 export const DEBIAN_ETCD_VERSION = 'v3.4.23';
-
-const field = (value: Json | undefined, key: string): string | undefined => {
-  const v = value && typeof value === 'object' && !Array.isArray(value) ? value[key] : undefined;
-  return typeof v === 'string' ? v : undefined;
-};
 
 /** The etcd version of each control plane whose etcd unit the records know (none asked; unknown ones left out). */
 export function runningEtcd(records: Records & { names(): string[] }, cacheRoot?: string): Record<string, string> {

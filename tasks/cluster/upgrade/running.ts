@@ -18,7 +18,8 @@ export type Records = { result(name: string): Json | undefined };
 /** A binary's version from its sha256, or undefined when no record names it. */
 export type VersionOf = (binary: Component, sha256: string) => string | undefined;
 
-const field = (value: Json | undefined, key: string): string | undefined => {
+/** A string field of a recorded result, or undefined. */
+export const field = (value: Json | undefined, key: string): string | undefined => {
   const v = value && typeof value === 'object' && !Array.isArray(value) ? value[key] : undefined;
   return typeof v === 'string' ? v : undefined;
 };
