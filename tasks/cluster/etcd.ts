@@ -12,7 +12,7 @@ import type { RecordedTargets } from '../../lib/engine/state.ts';
 import { controlPlanes, type ClusterConfig } from '../config/config.ts';
 import { adminPaths, certSource, nodeTarget, plannedNode, type ClusterContext, type UnitTarget } from './context.ts';
 import { waitApiReady } from './control-plane.ts';
-import { HAPROXY_SOCKET } from '../endpoint/render.ts';
+import { runtimeApiArgv } from '../endpoint/render.ts';
 import { ClusterError, NotReadyError } from './errors.ts';
 import { etcdPaths, unitPath } from './layout.ts';
 import { binaryTarget, fileTarget, journalTail, sleep, unitTarget } from './node-targets.ts';
@@ -176,7 +176,7 @@ function drainApiserverAround(ctx: ClusterContext, member: EtcdMember): NonNulla
     if (!hasData) return restart();
     const endpoint = nodeFleet.of(actx).node(apiEndpointContainer(ctx.config.clusterName));
     const admin = async (command: string): Promise<string | undefined> => {
-      const res = await endpoint.exec(['sh', '-c', `echo '${command}' | socat -t 2 stdio UNIX-CONNECT:${HAPROXY_SOCKET}`], { allowFailure: true }).catch(() => undefined);
+      const res = await endpoint.exec(runtimeApiArgv(command), { allowFailure: true }).catch(() => undefined);
       const said = res?.stdout.toString('utf8').trim() ?? '';
       // The runtime API answers an empty line when it did it, and says why not otherwise.
       return res?.exitCode === 0 && said === '' ? undefined : said || `exit ${res?.exitCode ?? 'none: the endpoint does not answer'}`;
@@ -196,7 +196,7 @@ function drainApiserverAround(ctx: ClusterContext, member: EtcdMember): NonNulla
       await waitApiReady(`https://${member.ip}:${ctx.config.apiServerPort}`, adminPaths(ctx, actx.root), actx.signal);
     } finally {
       const failed = await admin(`set server ${server} state ready`);
-      if (failed) actx.log(`could not put ${member.name}'s apiserver back into the API endpoint (${failed}): \`docker exec ${apiEndpointContainer(ctx.config.clusterName)} sh -c "echo 'set server ${server} state ready' | socat stdio UNIX-CONNECT:${HAPROXY_SOCKET}"\` does, as does a restart of that container`);
+      if (failed) actx.log(`could not put ${member.name}'s apiserver back into the API endpoint (${failed}): \`docker exec ${apiEndpointContainer(ctx.config.clusterName)} sh -c "${runtimeApiArgv(`set server ${server} state ready`)[2]}"\` does, as does a restart of that container`);
       else actx.log(`${member.name}'s apiserver is back in the API endpoint`);
     }
   };

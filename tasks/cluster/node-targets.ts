@@ -66,7 +66,10 @@ export type FileSpec = {
   source: Source;
   /** Config values the rendered text comes from, shown by `--explain` (from → to) when they change. */
   values?: Record<string, Json>;
-  /** Installed first (a unit file after the binary it names, so the node never has one without the other). */
+  /**
+   * Installed first, order only (a unit file after the binary it names, so the node never has one without
+   * the other; their results are not part of this file's key).
+   */
   after?: Record<string, AnyTarget>;
 };
 
@@ -77,12 +80,11 @@ export type FileSpec = {
  * install's result is the content's hash). A dependency kind keyed by the file alone would save that
  * write, but it must still make a dry run say "would build" while its producer would rebuild.
  */
-type FileDeps = { node: NodeTarget; source?: AnyTarget; [after: `after:${string}`]: AnyTarget };
+type FileDeps = { node: NodeTarget; source?: AnyTarget };
 
 export function fileTarget(spec: FileSpec) {
   const mode = spec.mode ?? 0o644;
   const deps: FileDeps = { node: spec.nodeTarget };
-  for (const [alias, t] of Object.entries(spec.after ?? {})) deps[`after:${alias}`] = t;
   const inputs: Inputs = { values: { path: spec.path, mode, ...(spec.values ?? {}) } };
   if ('text' in spec.source) inputs.values!.content = sha256(spec.source.text);
   else {
@@ -94,6 +96,7 @@ export function fileTarget(spec: FileSpec) {
     name: `install:${spec.node}:${spec.id}`,
     description: spec.description,
     deps,
+    ...(spec.after ? { orderOnly: spec.after } : {}),
     inputs,
     build: async (ctx): Promise<InstalledFile> => {
       const { container } = ctx.deps.node;
@@ -170,7 +173,6 @@ type UnitDeps = { node: NodeTarget; [file: `file:${string}`]: AnyTarget; [after:
 export function unitTarget(spec: UnitSpecTarget) {
   const deps: UnitDeps = { node: spec.nodeTarget };
   for (const [alias, t] of Object.entries(spec.files)) deps[`file:${alias}`] = t;
-  for (const [alias, t] of Object.entries(spec.after ?? {})) deps[`after:${alias}`] = t;
   const t = target({
     name: `unit:${spec.node}:${spec.unit}`,
     description: spec.description,

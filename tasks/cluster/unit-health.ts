@@ -5,7 +5,7 @@
 import type { NodeHandle } from '../../lib/node/handle.ts';
 import { apiEndpointContainer } from '../nodes/labels.ts';
 import { nodeFleet } from '../nodes/node-fleet.ts';
-import { HAPROXY_SOCKET, serverStates } from '../endpoint/render.ts';
+import { runtimeApiArgv, serverStates } from '../endpoint/render.ts';
 import { apiRequest, loadIdentity } from './api-client.ts';
 import { adminPaths, plannedNode, type ClusterContext } from './context.ts';
 import { etcdctlArgs } from './etcd.ts';
@@ -52,7 +52,7 @@ export const etcdHealth: UnitHealth = {
  * new HAProxy starts its servers UP).
  */
 async function endpointStatus(endpoint: NodeHandle, server: string): Promise<string | undefined> {
-  const res = await endpoint.exec(['sh', '-c', `echo 'show stat' | socat -t 2 stdio UNIX-CONNECT:${HAPROXY_SOCKET}`], { allowFailure: true, readOnly: true }).catch(() => undefined);
+  const res = await endpoint.exec(runtimeApiArgv('show stat'), { allowFailure: true, readOnly: true }).catch(() => undefined);
   if (!res || res.exitCode !== 0) return undefined;
   const servers = serverStates(res.stdout.toString('utf8'));
   if (servers.length === 0) return undefined;

@@ -7,6 +7,11 @@ import { createHash } from 'node:crypto';
 export const HAPROXY_CONFIG = '/etc/haproxy/haproxy.cfg';
 /** The runtime API (stats socket): `show info` names the running config, `show stat` the servers' states. */
 export const HAPROXY_SOCKET = '/run/haproxy-admin.sock';
+
+/** The argv, run in the endpoint's container, that sends one runtime API command and prints HAProxy's answer. */
+export function runtimeApiArgv(command: string): string[] {
+  return ['sh', '-c', `echo '${command}' | socat -t 2 stdio UNIX-CONNECT:${HAPROXY_SOCKET}`];
+}
 /** `global description` of the running config: this prefix and the hash of the rest of the file. */
 export const CONFIG_ID_PREFIX = 'harder-config-';
 

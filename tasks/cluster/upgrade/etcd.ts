@@ -4,7 +4,7 @@
 // members restart one by one anyway (tasks/cluster/rollout.ts: each healthy before the next), and every
 // apiserver waits for all of them (cluster:etcd-healthy), as kubeadm upgrades etcd before the apiserver.
 
-import { cachedVersions, field, type Records } from './running.ts';
+import { field, recordedVersionOf, type Records } from './running.ts';
 import { compareReleases, parseRelease, type Release } from './skew.ts';
 import { KUBEADM_IMAGE_VERSIONS } from '../../images/image-versions.ts';
 
@@ -17,8 +17,7 @@ export const DEBIAN_ETCD_VERSION = 'v3.4.23';
 /** The etcd version of each control plane whose etcd unit the records know (none asked; unknown ones left out). */
 export function runningEtcd(records: Records & { names(): string[] }, cacheRoot?: string): Record<string, string> {
   const running: Record<string, string> = {};
-  const built = records.result('bin:etcd:etcd');
-  let cached: { version: string; sha256: string }[] | undefined;
+  const versionOf = recordedVersionOf(records, cacheRoot, () => 'bin:etcd:etcd');
   for (const name of records.names()) {
     const node = /^unit:([^:]+):etcd$/.exec(name)?.[1];
     if (!node) continue;
@@ -28,13 +27,8 @@ export function runningEtcd(records: Records & { names(): string[] }, cacheRoot?
       continue;
     }
     const sha256 = field(installed, 'sha256');
-    if (!sha256) continue;
-    if (field(built, 'sha256') === sha256 && field(built, 'version')) running[node] = field(built, 'version')!;
-    else {
-      cached ??= cachedVersions('etcd', cacheRoot);
-      const version = cached.find((c) => c.sha256 === sha256)?.version;
-      if (version) running[node] = version;
-    }
+    const version = sha256 ? versionOf('etcd', sha256) : undefined;
+    if (version) running[node] = version;
   }
   return running;
 }

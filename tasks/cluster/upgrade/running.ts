@@ -25,7 +25,7 @@ export const field = (value: Json | undefined, key: string): string | undefined 
 };
 
 /** Every (version, sha256) of `binary` the binary cache has a record of. */
-export function cachedVersions(binary: string, root = cachePath('bin')): { version: string; sha256: string }[] {
+function cachedVersions(binary: string, root = cachePath('bin')): { version: string; sha256: string }[] {
   if (!existsSync(root)) return [];
   const out: { version: string; sha256: string }[] = [];
   for (const version of readdirSync(root)) {
@@ -50,11 +50,14 @@ export function cachedVersions(binary: string, root = cachePath('bin')): { versi
   return out;
 }
 
-/** Matches a sha256 to a version: the recorded `bin:<binary>` result first, then the binary cache's records. */
-export function recordedVersionOf(records: Records, cacheRoot?: string): VersionOf {
+/**
+ * Matches a sha256 to a version: the recorded result of the binary's target (`bin:<binary>`, or what
+ * `builtBy` names) first, then the binary cache's records.
+ */
+export function recordedVersionOf(records: Records, cacheRoot?: string, builtBy = (binary: string) => `bin:${binary}`): (binary: string, sha256: string) => string | undefined {
   const cache = new Map<string, { version: string; sha256: string }[]>();
   return (binary, sha256) => {
-    const built = records.result(`bin:${binary}`);
+    const built = records.result(builtBy(binary));
     if (field(built, 'sha256') === sha256 && field(built, 'version')) return field(built, 'version');
     if (!cache.has(binary)) cache.set(binary, cachedVersions(binary, cacheRoot));
     return cache.get(binary)!.find((c) => c.sha256 === sha256)?.version;
