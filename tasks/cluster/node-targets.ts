@@ -173,6 +173,9 @@ type UnitDeps = { node: NodeTarget; [file: `file:${string}`]: AnyTarget; [after:
 export function unitTarget(spec: UnitSpecTarget) {
   const deps: UnitDeps = { node: spec.nodeTarget };
   for (const [alias, t] of Object.entries(spec.files)) deps[`file:${alias}`] = t;
+  // Real dependencies, not order-only ones: asking for a unit must bring up what it runs after (the
+  // kubelet exits at once without containerd), and their results are stable, so they restart nothing.
+  for (const [alias, t] of Object.entries(spec.after ?? {})) deps[`after:${alias}`] = t;
   const t = target({
     name: `unit:${spec.node}:${spec.unit}`,
     description: spec.description,

@@ -197,4 +197,25 @@ test('a unit that fails to start: the build fails naming its state, with its jou
   assert.match(failure.hint ?? '', /docker exec c-n1 journalctl -u svc\.service/);
 });
 
+
+test('a unit runs after the units it names in `after`, which a request for it alone brings into the run', async () => {
+  const root = tempProject('node-targets-after');
+  const nodeTarget = target({
+    name: 'node:n1',
+    description: 'fake node n1',
+    deps: {},
+    build: async (): Promise<NodeContainer> => ({ name: 'n1', container: 'c-n1', id: 'id-n1', ip: '10.0.0.1', role: 'worker', image: 'node', key: 'k' }),
+  });
+  const runtimeFile = fileTarget({ node: 'n1', nodeTarget, id: 'runtime-unit', path: '/etc/systemd/system/runtime.service', description: 'unit file', source: { text: '[Service]\n' } });
+  const runtime = unitTarget({ node: 'n1', nodeTarget, unit: 'runtime', description: 'runtime on n1', files: { unit: runtimeFile } });
+  const agentFile = fileTarget({ node: 'n1', nodeTarget, id: 'agent-unit', path: '/etc/systemd/system/agent.service', description: 'unit file', source: { text: '[Service]\n' } });
+  const agent = unitTarget({ node: 'n1', nodeTarget, unit: 'agent', description: 'agent on n1', files: { unit: agentFile }, after: { runtime } });
+  const targets = [nodeTarget, runtimeFile, runtime, agentFile, agent];
+  const node = new FakeNode('c-n1');
+  for (const u of ['runtime', 'agent']) node.units.set(u, { active: 'inactive', sub: 'dead', enabled: '', job: false, type: 'oneshot' });
+  const report = await runBuild({ targets, requested: ['unit:n1:agent'], root, jobs: 4, resources: [provide(nodeFleet, fakeFleet([node], targets))] });
+  assertOk(report);
+  assert.equal(node.restarted, ['runtime', 'agent'], 'the unit it runs after first, then the unit');
+});
+
 test.run();
