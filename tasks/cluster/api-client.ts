@@ -1,8 +1,10 @@
 // A minimal HTTPS client for the Kubernetes API and kubelets from the host, with or without a client
-// certificate. Probes use it instead of spawning kubectl: a GET takes milliseconds.
+// certificate, and plain-HTTP GETs of health ports. Probes use it instead of spawning kubectl: a GET takes
+// milliseconds.
 
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { request as plainRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:https';
 import { createSecureContext } from 'node:tls';
 
@@ -42,27 +44,38 @@ export function apiRequest(
   identity: TlsIdentity | { insecure: true },
   opts: { method?: string; body?: string; contentType?: string; timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<ApiResponse> {
+  const tls = 'insecure' in identity ? { rejectUnauthorized: false, agent: false as const } : { agent: agentFor(identity) };
+  const headers = { accept: 'application/json', ...(opts.body ? { 'content-type': opts.contentType ?? 'application/json' } : {}) };
+  return exchange(request, url, { method: opts.method ?? 'GET', ...tls, headers, signal: opts.signal }, opts.body, opts.timeoutMs ?? 5000);
+}
+
+/**
+ * A plain-HTTP GET, for a health port without TLS (kube-proxy's healthz). node:http, not fetch(): a no-op
+ * run asks kube-proxy's once per gate, at the end of its critical path, and fetch's first call loads undici
+ * (~20 ms of CPU here) where node:http is already loaded with node:https.
+ */
+export function httpGet(url: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ApiResponse> {
+  return exchange(plainRequest, url, { signal: opts.signal }, undefined, opts.timeoutMs ?? 5000);
+}
+
+/** One request made by `send` (node:https's or node:http's), its whole answer read; an error past `timeoutMs`. */
+function exchange<O extends object>(
+  send: (url: string, options: O & { timeout: number }, onResponse: (res: IncomingMessage) => void) => ClientRequest,
+  url: string,
+  options: O,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
-    const tls = 'insecure' in identity ? { rejectUnauthorized: false, agent: false as const } : { agent: agentFor(identity) };
-    const req = request(
-      url,
-      {
-        method: opts.method ?? 'GET',
-        ...tls,
-        headers: { accept: 'application/json', ...(opts.body ? { 'content-type': opts.contentType ?? 'application/json' } : {}) },
-        timeout: opts.timeoutMs ?? 5000,
-        signal: opts.signal,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${url}: no answer within ${(opts.timeoutMs ?? 5000) / 1000} s`)));
+    const req = send(url, { ...options, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer within ${timeoutMs / 1000} s`)));
     req.on('error', reject);
-    req.end(opts.body);
+    req.end(body);
   });
 }
 

@@ -2,12 +2,11 @@
 // check is one read-only look, from the host where it can be (as every probe), else one read-only exec on
 // the node; rollout.ts runs it once systemd reports the unit active with no job queued.
 
-import { request } from 'node:http';
 import type { NodeHandle } from '../../lib/node/handle.ts';
 import { apiEndpointContainer } from '../nodes/labels.ts';
 import { nodeFleet } from '../nodes/node-fleet.ts';
 import { runtimeApiArgv, serverStates } from '../endpoint/render.ts';
-import { apiRequest, loadIdentity } from './api-client.ts';
+import { apiRequest, httpGet, loadIdentity } from './api-client.ts';
 import { adminPaths, plannedNode, type ClusterContext } from './context.ts';
 import { etcdctlArgs } from './etcd.ts';
 import type { UnitHealth } from './rollout.ts';
@@ -27,29 +26,10 @@ function nodeEndpoint(ctx: ClusterContext, scheme: 'http' | 'https', port: numbe
     what: `${scheme}://<node>:${port}${path} answers 200`,
     check: async (_node, unit, actx) => {
       const url = `${scheme}://${plannedNode(ctx, unit.node).ip}:${port}${path}`;
-      const res = await (scheme === 'https' ? apiRequest(url, { insecure: true }, { timeoutMs: 3000, signal: actx.signal }) : httpGet(url, actx.signal)).catch((e: Error) => ({ status: 0, body: e.message }));
+      const res = await (scheme === 'https' ? apiRequest(url, { insecure: true }, { timeoutMs: 3000, signal: actx.signal }) : httpGet(url, { timeoutMs: 3000, signal: actx.signal })).catch((e: Error) => ({ status: 0, body: e.message }));
       return res.status === 200 ? undefined : `${url} answered ${res.status || 'nothing'}: ${res.body.slice(0, 120)}`;
     },
   };
-}
-
-/**
- * A plain-HTTP GET with a bound (3 s) (kube-proxy's healthz port has no TLS). node:http, not fetch(): a no-op
- * run asks this once per kube-proxy gate, at the end of its critical path, and fetch's first call loads
- * undici (~20 ms of CPU here) where node:http is already loaded by the HTTPS client.
- */
-export function httpGet(url: string, signal: AbortSignal, timeoutMs = 3000): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { timeout: timeoutMs, signal }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** etcd: the member answers `etcdctl endpoint health` (it has a leader and serves reads). */

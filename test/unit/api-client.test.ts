@@ -1,11 +1,11 @@
-// The plain-HTTP GET of the kube-proxy health gate (tasks/cluster/unit-health.ts) against real HTTP servers
-// on loopback: the status and body it reads, a refused connection and a server that never answers.
+// The plain-HTTP GET of tasks/cluster/api-client.ts (kube-proxy's health gate) against real HTTP servers on
+// loopback: the status and body it reads, a refused connection and a server that never answers.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { httpGet } from '../../tasks/cluster/unit-health.ts';
+import { httpGet } from '../../tasks/cluster/api-client.ts';
 
 /** A server on a free loopback port; `handle` answers or, returning false, never does. */
 async function serve(handle: (path: string) => { status: number; body: string } | false): Promise<{ url: string; server: Server }> {
@@ -22,8 +22,8 @@ async function serve(handle: (path: string) => { status: number; body: string } 
 test('reads the status and body of a 200 and of a 503', async () => {
   const { url, server } = await serve((path) => (path === '/healthz' ? { status: 200, body: 'ok' } : { status: 503, body: 'not ready: iptables sync' }));
   try {
-    assert.equal(await httpGet(`${url}/healthz`, new AbortController().signal), { status: 200, body: 'ok' });
-    assert.equal(await httpGet(`${url}/other`, new AbortController().signal), { status: 503, body: 'not ready: iptables sync' });
+    assert.equal(await httpGet(`${url}/healthz`), { status: 200, body: 'ok' });
+    assert.equal(await httpGet(`${url}/other`), { status: 503, body: 'not ready: iptables sync' });
   } finally {
     server.close();
   }
@@ -32,7 +32,7 @@ test('reads the status and body of a 200 and of a 503', async () => {
 test('a refused connection rejects', async () => {
   const { url, server } = await serve(() => ({ status: 200, body: 'ok' }));
   await new Promise((resolve) => server.close(resolve));
-  const error = await httpGet(`${url}/healthz`, new AbortController().signal).then(() => undefined, (e: Error) => e);
+  const error = await httpGet(`${url}/healthz`).then(() => undefined, (e: Error) => e);
   assert.match(String(error?.message), /ECONNREFUSED/);
 });
 
@@ -40,8 +40,8 @@ test('a server that never answers rejects once the bound has passed', async () =
   const { url, server } = await serve(() => false);
   try {
     const started = performance.now();
-    const error = await httpGet(`${url}/healthz`, new AbortController().signal, 300).then(() => undefined, (e: Error) => e);
-    assert.match(String(error?.message), /no answer within 300 ms/);
+    const error = await httpGet(`${url}/healthz`, { timeoutMs: 300, signal: new AbortController().signal }).then(() => undefined, (e: Error) => e);
+    assert.is(error?.message, `${url}/healthz: no answer within 0.3 s`);
     assert.ok(performance.now() - started < 2000, 'gave up near its bound');
   } finally {
     server.closeAllConnections();
