@@ -12,7 +12,7 @@ import type { RecordedTargets } from '../../lib/engine/state.ts';
 import { controlPlanes, type ClusterConfig } from '../config/config.ts';
 import { adminPaths, certSource, nodeTarget, plannedNode, type ClusterContext, type UnitTarget } from './context.ts';
 import { waitApiReady } from './control-plane.ts';
-import { runtimeApiArgv } from '../endpoint/render.ts';
+import { runtimeApiArgv, runtimeApiCommand } from '../endpoint/render.ts';
 import { ClusterError, NotReadyError } from './errors.ts';
 import { etcdPaths, unitPath } from './layout.ts';
 import { binaryTarget, fileTarget, journalTail, sleep, unitTarget } from './node-targets.ts';
@@ -196,7 +196,7 @@ function drainApiserverAround(ctx: ClusterContext, member: EtcdMember): NonNulla
       await waitApiReady(`https://${member.ip}:${ctx.config.apiServerPort}`, adminPaths(ctx, actx.root), actx.signal);
     } finally {
       const failed = await admin(`set server ${server} state ready`);
-      if (failed) actx.log(`could not put ${member.name}'s apiserver back into the API endpoint (${failed}): \`docker exec ${apiEndpointContainer(ctx.config.clusterName)} sh -c "${runtimeApiArgv(`set server ${server} state ready`)[2]}"\` does, as does a restart of that container`);
+      if (failed) actx.log(`could not put ${member.name}'s apiserver back into the API endpoint (${failed}): \`docker exec ${apiEndpointContainer(ctx.config.clusterName)} sh -c "${runtimeApiCommand(`set server ${server} state ready`)}"\` does, as does a restart of that container`);
       else actx.log(`${member.name}'s apiserver is back in the API endpoint`);
     }
   };

@@ -15,14 +15,14 @@ import { StepError } from '../../lib/errors.ts';
 import { readOnlyView, type NodeHandle } from '../../lib/node/handle.ts';
 import { nodeFleet } from '../nodes/node-fleet.ts';
 import type { EndpointContainerTarget } from './container.ts';
-import { HAPROXY_CONFIG, HAPROXY_SOCKET, renderHaproxyConfig, runningConfigId, type Backend } from './render.ts';
+import { HAPROXY_CONFIG, renderHaproxyConfig, runningConfigId, runtimeApiCommand, type Backend } from './render.ts';
 
 export type EndpointConfig = { container: string; id: string; configId: string; sha256: string; backends: string[] };
 export type EndpointConfigTarget = Target<EndpointConfig, any>;
 
 /** One read of the endpoint: the config file's sha256 and the running config's id ('' when HAProxy does not answer). */
 async function readEndpoint(node: NodeHandle): Promise<{ fileSha: string; running: string; answer: string }> {
-  const script = `sha256sum ${HAPROXY_CONFIG} 2>/dev/null | cut -d' ' -f1; echo '--'; echo 'show info' | socat -t 2 stdio UNIX-CONNECT:${HAPROXY_SOCKET} 2>&1`;
+  const script = `sha256sum ${HAPROXY_CONFIG} 2>/dev/null | cut -d' ' -f1; echo '--'; ${runtimeApiCommand('show info')} 2>&1`;
   const res = await node.exec(['sh', '-c', script], { allowFailure: true, readOnly: true });
   const [file = '', info = ''] = res.stdout.toString('utf8').split('\n--\n');
   return { fileSha: file.trim(), running: runningConfigId(info) ?? '', answer: info.trim().split('\n')[0] ?? '' };

@@ -8,9 +8,14 @@ export const HAPROXY_CONFIG = '/etc/haproxy/haproxy.cfg';
 /** The runtime API (stats socket): `show info` names the running config, `show stat` the servers' states. */
 export const HAPROXY_SOCKET = '/run/haproxy-admin.sock';
 
-/** The argv, run in the endpoint's container, that sends one runtime API command and prints HAProxy's answer. */
+/** The shell command, run in the endpoint's container, that sends one runtime API command and prints HAProxy's answer. */
+export function runtimeApiCommand(command: string): string {
+  return `echo '${command}' | socat -t 2 stdio UNIX-CONNECT:${HAPROXY_SOCKET}`;
+}
+
+/** runtimeApiCommand as an argv for an exec. */
 export function runtimeApiArgv(command: string): string[] {
-  return ['sh', '-c', `echo '${command}' | socat -t 2 stdio UNIX-CONNECT:${HAPROXY_SOCKET}`];
+  return ['sh', '-c', runtimeApiCommand(command)];
 }
 /** `global description` of the running config: this prefix and the hash of the rest of the file. */
 export const CONFIG_ID_PREFIX = 'harder-config-';
