@@ -8,6 +8,8 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cachedBinaryPath } from '../tasks/binaries/index.ts';
+import { DEFAULT_KUBERNETES_VERSION } from '../tasks/config/config.ts';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLUSTER = 'harder-bench';
@@ -20,7 +22,7 @@ copyFileSync(join(repo, 'tasks.ts'), join(root, 'tasks.ts'));
 const configFile = join(root, 'bench-config.json');
 const setConfig = (extra: Record<string, unknown> = {}) => writeFileSync(configFile, JSON.stringify({ ...base, ...extra }));
 const kubeconfig = join(root, 'output/kubeconfig/admin.kubeconfig');
-const kubectlBin = join(process.env.HARDER_CACHE ?? join(process.env.HOME ?? '/root', '.cache/harder'), 'bin/v1.34.4/go/kubectl');
+const kubectlBin = cachedBinaryPath('kubectl', DEFAULT_KUBERNETES_VERSION, 'go');
 
 async function cli(...args: string[]): Promise<{ ms: number; built: number; output: string }> {
   const started = performance.now();

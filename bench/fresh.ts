@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_KUBERNETES_VERSION } from '../tasks/config/config.ts';
 import { DEBOOTSTRAP_BASE_TAG } from '../tasks/images/node-image.ts';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -51,7 +52,7 @@ const imageIds = async () => new Set((await docker('images', '-q', '--no-trunc')
 
 /** Every node of the cluster Ready, read with the cluster's own kubectl and admin kubeconfig. */
 async function nodesReady(): Promise<string> {
-  const kubectl = join(home, '.cache/harder/bin/v1.34.4/go/kubectl');
+  const kubectl = join(home, '.cache/harder/bin', DEFAULT_KUBERNETES_VERSION, 'go/kubectl');
   const res = await execa(existsSync(kubectl) ? kubectl : 'kubectl', ['--kubeconfig', join(checkout, 'output/kubeconfig/admin.kubeconfig'), 'get', 'nodes', '--no-headers'], { reject: false });
   const lines = String(res.stdout).trim().split('\n').filter(Boolean);
   if (res.exitCode !== 0 || !lines.length || lines.some((l) => !/\sReady\s/.test(l))) throw new Error(`not every node is Ready:\n${res.stdout}${res.stderr}`);

@@ -197,7 +197,6 @@ test('a unit that fails to start: the build fails naming its state, with its jou
   assert.match(failure.hint ?? '', /docker exec c-n1 journalctl -u svc\.service/);
 });
 
-
 test('a unit runs after the units it names in `after`, which a request for it alone brings into the run', async () => {
   const root = tempProject('node-targets-after');
   const nodeTarget = target({
