@@ -26,8 +26,13 @@ export type WrapperModuleSpec = {
   replace: Record<string, string>;
   /** `path version` entries the module graph must never use (copied from upstream: see plainModuleWrapper). Absent: none. */
   exclude?: string[];
-  /** Main packages to build; imported from a `tools` file so `go mod tidy` keeps their dependencies. */
+  /**
+   * Main packages to build; those of other modules are imported from a `tools` file so `go mod tidy` keeps
+   * their dependencies. A package of the wrapper itself (`<module>/<dir>`) has its source in `sources`.
+   */
   packages: string[];
+  /** Go files of the wrapper's own packages: path relative to the wrapper → content (a custom main). Absent: none. */
+  sources?: Record<string, string>;
 };
 
 /** Where the Go caches live: shared by every build of the project, outside the repo. */
@@ -196,10 +201,16 @@ async function prepare(dir: string, spec: WrapperModuleSpec, options: { signal?:
   const marker = join(dir, 'harder-spec.json');
   const wanted = JSON.stringify(spec, null, 2);
   if (existsSync(join(dir, 'go.sum')) && (await readFile(marker, 'utf8').catch(() => '')) === wanted) return;
+  const outside = Object.keys(spec.sources ?? {}).find((path) => path.startsWith('/') || path.split('/').includes('..'));
+  if (outside) throw new StepError(`wrapper source ${outside} is not a path inside the wrapper module`);
   await mkdir(dir, { recursive: true });
   await rm(marker, { force: true });
   await writeFile(join(dir, 'go.mod'), renderWrapperGoMod(spec));
-  await writeFile(join(dir, 'tools.go'), renderToolsFile(spec.packages));
+  await writeFile(join(dir, 'tools.go'), renderToolsFile(spec.packages.filter((pkg) => !pkg.startsWith(`${spec.module}/`))));
+  for (const [path, content] of Object.entries(spec.sources ?? {})) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), content);
+  }
   await rm(join(dir, 'go.sum'), { force: true });
   options.log?.(`go mod tidy in ${dir} (fetches ${Object.keys(spec.require).join(', ')} and dependencies through the module proxy)`);
   await runGo(['mod', 'tidy'], { cwd: dir, signal: options.signal, missingHint: options.missingHint });

@@ -16,11 +16,14 @@ import { kubeadmImageVersions } from './image-versions.ts';
 import { readOnlyView } from '../../lib/node/handle.ts';
 import { nodeFleet } from '../nodes/node-fleet.ts';
 import { goModDownload, plainModuleWrapper } from '../../lib/go-build.ts';
+import { clusterCorednsPlugins, EXCLUDED_COREDNS_PLUGINS, missingDirectives, renderCorednsMain } from './coredns-build.ts';
+import { renderCorefile } from '../cluster/render/addons.ts';
 import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from '../binaries/index.ts';
 import { workers, type ClusterConfig } from '../config/config.ts';
 import type { ProjectCommand } from '../../lib/cli/index.ts';
 import { CliError, StepError } from '../../lib/errors.ts';
 import { runCommand } from '../../lib/run-command.ts';
+import { canInstallHostPackages, installHostPackages } from '../../lib/host-packages.ts';
 
 /** The pause and CoreDNS versions for a Kubernetes version (the config check refuses one without a row). */
 function imageVersions(kubernetesVersion: string): { pause: string; coredns: string } {
@@ -147,6 +150,11 @@ export function testImageTarget() {
     settings: { env: ['PATH=/bin'], exposedPorts: [String(TEST_IMAGE_PORT)], cmd: ['/serve'] },
     files: async (ctx) => {
       const busybox = process.env.HARDER_BUSYBOX || '/bin/busybox';
+      // A fresh machine has none: installed as the preflight installs docker.io, where that is safe.
+      if (!process.env.HARDER_BUSYBOX && !existsSync(busybox) && canInstallHostPackages()) {
+        ctx.log(`${busybox} is missing: installing Debian's busybox-static with apt-get`);
+        await installHostPackages(['busybox-static'], { log: ctx.log, signal: ctx.signal });
+      }
       if (!existsSync(busybox)) throw new ImageError(`${busybox} does not exist`, BUSYBOX_HINT);
       if (!(await isStaticElf(busybox))) throw new ImageError(`${busybox} is dynamically linked and cannot run in a FROM scratch image`, BUSYBOX_HINT);
       // What `busybox --install -s /bin` would make inside the image: a link per applet.
@@ -166,6 +174,9 @@ export function testImageTarget() {
 
 // ---- CoreDNS ---------------------------------------------------------------------------------
 
+/** The wrapper module of the CoreDNS build; its package `coredns` is the generated main. */
+const COREDNS_WRAPPER = 'harder.local/coredns-build';
+
 export function corednsImageTarget(config: ClusterConfig) {
   const tag = corednsImageFor(config.kubernetesVersion);
   const version = imageVersions(config.kubernetesVersion).coredns;
@@ -174,13 +185,16 @@ export function corednsImageTarget(config: ClusterConfig) {
     description: `${tag}: CoreDNS built from the github.com/coredns/coredns Go module`,
     ref: tag,
     deps: {},
-    inputs: { values: { kubernetesVersion: config.kubernetesVersion }, env: ['HARDER_CACHE'] },
+    inputs: { values: { kubernetesVersion: config.kubernetesVersion, excludedPlugins: Object.keys(EXCLUDED_COREDNS_PLUGINS) }, env: ['HARDER_CACHE'] },
     // Runs as root (upstream's image runs as nonroot with a file capability for port 53, which this image's
     // layer does not carry); the Deployment can still drop every capability but NET_BIND_SERVICE.
     settings: { exposedPorts: ['53', '53/udp'], entrypoint: ['/coredns'] },
     files: async (ctx) => {
-      const wrapper = await plainModuleWrapper('github.com/coredns/coredns', version, ['github.com/coredns/coredns'], {
-        wrapperModule: 'harder.local/coredns-build',
+      // Upstream's main with a trimmed plugin list (coredns-build.ts): its plugin.cfg, read from the module.
+      const upstream = await goModDownload('github.com/coredns/coredns', version, { signal: ctx.signal, missingHint: GO_MISSING_HINT });
+      const plugins = clusterCorednsPlugins(await readFile(join(upstream.dir, 'plugin.cfg'), 'utf8'));
+      const wrapper = await plainModuleWrapper('github.com/coredns/coredns', version, [`${COREDNS_WRAPPER}/coredns`], {
+        wrapperModule: COREDNS_WRAPPER,
         fallbackGo: '1.23.0',
         signal: ctx.signal,
         missingHint: GO_MISSING_HINT,
@@ -188,13 +202,17 @@ export function corednsImageTarget(config: ClusterConfig) {
       const built = await buildGoBinary({
         name: 'coredns',
         version,
-        wrapper,
-        package: 'github.com/coredns/coredns',
+        wrapper: { ...wrapper, sources: { 'coredns/main.go': renderCorednsMain(plugins) } },
+        package: `${COREDNS_WRAPPER}/coredns`,
         ldflags: ['-s', '-w', `-X github.com/coredns/coredns/coremain.GitCommit=${version}`],
         signal: ctx.signal,
         log: ctx.log,
       });
       await checkVersion(built.path, { versionArgs: ['-version'], versionOutput: [`CoreDNS-${version.slice(1)}`] });
+      // The cluster's own Corefile must need no plugin the build left out.
+      const listing = await runTool([built.path, '-plugins'], GO_MISSING_HINT, ctx.signal);
+      const missing = missingDirectives(listing, renderCorefile({ clusterDomain: 'cluster.local', upstreams: ['192.0.2.1'] }));
+      if (missing.length) throw new ImageError(`the CoreDNS build lacks the plugin${missing.length > 1 ? 's' : ''} ${missing.join(', ')} the cluster's Corefile uses`, 'keep them in clusterCorednsPlugins (tasks/images/coredns-build.ts)');
       return [{ path: '/coredns', content: await readFile(built.path), mode: 0o755 }];
     },
   });

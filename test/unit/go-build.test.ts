@@ -10,7 +10,8 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildLabel, goBinaryName, goBuild } from '../../lib/go-build.ts';
+import { readFile } from 'node:fs/promises';
+import { buildLabel, goBinaryName, goBuild, prepareWrapperModule, type WrapperModuleSpec } from '../../lib/go-build.ts';
 
 const run = promisify(execFile);
 
@@ -88,6 +89,38 @@ test('two packages that would make binaries of the same name are refused before 
     assert.match((error as Error).message, 'two packages build a binary named tool');
   }
   assert.not.ok(existsSync('/nonexistent'));
+});
+
+test("a wrapper's own main package (sources) is written into it, built, and left out of tools.go", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'harder-wrapper-'));
+  const spec: WrapperModuleSpec = {
+    module: 'example.local/wrap',
+    goDirective: '1.24',
+    godebug: [],
+    require: {},
+    replace: {},
+    packages: ['example.local/wrap/greet'],
+    sources: { 'greet/main.go': 'package main\n\nfunc main() { println("generated main") }\n' },
+  };
+  await prepareWrapperModule(dir, spec);
+  assert.not.match(await readFile(join(dir, 'tools.go'), 'utf8'), 'example.local/wrap/greet');
+  await goBuild({ dir, outputs: { 'example.local/wrap/greet': join(dir, 'bin', 'greet') }, ldflags: [] });
+  const { stderr } = await run(join(dir, 'bin', 'greet'));
+  assert.is(stderr.trim(), 'generated main');
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('a wrapper source outside the wrapper is refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'harder-wrapper-'));
+  const spec: WrapperModuleSpec = { module: 'example.local/evil', goDirective: '1.24', godebug: [], require: {}, replace: {}, packages: [], sources: { '../escape.go': 'package x\n' } };
+  try {
+    await prepareWrapperModule(dir, spec);
+    assert.unreachable('the path leaves the wrapper');
+  } catch (error) {
+    assert.match((error as Error).message, 'wrapper source ../escape.go is not a path inside the wrapper module');
+  }
+  assert.not.ok(existsSync(join(dir, '..', 'escape.go')));
+  await rm(dir, { recursive: true, force: true });
 });
 
 test('progress label: up to two names, then a count', () => {
