@@ -3,10 +3,11 @@
 // Anywhere else it stops with one message naming what to install. Used by host:preflight and .ci/run.
 
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync } from 'node:fs';
 import { connectDocker, dockerAddress, dockerAnswers } from './connect.ts';
 import { findDebootstrap } from './debootstrap.ts';
 import { DockerUnavailableError } from './errors.ts';
+import { canInstallHostPackages, installHostPackages, isDebianLike } from '../host-packages.ts';
 import { runCommand } from '../run-command.ts';
 
 export type EngineFacts = {
@@ -32,26 +33,6 @@ export type EnsureEngineOptions = {
 
 const DEFAULT_SOCKET = 'unix:///var/run/docker.sock';
 
-function osRelease(): Record<string, string> {
-  try {
-    const text = readFileSync('/etc/os-release', 'utf8');
-    return Object.fromEntries(
-      text
-        .split('\n')
-        .map((line) => /^([A-Z_]+)=("?)(.*)\2$/.exec(line))
-        .filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => [m[1]!, m[3]!]),
-    );
-  } catch {
-    return {};
-  }
-}
-
-function isDebianLike(): boolean {
-  const os = osRelease();
-  return [os.ID, ...(os.ID_LIKE ?? '').split(' ')].some((id) => id === 'debian' || id === 'ubuntu');
-}
-
 /** One hint for the one reason the preflight will not install and start an engine itself. */
 function whyNoSetupHint(address: string, allowSetup: boolean | undefined): string {
   if (address !== DEFAULT_SOCKET && address !== 'unix:///run/docker.sock') {
@@ -70,7 +51,7 @@ export async function ensureDockerEngine(options: EnsureEngineOptions = {}): Pro
   if (!(await dockerAnswers())) {
     const address = dockerAddress();
     const canSetup =
-      options.allowSetup !== false && (address === DEFAULT_SOCKET || address === 'unix:///run/docker.sock') && process.getuid?.() === 0 && isDebianLike();
+      options.allowSetup !== false && (address === DEFAULT_SOCKET || address === 'unix:///run/docker.sock') && canInstallHostPackages();
     if (!canSetup) {
       throw new DockerUnavailableError(`Docker is not running: no engine answers at ${address}`, whyNoSetupHint(address, options.allowSetup));
     }
@@ -78,8 +59,7 @@ export async function ensureDockerEngine(options: EnsureEngineOptions = {}): Pro
     const missing = [...(findDockerd() ? [] : ['docker.io']), ...(findDebootstrap() ? [] : ['debootstrap'])];
     if (missing.length > 0) {
       log(`no Docker engine answers: installing ${missing.join(' and ')} with apt-get`);
-      await runCommand(['apt-get', 'update'], { onLine: log, signal: options.signal });
-      await runCommand(['apt-get', 'install', '-y', '--no-install-recommends', ...missing], { onLine: log, signal: options.signal, env: { DEBIAN_FRONTEND: 'noninteractive' } });
+      await installHostPackages(missing, { log, signal: options.signal });
     }
     action = missing.includes('docker.io') ? 'installed' : 'started';
     const dockerd = findDockerd();
