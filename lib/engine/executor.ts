@@ -216,6 +216,8 @@ class Run {
   readonly buildSlots: Slots;
   /** Probes are cheap I/O (a docker inspect, a file hash): more of them may run at once. */
   readonly probeSlots: Slots;
+  /** Each pool's slots (Target.pool), taken before a job slot. */
+  readonly pools = new Map<string, Slots>();
   /** Length of the longest chain of pending dependents: builds on the critical path go first. */
   readonly priority = new Map<string, number>();
   /** Targets decided by the fast path that still need a probe or a build. */
@@ -248,7 +250,7 @@ class Run {
     this.stats = new StatCache(join(outDir, '.harder', 'stat-cache.tsv'), join(outDir, '.harder', 'stat-cache.json'));
     this.store = new StateStore(outDir);
     const jobs = Math.max(1, opts.jobs ?? availableParallelism());
-    this.buildSlots = new Slots(jobs);
+    this.buildSlots = new Slots(jobs, { byPriorityPerTurn: true });
     // Many probes only await a read shared with other probes (one listing per node): with few slots,
     // those waiting probes held every slot and cheap ones (an image inspect) queued behind them. The
     // bound only guards against a project with thousands of probes starting them all at once.
@@ -646,7 +648,16 @@ class Run {
     if (this.refused(name, prepared, reason)) return;
     if (dryRun) return this.finish(name, { outcome: 'would-build', reason, ms: performance.now() - started });
     const why = reason;
-    return this.buildSlots.run(this.priority.get(name) ?? 0, () => this.build(name, prepared, why));
+    const priority = this.priority.get(name) ?? 0;
+    const build = () => this.buildSlots.run(priority, () => this.build(name, prepared, why));
+    return t.pool ? this.poolSlots(t.pool.name, t.pool.depth).run(priority, build) : build();
+  }
+
+  /** The slots of a pool (graph.ts checked that one name means one pool object). */
+  poolSlots(name: string, depth: number): Slots {
+    let slots = this.pools.get(name);
+    if (!slots) this.pools.set(name, (slots = new Slots(depth, { byPriorityPerTurn: true })));
+    return slots;
   }
 
   /** Builds a target that holds a job slot, and records the result. */

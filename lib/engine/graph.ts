@@ -2,7 +2,7 @@
 // cycles, malformed targets) collecting every problem, then resolves requested names (target, alias or
 // group) to the set of targets to run, in dependency order.
 
-import { groupOf, type AnyTarget } from './target.ts';
+import { groupOf, type AnyTarget, type Pool } from './target.ts';
 import { EngineError, InvalidGraphError } from './errors.ts';
 import { suggest } from './suggest.ts';
 
@@ -33,6 +33,9 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
   const problems: EngineError[] = [];
   const byName = new Map<string, AnyTarget>();
   const order: string[] = [];
+  // One pool object per name (its depth is read from it), and the first target that named it.
+  const pools = new Map<string, Pool>();
+  const poolUsers = new Map<string, string>();
   for (const t of targets) {
     if (!t || typeof t !== 'object' || typeof t.name !== 'string') {
       problems.push(new EngineError('bad-target', `a registered target is not a target object (got ${t === null ? 'null' : typeof t})`, { hint: 'register objects made with target() or alias()' }));
@@ -57,6 +60,20 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
       // The engine hashes each named file; it expands no globs (no target needs one).
       if (typeof file === 'string' && GLOB.test(file)) {
         problems.push(new EngineError('bad-target', `${t.name}: input ${JSON.stringify(file)} is a glob, and inputs.files does not expand globs`, { target: t.name, hint: 'list each file by its path relative to the project root (no *, ? or [)' }));
+      }
+    }
+    if (t.pool !== undefined) {
+      const p = t.pool as Partial<Pool> | null;
+      if (!p || typeof p !== 'object' || typeof p.name !== 'string' || !Number.isInteger(p.depth) || p.depth! < 1) {
+        problems.push(new EngineError('bad-target', `${t.name}: pool must be made with pool(name, depth), depth a whole number of at least 1`, { target: t.name }));
+      } else {
+        const other = pools.get(p.name);
+        if (other && other !== t.pool) {
+          problems.push(new EngineError('bad-target', `${t.name}: its pool ${p.name} is a different object from the pool ${p.name} of ${poolUsers.get(p.name)}`, { target: t.name, hint: `create the pool once with pool() and give that object to every target in it` }));
+        } else if (!other) {
+          pools.set(p.name, t.pool);
+          poolUsers.set(p.name, t.name);
+        }
       }
     }
     if (t.build !== undefined && typeof t.build !== 'function') {

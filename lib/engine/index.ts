@@ -26,6 +26,6 @@ export { hashCounter } from './stat-cache.ts';
 export { buildGraph, closure, membersOf } from './graph.ts';
 export { suggest } from './suggest.ts';
 export { summarizeNames } from './summarize.ts';
-export { alias, groupOf, target, type AnyTarget, type Json, type Target } from './target.ts';
+export { alias, groupOf, pool, target, type AnyTarget, type Json, type Pool, type Target } from './target.ts';
 export type { BuildOptions, BuildReport, Entry, Failure, Outcome, Reporter } from './types.ts';
 export { provide, runResource, type Provided, type RunInfo, type RunResource } from './resources.ts';

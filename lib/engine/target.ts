@@ -133,6 +133,20 @@ export interface Target<R extends Json, D extends DepMap = DepMap> {
    * removes, for those messages (`harder-worker-3 (node worker-3)`); `true` uses the target's name.
    */
   destructive?: boolean | string;
+  /**
+   * Builds of this target take a slot of this pool before their job slot (ninja's pools): for work that
+   * uses every core by itself, such as a compiler, so two of them never run at once and one waiting
+   * for its pool holds no job slot that other work (a download) could use.
+   */
+  pool?: Pool;
+}
+
+/** A pool of build slots shared by the targets that name it; see Target.pool. Make one with pool(). */
+export type Pool = { readonly name: string; readonly depth: number };
+
+/** A pool named `name` (for messages) that lets `depth` builds of its targets run at once. */
+export function pool(name: string, depth: number): Pool {
+  return Object.freeze({ name, depth });
 }
 
 /**
