@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { cachePath } from './cache-root.ts';
 import { StepError } from './errors.ts';
 import { runCommandResult } from './run-command.ts';
+import { pool } from './engine/target.ts';
 
 /** What to say when Go is missing; callers that have other sources pass their own alternatives. */
 const DEFAULT_MISSING_HINT = 'install Go 1.24 or newer (https://go.dev/dl/, or Debian backports golang-go) and make sure `go` is on PATH, or set GO to its path';
@@ -217,6 +218,14 @@ async function prepare(dir: string, spec: WrapperModuleSpec, options: { signal?:
   // The marker is written last: an interrupted tidy is redone next time.
   await writeFile(marker, wanted);
 }
+
+/**
+ * The engine pool of targets that compile Go: one at a time, as `go build` uses every core by itself. A
+ * target waiting for it holds no job slot, so a download or a debootstrap runs meanwhile; and of the
+ * targets waiting, the one on the longest chain (Kubernetes' binaries, which every node waits for)
+ * goes first, not the first to ask (an add-on's controller).
+ */
+export const GO_BUILD_POOL = pool('go build', 1);
 
 /** One `go build` at a time per process: each uses every core, and the second reuses the first's cache. */
 let buildQueue: Promise<unknown> = Promise.resolve();

@@ -4,7 +4,7 @@
 // (RequestWatchProgress: etcd 3.4.31+ or 3.5.13+) to serve a watch "from now" without waiting on freshness.
 
 import { target } from '../../lib/engine/target.ts';
-import { goModDownload, readGoMod, type WrapperModuleSpec } from '../../lib/go-build.ts';
+import { GO_BUILD_POOL, goModDownload, readGoMod, type WrapperModuleSpec } from '../../lib/go-build.ts';
 import { etcdVersionOf, type ClusterConfig } from '../config/config.ts';
 import { buildGoBinaries, checkVersion, GO_MISSING_HINT, probeBinary, type BinaryResult } from './index.ts';
 
@@ -51,6 +51,7 @@ export function etcdBinariesTargets(config: ClusterConfig) {
     deps: {},
     version: 1,
     inputs: { values: { version, modules: [SERVER_MODULE, ETCDCTL_MODULE] }, env: ['HARDER_CACHE'] },
+    pool: GO_BUILD_POOL,
     build: async (ctx): Promise<EtcdBinaries> => {
       const wrapper = await etcdWrapper(version, ctx.signal);
       const packages: Record<EtcdBinary, string> = { etcd: SERVER_MODULE, etcdctl: ETCDCTL_MODULE };

@@ -9,7 +9,7 @@ import { createGunzip } from 'node:zlib';
 import { alias, target } from '../../lib/engine/target.ts';
 import { cachePath } from '../../lib/cache-root.ts';
 import { ChecksumMismatchError, downloadVerified, fetchChecksum, fileDigest, joinUrl, parseChecksumFile, probeUrl, type Digest } from '../../lib/download.ts';
-import { goBuild, goModDownload, goVersion, plainModuleWrapper, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../../lib/go-build.ts';
+import { GO_BUILD_POOL, goBuild, goModDownload, goVersion, plainModuleWrapper, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../../lib/go-build.ts';
 import type { BinarySource, ClusterConfig } from '../config/config.ts';
 import { StepError, ToolMissingError } from '../../lib/errors.ts';
 import { runCommand } from '../../lib/run-command.ts';
@@ -424,6 +424,11 @@ export type KubernetesBinariesResult = Record<KubernetesBinary, BinaryResult>;
  * when its own binary changed (early cutoff). `bin:crictl` is its own module and target; the alias
  * `binaries` names them all.
  */
+/** The Go build pool for a source that compiles (go, or auto, which compiles where the release host is unreachable). */
+function compiles(config: ClusterConfig): { pool?: typeof GO_BUILD_POOL } {
+  return config.binarySource === 'go' || config.binarySource === 'auto' ? { pool: GO_BUILD_POOL } : {};
+}
+
 export function binariesTargets(config: ClusterConfig) {
   const specs = KUBERNETES_BINARIES.map((name) => binarySpec(name, config.kubernetesVersion));
   const inputs = { values: { version: config.kubernetesVersion, binarySource: config.binarySource }, env: [...BINARY_ENV] };
@@ -433,6 +438,7 @@ export function binariesTargets(config: ClusterConfig) {
     deps: {},
     version: 1,
     inputs,
+    ...compiles(config),
     build: async (ctx): Promise<KubernetesBinariesResult> => {
       const results = await obtain(specs, config, ctx.signal, ctx.log);
       return Object.fromEntries(results.map((result) => [result.name, result])) as KubernetesBinariesResult;
@@ -465,6 +471,7 @@ export function binariesTargets(config: ClusterConfig) {
     deps: {},
     version: 1,
     inputs: { values: { version: crictlSpec.version, binarySource: config.binarySource }, env: [...BINARY_ENV] },
+    ...compiles(config),
     build: async (ctx): Promise<BinaryResult> => (await obtain([crictlSpec], config, ctx.signal, ctx.log))[0]!,
     probe: async (result) => probeBinary(result),
   });

@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { target } from '../../lib/engine/target.ts';
 import { cachePath } from '../../lib/cache-root.ts';
 import { fileDigest } from '../../lib/download.ts';
-import { goBuild, goModDownload, goTestBuild, goVersion, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../../lib/go-build.ts';
+import { GO_BUILD_POOL, goBuild, goModDownload, goTestBuild, goVersion, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../../lib/go-build.ts';
 import { GO_MISSING_HINT, kubernetesLdflags, parseVersion } from '../binaries/index.ts';
 import type { ClusterConfig } from '../config/config.ts';
 
@@ -75,6 +75,7 @@ export function e2eBinaryTarget(config: ClusterConfig, name: SuiteBinary) {
     deps: {},
     version: 1,
     inputs: { values: { version, package: spec.package }, env: ['HARDER_CACHE'] },
+    pool: GO_BUILD_POOL,
     build: async (ctx): Promise<SuiteBinaryResult> => {
       const toolchain = await goVersion(GO_MISSING_HINT);
       const { wrapper, moduleDir, time } = await e2eWrapper(version, ctx.signal);

@@ -15,7 +15,7 @@ import { imageRefProblem, loadImageIntoNode, loadImagesIntoNode, probeNodeImageI
 import { kubeadmImageVersions } from './image-versions.ts';
 import { readOnlyView } from '../../lib/node/handle.ts';
 import { nodeFleet } from '../nodes/node-fleet.ts';
-import { goModDownload, plainModuleWrapper } from '../../lib/go-build.ts';
+import { GO_BUILD_POOL, goModDownload, plainModuleWrapper } from '../../lib/go-build.ts';
 import { clusterCorednsPlugins, EXCLUDED_COREDNS_PLUGINS, missingDirectives, renderCorednsMain } from './coredns-build.ts';
 import { renderCorefile } from '../cluster/render/addons.ts';
 import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from '../binaries/index.ts';
@@ -189,6 +189,7 @@ export function corednsImageTarget(config: ClusterConfig) {
     // Runs as root (upstream's image runs as nonroot with a file capability for port 53, which this image's
     // layer does not carry); the Deployment can still drop every capability but NET_BIND_SERVICE.
     settings: { exposedPorts: ['53', '53/udp'], entrypoint: ['/coredns'] },
+    pool: GO_BUILD_POOL,
     files: async (ctx) => {
       // Upstream's main with a trimmed plugin list (coredns-build.ts): its plugin.cfg, read from the module.
       const upstream = await goModDownload('github.com/coredns/coredns', version, { signal: ctx.signal, missingHint: GO_MISSING_HINT });

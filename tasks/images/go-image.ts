@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import type { ImageSettings } from '../../lib/image-archive.ts';
-import { plainModuleWrapper } from '../../lib/go-build.ts';
+import { GO_BUILD_POOL, plainModuleWrapper } from '../../lib/go-build.ts';
 import { buildGoBinary, checkVersion, GO_MISSING_HINT } from '../binaries/index.ts';
 import { scratchImageTarget } from './scratch-image.ts';
 
@@ -38,6 +38,7 @@ export function goModuleImageTarget(spec: GoModuleImageSpec) {
     deps: {},
     inputs: { values: { module: spec.module, version: spec.version, package: spec.package, ldflags: spec.ldflags }, env: ['HARDER_CACHE'] },
     settings: spec.settings,
+    pool: GO_BUILD_POOL,
     files: async (ctx) => {
       const wrapper = await plainModuleWrapper(spec.module, spec.version, [spec.package], {
         wrapperModule: `harder.local/${spec.name}-build`,

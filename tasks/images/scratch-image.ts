@@ -5,7 +5,7 @@
 
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { target, type BuildContext, type DepMap, type Inputs, type Target } from '../../lib/engine/target.ts';
+import { target, type BuildContext, type DepMap, type Inputs, type Pool, type Target } from '../../lib/engine/target.ts';
 import { archiveImageId, writeImageArchive, type ImageArchive, type ImageEntry, type ImageSettings } from '../../lib/image-archive.ts';
 
 export type { ImageArchive } from '../../lib/image-archive.ts';
@@ -25,6 +25,8 @@ export type ScratchImageSpec<D extends DepMap> = {
   settings: ImageSettings;
   /** The image's files (compiles or fetches what it needs; the engine calls it only to build). */
   files: (ctx: BuildContext<D>) => Promise<ImageEntry[]>;
+  /** The engine pool its build takes a slot of (GO_BUILD_POOL for an image that compiles Go). */
+  pool?: Pool;
 };
 
 /** Where an image's archive lives in a cluster's state. */
@@ -38,6 +40,7 @@ export function scratchImageTarget<D extends DepMap>(spec: ScratchImageSpec<D>):
     deps: spec.deps,
     version: 2,
     inputs: { ...inputs, values: { ...(inputs.values ?? {}), ref: spec.ref, settings: spec.settings } },
+    ...(spec.pool ? { pool: spec.pool } : {}),
     build: async (ctx): Promise<ImageArchive> => {
       const entries = await spec.files(ctx);
       const archive = await writeImageArchive(imageArchivePath(ctx.outDir, spec.name), { refs: [spec.ref], entries, settings: spec.settings });

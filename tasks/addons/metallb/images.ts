@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { target } from '../../../lib/engine/target.ts';
-import { plainModuleWrapper } from '../../../lib/go-build.ts';
+import { GO_BUILD_POOL, plainModuleWrapper } from '../../../lib/go-build.ts';
 import { buildGoBinaries, GO_MISSING_HINT, probeBinary, type BinaryResult } from '../../binaries/index.ts';
 import { scratchImageTarget, type ImageTarget } from '../../images/scratch-image.ts';
 import { METALLB_VERSION } from '../versions.ts';
@@ -28,6 +28,7 @@ export function metallbBinariesTarget(version = METALLB_VERSION) {
     deps: {},
     version: 1,
     inputs: { values: { module: METALLB_MODULE, version }, env: ['HARDER_CACHE'] },
+    pool: GO_BUILD_POOL,
     build: async (ctx): Promise<MetallbBinaries> => {
       const packages = Object.fromEntries(METALLB_COMPONENTS.map((c) => [`metallb-${c}`, `${METALLB_MODULE}/${c}`]));
       const wrapper = await plainModuleWrapper(METALLB_MODULE, version, Object.values(packages), {
