@@ -89,10 +89,15 @@ async function configDigestOf(node: NodeHandle, digest: string, signal?: AbortSi
 const listings = new Map<string, { at: number; value: Promise<Map<string, string>> }>();
 const LISTING_MS = 3000;
 
+/** The listing of every image in a node's containerd: a probe's read (declare it in a node's batched read as IMAGE_LISTING_READ). */
+export const IMAGE_LISTING: readonly string[] = ['ctr', '-n', CRI_NAMESPACE, 'images', 'ls'];
+/** The name IMAGE_LISTING goes by in a node's batched read (NodeReads.commands). */
+export const IMAGE_LISTING_READ = 'containerd-images';
+
 function nodeImageDigests(node: NodeHandle): Promise<Map<string, string>> {
   const hit = listings.get(node.name);
   if (hit && performance.now() - hit.at < LISTING_MS) return hit.value;
-  const value = node.exec(['ctr', '-n', CRI_NAMESPACE, 'images', 'ls']).then((ls) => parseImageList(ls.stdout.toString('utf8')));
+  const value = node.exec([...IMAGE_LISTING]).then((ls) => parseImageList(ls.stdout.toString('utf8')));
   listings.set(node.name, { at: performance.now(), value });
   value.catch(() => listings.delete(node.name));
   return value;
@@ -124,11 +129,14 @@ function configCache(cacheFile: string): Map<string, string> {
 
 /**
  * nodeImageId for probes: the node's image list is read once per node and shared by every probe of
- * that node, and the config digest comes from `cacheFile` when this manifest was resolved before.
- * A no-op run then costs one exec per node instead of two or three per (image, node).
+ * that node (`listed`: as the node's batched read returned it, costing no exec of its own), and the
+ * config digest comes from `cacheFile` when this manifest was resolved before. A no-op run then costs
+ * no exec per (image, node).
  */
-export async function probeNodeImageId(node: NodeHandle, ref: string, cacheFile: string): Promise<string | undefined> {
-  const digest = (await nodeImageDigests(node)).get(normalizeImageRef(ref));
+export async function probeNodeImageId(node: NodeHandle, ref: string, cacheFile: string, listed?: string): Promise<string | undefined> {
+  // The node's batched read may carry the listing already (IMAGE_LISTING_READ); else one exec shared by the node's probes.
+  const digests = listed !== undefined ? parseImageList(listed) : await nodeImageDigests(node);
+  const digest = digests.get(normalizeImageRef(ref));
   if (!digest) return undefined;
   const cache = configCache(cacheFile);
   const known = cache.get(digest);

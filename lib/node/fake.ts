@@ -83,7 +83,7 @@ export class FakeNode implements NodeHandle {
   }
 
   async readState(query: NodeReadQuery): Promise<NodeState> {
-    this.stateReads.push({ files: [...query.files], binaries: [...query.binaries], units: [...query.units] });
+    this.stateReads.push({ files: [...query.files], binaries: [...query.binaries], units: [...query.units], ...(query.commands ? { commands: { ...query.commands } } : {}) });
     const hashes = new Map<string, string>();
     for (const path of query.files) {
       const file = this.files.get(path);
@@ -99,7 +99,13 @@ export class FakeNode implements NodeHandle {
       const { active, sub, enabled, job, since } = this.unit(unit);
       units.set(unit, { active, sub, enabled, job, ...(since !== undefined ? { since } : {}) });
     }
-    return { hashes, stamps, units };
+    // The commands go through the fake's own exec handling (not recorded in execs: part of this read).
+    const outputs = new Map<string, string>();
+    for (const [name, argv] of Object.entries(query.commands ?? {})) {
+      const result = this.run([...argv], { readOnly: true });
+      if (result.exitCode === 0) outputs.set(name, result.stdout.toString('utf8'));
+    }
+    return { hashes, stamps, units, outputs };
   }
 
   /** A unit's entry; one systemd has never heard of reads as `inactive (dead)`, not enabled. */

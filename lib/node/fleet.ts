@@ -4,8 +4,17 @@
 
 import type { ExecOptions, NodeHandle, NodeReadQuery, NodeState } from './handle.ts';
 
-/** What a target puts on a node, for the node's batched read: files by hash, binaries by stamp, units. */
-export type NodeReads = { node: string; files?: readonly string[]; binaries?: readonly string[]; units?: readonly string[] };
+/**
+ * What a target puts on or reads of a node, for the node's batched read: files by hash, binaries by
+ * stamp, units, and read-only commands by name (one name is one command, whoever declares it).
+ */
+export type NodeReads = {
+  node: string;
+  files?: readonly string[];
+  binaries?: readonly string[];
+  units?: readonly string[];
+  commands?: Readonly<Record<string, readonly string[]>>;
+};
 
 /** Where a target object carries its NodeReads (a symbol: no clash with the engine's fields, not in JSON). */
 export const NODE_READS: unique symbol = Symbol.for('harder.node-reads');
@@ -20,17 +29,24 @@ export function declareNodeReads<T extends object>(t: T, reads: NodeReads): T {
 
 /** Every node's read, gathered from the targets' declarations (in declaration order, duplicates once). */
 export function nodeReadsOf(targets: Iterable<object>): Map<string, NodeReadQuery> {
-  const sets = new Map<string, { files: Set<string>; binaries: Set<string>; units: Set<string> }>();
+  const sets = new Map<string, { files: Set<string>; binaries: Set<string>; units: Set<string>; commands: Map<string, readonly string[]> }>();
   for (const t of targets) {
     const reads = (t as Declaring)[NODE_READS];
     if (!reads) continue;
     let node = sets.get(reads.node);
-    if (!node) sets.set(reads.node, (node = { files: new Set(), binaries: new Set(), units: new Set() }));
+    if (!node) sets.set(reads.node, (node = { files: new Set(), binaries: new Set(), units: new Set(), commands: new Map() }));
     for (const path of reads.files ?? []) node.files.add(path);
     for (const path of reads.binaries ?? []) node.binaries.add(path);
     for (const unit of reads.units ?? []) node.units.add(unit);
+    for (const [name, argv] of Object.entries(reads.commands ?? {})) {
+      const known = node.commands.get(name);
+      if (known && known.join('\0') !== argv.join('\0')) throw new Error(`node ${reads.node}: two targets declare the read command ${name} differently (${known.join(' ')} / ${argv.join(' ')})`);
+      node.commands.set(name, argv);
+    }
   }
-  return new Map([...sets].map(([name, s]) => [name, { files: [...s.files], binaries: [...s.binaries], units: [...s.units] }]));
+  return new Map(
+    [...sets].map(([name, s]) => [name, { files: [...s.files], binaries: [...s.binaries], units: [...s.units], ...(s.commands.size ? { commands: Object.fromEntries(s.commands) } : {}) }]),
+  );
 }
 
 const NOTHING: NodeReadQuery = { files: [], binaries: [], units: [] };

@@ -30,6 +30,8 @@ export type NodeReadQuery = {
   binaries: readonly string[];
   /** Unit names without `.service`. */
   units: readonly string[];
+  /** Read-only commands run in the same round trip, by name (a listing several probes share). Absent: none. */
+  commands?: Readonly<Record<string, readonly string[]>>;
 };
 
 /** A unit as `systemctl show` reports it: ActiveState, SubState, UnitFileState and whether a job is queued. */
@@ -50,6 +52,8 @@ export type NodeState = {
   stamps: Map<string, string>;
   /** State of each unit asked for, by name without `.service`. */
   units: Map<string, UnitState>;
+  /** The stdout of each command asked for that exited 0, by name; one that failed is absent (run it alone for its error). */
+  outputs: Map<string, string>;
 };
 
 export interface NodeHandle {

@@ -11,7 +11,8 @@ import { cachePath } from '../../lib/cache-root.ts';
 import { inspectImage } from '../../lib/docker/images.ts';
 import { archiveImages, type ImageEntry } from '../../lib/image-archive.ts';
 import { scratchImageTarget, type ImageTarget } from './scratch-image.ts';
-import { imageRefProblem, loadImageIntoNode, loadImagesIntoNode, probeNodeImageId, type LocalImages } from '../../lib/docker/load-image.ts';
+import { IMAGE_LISTING, IMAGE_LISTING_READ, imageRefProblem, loadImageIntoNode, loadImagesIntoNode, probeNodeImageId, type LocalImages } from '../../lib/docker/load-image.ts';
+import { declareNodeReads } from '../../lib/node/fleet.ts';
 import { kubeadmImageVersions } from './image-versions.ts';
 import { readOnlyView } from '../../lib/node/handle.ts';
 import { nodeFleet } from '../nodes/node-fleet.ts';
@@ -234,7 +235,8 @@ export type LoadResult = { ref: string; node: string; container: string; id: str
  */
 export function loadTarget(imageName: string, ref: string, image: ImageTarget, node: Target<NodeContainer, DepMap>) {
   const nodeName = node.name.replace(/^node:/, '');
-  return target({
+  // The node's image listing comes with its batched read of files and units: one exec per node in a no-op run.
+  return declareNodeReads(target({
     name: `load:${imageName}@${nodeName}`,
     description: `${ref} in ${nodeName}'s containerd (namespace k8s.io)`,
     deps: { node, image },
@@ -254,15 +256,17 @@ export function loadTarget(imageName: string, ref: string, image: ImageTarget, n
     probe: async (result, ctx) => {
       let present: string | undefined;
       try {
-        // One shared image listing per node; manifest → config digests remembered across runs.
-        present = await probeNodeImageId(readOnlyView(nodeFleet.of(ctx).node(result.container)), result.ref, configCacheFile(ctx.outDir));
+        // The listing from the node's batched read; manifest → config digests remembered across runs.
+        const fleet = nodeFleet.of(ctx);
+        const listed = (await fleet.declared(result.node, result.container)).outputs.get(IMAGE_LISTING_READ);
+        present = await probeNodeImageId(readOnlyView(fleet.node(result.container)), result.ref, configCacheFile(ctx.outDir), listed);
       } catch (error) {
         return `cannot check ${result.node}: ${(error as Error).message}`;
       }
       if (present === result.id) return undefined;
       return present ? `${result.node} has ${result.ref} as ${present.slice(7, 19)}, not ${result.id.slice(7, 19)}` : `${result.node} no longer has ${result.ref}`;
     },
-  });
+  }), { node: nodeName, commands: { [IMAGE_LISTING_READ]: IMAGE_LISTING } });
 }
 
 /**

@@ -97,6 +97,23 @@ test('unit blocks: ActiveState, SubState, UnitFileState, a queued job and when i
   assert.match(script, /systemctl show --timestamp=unix --property=Id,ActiveState,SubState,UnitFileState,Job,ActiveEnterTimestamp -- /);
 });
 
+test('declared commands run in the same read: each output exactly, a failed one left out, arguments kept whole', () => {
+  const spaced = join(dir, 'two words.txt');
+  writeFileSync(spaced, 'line one\nline two\n');
+  const [cmd, ...args] = nodeReadArgv([], [], [], {
+    listing: ['cat', '--', spaced],
+    unterminated: ['printf', '%s', 'no newline'],
+    empty: ['true'],
+    failing: ['cat', join(dir, 'no-such-file')],
+    after: ['echo', '@@harder:stat'],
+  });
+  const state = parseNodeRead(spawnSync(cmd!, args, { encoding: 'utf8' }).stdout, 'host');
+  assert.equal(Object.fromEntries(state.outputs), { listing: 'line one\nline two\n', unterminated: 'no newline\n', empty: '', after: '@@harder:stat\n' });
+  // What came before the commands is intact.
+  assert.is(state.hashes.size, 0);
+  assert.is(state.units.size, 0);
+});
+
 test('output without the sections (the script did not run) is an error naming the container', () => {
   assert.throws(() => parseNodeRead('OCI runtime exec failed: exec: "bash": not found\n', 'harder-worker-9'), /harder-worker-9.*no sha256, stat, units section/);
 });

@@ -47,6 +47,18 @@ const ECHO = 'docker.io/library/echo:1';
 const PAUSE = 'registry.k8s.io/pause:3.10.1';
 const images: Images = { [ECHO]: { manifest: digest('a'), config: digest('1') }, [PAUSE]: { manifest: digest('b'), config: digest('2') } };
 
+test("a probe given the listing from the node's batched read runs no listing of its own", async () => {
+  const cache = join(tempProject('load-cache'), 'output/cache/containerd-image-configs.json');
+  const node = fakeNode('probe-node-listed', images);
+  const listed = (await node.exec(['ctr', '-n', 'k8s.io', 'images', 'ls'])).stdout.toString('utf8');
+  node.calls.length = 0;
+  assert.is(await probeNodeImageId(node, 'echo:1', cache, listed), digest('1'));
+  assert.equal(node.calls, [`content get ${digest('a')}`], 'only the manifest read, which the cache then saves next time');
+  assert.is(await probeNodeImageId(node, 'gone:1', cache, listed), undefined);
+  assert.is(await probeNodeImageId(node, 'echo:1', cache, ''), undefined, 'an empty listing: the node has no images');
+  assert.equal(node.calls, [`content get ${digest('a')}`]);
+});
+
 test('a probe that resolves a new manifest writes nothing; the next probe answers from memory', async () => {
   const cache = join(tempProject('load-cache'), 'output/cache/containerd-image-configs.json');
   const first = fakeNode('probe-node-1', images);

@@ -27,6 +27,20 @@ test('declarations are gathered per node, in order, each path or unit once; unde
   assert.is(JSON.stringify(declarations()[0]), '{"name":"install:n1:a"}', 'not part of the target as data');
 });
 
+test('a read command declared by several targets is asked once; one name declared as two commands is refused', () => {
+  const images = ['ctr', '-n', 'k8s.io', 'images', 'ls'];
+  const reads = nodeReadsOf([
+    declareNodeReads({ name: 'load:a@n1' }, { node: 'n1', commands: { images } }),
+    declareNodeReads({ name: 'load:b@n1' }, { node: 'n1', commands: { images: [...images] } }),
+    declareNodeReads({ name: 'unit:n1:x' }, { node: 'n1', units: ['x'] }),
+  ]);
+  assert.equal(reads.get('n1'), { files: [], binaries: [], units: ['x'], commands: { images } });
+  assert.throws(
+    () => nodeReadsOf([declareNodeReads({ name: 'a' }, { node: 'n1', commands: { images } }), declareNodeReads({ name: 'b' }, { node: 'n1', commands: { images: ['crictl', 'images'] } })]),
+    /node n1: two targets declare the read command images differently \(ctr -n k8s.io images ls \/ crictl images\)/,
+  );
+});
+
 test('one batched read per node, shared by every ask, asking exactly what was declared', async () => {
   const n1 = new FakeNode('c-n1');
   const n2 = new FakeNode('c-n2');
