@@ -19,6 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_KUBERNETES_VERSION } from '../tasks/config/config.ts';
 import { DEBOOTSTRAP_BASE_TAG } from '../tasks/images/node-image.ts';
+import { findDockerd } from '../lib/docker/ensure-engine.ts';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FRESH_GOAL_MS = 10 * 60_000;
@@ -100,7 +101,7 @@ function slowest(output: string, count: number): string[] {
   return rows.sort((a, b) => b.ms - a.ms).slice(0, count).map((r) => `${r.name} ${r.text}`);
 }
 
-const engineInstalled = ['/usr/sbin/dockerd', '/usr/bin/dockerd'].some((path) => existsSync(path));
+const engineInstalled = findDockerd() !== undefined;
 const hadBase = engineInstalled && (await docker('images', '-q', DEBOOTSTRAP_BASE_TAG)) !== '';
 const before = await imageIds();
 try {
@@ -113,16 +114,16 @@ try {
   const clusterStarted = performance.now();
   const poll = pollReady(clusterStarted);
   let cluster: { ms: number; output: string };
+  let polls: { ms: number; ready: string[] }[];
   try {
     cluster = await step('npx', ['tsx', 'tasks.ts', 'cluster', '--config', configFile, '--plain']);
   } finally {
-    await poll.stop();
+    polls = await poll.stop();
   }
-  const polls = await poll.stop();
   const nodes = await nodesReady();
   const log = join(tmpdir(), `harder-fresh-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
   writeFileSync(log, cluster.output);
-  // The first poll that saw the final node set all Ready (nodes join one by one; a poll can miss none of them once the set is whole).
+  // The first poll that saw every node of the final set Ready (nodes register one by one).
   const firstReady = polls.find((p) => p.ready.join(' ') === nodes.join(' '));
   const readyMs = install.ms + (firstReady?.ms ?? cluster.ms);
   const total = install.ms + cluster.ms;

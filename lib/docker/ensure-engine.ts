@@ -82,7 +82,7 @@ export async function ensureDockerEngine(options: EnsureEngineOptions = {}): Pro
 }
 
 /** The dockerd binary: Debian's (/usr/sbin) or Docker's own packages' (/usr/bin). */
-function findDockerd(): string | undefined {
+export function findDockerd(): string | undefined {
   return ['/usr/sbin/dockerd', '/usr/bin/dockerd', '/usr/local/bin/dockerd'].find((p) => existsSync(p));
 }
 

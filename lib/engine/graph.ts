@@ -33,9 +33,8 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
   const problems: EngineError[] = [];
   const byName = new Map<string, AnyTarget>();
   const order: string[] = [];
-  // One pool object per name (its depth is read from it), and the first target that named it.
-  const pools = new Map<string, Pool>();
-  const poolUsers = new Map<string, string>();
+  // One pool object per name (its depth is read from it), with the first target that named it.
+  const pools = new Map<string, { pool: Pool; firstUser: string }>();
   for (const t of targets) {
     if (!t || typeof t !== 'object' || typeof t.name !== 'string') {
       problems.push(new EngineError('bad-target', `a registered target is not a target object (got ${t === null ? 'null' : typeof t})`, { hint: 'register objects made with target() or alias()' }));
@@ -67,12 +66,10 @@ export function buildGraph(targets: readonly AnyTarget[]): Graph {
       if (!p || typeof p !== 'object' || typeof p.name !== 'string' || !Number.isInteger(p.depth) || p.depth! < 1) {
         problems.push(new EngineError('bad-target', `${t.name}: pool must be made with pool(name, depth), depth a whole number of at least 1`, { target: t.name }));
       } else {
-        const other = pools.get(p.name);
-        if (other && other !== t.pool) {
-          problems.push(new EngineError('bad-target', `${t.name}: its pool ${p.name} is a different object from the pool ${p.name} of ${poolUsers.get(p.name)}`, { target: t.name, hint: `create the pool once with pool() and give that object to every target in it` }));
-        } else if (!other) {
-          pools.set(p.name, t.pool);
-          poolUsers.set(p.name, t.name);
+        const known = pools.get(p.name);
+        if (!known) pools.set(p.name, { pool: t.pool, firstUser: t.name });
+        else if (known.pool !== t.pool) {
+          problems.push(new EngineError('bad-target', `${t.name}: its pool ${p.name} is a different object from the pool ${p.name} of ${known.firstUser}`, { target: t.name, hint: `create the pool once with pool() and give that object to every target in it` }));
         }
       }
     }

@@ -41,8 +41,7 @@ export class Slots {
       return await work();
     } finally {
       this.#free++;
-      if (this.#perTurn) this.#schedule();
-      else this.#grant();
+      this.#schedule();
     }
   }
 

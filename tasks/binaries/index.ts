@@ -417,6 +417,11 @@ export async function probeBinary(result: BinaryResult): Promise<string | undefi
 /** The result of `bin:kubernetes`: every Kubernetes binary, by name. */
 export type KubernetesBinariesResult = Record<KubernetesBinary, BinaryResult>;
 
+/** The Go build pool for a source that compiles (go, or auto, which compiles where the release host is unreachable). */
+function compiles(config: ClusterConfig): { pool?: typeof GO_BUILD_POOL } {
+  return config.binarySource === 'go' || config.binarySource === 'auto' ? { pool: GO_BUILD_POOL } : {};
+}
+
 /**
  * `bin:kubernetes` obtains the six Kubernetes binaries together (from the Go module: one `go build`, so
  * each shared package is compiled once and the links overlap), and one target per binary (`bin:kubelet`,
@@ -424,11 +429,6 @@ export type KubernetesBinariesResult = Record<KubernetesBinary, BinaryResult>;
  * when its own binary changed (early cutoff). `bin:crictl` is its own module and target; the alias
  * `binaries` names them all.
  */
-/** The Go build pool for a source that compiles (go, or auto, which compiles where the release host is unreachable). */
-function compiles(config: ClusterConfig): { pool?: typeof GO_BUILD_POOL } {
-  return config.binarySource === 'go' || config.binarySource === 'auto' ? { pool: GO_BUILD_POOL } : {};
-}
-
 export function binariesTargets(config: ClusterConfig) {
   const specs = KUBERNETES_BINARIES.map((name) => binarySpec(name, config.kubernetesVersion));
   const inputs = { values: { version: config.kubernetesVersion, binarySource: config.binarySource }, env: [...BINARY_ENV] };
