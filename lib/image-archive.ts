@@ -17,6 +17,7 @@ import type { Header as FullHeader, Pack } from 'tar-stream';
 /** The header fields given; tar-stream fills in the rest. */
 type Header = Partial<FullHeader> & { name: string };
 import type { LocalImages } from './docker/load-image.ts';
+import { hostArch } from './host-arch.ts';
 
 /** One entry of the image's filesystem; `path` is absolute inside the image. Parent directories are added. */
 export type ImageEntry =
@@ -114,11 +115,6 @@ function imageConfig(settings: ImageSettings, diffId: string, architecture: stri
   );
 }
 
-/** The Go/OCI architecture name of this machine (`amd64`, `arm64`). */
-export function hostArchitecture(): string {
-  return process.arch === 'x64' ? 'amd64' : process.arch;
-}
-
 /**
  * Writes the image of `entries` with `settings` to `dest` under the names `refs`, atomically (temp file and
  * rename beside it): a crash leaves the old archive or none, never half of one.
@@ -130,7 +126,7 @@ export async function writeImageArchive(dest: string, image: { refs: string[]; e
   const temp = join(dirname(dest), `.${basename(dest)}.part-${suffix}`);
   try {
     const layer = await writeLayer(layerFile, image.entries);
-    const config = imageConfig(image.settings, layer.digest, image.architecture ?? hostArchitecture());
+    const config = imageConfig(image.settings, layer.digest, image.architecture ?? hostArch());
     const id = `sha256:${createHash('sha256').update(config).digest('hex')}`;
     const hex = id.slice(7);
     const layerName = `${layer.digest.slice(7)}/layer.tar`;

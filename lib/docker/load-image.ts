@@ -8,6 +8,7 @@ import { connectDocker } from './connect.ts';
 import { DockerError, engineMessage } from './errors.ts';
 import { inspectImage } from './images.ts';
 import type { NodeHandle } from './node-access.ts';
+import { hostArch } from '../host-arch.ts';
 
 /** The containerd namespace the CRI plugin (and so kubelet) reads images from. */
 export const CRI_NAMESPACE = 'k8s.io';
@@ -77,7 +78,7 @@ async function configDigestOf(node: NodeHandle, digest: string, signal?: AbortSi
   for (let depth = 0; manifest && Array.isArray(manifest.manifests) && depth < 3; depth++) {
     // An index: pick this machine's platform (nodes run on the host's architecture), else the first.
     const entries = manifest.manifests as Descriptor[];
-    const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+    const arch = hostArch();
     const chosen = entries.find((m) => m.platform?.architecture === arch && (m.platform.os ?? 'linux') === 'linux') ?? entries[0];
     manifest = chosen ? await readJsonBlob(node, chosen.digest, signal) : undefined;
   }

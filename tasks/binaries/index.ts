@@ -13,6 +13,7 @@ import { GO_BUILD_POOL, goBuild, goModDownload, goVersion, plainModuleWrapper, p
 import type { BinarySource, ClusterConfig } from '../config/config.ts';
 import { StepError, ToolMissingError } from '../../lib/errors.ts';
 import { runCommand } from '../../lib/run-command.ts';
+import { hostArch, KUBERNETES_ARCHES } from '../../lib/host-arch.ts';
 
 /** The Kubernetes components this project runs, all from one release / one module version. */
 export const KUBERNETES_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl'] as const;
@@ -71,8 +72,8 @@ export function parseVersion(version: string): { major: number; minor: number; p
 export class BinaryError extends StepError {}
 
 function goArch(): string {
-  const arch = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' } as Record<string, string>)[process.arch];
-  if (!arch) throw new BinaryError(`no Kubernetes binaries for this CPU (${process.arch})`);
+  const arch = hostArch();
+  if (!KUBERNETES_ARCHES.includes(arch)) throw new BinaryError(`no Kubernetes binaries for this CPU (${process.arch})`);
   return arch;
 }
 

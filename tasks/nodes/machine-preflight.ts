@@ -1,9 +1,11 @@
 // The preflight of a machine reached over SSH: before anything is changed on it, one command reads what
-// the cluster needs of it (Debian 12, systemd as PID 1, root or passwordless sudo, amd64, no swap, the
-// cgroup mode) and every problem is reported at once, naming the machine and what to do.
+// the cluster needs of it (Debian 12, systemd as PID 1, root or passwordless sudo, the build host's
+// architecture, no swap, the cgroup mode) and every problem is reported at once, naming the machine and
+// what to do.
 
 import type { NodeHandle } from '../../lib/node/handle.ts';
 import { MachineError } from '../../lib/node/machine-error.ts';
+import { hostArch } from '../../lib/host-arch.ts';
 
 export type MachineFacts = {
   /** `<ID> <VERSION_ID>` from /etc/os-release, e.g. `debian 12`. */
@@ -24,8 +26,22 @@ const FACTS_SCRIPT = [
   'fs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null); if [ "$fs" = cgroup2fs ]; then echo "@@cgroup=v2"; elif [ -d /sys/fs/cgroup/unified ]; then echo "@@cgroup=hybrid"; else echo "@@cgroup=v1"; fi',
 ].join('\n');
 
-/** Architectures the binaries step builds for. arm64 machines are refused until it can build them. */
-const SUPPORTED_ARCH = ['amd64'];
+/** The architectures Kubernetes publishes binaries for that Debian 12 names the same way (dpkg = Go). */
+const NODE_ARCHES = ['amd64', 'arm64'];
+
+/**
+ * Why a machine of `arch` cannot be a node of a cluster built on a `host` machine, or undefined. The
+ * binaries and images are built for the build host's architecture only (Go and the C compiler target the
+ * host), so the machine must have the same one: arm64 machines with an arm64 build host, amd64 with amd64.
+ */
+export function archProblem(arch: string, host: string): { problem: string; hint: string } | undefined {
+  if (!NODE_ARCHES.includes(arch)) return { problem: `its architecture is ${arch}; the nodes must be amd64 or arm64`, hint: 'use amd64 or arm64 machines' };
+  if (arch === host) return undefined;
+  return {
+    problem: `it is ${arch}, and this build host is ${host}: the binaries and images are built for the build host's architecture only`,
+    hint: `run the build on an ${arch} Linux machine (a jumpbox of the machines' kind), or use ${host} machines; a cluster of mixed architectures is not supported yet`,
+  };
+}
 
 function facts(stdout: string): Map<string, string> {
   return new Map([...stdout.matchAll(/^@@(\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()]));
@@ -34,8 +50,11 @@ function facts(stdout: string): Map<string, string> {
 /** The login the messages name: `user`, and `address` as `host:port`. */
 export type Login = { user: string; address: string };
 
-/** `login` defaults to an SshNodeHandle's own machine (a fleet's handle wraps it, so its target passes it). */
-export async function machinePreflight(node: NodeHandle & { machine?: { user: string; host: string; port?: number } }, login?: Login, signal?: AbortSignal): Promise<MachineFacts> {
+/**
+ * `login` defaults to an SshNodeHandle's own machine (a fleet's handle wraps it, so its target passes it).
+ * `host` is the build host's architecture (a parameter for tests).
+ */
+export async function machinePreflight(node: NodeHandle & { machine?: { user: string; host: string; port?: number } }, login?: Login, signal?: AbortSignal, host: string = hostArch()): Promise<MachineFacts> {
   const user = login?.user ?? node.machine?.user ?? 'root';
   const address = login?.address ?? (node.machine ? `${node.machine.host}:${node.machine.port ?? 22}` : node.name);
   const fail = (problem: string, hint?: string) => new MachineError(node.name, address, problem, hint);
@@ -62,9 +81,10 @@ export async function machinePreflight(node: NodeHandle & { machine?: { user: st
     hints.push('boot it with systemd as init');
   }
   const arch = found.get('arch') ?? 'unknown';
-  if (!SUPPORTED_ARCH.includes(arch)) {
-    problems.push(arch === 'arm64' ? 'it is arm64, and the binaries step builds amd64 binaries only so far' : `its architecture is ${arch}; Kubernetes binaries exist for amd64 and arm64 only`);
-    hints.push('use amd64 machines for now');
+  const mismatch = archProblem(arch, host);
+  if (mismatch) {
+    problems.push(mismatch.problem);
+    hints.push(mismatch.hint);
   }
   if (Number(found.get('swap') ?? '0') > 0) {
     problems.push('swap is on');
