@@ -5,9 +5,6 @@
 /** Node's process.arch → Go's name (also dpkg's for amd64 and arm64, the two the nodes may run). */
 const GO_NAMES: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' };
 
-/** The architectures Kubernetes publishes Linux binaries for. */
-export const KUBERNETES_ARCHES = ['amd64', 'arm64', 'arm', 'ppc64le', 's390x'];
-
 /** `amd64`, `arm64`, …: Go's name for `arch` (default: this machine's), or Node's own name where Go has none. */
 export function hostArch(arch: string = process.arch): string {
   return GO_NAMES[arch] ?? arch;

@@ -13,7 +13,7 @@ import { GO_BUILD_POOL, goBuild, goModDownload, goVersion, plainModuleWrapper, p
 import type { BinarySource, ClusterConfig } from '../config/config.ts';
 import { StepError, ToolMissingError } from '../../lib/errors.ts';
 import { runCommand } from '../../lib/run-command.ts';
-import { hostArch, KUBERNETES_ARCHES } from '../../lib/host-arch.ts';
+import { hostArch } from '../../lib/host-arch.ts';
 
 /** The Kubernetes components this project runs, all from one release / one module version. */
 export const KUBERNETES_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl'] as const;
@@ -70,6 +70,9 @@ export function parseVersion(version: string): { major: number; minor: number; p
 
 /** A binary could not be obtained; the hint says which other source or setting to try. */
 export class BinaryError extends StepError {}
+
+/** The architectures Kubernetes publishes Linux binaries for. */
+const KUBERNETES_ARCHES = ['amd64', 'arm64', 'arm', 'ppc64le', 's390x'];
 
 function goArch(): string {
   const arch = hostArch();

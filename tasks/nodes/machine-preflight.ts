@@ -30,16 +30,16 @@ const FACTS_SCRIPT = [
 const NODE_ARCHES = ['amd64', 'arm64'];
 
 /**
- * Why a machine of `arch` cannot be a node of a cluster built on a `host` machine, or undefined. The
+ * Why a machine of `arch` cannot be a node of a cluster built on a `buildArch` machine, or undefined. The
  * binaries and images are built for the build host's architecture only (Go and the C compiler target the
  * host), so the machine must have the same one: arm64 machines with an arm64 build host, amd64 with amd64.
  */
-export function archProblem(arch: string, host: string): { problem: string; hint: string } | undefined {
+export function archProblem(arch: string, buildArch: string): { problem: string; hint: string } | undefined {
   if (!NODE_ARCHES.includes(arch)) return { problem: `its architecture is ${arch}; the nodes must be amd64 or arm64`, hint: 'use amd64 or arm64 machines' };
-  if (arch === host) return undefined;
+  if (arch === buildArch) return undefined;
   return {
-    problem: `it is ${arch}, and this build host is ${host}: the binaries and images are built for the build host's architecture only`,
-    hint: `run the build on an ${arch} Linux machine (a jumpbox of the machines' kind), or use ${host} machines; a cluster of mixed architectures is not supported yet`,
+    problem: `it is ${arch}, and this build host is ${buildArch}: the binaries and images are built for the build host's architecture only`,
+    hint: `run the build on an ${arch} Linux machine (a jumpbox of the machines' kind), or use ${buildArch} machines; a cluster of mixed architectures is not supported yet`,
   };
 }
 
@@ -52,9 +52,9 @@ export type Login = { user: string; address: string };
 
 /**
  * `login` defaults to an SshNodeHandle's own machine (a fleet's handle wraps it, so its target passes it).
- * `host` is the build host's architecture (a parameter for tests).
+ * `buildArch` is the build host's architecture (a parameter for tests).
  */
-export async function machinePreflight(node: NodeHandle & { machine?: { user: string; host: string; port?: number } }, login?: Login, signal?: AbortSignal, host: string = hostArch()): Promise<MachineFacts> {
+export async function machinePreflight(node: NodeHandle & { machine?: { user: string; host: string; port?: number } }, login?: Login, signal?: AbortSignal, buildArch: string = hostArch()): Promise<MachineFacts> {
   const user = login?.user ?? node.machine?.user ?? 'root';
   const address = login?.address ?? (node.machine ? `${node.machine.host}:${node.machine.port ?? 22}` : node.name);
   const fail = (problem: string, hint?: string) => new MachineError(node.name, address, problem, hint);
@@ -81,7 +81,7 @@ export async function machinePreflight(node: NodeHandle & { machine?: { user: st
     hints.push('boot it with systemd as init');
   }
   const arch = found.get('arch') ?? 'unknown';
-  const mismatch = archProblem(arch, host);
+  const mismatch = archProblem(arch, buildArch);
   if (mismatch) {
     problems.push(mismatch.problem);
     hints.push(mismatch.hint);
