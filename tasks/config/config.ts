@@ -5,6 +5,7 @@
 import type { Json } from '../../lib/engine/target.ts';
 import { kubeadmImageVersions, supportedKubernetesMinors } from '../images/image-versions.ts';
 import { defaultAddons, type AddonsConfig } from '../addons/spec.ts';
+import { NODE_ARCHES, type NodeArch } from './arches.ts';
 
 /** What a node does in the cluster. Control-plane nodes run etcd and the control plane; workers run pods. */
 export type NodeRole = 'control-plane' | 'worker';
@@ -32,6 +33,12 @@ export type MachineSpec = {
   user: string;
   /** Private key file (`~/` is the home directory; relative to the project root); absent: the SSH agent (SSH_AUTH_SOCK). */
   key?: string;
+  /**
+   * The machine's CPU architecture, `amd64` or `arm64` (`dpkg --print-architecture` on it; its preflight
+   * checks). Absent: the build host's. Another than the build host's gets binaries and images cross-built
+   * for it (tasks/config/arches.ts).
+   */
+  arch?: NodeArch;
 };
 
 /**
@@ -328,7 +335,7 @@ function inCidr(address: string, cidr: string): boolean {
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const MACHINE_FIELDS = ['name', 'role', 'address', 'port', 'user', 'key'];
+const MACHINE_FIELDS = ['name', 'role', 'address', 'port', 'user', 'key', 'arch'];
 const MACHINE_SHAPE = '{ "name": "worker-1", "role": "worker", "address": "192.168.64.21", "user": "root", "key": "~/.ssh/id_ed25519" }';
 
 /** Every problem with `machines`, one per field at fault (its nodes are checked as `nodes` too). */
@@ -354,6 +361,7 @@ export function machineProblems(config: ClusterConfig): ConfigProblem[] {
     if (m.port !== undefined && (!Number.isInteger(m.port) || (m.port as number) < 1 || (m.port as number) > 65535)) problem('port', `${JSON.stringify(m.port)} is not a TCP port`, 'use a whole number from 1 to 65535, or leave it out for 22');
     if (typeof m.user !== 'string' || !/^[a-z_][a-z0-9_-]*\$?$/.test(m.user)) problem('user', m.user === undefined ? 'is missing' : `${JSON.stringify(m.user)} is not a user name`, 'use "root" or a user with passwordless sudo');
     if (m.key !== undefined && (typeof m.key !== 'string' || m.key === '')) problem('key', `${JSON.stringify(m.key)} is not a file path`, 'give the path of a private key file, or leave it out to use the SSH agent');
+    if (m.arch !== undefined && !(NODE_ARCHES as readonly unknown[]).includes(m.arch)) problem('arch', `${JSON.stringify(m.arch)} is not a node architecture`, `use ${NODE_ARCHES.map((a) => `"${a}"`).join(' or ')} (what \`dpkg --print-architecture\` prints on the machine), or leave it out for the build host's`);
   });
   return problems;
 }

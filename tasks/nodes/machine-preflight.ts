@@ -6,6 +6,7 @@
 import type { NodeHandle } from '../../lib/node/handle.ts';
 import { MachineError } from '../../lib/node/machine-error.ts';
 import { hostArch } from '../../lib/host-arch.ts';
+import { NODE_ARCHES } from '../config/arches.ts';
 
 export type MachineFacts = {
   /** `<ID> <VERSION_ID>` from /etc/os-release, e.g. `debian 12`. */
@@ -26,21 +27,22 @@ const FACTS_SCRIPT = [
   'fs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null); if [ "$fs" = cgroup2fs ]; then echo "@@cgroup=v2"; elif [ -d /sys/fs/cgroup/unified ]; then echo "@@cgroup=hybrid"; else echo "@@cgroup=v1"; fi',
 ].join('\n');
 
-/** The architectures Kubernetes publishes binaries for that Debian 12 names the same way (dpkg = Go). */
-const NODE_ARCHES = ['amd64', 'arm64'];
-
 /**
- * Why a machine of `arch` cannot be a node of a cluster built on a `buildArch` machine, or undefined. The
- * binaries and images are built for the build host's architecture only (Go and the C compiler target the
- * host), so the machine must have the same one: arm64 machines with an arm64 build host, amd64 with amd64.
+ * Why a machine of `arch` cannot be the node its spec entry describes, or undefined. `expected` is the
+ * entry's `arch`, absent when it gives none: then the machine must have the build host's (`buildArch`),
+ * for which every binary and image is built anyway; another architecture is built for only when the
+ * spec asks for it, because the graph (and a dry run) must know its targets before any machine is asked.
  */
-export function archProblem(arch: string, buildArch: string): { problem: string; hint: string } | undefined {
-  if (!NODE_ARCHES.includes(arch)) return { problem: `its architecture is ${arch}; the nodes must be amd64 or arm64`, hint: 'use amd64 or arm64 machines' };
-  if (arch === buildArch) return undefined;
-  return {
-    problem: `it is ${arch}, and this build host is ${buildArch}: the binaries and images are built for the build host's architecture only`,
-    hint: `run the build on an ${arch} Linux machine (a jumpbox of the machines' kind), or use ${buildArch} machines; a cluster of mixed architectures is not supported yet`,
-  };
+export function archProblem(arch: string, expected: string | undefined, buildArch: string): { problem: string; hint: string } | undefined {
+  if (!(NODE_ARCHES as readonly string[]).includes(arch)) return { problem: `its architecture is ${arch}; the nodes must be amd64 or arm64`, hint: 'use amd64 or arm64 machines' };
+  if (arch === (expected ?? buildArch)) return undefined;
+  if (expected === undefined) {
+    return {
+      problem: `it is ${arch}, and its spec entry gives no arch, which means the build host's (${buildArch})`,
+      hint: `add "arch": "${arch}" to its entry in machines: its binaries and images are then cross-built for ${arch}`,
+    };
+  }
+  return { problem: `it is ${arch}, not ${expected} as its spec entry says`, hint: `set "arch": "${arch}" in its entry in machines, or check that its address is the machine you meant` };
 }
 
 function facts(stdout: string): Map<string, string> {
@@ -50,11 +52,11 @@ function facts(stdout: string): Map<string, string> {
 /** The login the messages name: `user`, and `address` as `host:port`. */
 export type Login = { user: string; address: string };
 
-/**
- * `login` defaults to an SshNodeHandle's own machine (a fleet's handle wraps it, so its target passes it).
- * `buildArch` is the build host's architecture (a parameter for tests).
- */
-export async function machinePreflight(node: NodeHandle & { machine?: { user: string; host: string; port?: number } }, login?: Login, signal?: AbortSignal, buildArch: string = hostArch()): Promise<MachineFacts> {
+/** What the preflight checks a machine against: its spec entry's `arch`, and the build host's (a parameter for tests). */
+export type ArchExpectation = { expected?: string; buildArch?: string };
+
+/** `login` defaults to an SshNodeHandle's own machine (a fleet's handle wraps it, so its target passes it). */
+export async function machinePreflight(node: NodeHandle & { machine?: { user: string; host: string; port?: number } }, login?: Login, signal?: AbortSignal, arch: ArchExpectation = {}): Promise<MachineFacts> {
   const user = login?.user ?? node.machine?.user ?? 'root';
   const address = login?.address ?? (node.machine ? `${node.machine.host}:${node.machine.port ?? 22}` : node.name);
   const fail = (problem: string, hint?: string) => new MachineError(node.name, address, problem, hint);
@@ -80,8 +82,8 @@ export async function machinePreflight(node: NodeHandle & { machine?: { user: st
     problems.push(`PID 1 is ${found.get('init') || 'unknown'}, not systemd`);
     hints.push('boot it with systemd as init');
   }
-  const arch = found.get('arch') ?? 'unknown';
-  const mismatch = archProblem(arch, buildArch);
+  const actual = found.get('arch') ?? 'unknown';
+  const mismatch = archProblem(actual, arch.expected, arch.buildArch ?? hostArch());
   if (mismatch) {
     problems.push(mismatch.problem);
     hints.push(mismatch.hint);
@@ -91,5 +93,5 @@ export async function machinePreflight(node: NodeHandle & { machine?: { user: st
     hints.push('turn it off (`swapoff -a`, and remove the swap line from /etc/fstab): Kubernetes the Hard Way runs its nodes without swap');
   }
   if (problems.length > 0) throw fail(problems.join('; '), hints.join('; ') || undefined);
-  return { os, arch, cgroup: (found.get('cgroup') ?? 'v1') as MachineFacts['cgroup'] };
+  return { os, arch: actual, cgroup: (found.get('cgroup') ?? 'v1') as MachineFacts['cgroup'] };
 }

@@ -137,11 +137,12 @@ export function machineTarget(config: ClusterConfig, node: NodeSpec, machine: Ma
     description: `Machine ${address} (${node.role}) over SSH: preflight, then the node packages`,
     deps: {},
     // The key file is how to log in, not what the node is: changing it rebuilds nothing.
-    inputs: { values: { clusterName: config.clusterName, node, address: machine.address, port: machine.port ?? 22, user: machine.user, packages } },
+    // arch only where the spec gives one: a machine of the build host's keeps the key it always had.
+    inputs: { values: { clusterName: config.clusterName, node, address: machine.address, port: machine.port ?? 22, user: machine.user, packages, ...(machine.arch ? { arch: machine.arch } : {}) } },
     build: async (ctx): Promise<NodeContainer> => {
       const handle = nodeFleet.of(ctx).node(address);
       // Nothing is changed before the whole preflight passed.
-      const facts = await machinePreflight(handle, { user: machine.user, address: `${machine.address}:${machine.port ?? 22}` }, ctx.signal);
+      const facts = await machinePreflight(handle, { user: machine.user, address: `${machine.address}:${machine.port ?? 22}` }, ctx.signal, { expected: machine.arch });
       ctx.log(`${node.name}: ${facts.os} ${facts.arch}, cgroup ${facts.cgroup}`);
       await installPackages(handle, await uninstalled(handle, packages, ctx.signal), ctx.log, ctx.signal);
       const still = await uninstalled(handle, packages, ctx.signal);
