@@ -57,6 +57,8 @@ export function goCommand(): string {
 
 type RunOptions = {
   cwd?: string;
+  /** Added to the cache environment: GOOS and GOARCH of a cross build. */
+  env?: Record<string, string>;
   signal?: AbortSignal;
   /** Called with every line Go prints (go build -v lists packages on stderr). */
   onLine?: (line: string) => void;
@@ -72,7 +74,7 @@ async function runGo(args: string[], options: RunOptions = {}): Promise<string> 
   const result = await runCommandResult([goCommand(), ...args], {
     cwd: options.cwd,
     signal: options.signal,
-    env: goCacheEnv(),
+    env: { ...goCacheEnv(), ...options.env },
     onLine: options.onLine,
     tailLines: 40,
     toolName: 'the Go toolchain',
@@ -240,6 +242,8 @@ export type GoBuildOptions = {
    */
   outputs: Record<string, string>;
   ldflags: string[];
+  /** Go's name of the CPU to build for (GOARCH, with GOOS=linux); absent: the toolchain's own (the build host's). */
+  goarch?: string;
   signal?: AbortSignal;
   /** Progress lines (package counts while compiling, heartbeats while linking). */
   log?: (line: string) => void;
@@ -284,6 +288,11 @@ export function gcflagsFor(ldflags: string[]): string[] {
   return ldflags.includes('-w') ? ['-gcflags=all=-dwarf=false'] : [];
 }
 
+/** The environment of a build for another CPU: Linux on `goarch` (CGO is off for every build here, so no C cross compiler is needed). */
+function crossEnv(goarch: string | undefined): Record<string, string> | undefined {
+  return goarch ? { GOOS: 'linux', GOARCH: goarch } : undefined;
+}
+
 async function buildNow(options: GoBuildOptions): Promise<{ seconds: number; compiled: number }> {
   options.signal?.throwIfAborted();
   const packages = Object.keys(options.outputs);
@@ -293,9 +302,10 @@ async function buildNow(options: GoBuildOptions): Promise<{ seconds: number; com
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
   if (duplicate) throw new StepError(`go build: two packages build a binary named ${duplicate} (${packages.filter((p) => goBinaryName(p) === duplicate).join(', ')})`);
   const log = options.log ?? (() => {});
-  const label = buildLabel(packages);
+  const label = buildLabel(packages) + (options.goarch ? ` for ${options.goarch}` : '');
   const started = Date.now();
-  const deps = await runGo(['list', '-deps', ...packages], { cwd: options.dir, signal: options.signal, missingHint: options.missingHint });
+  const env = crossEnv(options.goarch);
+  const deps = await runGo(['list', '-deps', ...packages], { cwd: options.dir, env, signal: options.signal, missingHint: options.missingHint });
   const total = deps.split('\n').filter(Boolean).length;
   let compiled = 0;
   let last = '';
@@ -310,6 +320,7 @@ async function buildNow(options: GoBuildOptions): Promise<{ seconds: number; com
   try {
     await runGo(['build', '-v', '-trimpath', ...gcflagsFor(options.ldflags), '-ldflags', options.ldflags.join(' '), '-o', `${temp}/`, ...packages], {
       cwd: options.dir,
+      env,
       signal: options.signal,
       missingHint: options.missingHint,
       onLine: (line) => {

@@ -3,7 +3,8 @@
 // Debian/Ubuntu, and nowhere else (the caller's error then names what to install). One apt-get at a
 // time per process: dpkg takes a lock, and two targets may find a package missing at once.
 
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runCommand } from './run-command.ts';
 
 function osRelease(): Record<string, string> {
@@ -46,4 +47,35 @@ export function installHostPackages(packages: string[], options: { log?: (line: 
   });
   aptQueue = run.catch(() => undefined);
   return run;
+}
+
+/**
+ * Downloads Debian package `pkg` built for another architecture (`arm64`) into `dir`, with the host's
+ * sources and trusted keys but an apt state of its own under `dir` (the host's package lists and its
+ * dpkg stay untouched: nothing is installed). Returns the .deb's path and its version. A .deb already
+ * in `dir` is reused without asking the mirror.
+ */
+export async function downloadForeignPackage(pkg: string, arch: string, dir: string, options: { log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<{ path: string; version: string }> {
+  const found = () => readdirSync(dir).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(`_${arch}.deb`));
+  mkdirSync(join(dir, 'state', 'lists', 'partial'), { recursive: true });
+  mkdirSync(join(dir, 'cache', 'archives', 'partial'), { recursive: true });
+  let file = found();
+  if (!file) {
+    const apt = ['-o', `Dir::State=${join(dir, 'state')}`, '-o', `Dir::Cache=${join(dir, 'cache')}`, '-o', 'Dir::State::status=/dev/null', '-o', `APT::Architecture=${arch}`, '-o', `APT::Architectures::=${arch}`];
+    const run = (args: string[]) => runCommand(['apt-get', ...apt, ...args], { cwd: dir, onLine: options.log, signal: options.signal, missingHint: `downloading Debian's ${arch} ${pkg} needs apt-get (a Debian or Ubuntu build host)` });
+    await run(['update']);
+    await run(['download', pkg]);
+    file = found();
+    if (!file) throw new Error(`apt-get download ${pkg} for ${arch} wrote no .deb into ${dir}`);
+  }
+  const path = join(dir, file);
+  const version = (await runCommand(['dpkg-deb', '-f', path, 'Version'], { signal: options.signal })).trim();
+  return { path, version };
+}
+
+/** The version of an installed Debian package on the host, or undefined when it is not installed. */
+export async function installedVersion(pkg: string): Promise<string | undefined> {
+  const out = await runCommand(['dpkg-query', '-W', '-f=${Status} ${Version}', pkg]).catch(() => '');
+  const match = /^install ok installed (\S+)$/.exec(out.trim());
+  return match?.[1];
 }

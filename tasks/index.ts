@@ -9,6 +9,8 @@ import { certsStep } from './certs/index.ts';
 import { nodesStep } from './nodes/index.ts';
 import { binariesTargets } from './binaries/index.ts';
 import { etcdBinariesTargets } from './binaries/etcd.ts';
+import { clusterArches } from './config/arches.ts';
+import { hostArch } from '../lib/host-arch.ts';
 import { corednsImageFor, imagesTargets, loadCommand, loadsAfterRuntime, pauseImageFor, TEST_IMAGE, TEST_IMAGE_PORT } from './images/cluster-images.ts';
 import type { ProjectCommand } from '../lib/cli/index.ts';
 import type { TargetsContext } from '../lib/cli/project.ts';
@@ -59,6 +61,7 @@ export function projectTargets(config: ClusterConfig, context?: TargetsContext):
       kubectl: binaries.kubectl,
     },
     etcdBinaries: { etcd: etcdBinaries.etcd, etcdctl: etcdBinaries.etcdctl },
+    foreignBinaries: Object.fromEntries(clusterArches(config).filter((arch) => arch !== hostArch()).map((arch) => [arch, { ...binaries.byArch[arch], ...etcdBinaries.byArch[arch] }])),
     pki: certs.pki,
     kubeconfigs: certs.kubeconfigs.byId,
     encryption: certs.encryption,

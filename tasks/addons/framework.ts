@@ -2,6 +2,8 @@
 // the helpers every add-on shares: its images' loads into the workers, kubectl and API reads with the admin
 // identity, and its removal target `addon:<name>:remove` (by its label, tasks/addons/objects.ts).
 
+import { hostArch } from '../../lib/host-arch.ts';
+import { nodeArch } from '../config/arches.ts';
 import { target, type AnyTarget, type DepMap, type Target } from '../../lib/engine/target.ts';
 import type { NodeContainer } from '../nodes/containers.ts';
 import { adminPaths, binaryOf, kubeconfigSource, type ClusterContext } from '../cluster/context.ts';
@@ -63,21 +65,26 @@ export async function apiStatus(ctx: ClusterContext, root: string, path: string)
 
 /**
  * `load:<image>@<worker>` for each of an add-on's images on every worker, ordered after the worker's
- * container runtime like the cluster images' loads. By worker name, the loads of that worker.
+ * container runtime like the cluster images' loads. By worker name, the loads of that worker. `image`
+ * makes the image for an architecture (a perArch function: one object each); a worker gets its own
+ * architecture's. `images`: every image target the loads use, and the build host's always.
  */
-export function addonImageLoads(ctx: AddonContext, images: readonly { name: string; ref: string; image: ImageTarget<any> }[]): { byWorker: Record<string, AnyTarget[]>; all: AnyTarget[] } {
+export function addonImageLoads(ctx: AddonContext, images: readonly { name: string; ref: string; image: (arch: string) => ImageTarget<any> }[]): { byWorker: Record<string, AnyTarget[]>; all: AnyTarget[]; images: AnyTarget[] } {
   const byWorker: Record<string, AnyTarget[]> = {};
   const all: AnyTarget[] = [];
+  const used = new Set<AnyTarget>(images.map(({ image }) => image(hostArch())));
   for (const node of ctx.workerNodes) {
     const worker = node.name.replace(/^node:/, '');
     for (const { name, ref, image } of images) {
-      const load = loadTarget(name, ref, image, node as Target<NodeContainer, DepMap>);
+      const built = image(nodeArch(ctx.cluster.config, worker));
+      used.add(built);
+      const load = loadTarget(name, ref, built, node as Target<NodeContainer, DepMap>);
       (byWorker[worker] ??= []).push(load);
       all.push(load);
     }
   }
   loadsAfterRuntime(all, ctx.runtimeOf);
-  return { byWorker, all };
+  return { byWorker, all, images: [...used] };
 }
 
 /**

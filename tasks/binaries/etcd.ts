@@ -6,7 +6,9 @@
 import { target } from '../../lib/engine/target.ts';
 import { GO_BUILD_POOL, goModDownload, readGoMod, type WrapperModuleSpec } from '../../lib/go-build.ts';
 import { etcdVersionOf, type ClusterConfig } from '../config/config.ts';
-import { buildGoBinaries, checkVersion, GO_MISSING_HINT, probeBinary, type BinaryResult } from './index.ts';
+import { buildGoBinaries, checkBinary, GO_MISSING_HINT, probeBinary, type BinaryResult } from './index.ts';
+import { hostArch } from '../../lib/host-arch.ts';
+import { archSuffix, clusterArches } from '../config/arches.ts';
 
 export const ETCD_BINARIES = ['etcd', 'etcdctl'] as const;
 export type EtcdBinary = (typeof ETCD_BINARIES)[number];
@@ -41,24 +43,33 @@ async function etcdWrapper(version: string, signal: AbortSignal): Promise<Wrappe
 
 /**
  * `bin:etcd` builds both binaries; `bin:etcd:etcd` and `bin:etcd:etcdctl` hand on one each, so a node's
- * install of one is rebuilt only when that binary changed.
+ * install of one is rebuilt only when that binary changed. Control planes of another architecture than
+ * the build host's get their own three, cross-built (`bin:etcd@arm64`, `bin:etcd:etcd@arm64`…).
  */
 export function etcdBinariesTargets(config: ClusterConfig) {
+  const [host, ...others] = [hostArch(), ...clusterArches(config, 'control-plane').filter((a) => a !== hostArch())].map((arch) => etcdTargetsFor(config, arch));
+  const byArch = Object.fromEntries(others.map((t) => [t.arch, { etcd: t.etcd, etcdctl: t.etcdctl }]));
+  return { both: host!.both, etcd: host!.etcd, etcdctl: host!.etcdctl, byArch, all: [host!, ...others].flatMap((t) => [t.both, t.etcd, t.etcdctl]) };
+}
+
+function etcdTargetsFor(config: ClusterConfig, arch: string) {
   const version = etcdVersionOf(config);
+  const suffix = archSuffix(arch);
   const both = target({
-    name: 'bin:etcd',
-    description: `etcd and etcdctl ${version}, built from etcd's Go modules into ~/.cache/harder/bin`,
+    name: `bin:etcd${suffix}`,
+    description: `etcd and etcdctl ${version}${suffix ? ` for ${arch}` : ''}, built from etcd's Go modules into ~/.cache/harder/bin`,
     deps: {},
     version: 1,
-    inputs: { values: { version, modules: [SERVER_MODULE, ETCDCTL_MODULE] }, env: ['HARDER_CACHE'] },
+    // arch only for a cross build: the build host's keeps the key it always had.
+    inputs: { values: { version, modules: [SERVER_MODULE, ETCDCTL_MODULE], ...(suffix ? { arch } : {}) }, env: ['HARDER_CACHE'] },
     pool: GO_BUILD_POOL,
     build: async (ctx): Promise<EtcdBinaries> => {
       const wrapper = await etcdWrapper(version, ctx.signal);
       const packages: Record<EtcdBinary, string> = { etcd: SERVER_MODULE, etcdctl: ETCDCTL_MODULE };
-      const built = await buildGoBinaries({ version, wrapper, packages, ldflags: ['-s', '-w'], signal: ctx.signal, log: ctx.log });
+      const built = await buildGoBinaries({ version, wrapper, packages, ldflags: ['-s', '-w'], arch, signal: ctx.signal, log: ctx.log });
       const result = {} as EtcdBinaries;
       for (const name of ETCD_BINARIES) {
-        await checkVersion(built[name]!.path, etcdVersionCheck(name, version));
+        await checkBinary(built[name]!.path, { arch, version, ...etcdVersionCheck(name, version) });
         result[name] = { name, version, source: 'go', ...built[name]! };
       }
       return result;
@@ -67,15 +78,13 @@ export function etcdBinariesTargets(config: ClusterConfig) {
   });
   const pick = (name: EtcdBinary) =>
     target({
-      name: `bin:etcd:${name}`,
-      description: `${name} ${version}, from bin:etcd`,
+      name: `bin:etcd:${name}${suffix}`,
+      description: `${name} ${version}${suffix ? ` for ${arch}` : ''}, from bin:etcd${suffix}`,
       deps: { both },
       version: 1,
       build: async (ctx): Promise<BinaryResult> => ctx.deps.both[name],
     });
-  const etcd = pick('etcd');
-  const etcdctl = pick('etcdctl');
-  return { both, etcd, etcdctl, all: [both, etcd, etcdctl] };
+  return { arch, both, etcd: pick('etcd'), etcdctl: pick('etcdctl') };
 }
 
 export type EtcdBinariesTargets = ReturnType<typeof etcdBinariesTargets>;

@@ -6,14 +6,16 @@ import { chmod, copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'n
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { alias, target } from '../../lib/engine/target.ts';
+import { alias, target, type AnyTarget, type Target } from '../../lib/engine/target.ts';
 import { cachePath } from '../../lib/cache-root.ts';
 import { ChecksumMismatchError, downloadVerified, fetchChecksum, fileDigest, joinUrl, parseChecksumFile, probeUrl, type Digest } from '../../lib/download.ts';
 import { GO_BUILD_POOL, goBuild, goModDownload, goVersion, plainModuleWrapper, prepareWrapperModule, readGoMod, type WrapperModuleSpec } from '../../lib/go-build.ts';
-import type { BinarySource, ClusterConfig } from '../config/config.ts';
+import type { BinarySource, ClusterConfig, NodeRole } from '../config/config.ts';
 import { StepError, ToolMissingError } from '../../lib/errors.ts';
 import { runCommand } from '../../lib/run-command.ts';
 import { hostArch } from '../../lib/host-arch.ts';
+import { elfProblem } from '../../lib/elf.ts';
+import { clusterArches } from '../config/arches.ts';
 
 /** The Kubernetes components this project runs, all from one release / one module version. */
 export const KUBERNETES_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl'] as const;
@@ -74,16 +76,24 @@ export class BinaryError extends StepError {}
 /** The architectures Kubernetes publishes Linux binaries for. */
 const KUBERNETES_ARCHES = ['amd64', 'arm64', 'arm', 'ppc64le', 's390x'];
 
-function goArch(): string {
-  const arch = hostArch();
-  if (!KUBERNETES_ARCHES.includes(arch)) throw new BinaryError(`no Kubernetes binaries for this CPU (${process.arch})`);
+/** `arch` (default: the build host's), checked to be one Kubernetes publishes binaries for. */
+function goArch(arch: string = hostArch()): string {
+  if (!KUBERNETES_ARCHES.includes(arch)) throw new BinaryError(`no Kubernetes binaries for this CPU (${arch})`);
   return arch;
 }
+
+/** A node's binaries by role, for an architecture other than the build host's (which gets every binary). */
+export const NODE_BINARIES: Record<NodeRole, KubernetesBinary[]> = {
+  'control-plane': ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'],
+  worker: ['kubelet', 'kube-proxy'],
+};
 
 /** What each binary is, how to build it and how it prints its version. */
 type BinarySpec = {
   name: BinaryName;
   version: string;
+  /** The CPU it is for (Go's name); the build host's unless a node of another asks for it. */
+  arch: string;
   /** Module and main package for the go source. */
   goPackage: string;
   /** How to ask the binary its version, and the texts accepted in the answer (checked for every source). */
@@ -91,22 +101,26 @@ type BinarySpec = {
   versionOutput: string[];
 };
 
-function binarySpec(name: BinaryName, kubernetesVersion: string): BinarySpec {
+function binarySpec(name: BinaryName, kubernetesVersion: string, arch: string = hostArch()): BinarySpec {
   if (name === 'crictl') {
     const version = crictlVersionFor(kubernetesVersion);
     // Release builds strip the leading v from the version (cri-tools' Makefile); ours keep it.
     const versionOutput = [`crictl version ${version}`, `crictl version ${version.slice(1)}`];
-    return { name, version, goPackage: 'sigs.k8s.io/cri-tools/cmd/crictl', versionArgs: ['--version'], versionOutput };
+    return { name, version, arch, goPackage: 'sigs.k8s.io/cri-tools/cmd/crictl', versionArgs: ['--version'], versionOutput };
   }
   const goPackage = `k8s.io/kubernetes/cmd/${name}`;
   // kubectl has no --version flag; the server components print `Kubernetes vX.Y.Z`.
-  if (name === 'kubectl') return { name, version: kubernetesVersion, goPackage, versionArgs: ['version', '--client'], versionOutput: [`Client Version: ${kubernetesVersion}`] };
-  return { name, version: kubernetesVersion, goPackage, versionArgs: ['--version'], versionOutput: [`Kubernetes ${kubernetesVersion}`] };
+  if (name === 'kubectl') return { name, version: kubernetesVersion, arch, goPackage, versionArgs: ['version', '--client'], versionOutput: [`Client Version: ${kubernetesVersion}`] };
+  return { name, version: kubernetesVersion, arch, goPackage, versionArgs: ['--version'], versionOutput: [`Kubernetes ${kubernetesVersion}`] };
 }
 
-/** The cached file for a binary: keyed by version and source, so sources never overwrite each other. */
-export function cachedBinaryPath(name: string, version: string, source: ResolvedSource): string {
-  return cachePath('bin', version, source, name);
+/**
+ * The cached file for a binary: keyed by version and source, so sources never overwrite each other, and
+ * for another architecture than the build host's by that too (`linux-arm64/`; the build host's keep the
+ * paths they always had).
+ */
+export function cachedBinaryPath(name: string, version: string, source: ResolvedSource, arch: string = hostArch()): string {
+  return arch === hostArch() ? cachePath('bin', version, source, name) : cachePath('bin', version, source, `linux-${arch}`, name);
 }
 
 /** Metadata written next to a cached binary; a build is reused only when it matches. */
@@ -136,11 +150,38 @@ export async function checkVersion(path: string, spec: { versionArgs: string[]; 
   }
 }
 
+/**
+ * The check of an obtained binary. One for the build host runs (`checkVersion`); one for another CPU
+ * cannot run here, so its ELF header must name that CPU and the file must hold the pinned version
+ * string (the -X ldflags put it there; a release build has it too).
+ */
+export async function checkBinary(path: string, spec: { arch?: string; version: string; versionArgs: string[]; versionOutput: string[] }): Promise<void> {
+  if (!spec.arch || spec.arch === hostArch()) return checkVersion(path, spec);
+  const problem = await elfProblem(path, spec.arch);
+  if (problem) throw new BinaryError(problem, 'delete the file and build again; for the dir source, put that architecture\'s binaries in its directory');
+  const bare = spec.version.replace(/^v/, '');
+  if (!(await fileContains(path, [spec.version, bare].map((v) => Buffer.from(v))))) {
+    throw new BinaryError(`${path} does not contain its pinned version ${spec.version}`, 'the file is another version: replace it, or pin that version in tasks/config/config.ts');
+  }
+}
+
+/** Whether the file holds any of `needles` (read in chunks that overlap by the longest needle). */
+async function fileContains(path: string, needles: Buffer[]): Promise<boolean> {
+  const overlap = Math.max(...needles.map((n) => n.length)) - 1;
+  let tail = Buffer.alloc(0);
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    const window = Buffer.concat([tail, chunk as Buffer]);
+    if (needles.some((n) => window.includes(n))) return true;
+    tail = window.subarray(Math.max(0, window.length - overlap));
+  }
+  return false;
+}
+
 // ---- source: release -------------------------------------------------------------------------
 
 async function fromRelease(spec: BinarySpec, signal: AbortSignal, log: (line: string) => void): Promise<{ path: string; sha256: string }> {
-  const dest = cachedBinaryPath(spec.name, spec.version, 'release');
-  const arch = goArch();
+  const dest = cachedBinaryPath(spec.name, spec.version, 'release', spec.arch);
+  const arch = goArch(spec.arch);
   if (spec.name === 'crictl') {
     const file = `crictl-${spec.version}-linux-${arch}.tar.gz`;
     const url = joinUrl(crictlReleaseBase(), `${spec.version}/${file}`);
@@ -197,8 +238,10 @@ async function fromDir(spec: BinarySpec, signal: AbortSignal, log: (line: string
   if (!dir) {
     throw new BinaryError('binary source "dir" needs HARDER_BINARIES_DIR: the directory holding kube-apiserver, kubelet, ...', 'export HARDER_BINARIES_DIR=/path/to/binaries');
   }
-  const source = join(dir, spec.name);
-  if (!existsSync(source)) throw new BinaryError(`${source} does not exist`, `put the ${spec.version} binaries in ${dir}, or use another binary source (--binaries release|go)`);
+  // Another architecture's binaries sit in a subdirectory named after it (HARDER_BINARIES_DIR/arm64/).
+  const from = spec.arch === hostArch() ? dir : join(dir, spec.arch);
+  const source = join(from, spec.name);
+  if (!existsSync(source)) throw new BinaryError(`${source} does not exist`, `put the ${spec.version} ${spec.arch} binaries in ${from}, or use another binary source (--binaries release|go)`);
   const expected = await knownDigest(source, spec, signal);
   const sha256 = await fileDigest(source);
   if (expected) {
@@ -208,7 +251,7 @@ async function fromDir(spec: BinarySpec, signal: AbortSignal, log: (line: string
   } else {
     log(`warning: no checksum known for ${source} (no ${spec.name}.sha256 beside it, release host unreachable): accepted unverified`);
   }
-  const dest = cachedBinaryPath(spec.name, spec.version, 'dir');
+  const dest = cachedBinaryPath(spec.name, spec.version, 'dir', spec.arch);
   await mkdir(dirname(dest), { recursive: true });
   const temp = `${dest}.tmp-${process.pid}`;
   await copyFile(source, temp);
@@ -225,7 +268,7 @@ async function knownDigest(file: string, spec: BinarySpec, signal: AbortSignal):
     if (hex) return { algorithm, hex };
   }
   if (spec.name === 'crictl') return undefined; // its release checksums cover the tarball, not the binary
-  const url = joinUrl(kubernetesReleaseBase(), `release/${spec.version}/bin/linux/${goArch()}/${spec.name}.sha256`);
+  const url = joinUrl(kubernetesReleaseBase(), `release/${spec.version}/bin/linux/${goArch(spec.arch)}/${spec.name}.sha256`);
   return fetchChecksum(url, 'sha256', { signal, timeoutMs: 3000 }).catch(() => undefined);
 }
 
@@ -293,7 +336,7 @@ export async function kubernetesGoRecipe(version: string, signal: AbortSignal): 
 async function kubernetesFromGo(specs: BinarySpec[], signal: AbortSignal, log: (line: string) => void): Promise<Record<string, { path: string; sha256: string }>> {
   const recipe = await kubernetesGoRecipe(specs[0]!.version, signal);
   const packages = Object.fromEntries(specs.map((spec) => [spec.name, recipe.packages[spec.name]!]));
-  return buildGoBinaries({ ...recipe, packages, signal, log });
+  return buildGoBinaries({ ...recipe, packages, arch: specs[0]!.arch, signal, log });
 }
 
 /**
@@ -315,6 +358,8 @@ export type GoBinariesBuild = {
   /** Binary name → its main package (all in `wrapper`'s module graph). */
   packages: Record<string, string>;
   ldflags: string[];
+  /** The CPU to build for; absent: the build host's. */
+  arch?: string;
   signal: AbortSignal;
   log: (line: string) => void;
 };
@@ -327,14 +372,17 @@ export type GoBinariesBuild = {
  */
 export async function buildGoBinaries(options: GoBinariesBuild): Promise<Record<string, { path: string; sha256: string }>> {
   const { version, wrapper, signal, log } = options;
+  const arch = options.arch ?? hostArch();
+  // A cross build says so in its recipe; one for the build host keeps the recipe (and cache) it always had.
+  const goarch = arch === hostArch() ? {} : { goarch: goArch(arch) };
   const toolchain = await goVersion(GO_MISSING_HINT);
   checkToolchain(toolchain, wrapper.goDirective);
   const built: Record<string, { path: string; sha256: string }> = {};
   const stale: { name: string; pkg: string; dest: string; recipe: string }[] = [];
   for (const [name, pkg] of Object.entries(options.packages)) {
-    const dest = cachedBinaryPath(name, version, 'go');
+    const dest = cachedBinaryPath(name, version, 'go', arch);
     // The recipe names everything that shapes the binary; a cached file built another way is rebuilt.
-    const recipe = JSON.stringify({ toolchain, wrapper, package: pkg, ldflags: options.ldflags, cgo: 0, trimpath: true });
+    const recipe = JSON.stringify({ toolchain, wrapper, package: pkg, ldflags: options.ldflags, cgo: 0, trimpath: true, ...goarch });
     const reused = await reuseCached(dest, recipe, log);
     if (reused) built[name] = { path: dest, sha256: reused };
     else stale.push({ name, pkg, dest, recipe });
@@ -342,9 +390,9 @@ export async function buildGoBinaries(options: GoBinariesBuild): Promise<Record<
   if (stale.length === 0) return built;
   const dir = cachePath('go', 'work', `${wrapper.module.split('/').pop()}-${version}`);
   await prepareWrapperModule(dir, wrapper, { signal, log, missingHint: GO_MISSING_HINT });
-  log(`building ${stale.map((s) => s.name).join(', ')} ${version} with ${toolchain} in one go build (minutes on a cold build cache)`);
+  log(`building ${stale.map((s) => s.name).join(', ')} ${version}${goarch.goarch ? ` for ${arch}` : ''} with ${toolchain} in one go build (minutes on a cold build cache)`);
   const outputs = Object.fromEntries(stale.map((s) => [s.pkg, s.dest]));
-  await goBuild({ dir, outputs, ldflags: options.ldflags, signal, log, missingHint: GO_MISSING_HINT });
+  await goBuild({ dir, outputs, ldflags: options.ldflags, ...goarch, signal, log, missingHint: GO_MISSING_HINT });
   for (const { name, dest, recipe } of stale) {
     const sha256 = await fileDigest(dest);
     await recordCached(dest, { name, version, source: 'go', sha256, recipe });
@@ -365,8 +413,8 @@ export async function buildGoBinary(options: Omit<GoBinariesBuild, 'packages'> &
 const autoChoices = new Map<string, Promise<ResolvedSource>>();
 
 /** `auto`: the release files when their host answers within a few seconds, else a build from source. */
-function resolveAuto(version: string, log: (line: string) => void): Promise<ResolvedSource> {
-  const url = joinUrl(kubernetesReleaseBase(), `release/${version}/bin/linux/${goArch()}/kubectl.sha256`);
+function resolveAuto(version: string, arch: string, log: (line: string) => void): Promise<ResolvedSource> {
+  const url = joinUrl(kubernetesReleaseBase(), `release/${version}/bin/linux/${goArch(arch)}/kubectl.sha256`);
   let choice = autoChoices.get(url);
   if (choice) return choice;
   choice = (async (): Promise<ResolvedSource> => {
@@ -389,7 +437,7 @@ function resolveAuto(version: string, log: (line: string) => void): Promise<Reso
  */
 async function obtain(specs: BinarySpec[], config: ClusterConfig, signal: AbortSignal, log: (line: string) => void): Promise<BinaryResult[]> {
   const source = config.binarySource;
-  const resolved = source === 'auto' ? await resolveAuto(config.kubernetesVersion, log) : source;
+  const resolved = source === 'auto' ? await resolveAuto(config.kubernetesVersion, specs[0]!.arch, log) : source;
   let got: { path: string; sha256: string }[];
   if (resolved === 'release') got = await Promise.all(specs.map((spec) => fromRelease(spec, signal, log)));
   else if (resolved === 'dir') got = await Promise.all(specs.map((spec) => fromDir(spec, signal, log)));
@@ -398,7 +446,7 @@ async function obtain(specs: BinarySpec[], config: ClusterConfig, signal: AbortS
     const built = await kubernetesFromGo(specs, signal, log);
     got = specs.map((spec) => built[spec.name]!);
   }
-  await Promise.all(specs.map((spec, i) => checkVersion(got[i]!.path, spec)));
+  await Promise.all(specs.map((spec, i) => checkBinary(got[i]!.path, spec)));
   return specs.map((spec, i) => ({ name: spec.name, version: spec.version, source: resolved, path: got[i]!.path, sha256: got[i]!.sha256 }));
 }
 
@@ -479,7 +527,53 @@ export function binariesTargets(config: ClusterConfig) {
     build: async (ctx): Promise<BinaryResult> => (await obtain([crictlSpec], config, ctx.signal, ctx.log))[0]!,
     probe: async (result) => probeBinary(result),
   });
-  const list = [kubeApiserver, kubeControllerManager, kubeScheduler, kubelet, kubeProxy, kubectl, crictl];
+  const foreign = foreignBinariesTargets(config);
+  const list = [kubeApiserver, kubeControllerManager, kubeScheduler, kubelet, kubeProxy, kubectl, crictl, ...foreign.all];
   const binaries = alias('binaries', 'Every Kubernetes binary and crictl, from the configured source', list);
-  return { kubernetes, kubeApiserver, kubeControllerManager, kubeScheduler, kubelet, kubeProxy, kubectl, crictl, binaries, all: [kubernetes, ...list, binaries] };
+  return { kubernetes, kubeApiserver, kubeControllerManager, kubeScheduler, kubelet, kubeProxy, kubectl, crictl, byArch: foreign.byArch, binaries, all: [kubernetes, ...list, binaries] };
+}
+
+/**
+ * For each architecture of nodes other than the build host's: `bin:kubernetes@<arch>` cross-builds (or
+ * fetches) the binaries those nodes run, no others (an arm64 control plane needs no kubelet), and
+ * `bin:<name>@<arch>` hands on one each. kubectl and crictl run on the build host only.
+ */
+function foreignBinariesTargets(config: ClusterConfig) {
+  const buildArch = hostArch();
+  const byArch: Record<string, Partial<Record<KubernetesBinary, Target<BinaryResult, any>>>> = {}; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const all: AnyTarget[] = [];
+  for (const arch of clusterArches(config).filter((a) => a !== buildArch)) {
+    const names = KUBERNETES_BINARIES.filter((name) => (['control-plane', 'worker'] as const).some((role) => clusterArches(config, role).includes(arch) && NODE_BINARIES[role].includes(name)));
+    const specs = names.map((name) => binarySpec(name, config.kubernetesVersion, arch));
+    const together = target({
+      name: `bin:kubernetes@${arch}`,
+      description: `the Kubernetes ${config.kubernetesVersion} binaries the ${arch} nodes run (${names.join(', ')}; source: ${config.binarySource}), cached in ~/.cache/harder/bin`,
+      deps: {},
+      version: 1,
+      inputs: { values: { version: config.kubernetesVersion, binarySource: config.binarySource, arch, binaries: names }, env: [...BINARY_ENV] },
+      ...compiles(config),
+      build: async (ctx): Promise<Partial<KubernetesBinariesResult>> => Object.fromEntries((await obtain(specs, config, ctx.signal, ctx.log)).map((r) => [r.name, r])),
+      probe: async (result) => {
+        for (const name of names) {
+          const reason = result[name] ? await probeBinary(result[name]) : `no ${name} in the recorded result`;
+          if (reason) return reason;
+        }
+        return undefined;
+      },
+    });
+    all.push(together);
+    byArch[arch] = {};
+    for (const name of names) {
+      const pick = target({
+        name: `bin:${name}@${arch}`,
+        description: `${name} ${config.kubernetesVersion} for ${arch} nodes, from bin:kubernetes@${arch}`,
+        deps: { together },
+        version: 1,
+        build: async (ctx): Promise<BinaryResult> => ctx.deps.together[name]!,
+      });
+      byArch[arch][name] = pick;
+      all.push(pick);
+    }
+  }
+  return { byArch, all };
 }

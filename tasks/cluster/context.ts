@@ -4,6 +4,8 @@
 import type { AnyTarget, DepMap, Target } from '../../lib/engine/target.ts';
 import type { RecordedTargets } from '../../lib/engine/state.ts';
 import type { ClusterConfig } from '../config/config.ts';
+import { nodeArch } from '../config/arches.ts';
+import { hostArch } from '../../lib/host-arch.ts';
 import type { BinaryResult, KubernetesBinary } from '../binaries/index.ts';
 import type { EtcdBinary } from '../binaries/etcd.ts';
 import { encryptionConfigPath, type EncryptionResult } from '../certs/encryption.ts';
@@ -57,6 +59,11 @@ export type ClusterStepInputs = {
   binaries: Record<KubernetesBinary, BinaryDep>;
   /** `bin:etcd:etcd` and `bin:etcd:etcdctl`, for the control planes. */
   etcdBinaries: Record<EtcdBinary, BinaryDep>;
+  /**
+   * For nodes of another architecture than the build host's (tasks/config/arches.ts): by architecture,
+   * the binaries cross-built for them (`bin:kubelet@arm64`, `bin:etcd:etcd@arm64`). Absent: none.
+   */
+  foreignBinaries?: Record<string, Partial<Record<KubernetesBinary | EtcdBinary, BinaryDep>>>;
   pki: PkiTargets;
   /** Kubeconfig targets by catalogue id (`admin`, `kubelet:worker-1`…). */
   kubeconfigs: Record<string, KubeconfigDep>;
@@ -115,8 +122,18 @@ export function nodeTarget(ctx: ClusterContext, name: string): NodeDep {
   return t;
 }
 
+/** A binary for the build host (kubectl, which the host's probes and add-ons run). */
 export function binaryOf(ctx: ClusterContext, name: KubernetesBinary): BinaryDep {
   return ctx.binaries[name];
+}
+
+/** The binary a node installs: the one built for its architecture. */
+export function nodeBinary(ctx: ClusterContext, name: KubernetesBinary | EtcdBinary, node: string): BinaryDep {
+  const arch = nodeArch(ctx.config, node);
+  if (arch === hostArch()) return name === 'etcd' || name === 'etcdctl' ? ctx.etcdBinaries[name] : ctx.binaries[name];
+  const t = ctx.foreignBinaries?.[arch]?.[name];
+  if (!t) throw new Error(`cluster: no ${name} built for ${arch}, which node ${node} is (tasks/binaries)`);
+  return t;
 }
 
 /** Host-side paths of the admin identity, for probes and checks that talk to the API from the host. */

@@ -7,7 +7,7 @@ import { APISERVER_KUBELET_CLIENT_USER } from '../certs/catalog.ts';
 import { adminServerUrl } from '../certs/kubeconfig.ts';
 import { apiRequest, loadIdentity } from './api-client.ts';
 import type { KubernetesBinary } from '../binaries/index.ts';
-import { adminPaths, binaryOf, certSource, encryptionSource, kubeconfigSource, nodeTarget, plannedNode, serviceAccountSource, type ClusterContext, type UnitTarget } from './context.ts';
+import { adminPaths, nodeBinary, certSource, encryptionSource, kubeconfigSource, nodeTarget, plannedNode, serviceAccountSource, type ClusterContext, type UnitTarget } from './context.ts';
 import { NotReadyError } from './errors.ts';
 import { binDir, controlPlanePaths as cp, unitPath } from './layout.ts';
 import { LOCAL_ETCD_URL } from './render/etcd.ts';
@@ -69,7 +69,7 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget,
     const nt = nodeTarget(ctx, node);
     const file = (id: string, path: string, description: string, source: Parameters<typeof fileTarget>[0]['source'], mode?: number) =>
       fileTarget({ node, nodeTarget: nt, id, path, description, source, ...(mode ? { mode } : {}) });
-    const bin = (name: KubernetesBinary) => binaryTarget(node, nt, binaryOf(ctx, name), name, `${binDir}/${name}`);
+    const bin = (name: KubernetesBinary) => binaryTarget(node, nt, nodeBinary(ctx, name, node), name, `${binDir}/${name}`);
     const shared = {
       ca: file('ca', cp.ca, `cluster CA cert on ${node}`, certSource(ctx, 'ca', 'cert')),
       saKey: file('sa-key', cp.serviceAccountKey, `service-account signing key on ${node}`, serviceAccountSource(ctx, 'key'), 0o600),

@@ -10,7 +10,7 @@
 import { target, type AnyTarget } from '../../lib/engine/target.ts';
 import type { RecordedTargets } from '../../lib/engine/state.ts';
 import { controlPlanes, type ClusterConfig } from '../config/config.ts';
-import { adminPaths, certSource, nodeTarget, plannedNode, type ClusterContext, type UnitTarget } from './context.ts';
+import { adminPaths, certSource, nodeBinary, nodeTarget, plannedNode, type ClusterContext, type UnitTarget } from './context.ts';
 import { waitApiReady } from './control-plane.ts';
 import { runtimeApiArgv, runtimeApiCommand } from '../endpoint/render.ts';
 import { ClusterError, NotReadyError } from './errors.ts';
@@ -90,7 +90,7 @@ export function etcdTargets(ctx: ClusterContext) {
   const installs = Object.fromEntries(
     members.map((m) => {
       const nt = nodeTarget(ctx, m.name);
-      return [m.name, { etcd: binaryTarget(m.name, nt, ctx.etcdBinaries.etcd, 'etcd', etcdPaths.etcd), etcdctl: binaryTarget(m.name, nt, ctx.etcdBinaries.etcdctl, 'etcdctl', etcdPaths.etcdctl) }];
+      return [m.name, { etcd: binaryTarget(m.name, nt, nodeBinary(ctx, 'etcd', m.name), 'etcd', etcdPaths.etcd), etcdctl: binaryTarget(m.name, nt, nodeBinary(ctx, 'etcdctl', m.name), 'etcdctl', etcdPaths.etcdctl) }];
     }),
   );
   // Removals run the last (in name order) first: tasks/nodes/removal.ts.

@@ -5,7 +5,7 @@ import { target, type AnyTarget } from '../../lib/engine/target.ts';
 import { workers } from '../config/config.ts';
 import { loadIdentity, nodeReadiness, probeNodeReadiness } from './api-client.ts';
 import type { KubernetesBinary } from '../binaries/index.ts';
-import { adminPaths, binaryOf, certSource, kubeconfigSource, nodeTarget, plannedNode, type ClusterContext, type UnitTarget } from './context.ts';
+import { adminPaths, nodeBinary, certSource, kubeconfigSource, nodeTarget, plannedNode, type ClusterContext, type UnitTarget } from './context.ts';
 import { NotReadyError } from './errors.ts';
 import { binDir, unitPath, workerPaths as w } from './layout.ts';
 import { binaryTarget, fileTarget, journalTail, sleep, unitTarget } from './node-targets.ts';
@@ -53,7 +53,7 @@ export function workerTargets(ctx: ClusterContext, deps: WorkerDeps) {
     const nt = nodeTarget(ctx, node);
     const file = (id: string, path: string, description: string, source: Parameters<typeof fileTarget>[0]['source'], mode?: number) =>
       fileTarget({ node, nodeTarget: nt, id, path, description, source, ...(mode ? { mode } : {}) });
-    const bin = (name: KubernetesBinary) => binaryTarget(node, nt, binaryOf(ctx, name), name, `${binDir}/${name}`);
+    const bin = (name: KubernetesBinary) => binaryTarget(node, nt, nodeBinary(ctx, name, node), name, `${binDir}/${name}`);
     const sysctl = deps.sysctl[node]!;
     const pauseLoad = ctx.images.loads('pause', node);
 

@@ -7,8 +7,10 @@ import type { ProjectCommand } from '../../lib/cli/index.ts';
 import type { BaseImageTarget } from '../images/node-image.ts';
 import type { NodeContainer } from '../nodes/containers.ts';
 import type { BinaryResult } from '../binaries/index.ts';
-import type { ClusterConfig } from '../config/config.ts';
-import { CliError } from '../../lib/errors.ts';
+import { workers, type ClusterConfig } from '../config/config.ts';
+import { nodeArch } from '../config/arches.ts';
+import { hostArch } from '../../lib/host-arch.ts';
+import { CliError, StepError } from '../../lib/errors.ts';
 import { kubeconfigPath } from '../certs/kubeconfig.ts';
 import { rootPath } from '../cluster/node-targets.ts';
 import { e2eBinaryTarget } from './e2e-build.ts';
@@ -39,8 +41,15 @@ function runTarget(config: ClusterConfig, name: string, description: string, opt
     deps,
     alwaysRun: true,
     inputs: { values: { options: JSON.stringify(options) } },
-    build: async (ctx) =>
-      runConformance(
+    build: async (ctx) => {
+      const foreign = foreignWorkers(config);
+      if (foreign.length) {
+        throw new StepError(
+          `the conformance suite's test images are built for the build host's architecture (${hostArch()}) only, and ${foreign.map((n) => `${n} is ${nodeArch(config, n)}`).join(', ')}`,
+          `run the suite on a cluster whose workers are ${hostArch()}, or run the build on a machine of the workers' architecture`,
+        );
+      }
+      return runConformance(
         options,
         {
           ginkgo: ctx.deps.ginkgo.path,
@@ -52,8 +61,14 @@ function runTarget(config: ClusterConfig, name: string, description: string, opt
         },
         ctx.log,
         ctx.signal,
-      ),
+      );
+    },
   });
+}
+
+/** Workers of another architecture than the build host's: the e2e images (from the Docker-built base image) are not made for them. */
+function foreignWorkers(config: ClusterConfig): string[] {
+  return workers(config).map((n) => n.name).filter((name) => nodeArch(config, name) !== hostArch());
 }
 
 export function conformanceStep(inputs: ConformanceStepInputs) {
@@ -62,7 +77,10 @@ export function conformanceStep(inputs: ConformanceStepInputs) {
   const agnhost = e2eBinaryTarget(inputs.config, 'agnhost');
   const sampleApiserver = e2eBinaryTarget(inputs.config, 'sample-apiserver');
   const nonewprivs = e2eBinaryTarget(inputs.config, 'nonewprivs');
-  const images = e2eImageTargets({ base: inputs.base, agnhost, sampleApiserver, nonewprivs, nodes: inputs.workers, runtimeOf: inputs.runtimeOf });
+  // Loaded only where they run: the suite refuses a cluster with workers of another architecture.
+  const foreign = new Set(foreignWorkers(inputs.config));
+  const nodes = inputs.workers.filter((t) => !foreign.has(t.name.replace(/^node:/, '')));
+  const images = e2eImageTargets({ base: inputs.base, agnhost, sampleApiserver, nonewprivs, nodes, runtimeOf: inputs.runtimeOf });
   const deps: RunDeps = { cluster: inputs.cluster, kubectl: inputs.kubectl, admin: inputs.adminKubeconfig, e2eTest, ginkgo };
   for (const load of images.loads) deps[load.name] = load;
   const conformance = runTarget(inputs.config, 'cluster:conformance', 'The upstream [Conformance] e2e suite against the cluster (parallel, then [Serial]); report in output/conformance/<time>/', DEFAULT_OPTIONS, deps);

@@ -3,7 +3,7 @@
 // node's containerd, and the `load <image…>` command for any local image.
 
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { alias, target, type AnyTarget, type DepMap, type Target } from '../../lib/engine/target.ts';
 import type { NodeContainer } from '../nodes/containers.ts';
@@ -17,14 +17,17 @@ import { kubeadmImageVersions } from './image-versions.ts';
 import { readOnlyView } from '../../lib/node/handle.ts';
 import { nodeFleet } from '../nodes/node-fleet.ts';
 import { GO_BUILD_POOL, goModDownload, plainModuleWrapper } from '../../lib/go-build.ts';
-import { clusterCorednsPlugins, EXCLUDED_COREDNS_PLUGINS, missingDirectives, renderCorednsMain } from './coredns-build.ts';
+import { clusterCorednsPlugins, corednsPluginDirectives, EXCLUDED_COREDNS_PLUGINS, missingDirectives, renderCorednsMain } from './coredns-build.ts';
 import { renderCorefile } from '../cluster/render/addons.ts';
-import { buildGoBinary, checkVersion, GO_MISSING_HINT, parseVersion } from '../binaries/index.ts';
+import { buildGoBinary, checkBinary, GO_MISSING_HINT, parseVersion } from '../binaries/index.ts';
+import { hostArch } from '../../lib/host-arch.ts';
+import { elfProblem } from '../../lib/elf.ts';
+import { archSuffix, nodeArch, perArch } from '../config/arches.ts';
 import { workers, type ClusterConfig } from '../config/config.ts';
 import type { ProjectCommand } from '../../lib/cli/index.ts';
 import { CliError, StepError } from '../../lib/errors.ts';
 import { runCommand } from '../../lib/run-command.ts';
-import { canInstallHostPackages, installHostPackages } from '../../lib/host-packages.ts';
+import { canInstallHostPackages, downloadForeignPackage, installedVersion, installHostPackages } from '../../lib/host-packages.ts';
 
 /** The pause and CoreDNS versions for a Kubernetes version (the config check refuses one without a row). */
 function imageVersions(kubernetesVersion: string): { pause: string; coredns: string } {
@@ -65,25 +68,6 @@ function runTool(argv: string[], missingHint: string, signal?: AbortSignal): Pro
   return runCommand(argv, { missingHint, signal });
 }
 
-/** True when an ELF file has no program interpreter, i.e. is statically linked (needed in FROM scratch). */
-async function isStaticElf(path: string): Promise<boolean> {
-  const file = await open(path, 'r');
-  try {
-    const header = Buffer.alloc(64);
-    await file.read(header, 0, 64, 0);
-    if (header.readUInt32BE(0) !== 0x7f454c46 || header[4] !== 2) return false; // ELF64 only
-    const phoff = Number(header.readBigUInt64LE(32));
-    const phentsize = header.readUInt16LE(54);
-    const phnum = header.readUInt16LE(56);
-    const table = Buffer.alloc(phentsize * phnum);
-    await file.read(table, 0, table.length, phoff);
-    for (let i = 0; i < phnum; i++) if (table.readUInt32LE(i * phentsize) === 3) return false; // PT_INTERP
-    return true;
-  } finally {
-    await file.close();
-  }
-}
-
 /** Checks the kubeadm constants in the module source against the table above; a drift is a clear error. */
 async function checkKubeadmConstants(moduleDir: string, kubernetesVersion: string): Promise<void> {
   const source = await readFile(join(moduleDir, 'cmd/kubeadm/app/constants/constants.go'), 'utf8');
@@ -102,11 +86,32 @@ async function checkKubeadmConstants(moduleDir: string, kubernetesVersion: strin
 
 const CC_HINT = 'install a C compiler with a static libc: `apt-get install gcc libc6-dev` (or musl-tools and set CC=musl-gcc)';
 
-export function pauseImageTarget(config: ClusterConfig) {
+/** Debian's cross compilers with a static libc, by Go's name of the CPU they compile for. */
+const CROSS_GCC: Record<string, { cc: string; packages: string[] }> = {
+  arm64: { cc: 'aarch64-linux-gnu-gcc', packages: ['gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross'] },
+  amd64: { cc: 'x86_64-linux-gnu-gcc', packages: ['gcc-x86-64-linux-gnu', 'libc6-dev-amd64-cross'] },
+};
+
+/** The C compiler for `arch`: $CC (or gcc) for the build host's, Debian's cross gcc (installed where that is safe) for another. */
+async function compilerFor(arch: string, log: (line: string) => void, signal: AbortSignal): Promise<{ cc: string; hint: string }> {
+  if (arch === hostArch()) return { cc: process.env.CC || 'gcc', hint: CC_HINT };
+  const cross = CROSS_GCC[arch];
+  if (!cross) throw new ImageError(`no cross compiler known for ${arch}`, `build on an ${arch} machine`);
+  const hint = `install Debian's cross compiler for ${arch}: \`apt-get install ${cross.packages.join(' ')}\``;
+  if (!(await runTool(['sh', '-c', `command -v ${cross.cc} || true`], hint, signal)).trim() && canInstallHostPackages()) {
+    log(`${cross.cc} is missing: installing ${cross.packages.join(' ')} with apt-get`);
+    await installHostPackages(cross.packages, { log, signal });
+  }
+  return { cc: cross.cc, hint };
+}
+
+/** `arch`: the CPU of the nodes it is for (default: the build host's; another gets a cross-compiled pause). */
+export function pauseImageTarget(config: ClusterConfig, arch: string = hostArch()) {
   const tag = pauseImageFor(config.kubernetesVersion);
   const version = imageVersions(config.kubernetesVersion).pause;
   return scratchImageTarget({
     name: 'pause',
+    arch,
     description: `${tag}: the pod sandbox, a static C build of build/pause from the k8s.io/kubernetes module`,
     ref: tag,
     deps: {},
@@ -115,14 +120,15 @@ export function pauseImageTarget(config: ClusterConfig) {
     files: async (ctx) => {
       const module = await goModDownload('k8s.io/kubernetes', config.kubernetesVersion, { signal: ctx.signal, missingHint: GO_MISSING_HINT });
       await checkKubeadmConstants(module.dir, config.kubernetesVersion);
-      const binary = cachePath('images', 'pause', version, 'pause');
+      const binary = cachePath('images', 'pause', version, `pause${archSuffix(arch) ? `-${arch}` : ''}`);
       await mkdir(dirname(binary), { recursive: true });
-      const cc = process.env.CC || 'gcc';
+      const { cc, hint } = await compilerFor(arch, ctx.log, ctx.signal);
       const temp = `${binary}.tmp-${process.pid}`;
       // The flags of upstream's build/pause/Makefile; VERSION is what `pause -v` prints.
-      await runTool([cc, '-Os', '-Wall', '-Werror', '-static', `-DVERSION=v${version}-harder`, '-o', temp, join(module.dir, 'build/pause/linux/pause.c')], CC_HINT, ctx.signal);
+      await runTool([cc, '-Os', '-Wall', '-Werror', '-static', `-DVERSION=v${version}-harder`, '-o', temp, join(module.dir, 'build/pause/linux/pause.c')], hint, ctx.signal);
       await rename(temp, binary);
-      if (!(await isStaticElf(binary))) throw new ImageError(`${cc} produced a dynamically linked pause`, CC_HINT);
+      const problem = await elfProblem(binary, arch, { static: true });
+      if (problem) throw new ImageError(`${cc} did not make a static ${arch} pause: ${problem}`, hint);
       ctx.log(`compiled ${binary} with ${cc} -static`);
       return [{ path: '/pause', content: await readFile(binary), mode: 0o755 }];
     },
@@ -141,9 +147,29 @@ hostname > /tmp/www/index.html
 exec httpd -f -v -p "\${PORT:-${TEST_IMAGE_PORT}}" -h /tmp/www
 `;
 
-export function testImageTarget() {
+/**
+ * Debian's busybox-static for another CPU than the build host's: its .deb downloaded (not installed)
+ * and unpacked into the cache. Its applets are the build host's busybox's (one Debian build
+ * configuration for every architecture), so the two must be the same upstream version.
+ */
+async function foreignBusybox(arch: string, log: (line: string) => void, signal: AbortSignal): Promise<string> {
+  const dir = cachePath('debs', arch);
+  const deb = await downloadForeignPackage('busybox-static', arch, dir, { log, signal });
+  const unpacked = join(dir, `busybox-static-${deb.version.replace(/[^\w.+-]/g, '_')}`);
+  if (!existsSync(join(unpacked, 'bin/busybox'))) await runTool(['dpkg-deb', '-x', deb.path, unpacked], BUSYBOX_HINT, signal);
+  const upstream = (v: string | undefined) => v?.replace(/^\d+:/, '').replace(/-[^-]*$/, '');
+  const host = await installedVersion('busybox-static');
+  if (upstream(host) !== upstream(deb.version)) {
+    throw new ImageError(`the ${arch} busybox-static is ${deb.version}, the build host's is ${host ?? 'not installed'}: the image's applet links come from the host's, so they must be one upstream version`, `apt-get install busybox-static on the build host (from the same Debian release), or delete ${dir} to fetch the mirror's current one`);
+  }
+  return join(unpacked, 'bin/busybox');
+}
+
+/** `arch`: the CPU of the nodes it is for (default: the build host's; another gets Debian's busybox for it). */
+export function testImageTarget(arch: string = hostArch()) {
   return scratchImageTarget({
     name: 'echo',
+    arch,
     description: `${TEST_IMAGE}: busybox httpd answering with the hostname, and a shell, for smoke tests`,
     ref: TEST_IMAGE,
     deps: {},
@@ -157,11 +183,13 @@ export function testImageTarget() {
         await installHostPackages(['busybox-static'], { log: ctx.log, signal: ctx.signal });
       }
       if (!existsSync(busybox)) throw new ImageError(`${busybox} does not exist`, BUSYBOX_HINT);
-      if (!(await isStaticElf(busybox))) throw new ImageError(`${busybox} is dynamically linked and cannot run in a FROM scratch image`, BUSYBOX_HINT);
+      const inImage = archSuffix(arch) ? await foreignBusybox(arch, ctx.log, ctx.signal) : busybox;
+      const problem = await elfProblem(inImage, arch, { static: true });
+      if (problem) throw new ImageError(`${problem}: the image needs a static ${arch} busybox`, BUSYBOX_HINT);
       // What `busybox --install -s /bin` would make inside the image: a link per applet.
       const applets = (await runTool([busybox, '--list'], BUSYBOX_HINT, ctx.signal)).split('\n').map((a) => a.trim()).filter((a) => /^[\w.[-]+$/.test(a) && a !== 'busybox');
       return [
-        { path: '/bin/busybox', content: await readFile(busybox), mode: 0o755 },
+        { path: '/bin/busybox', content: await readFile(inImage), mode: 0o755 },
         ...applets.map((applet): ImageEntry => ({ path: `/bin/${applet}`, symlink: '/bin/busybox' })),
         { path: '/tmp', directory: true, mode: 0o1777 },
         { path: '/root', directory: true, mode: 0o700 },
@@ -178,11 +206,13 @@ export function testImageTarget() {
 /** The wrapper module of the CoreDNS build; its package `coredns` is the generated main. */
 const COREDNS_WRAPPER = 'harder.local/coredns-build';
 
-export function corednsImageTarget(config: ClusterConfig) {
+/** `arch`: the CPU of the nodes it is for (default: the build host's; another gets a cross build). */
+export function corednsImageTarget(config: ClusterConfig, arch: string = hostArch()) {
   const tag = corednsImageFor(config.kubernetesVersion);
   const version = imageVersions(config.kubernetesVersion).coredns;
   return scratchImageTarget({
     name: 'coredns',
+    arch,
     description: `${tag}: CoreDNS built from the github.com/coredns/coredns Go module`,
     ref: tag,
     deps: {},
@@ -207,12 +237,14 @@ export function corednsImageTarget(config: ClusterConfig) {
         wrapper: { ...wrapper, sources: { 'coredns/main.go': renderCorednsMain(plugins) } },
         package: `${COREDNS_WRAPPER}/coredns`,
         ldflags: ['-s', '-w', `-X github.com/coredns/coredns/coremain.GitCommit=${version}`],
+        arch,
         signal: ctx.signal,
         log: ctx.log,
       });
-      await checkVersion(built.path, { versionArgs: ['-version'], versionOutput: [`CoreDNS-${version.slice(1)}`] });
-      // The cluster's own Corefile must need no plugin the build left out.
-      const listing = await runTool([built.path, '-plugins'], GO_MISSING_HINT, ctx.signal);
+      await checkBinary(built.path, { arch, version, versionArgs: ['-version'], versionOutput: [`CoreDNS-${version.slice(1)}`] });
+      // The cluster's own Corefile must need no plugin the build left out. A cross build cannot be asked
+      // here; its plugins are those of the same generated main, which the list below is checked against.
+      const listing = archSuffix(arch) ? corednsPluginDirectives(plugins) : await runTool([built.path, '-plugins'], GO_MISSING_HINT, ctx.signal);
       const missing = missingDirectives(listing, renderCorefile({ clusterDomain: 'cluster.local', upstreams: ['192.0.2.1'] }));
       if (missing.length) throw new ImageError(`the CoreDNS build lacks the plugin${missing.length > 1 ? 's' : ''} ${missing.join(', ')} the cluster's Corefile uses`, 'keep them in clusterCorednsPlugins (tasks/images/coredns-build.ts)');
       return [{ path: '/coredns', content: await readFile(built.path), mode: 0o755 }];
@@ -309,18 +341,24 @@ export function podNodeTargets(config: ClusterConfig, nodes: readonly AnyTarget[
  * for the builds and every load.
  */
 export function imagesTargets(config: ClusterConfig, deps: { nodes?: AnyTarget[] } = {}): ImageTargets {
-  const pause = pauseImageTarget(config);
-  const echo = testImageTarget();
-  const coredns = corednsImageTarget(config);
-  const built: [string, string, ImageTarget][] = [
-    ['pause', pauseImageFor(config.kubernetesVersion), pause],
-    ['echo', TEST_IMAGE, echo],
-    ['coredns', corednsImageFor(config.kubernetesVersion), coredns],
-  ];
+  // A worker of another architecture than the build host's gets the three built for it (`image:pause@arm64`).
+  const imagesFor = perArch((arch): [string, string, ImageTarget][] => [
+    ['pause', pauseImageFor(config.kubernetesVersion), pauseImageTarget(config, arch)],
+    ['echo', TEST_IMAGE, testImageTarget(arch)],
+    ['coredns', corednsImageFor(config.kubernetesVersion), corednsImageTarget(config, arch)],
+  ]);
+  const host = imagesFor(hostArch());
+  const [pause, echo, coredns] = host.map(([, , image]) => image) as [ReturnType<typeof pauseImageTarget>, ReturnType<typeof testImageTarget>, ReturnType<typeof corednsImageTarget>];
+  const built = new Set<ImageTarget>(host.map(([, , image]) => image));
   const loads: AnyTarget[] = [];
-  for (const node of podNodeTargets(config, deps.nodes ?? [])) for (const [name, ref, image] of built) loads.push(loadTarget(name, ref, image, node));
-  const images = alias('images', 'The pause, test and CoreDNS images, built and loaded into every worker node', [pause, echo, coredns, ...loads]);
-  return { pause, echo, coredns, loads, images, all: [pause, echo, coredns, ...loads, images] };
+  for (const node of podNodeTargets(config, deps.nodes ?? [])) {
+    for (const [name, ref, image] of imagesFor(nodeArch(config, node.name.replace(/^node:/, '')))) {
+      built.add(image);
+      loads.push(loadTarget(name, ref, image, node));
+    }
+  }
+  const images = alias('images', 'The pause, test and CoreDNS images, built and loaded into every worker node', [...built, ...loads]);
+  return { pause, echo, coredns, loads, images, all: [...built, ...loads, images] };
 }
 
 /** What `load:<node>` of the load command made: every image of the command in that node's containerd. */

@@ -98,3 +98,8 @@ export function missingDirectives(pluginsListing: string, corefile: string): str
   const have = new Set(pluginsListing.split('\n').map((l) => l.trim().replace(/^dns\./, '')).filter(Boolean));
   return corefileDirectives(corefile).filter((d) => !have.has(d));
 }
+
+/** What `-plugins` would list for a build of `plugins` (for a cross build, which cannot be run here). */
+export function corednsPluginDirectives(plugins: CorednsPlugin[]): string {
+  return plugins.map((p) => p.name).join('\n');
+}

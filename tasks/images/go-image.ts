@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import type { ImageSettings } from '../../lib/image-archive.ts';
 import { GO_BUILD_POOL, plainModuleWrapper } from '../../lib/go-build.ts';
-import { buildGoBinary, checkVersion, GO_MISSING_HINT } from '../binaries/index.ts';
+import { buildGoBinary, checkBinary, GO_MISSING_HINT } from '../binaries/index.ts';
+import { hostArch } from '../../lib/host-arch.ts';
 import { scratchImageTarget } from './scratch-image.ts';
 
 export type GoModuleImageSpec = {
@@ -29,9 +30,11 @@ export type GoModuleImageSpec = {
   settings: ImageSettings;
 };
 
-export function goModuleImageTarget(spec: GoModuleImageSpec) {
+/** `arch`: the CPU to cross-build for (default: the build host's). */
+export function goModuleImageTarget(spec: GoModuleImageSpec, arch: string = hostArch()) {
   const binary = spec.package.split('/').pop()!;
   return scratchImageTarget({
+    arch,
     name: spec.name,
     description: spec.description,
     ref: spec.tag,
@@ -47,8 +50,8 @@ export function goModuleImageTarget(spec: GoModuleImageSpec) {
         signal: ctx.signal,
         missingHint: GO_MISSING_HINT,
       });
-      const built = await buildGoBinary({ name: binary, version: spec.version, wrapper, package: spec.package, ldflags: spec.ldflags, signal: ctx.signal, log: ctx.log });
-      await checkVersion(built.path, spec.versionCheck);
+      const built = await buildGoBinary({ name: binary, version: spec.version, wrapper, package: spec.package, ldflags: spec.ldflags, arch, signal: ctx.signal, log: ctx.log });
+      await checkBinary(built.path, { arch, version: spec.version, ...spec.versionCheck });
       return [{ path: `/${binary}`, content: await readFile(built.path), mode: 0o755 }];
     },
   });

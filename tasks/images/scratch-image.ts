@@ -6,6 +6,8 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { target, type BuildContext, type DepMap, type Inputs, type Pool, type Target } from '../../lib/engine/target.ts';
+import { hostArch } from '../../lib/host-arch.ts';
+import { archSuffix } from '../config/arches.ts';
 import { archiveImageId, writeImageArchive, type ImageArchive, type ImageEntry, type ImageSettings } from '../../lib/image-archive.ts';
 
 export type { ImageArchive } from '../../lib/image-archive.ts';
@@ -27,6 +29,12 @@ export type ScratchImageSpec<D extends DepMap> = {
   files: (ctx: BuildContext<D>) => Promise<ImageEntry[]>;
   /** The engine pool its build takes a slot of (GO_BUILD_POOL for an image that compiles Go). */
   pool?: Pool;
+  /**
+   * The CPU its files are for (Go's name), which the image config says. Absent: the build host's. Another
+   * one names the target `image:<name>@<arch>` and its archive `<name>-<arch>.tar`; the build host's keep
+   * the names and keys they always had.
+   */
+  arch?: string;
 };
 
 /** Where an image's archive lives in a cluster's state. */
@@ -34,17 +42,20 @@ export const imageArchivePath = (outDir: string, name: string): string => join(o
 
 export function scratchImageTarget<D extends DepMap>(spec: ScratchImageSpec<D>): ImageTarget<D> {
   const inputs = spec.inputs ?? {};
+  const arch = spec.arch ?? hostArch();
+  const suffix = archSuffix(arch);
+  const file = suffix ? `${spec.name}-${arch}` : spec.name;
   return target({
-    name: `image:${spec.name}`,
-    description: spec.description,
+    name: `image:${spec.name}${suffix}`,
+    description: spec.description + (suffix ? ` (for ${arch} nodes)` : ''),
     deps: spec.deps,
     version: 2,
-    inputs: { ...inputs, values: { ...(inputs.values ?? {}), ref: spec.ref, settings: spec.settings } },
+    inputs: { ...inputs, values: { ...(inputs.values ?? {}), ref: spec.ref, settings: spec.settings, ...(suffix ? { arch } : {}) } },
     ...(spec.pool ? { pool: spec.pool } : {}),
     build: async (ctx): Promise<ImageArchive> => {
       const entries = await spec.files(ctx);
-      const archive = await writeImageArchive(imageArchivePath(ctx.outDir, spec.name), { refs: [spec.ref], entries, settings: spec.settings });
-      ctx.log(`wrote ${spec.ref} (${archive.id.slice(7, 19)}, ${(archive.bytes / 1e6).toFixed(1)} MB) to output/images/${spec.name}.tar`);
+      const archive = await writeImageArchive(imageArchivePath(ctx.outDir, file), { refs: [spec.ref], entries, settings: spec.settings, architecture: arch });
+      ctx.log(`wrote ${spec.ref} for ${arch} (${archive.id.slice(7, 19)}, ${(archive.bytes / 1e6).toFixed(1)} MB) to output/images/${file}.tar`);
       return archive;
     },
     // The archive is still there and still holds the image this target wrote.

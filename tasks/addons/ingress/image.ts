@@ -5,7 +5,8 @@ import { TRAEFIK_VERSION } from '../versions.ts';
 
 export const TRAEFIK_IMAGE = `docker.io/library/traefik:${TRAEFIK_VERSION}`;
 
-export function traefikImageTarget() {
+/** `arch`: the CPU of the workers it is for (default: the build host's). */
+export function traefikImageTarget(arch?: string) {
   const version = TRAEFIK_VERSION;
   const number = version.replace(/^v/, '');
   return goModuleImageTarget({
@@ -23,5 +24,5 @@ export function traefikImageTarget() {
     versionCheck: { versionArgs: ['version'], versionOutput: [number] },
     // Unprivileged: it listens on 8000/8443 (the Service maps 80/443 to them) and needs no capability.
     settings: { user: '65532:65532', exposedPorts: ['8000', '8443'], entrypoint: ['/traefik'] },
-  });
+  }, arch);
 }

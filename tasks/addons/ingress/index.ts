@@ -3,6 +3,7 @@
 // through a LoadBalancer Service whose address MetalLB gives (a NodePort Service when MetalLB is off).
 // Targets: image:traefik → load:traefik@<worker> → addon:ingress.
 
+import { perArch } from '../../config/arches.ts';
 import { readFile } from 'node:fs/promises';
 import { target, type AnyTarget } from '../../../lib/engine/target.ts';
 import { balancedApi, workers } from '../../config/config.ts';
@@ -28,8 +29,7 @@ export type IngressResult = { version: string; domain: string; serviceType: stri
 function ingressTargets(ctx: AddonContext): ReturnType<AddonDefinition['targets']> {
   const cluster = ctx.cluster;
   const config = cluster.config;
-  const image = traefikImageTarget();
-  const loads = addonImageLoads(ctx, [{ name: 'traefik', ref: TRAEFIK_IMAGE, image }]);
+  const loads = addonImageLoads(ctx, [{ name: 'traefik', ref: TRAEFIK_IMAGE, image: perArch(traefikImageTarget) }]);
   const kubectl = binaryOf(cluster, 'kubectl');
   const admin = kubeconfigSource(cluster, 'admin');
   const cert = { cert: certSource(cluster, 'ingress-default', 'cert'), key: certSource(cluster, 'ingress-default', 'key') };
@@ -100,7 +100,7 @@ function ingressTargets(ctx: AddonContext): ReturnType<AddonDefinition['targets'
       return undefined;
     },
   });
-  return { installed, all: [image, ...loads.all, installed], smokeChecks: ingressSmokeChecks({ domain, workerIps }) };
+  return { installed, all: [...loads.images, ...loads.all, installed], smokeChecks: ingressSmokeChecks({ domain, workerIps }) };
 }
 
 export const ingressAddon: AddonDefinition = {

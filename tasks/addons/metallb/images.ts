@@ -8,6 +8,8 @@ import { GO_BUILD_POOL, plainModuleWrapper } from '../../../lib/go-build.ts';
 import { buildGoBinaries, GO_MISSING_HINT, probeBinary, type BinaryResult } from '../../binaries/index.ts';
 import { scratchImageTarget, type ImageTarget } from '../../images/scratch-image.ts';
 import { METALLB_VERSION } from '../versions.ts';
+import { hostArch } from '../../../lib/host-arch.ts';
+import { archSuffix } from '../../config/arches.ts';
 
 export const METALLB_MODULE = 'go.universe.tf/metallb';
 export type MetallbComponent = 'controller' | 'speaker';
@@ -21,13 +23,15 @@ export function metallbImage(component: MetallbComponent, version = METALLB_VERS
 export type MetallbBinaries = Record<MetallbComponent, BinaryResult>;
 
 /** `bin:metallb`: both binaries from one `go build` of the module (CGO off: static, fit for FROM scratch). */
-export function metallbBinariesTarget(version = METALLB_VERSION) {
+/** `arch`: the CPU of the workers they are for (default: the build host's; another: `bin:metallb@<arch>`). */
+export function metallbBinariesTarget(version = METALLB_VERSION, arch: string = hostArch()) {
+  const suffix = archSuffix(arch);
   return target({
-    name: 'bin:metallb',
-    description: `MetalLB ${version} controller and speaker, built from the ${METALLB_MODULE} Go module`,
+    name: `bin:metallb${suffix}`,
+    description: `MetalLB ${version} controller and speaker${suffix ? ` for ${arch}` : ''}, built from the ${METALLB_MODULE} Go module`,
     deps: {},
     version: 1,
-    inputs: { values: { module: METALLB_MODULE, version }, env: ['HARDER_CACHE'] },
+    inputs: { values: { module: METALLB_MODULE, version, ...(suffix ? { arch } : {}) }, env: ['HARDER_CACHE'] },
     pool: GO_BUILD_POOL,
     build: async (ctx): Promise<MetallbBinaries> => {
       const packages = Object.fromEntries(METALLB_COMPONENTS.map((c) => [`metallb-${c}`, `${METALLB_MODULE}/${c}`]));
@@ -43,6 +47,7 @@ export function metallbBinariesTarget(version = METALLB_VERSION) {
         packages,
         // The version package's build information, which the binaries log when they start.
         ldflags: ['-s', '-w', `-X ${METALLB_MODULE}/internal/version.gitCommit=${version}`, `-X ${METALLB_MODULE}/internal/version.gitBranch=harder`],
+        arch,
         signal: ctx.signal,
         log: ctx.log,
       });
@@ -56,10 +61,11 @@ export function metallbBinariesTarget(version = METALLB_VERSION) {
 export type MetallbBinariesTarget = ReturnType<typeof metallbBinariesTarget>;
 
 /** `image:metallb-<component>`: the binary alone in a FROM scratch image (upstream's runs it as its entrypoint too). */
-export function metallbImageTarget(component: MetallbComponent, bin: MetallbBinariesTarget, version = METALLB_VERSION): ImageTarget<{ bin: MetallbBinariesTarget }> {
+export function metallbImageTarget(component: MetallbComponent, bin: MetallbBinariesTarget, version = METALLB_VERSION, arch?: string): ImageTarget<{ bin: MetallbBinariesTarget }> {
   const tag = metallbImage(component, version);
   return scratchImageTarget({
     name: `metallb-${component}`,
+    ...(arch ? { arch } : {}),
     description: `${tag}: MetalLB's ${component}, FROM scratch`,
     ref: tag,
     deps: { bin },

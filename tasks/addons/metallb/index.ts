@@ -3,6 +3,7 @@
 // the cluster's Docker network) reaches the Service there; kube-proxy's rules take it from the node to a pod.
 // Targets: bin:metallb → image:metallb-{controller,speaker} → load:metallb-*@<worker> → addon:metallb.
 
+import { perArch } from '../../config/arches.ts';
 import { target, type AnyTarget } from '../../../lib/engine/target.ts';
 import { goModDownload } from '../../../lib/go-build.ts';
 import { GO_MISSING_HINT } from '../../binaries/index.ts';
@@ -23,8 +24,9 @@ function metallbTargets(ctx: AddonContext): { installed: AnyTarget; all: AnyTarg
   const cluster = ctx.cluster;
   const pool = cluster.plan.loadBalancerPool;
   if (!pool) throw new Error('addon metallb: the IP plan has no LoadBalancer pool (the config check should have refused this config)');
-  const bin = metallbBinariesTarget();
-  const images = METALLB_COMPONENTS.map((component) => ({ name: `metallb-${component}`, ref: metallbImage(component), image: metallbImageTarget(component, bin) }));
+  // Binaries and images per architecture of the workers (perArch: one object each).
+  const binFor = perArch((arch) => metallbBinariesTarget(METALLB_VERSION, arch));
+  const images = METALLB_COMPONENTS.map((component) => ({ name: `metallb-${component}`, ref: metallbImage(component), image: perArch((arch) => metallbImageTarget(component, binFor(arch), METALLB_VERSION, arch)) }));
   const loads = addonImageLoads(ctx, images);
   const kubectl = binaryOf(cluster, 'kubectl');
   const admin = kubeconfigSource(cluster, 'admin');
@@ -76,7 +78,8 @@ function metallbTargets(ctx: AddonContext): { installed: AnyTarget; all: AnyTarg
       return addresses.length === 1 && addresses[0] === range ? undefined : `IPAddressPool ${POOL_NAME} has ${addresses.join(', ') || 'no addresses'}, planned ${range}`;
     },
   });
-  return { installed, all: [bin, ...images.map((i) => i.image), ...loads.all, installed] };
+  const bins = [...new Set(loads.images.map((image) => image.deps['bin'] as AnyTarget))];
+  return { installed, all: [...bins, ...loads.images, ...loads.all, installed] };
 }
 
 export const metallbAddon: AddonDefinition = {

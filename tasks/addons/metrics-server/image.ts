@@ -5,7 +5,8 @@ import { METRICS_SERVER_VERSION } from '../versions.ts';
 
 export const METRICS_SERVER_IMAGE = `registry.k8s.io/metrics-server/metrics-server:${METRICS_SERVER_VERSION}`;
 
-export function metricsServerImageTarget() {
+/** `arch`: the CPU of the workers it is for (default: the build host's). */
+export function metricsServerImageTarget(arch?: string) {
   const version = METRICS_SERVER_VERSION;
   return goModuleImageTarget({
     name: 'metrics-server',
@@ -20,5 +21,5 @@ export function metricsServerImageTarget() {
     versionCheck: { versionArgs: ['--version'], versionOutput: [version] },
     // Any non-root user: it writes nothing but what the Deployment mounts.
     settings: { user: '65534:65534', entrypoint: ['/metrics-server'] },
-  });
+  }, arch);
 }

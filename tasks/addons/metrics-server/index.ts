@@ -4,6 +4,7 @@
 // --kubelet-insecure-tls, no insecureSkipTLSVerify (manifests.ts says how each side trusts the other).
 // Targets: image:metrics-server → load:metrics-server@<worker> → addon:metrics-server.
 
+import { perArch } from '../../config/arches.ts';
 import { readFile } from 'node:fs/promises';
 import { target, type AnyTarget } from '../../../lib/engine/target.ts';
 import { balancedApi, workers } from '../../config/config.ts';
@@ -35,8 +36,7 @@ function availability(body: string): { ok: boolean; why: string } {
 
 function metricsServerTargets(ctx: AddonContext): ReturnType<AddonDefinition['targets']> {
   const cluster = ctx.cluster;
-  const image = metricsServerImageTarget();
-  const loads = addonImageLoads(ctx, [{ name: 'metrics-server', ref: METRICS_SERVER_IMAGE, image }]);
+  const loads = addonImageLoads(ctx, [{ name: 'metrics-server', ref: METRICS_SERVER_IMAGE, image: perArch(metricsServerImageTarget) }]);
   const kubectl = binaryOf(cluster, 'kubectl');
   const admin = kubeconfigSource(cluster, 'admin');
   const serving = { cert: certSource(cluster, 'metrics-server', 'cert'), key: certSource(cluster, 'metrics-server', 'key') };
@@ -87,7 +87,7 @@ function metricsServerTargets(ctx: AddonContext): ReturnType<AddonDefinition['ta
       return state.ok ? undefined : `APIService ${API_SERVICE} is not available (${state.why})`;
     },
   });
-  return { installed, all: [image, ...loads.all, installed], smokeChecks: metricsSmokeChecks({ workers: workers(cluster.config).map((n) => n.name) }) };
+  return { installed, all: [...loads.images, ...loads.all, installed], smokeChecks: metricsSmokeChecks({ workers: workers(cluster.config).map((n) => n.name) }) };
 }
 
 export const metricsServerAddon: AddonDefinition = {
