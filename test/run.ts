@@ -24,7 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { judgeFile, type FileOutcome } from './uvu-summary.ts';
 
 /** Integration files by base name (without .test.ts), in the order they run. */
-export const INTEGRATION_ORDER = ['nodes', 'several-clusters', 'spec-cli', 'images', 'binaries', 'pki-etcd', 'cluster-e2e', 'ssh-machines', 'node-removal', 'cluster-ha'];
+export const INTEGRATION_ORDER = ['nodes', 'several-clusters', 'spec-cli', 'images', 'binaries', 'cross-arch', 'pki-etcd', 'cluster-e2e', 'ssh-machines', 'ssh-arm64', 'node-removal', 'cluster-ha'];
 
 /** Per-file time limits; a file that exceeds its limit is killed and counts as failed. */
 const override = Number(process.env.HARDER_TEST_TIMEOUT_MS) || undefined;

@@ -15,6 +15,8 @@ export type DebootstrapOptions = {
   suite: string;
   variant?: string;
   mirror?: string;
+  /** Debian's name of the CPU (`arm64`); absent: the host's. Another one's second stage runs under qemu-user (binfmt_misc). */
+  arch?: string;
   /** repo:tag of the imported image. */
   tag: string;
   /** Dockerfile instructions applied at import (CMD, LABEL...). */
@@ -42,7 +44,7 @@ export async function debootstrapImage(docker: Dockerode, options: DebootstrapOp
   const dir = await mkdtemp(join(tmpdir(), 'harder-debootstrap-'));
   const rootfs = join(dir, 'rootfs');
   try {
-    const args = [`--variant=${options.variant ?? 'minbase'}`, options.suite, rootfs, options.mirror ?? 'http://deb.debian.org/debian'];
+    const args = [`--variant=${options.variant ?? 'minbase'}`, ...(options.arch ? [`--arch=${options.arch}`] : []), options.suite, rootfs, options.mirror ?? 'http://deb.debian.org/debian'];
     await runCommand([debootstrap, ...args], {
       onLine: options.onProgress,
       signal: options.signal,

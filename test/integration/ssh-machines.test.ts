@@ -13,7 +13,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { execa } from 'execa';
 import { NodeCommandError } from '../../lib/errors.ts';
 import { NodeFileMissingError } from '../../lib/docker/errors.ts';
 import { KnownHosts } from '../../lib/node/known-hosts.ts';
@@ -22,7 +21,7 @@ import { SshNodeHandle, type SshMachine } from '../../lib/node/ssh.ts';
 import { defaultNodes } from '../../tasks/config/config.ts';
 import { machinePreflight } from '../../tasks/nodes/machine-preflight.ts';
 import { scratchProjectRoot } from '../lib/scratch-root.ts';
-import { rekeyHost, removeMachines, sshMachineImage, startMachines, testKeys, type TestMachine } from '../lib/ssh-machines.ts';
+import { rekeyHost, removeMachines, runCli, sshMachineImage, startMachines, testKeys, type TestMachine } from '../lib/ssh-machines.ts';
 import { noAddons } from '../../tasks/addons/spec.ts';
 
 const keys = testKeys();
@@ -192,27 +191,14 @@ test('preflight: a machine that fits passes with its facts; a login without pass
 
 const root = scratchProjectRoot('harder-t-ssh-cli-');
 const NO_DOCKER = { DOCKER_HOST: 'unix:///nonexistent/harder-t-ssh/docker.sock', HARDER_SSH_STATS: '1' };
-type Run = { code: number; output: string; built: string[]; wallMs: number; stats: Map<string, string> };
-
 function spec(file: string, machines: Record<string, unknown>[], extra: Record<string, unknown> = {}): string {
   const path = join(root, file);
   writeFileSync(path, JSON.stringify({ clusterName: 'harder-t-ssh', nodeSubnet: '10.250.0.0/24', binarySource: 'go', mergeKubeconfig: false, addons: noAddons(), ...extra, machines }, null, 2));
   return path;
 }
 
-async function cli(configFile: string, ...args: string[]): Promise<Run> {
-  return run(NO_DOCKER, configFile, ...args);
-}
-
-async function run(env: Record<string, string>, configFile: string, ...args: string[]): Promise<Run> {
-  const started = performance.now();
-  const res = await execa('npx', ['tsx', 'tasks.ts', ...args, '--config', configFile, '--plain', '-j', '4'], { cwd: root, reject: false, all: true, env, timeout: 15 * 60_000 });
-  const output = String(res.all ?? '');
-  const built = [...output.matchAll(/^✓ (\S+) \(/gm)].map((m) => m[1]!);
-  const stats = new Map([...output.matchAll(/^ssh-stats (\S+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
-  process.stdout.write(`\n$ tasks.ts ${args.join(' ')} → exit ${res.exitCode}, ${Math.round(performance.now() - started)} ms, built ${built.length}: ${built.join(' ')}\n${output.split('\n').filter((l) => /✗|hint|ssh-stats|ssh:|built, /.test(l)).join('\n')}\n`);
-  return { code: res.exitCode ?? -1, output, built, wallMs: performance.now() - started, stats };
-}
+const cli = (configFile: string, ...args: string[]) => runCli(root, NO_DOCKER, configFile, ...args);
+const run = (env: Record<string, string>, configFile: string, ...args: string[]) => runCli(root, env, configFile, ...args);
 
 const threeMachines = () => [
   { name: 'controller-1', role: 'control-plane', address: machines[0]!.ip, user: 'root', key: keys.good },

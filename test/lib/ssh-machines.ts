@@ -4,6 +4,7 @@
 // (no sudo). The test starts them through Docker; the code under test reaches them only over SSH.
 
 import { execFileSync } from 'node:child_process';
+import { execa } from 'execa';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,6 +13,8 @@ import { runBuild } from '../../lib/engine/index.ts';
 import { connectDocker } from '../../lib/docker/connect.ts';
 import { createPrivilegedContainer, ensureVolume } from '../../lib/docker/containers.ts';
 import { ensureNetwork } from '../../lib/docker/networks.ts';
+import { debootstrapImage } from '../../lib/docker/debootstrap.ts';
+import { inspectImage } from '../../lib/docker/images.ts';
 import { nodeHandle } from '../../lib/docker/node-access.ts';
 import { waitForSystemd } from '../../lib/docker/systemd-ready.ts';
 import { defaultConfig, type NodeSpec } from '../../tasks/config/config.ts';
@@ -43,6 +46,28 @@ export async function sshMachineImage(): Promise<string> {
   return tag;
 }
 
+/**
+ * An emulated arm64 machine: an arm64 Debian base (debootstrap --arch=arm64, reused while its tag
+ * exists), the project's node Dockerfile and the test's SSH layer built on it by Docker, their RUN steps
+ * running under qemu-user. Needs qemu-user-static registered in binfmt_misc with the F flag (Debian's
+ * package does that), so a container's arm64 programs run with no interpreter inside it.
+ */
+export async function arm64SshMachineImage(log: (line: string) => void = (line) => process.stdout.write(`  ${line}\n`)): Promise<string> {
+  const binfmt = readFileSync('/proc/sys/fs/binfmt_misc/qemu-aarch64', 'utf8');
+  if (!binfmt.includes('enabled') || !/^flags: \S*F/m.test(binfmt)) throw new Error(`qemu-aarch64 is not registered in binfmt_misc with the F flag (${binfmt.trim().split('\n').join('; ')}): apt-get install qemu-user-static`);
+  const base = 'harder-t-arm64-base:bookworm';
+  const client = await connectDocker();
+  if (!(await inspectImage(client, base))) {
+    log(`debootstrap --arch=arm64 bookworm (a few minutes: its second stage runs under qemu-user)`);
+    await debootstrapImage(client, { suite: 'bookworm', arch: 'arm64', tag: base, changes: ['CMD ["/bin/bash"]'], onProgress: () => undefined });
+  }
+  // The Docker layer cache makes both builds no-ops once made for this base.
+  log('docker build of the node image and the SSH layer on the arm64 base (minutes under qemu-user when not cached)');
+  docker('build', '-q', '--build-arg', `BASE_IMAGE=${base}`, '-t', 'harder-t-arm64-node:latest', join(root, 'tasks/images/node'));
+  docker('build', '-q', '--build-arg', 'NODE_IMAGE=harder-t-arm64-node:latest', '-t', 'harder-t-arm64-ssh-machine:latest', join(root, 'test/fixtures/ssh-machine'));
+  return 'harder-t-arm64-ssh-machine:latest';
+}
+
 /** Key pairs made with ssh-keygen in a fresh directory: `good` is authorised on the machines, `wrong` is not. */
 export function testKeys(): { dir: string; good: string; wrong: string; goodPub: string } {
   const dir = mkdtempSync(join(tmpdir(), 'harder-t-ssh-keys-'));
@@ -52,14 +77,17 @@ export function testKeys(): { dir: string; good: string; wrong: string; goodPub:
 
 export type TestMachine = { name: string; container: string; ip: string };
 
-/** Starts one machine per node at 10.250.0.<10+i>, waits for systemd, makes host keys, authorises `pub`. */
-export async function startMachines(image: string, nodes: NodeSpec[], pub: string): Promise<TestMachine[]> {
+/**
+ * Starts one machine per node at 10.250.0.<10+i>, waits for systemd, makes host keys, authorises `pub`.
+ * `image` may differ per node (an emulated arm64 machine among amd64 ones).
+ */
+export async function startMachines(image: string | ((node: NodeSpec) => string), nodes: NodeSpec[], pub: string): Promise<TestMachine[]> {
   const client = await connectDocker();
   const network = await ensureNetwork(client, { name: SSH_NETWORK, subnet: SSH_SUBNET, gateway: '10.250.0.1', labels: { [CLUSTER_LABEL]: SSH_CLUSTER } });
   const machines: TestMachine[] = [];
   for (const [i, node] of nodes.entries()) {
     const ip = `10.250.0.${10 + i}`;
-    const spec = nodeContainerSpec({ clusterName: SSH_CLUSTER, node, ip, image, network: network.name, extras: {} });
+    const spec = nodeContainerSpec({ clusterName: SSH_CLUSTER, node, ip, image: typeof image === 'string' ? image : image(node), network: network.name, extras: {} });
     // /var/lib/containerd on a volume, as for the project's nodes: overlayfs on the container's own overlay
     // root fails, so pods could not start (a real machine's disk has no such problem). Labelled: removed with the rest.
     await ensureVolume(client, containerdVolumeName(spec.name!), { [CLUSTER_LABEL]: SSH_CLUSTER });
@@ -91,6 +119,22 @@ async function prepare(container: string, pub: string): Promise<void> {
 /** New host keys on one machine (what a reinstall, or a man in the middle, looks like to a client). */
 export async function rekeyHost(container: string): Promise<void> {
   await nodeHandle(container).exec(['bash', '-c', 'rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && systemctl restart ssh.service']);
+}
+
+export type CliRun = { code: number; output: string; built: string[]; wallMs: number; stats: Map<string, string> };
+
+/**
+ * `tasks.ts <args> --config <file>` in the scratch project `root` with `env` (HARDER_SSH_STATS=1 makes
+ * the run print each machine's connections, execs and SFTP requests, parsed into `stats`).
+ */
+export async function runCli(root: string, env: Record<string, string>, configFile: string, ...args: string[]): Promise<CliRun> {
+  const started = performance.now();
+  const res = await execa('npx', ['tsx', 'tasks.ts', ...args, '--config', configFile, '--plain', '-j', '4'], { cwd: root, reject: false, all: true, env, timeout: 15 * 60_000 });
+  const output = String(res.all ?? '');
+  const built = [...output.matchAll(/^✓ (\S+) \(/gm)].map((m) => m[1]!);
+  const stats = new Map([...output.matchAll(/^ssh-stats (\S+): (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+  process.stdout.write(`\n$ tasks.ts ${args.join(' ')} → exit ${res.exitCode}, ${Math.round(performance.now() - started)} ms, built ${built.length}: ${built.join(' ')}\n${output.split('\n').filter((l) => /✗|hint|ssh-stats|ssh:|built, /.test(l)).join('\n')}\n`);
+  return { code: res.exitCode ?? -1, output, built, wallMs: performance.now() - started, stats };
 }
 
 /** Removes every container and the network of the SSH test cluster (synchronous: for exit handlers too). */
