@@ -1,7 +1,11 @@
 // Control-plane targets: per control-plane node the certs, kubeconfigs, configs, binaries and units of
 // kube-apiserver, kube-controller-manager and kube-scheduler; then `/readyz` through the API.
 
-import { target, type AnyTarget, type DepMap } from '../../lib/engine/target.ts';
+import { target, type AnyTarget, type ArtefactContext, type DepMap } from '../../lib/engine/target.ts';
+import type { NodeHandle } from '../../lib/node/handle.ts';
+import { nodeFleet } from '../nodes/node-fleet.ts';
+import { apiEndpointContainer } from '../nodes/labels.ts';
+import { runtimeApiArgv, runtimeApiCommand } from '../endpoint/render.ts';
 import { controlPlanes } from '../config/config.ts';
 import { APISERVER_KUBELET_CLIENT_USER } from '../certs/catalog.ts';
 import { adminServerUrl } from '../certs/kubeconfig.ts';
@@ -104,7 +108,19 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget,
         }),
       }),
     };
-    const apiserver = unitTarget({ node, nodeTarget: nt, unit: 'kube-apiserver', description: `kube-apiserver on ${node}`, files: apiFiles, after: { etcd: etcdHealthy } });
+    // A running apiserver's restart (a new binary, a renewed certificate, a changed flag) is taken out of
+    // the API endpoint first: HAProxy's checks need up to 4 s to notice it stopping, and a request it sends
+    // there meanwhile can go unanswered (seen once in 1866 during an upgrade). Only where another serves.
+    const drains = !!ctx.endpoint && controlPlanes(ctx.config).length >= 2;
+    const apiserver = unitTarget({
+      node,
+      nodeTarget: nt,
+      unit: 'kube-apiserver',
+      description: `kube-apiserver on ${node}`,
+      files: apiFiles,
+      after: { etcd: etcdHealthy },
+      ...(drains ? { aroundRestart: (restart: () => Promise<void>, handle: NodeHandle, actx: ArtefactContext) => restartOutOfEndpoint(ctx, { name: node, ip }, 'it restarts', restart, handle, actx) } : {}),
+    });
     const kcmFiles = {
       ...shared,
       binary: bin('kube-controller-manager'),
@@ -134,6 +150,40 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget,
     all.push(...unique);
   }
   return { apiservers, components: others, units, ready, all };
+}
+
+/**
+ * Runs `restart` (a unit on control plane `member`) with that node's apiserver out of the API endpoint:
+ * runtime API `set server … state drain` (no new connection goes to it; open ones stay until the apiserver
+ * closes them), then `state ready` once its apiserver answers /readyz again, also when the restart failed.
+ * An apiserver that is not running is not serving through the endpoint: it restarts as it is. An endpoint
+ * that refuses the drain is logged and the restart goes ahead with the server in (as without this).
+ */
+export async function restartOutOfEndpoint(ctx: ClusterContext, member: { name: string; ip: string }, why: string, restart: () => Promise<void>, node: NodeHandle, actx: ArtefactContext): Promise<void> {
+  const serving = (await node.exec(['systemctl', 'is-active', '--quiet', 'kube-apiserver.service'], { allowFailure: true, readOnly: true })).exitCode === 0;
+  if (!serving) return restart();
+  const server = `kube-apiservers/${member.name}`;
+  const endpoint = nodeFleet.of(actx).node(apiEndpointContainer(ctx.config.clusterName));
+  const admin = async (command: string): Promise<string | undefined> => {
+    const res = await endpoint.exec(runtimeApiArgv(command), { allowFailure: true }).catch(() => undefined);
+    const said = res?.stdout.toString('utf8').trim() ?? '';
+    // The runtime API answers an empty line when it did it, and says why not otherwise.
+    return res?.exitCode === 0 && said === '' ? undefined : said || `exit ${res?.exitCode ?? 'none: the endpoint does not answer'}`;
+  };
+  const refused = await admin(`set server ${server} state drain`);
+  if (refused) {
+    actx.log(`the API endpoint did not take ${member.name}'s apiserver out (${refused}): restarting with it in`);
+    return restart();
+  }
+  actx.log(`took ${member.name}'s apiserver out of the API endpoint (drain) while ${why}`);
+  try {
+    await restart();
+    await waitApiReady(`https://${member.ip}:${ctx.config.apiServerPort}`, adminPaths(ctx, actx.root), actx.signal);
+  } finally {
+    const failed = await admin(`set server ${server} state ready`);
+    if (failed) actx.log(`could not put ${member.name}'s apiserver back into the API endpoint (${failed}): \`docker exec ${apiEndpointContainer(ctx.config.clusterName)} sh -c "${runtimeApiCommand(`set server ${server} state ready`)}"\` does, as does a restart of that container`);
+    else actx.log(`${member.name}'s apiserver is back in the API endpoint`);
+  }
 }
 
 export async function waitApiReady(url: string, admin: { ca: string; cert: string; key: string }, signal: AbortSignal, timeoutMs = 120_000): Promise<void> {

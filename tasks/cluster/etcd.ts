@@ -10,15 +10,14 @@
 import { target, type AnyTarget } from '../../lib/engine/target.ts';
 import type { RecordedTargets } from '../../lib/engine/state.ts';
 import { controlPlanes, type ClusterConfig } from '../config/config.ts';
-import { adminPaths, certSource, nodeBinary, nodeTarget, plannedNode, type ClusterContext, type UnitTarget } from './context.ts';
-import { waitApiReady } from './control-plane.ts';
-import { runtimeApiArgv, runtimeApiCommand } from '../endpoint/render.ts';
+import { certSource, nodeBinary, nodeTarget, plannedNode, type ClusterContext, type UnitTarget } from './context.ts';
+import { restartOutOfEndpoint } from './control-plane.ts';
 import { ClusterError, NotReadyError } from './errors.ts';
 import { etcdPaths, unitPath } from './layout.ts';
 import { binaryTarget, fileTarget, journalTail, sleep, unitTarget } from './node-targets.ts';
 import type { NodeHandle } from '../../lib/node/handle.ts';
 import { machineAddress, nodeFleet } from '../nodes/node-fleet.ts';
-import { apiEndpointContainer, containerName } from '../nodes/labels.ts';
+import { containerName } from '../nodes/labels.ts';
 import type { NodeContainer } from '../nodes/containers.ts';
 import { etcdPeerUrl, renderEtcdBootstrapEnv, renderEtcdUnit, type EtcdMember } from './render/etcd.ts';
 import { findMember, joiningInitialCluster, memberLabel, membershipState, parseMemberList, quorumProblem, statusSaysLeader, type ListedMember, type MembershipState } from './etcd-membership.ts';
@@ -162,43 +161,23 @@ export function etcdTargets(ctx: ClusterContext) {
 /**
  * Around a running member's restart (a new binary, a renewed certificate): the apiserver beside it talks to
  * this member only, and a request HAProxy sends it while etcd restarts waits or fails until two failed
- * health checks mark it down. So it leaves the API endpoint first (runtime API `set server … state drain`:
- * no new connection goes to it) and comes back (`state ready`) once the member is healthy and the apiserver
- * ready, also when the restart failed. Only where another apiserver serves meanwhile: a running cluster
- * of two or more control planes behind an endpoint, and a member that ran before (not one joining now).
+ * health checks mark it down. So it leaves the API endpoint first and comes back once the member is healthy
+ * and the apiserver ready (restartOutOfEndpoint). Only where another apiserver serves meanwhile: a running
+ * cluster of two or more control planes behind an endpoint, and a member that ran before (not one joining now).
  */
 function drainApiserverAround(ctx: ClusterContext, member: EtcdMember): NonNullable<Parameters<typeof unitTarget>[0]['aroundRestart']> {
-  const server = `kube-apiservers/${member.name}`;
   return async (restart, node, actx) => {
     // A node recreated since it ran etcd has no data: its member joins again as a learner, which serves
     // neither the health check nor its apiserver until its promotion, after this restart.
     const hasData = (await node.exec(['test', '-d', `${etcdPaths.dataDir}/member`], { allowFailure: true, readOnly: true })).exitCode === 0;
     if (!hasData) return restart();
-    const endpoint = nodeFleet.of(actx).node(apiEndpointContainer(ctx.config.clusterName));
-    const admin = async (command: string): Promise<string | undefined> => {
-      const res = await endpoint.exec(runtimeApiArgv(command), { allowFailure: true }).catch(() => undefined);
-      const said = res?.stdout.toString('utf8').trim() ?? '';
-      // The runtime API answers an empty line when it did it, and says why not otherwise.
-      return res?.exitCode === 0 && said === '' ? undefined : said || `exit ${res?.exitCode ?? 'none: the endpoint does not answer'}`;
-    };
     // A leader that restarts leaves the others without one for an election timeout, and requests in flight
     // fail with `etcdserver: leader changed`: hand the leadership to a member that stays up first.
     await handLeadershipAway(node, member, actx.log);
-    const refused = await admin(`set server ${server} state drain`);
-    if (refused) {
-      actx.log(`the API endpoint did not take ${member.name}'s apiserver out (${refused}): restarting its etcd member with it in`);
-      return restart();
-    }
-    actx.log(`took ${member.name}'s apiserver out of the API endpoint (drain) while its etcd member restarts`);
-    try {
+    await restartOutOfEndpoint(ctx, member, 'its etcd member restarts', async () => {
       await restart();
       await waitEtcdHealthy(node, member.name, actx.signal, actx.log);
-      await waitApiReady(`https://${member.ip}:${ctx.config.apiServerPort}`, adminPaths(ctx, actx.root), actx.signal);
-    } finally {
-      const failed = await admin(`set server ${server} state ready`);
-      if (failed) actx.log(`could not put ${member.name}'s apiserver back into the API endpoint (${failed}): \`docker exec ${apiEndpointContainer(ctx.config.clusterName)} sh -c "${runtimeApiCommand(`set server ${server} state ready`)}"\` does, as does a restart of that container`);
-      else actx.log(`${member.name}'s apiserver is back in the API endpoint`);
-    }
+    }, node, actx);
   };
 }
 

@@ -62,16 +62,25 @@ writeSpec(FROM);
 const keep = process.env.UPGRADE_TEST_KEEP === '1' && !!process.env.UPGRADE_TEST_ROOT;
 const exitCleanup = keep ? { done: () => {} } : cleanUpOnExit(`label=harder.cluster=${CLUSTER}`, [root]);
 
-type Run = { code: number; output: string; built: string[]; wallMs: number };
+type Run = { code: number; output: string; built: string[]; wallMs: number; lines: { at: number; line: string }[] };
 
 async function cli(...args: string[]): Promise<Run> {
   const started = performance.now();
-  const res = await execa('npx', ['tsx', 'tasks.ts', ...args, '--config', configFile, '--plain', '-j', '6'], { cwd: root, reject: false, all: true, timeout: 80 * 60_000 });
+  const child = execa('npx', ['tsx', 'tasks.ts', ...args, '--config', configFile, '--plain', '-j', '6'], { cwd: root, reject: false, all: true, timeout: 80 * 60_000 });
+  // Each line with the wall-clock time it arrived: a failed request in a loop is matched to what the run did then.
+  const lines: { at: number; line: string }[] = [];
+  let partial = '';
+  child.all?.on('data', (chunk: Buffer) => {
+    const parts = (partial + chunk.toString('utf8')).split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) lines.push({ at: Date.now(), line });
+  });
+  const res = await child;
   const output = String(res.all ?? '');
   const built = [...output.matchAll(/^✓ (\S+) \(/gm)].map((m) => m[1]!);
   const wallMs = performance.now() - started;
   process.stdout.write(`\n$ tasks.ts ${args.join(' ')} → exit ${res.exitCode} in ${(wallMs / 1000).toFixed(1)} s, built ${built.length}\n${output.split('\n').filter((l) => /✗|upgrade|refused|kubernetesVersion|built, |cordon|drain/.test(l)).join('\n')}\n`);
-  return { code: res.exitCode ?? -1, output, built, wallMs };
+  return { code: res.exitCode ?? -1, output, built, wallMs, lines };
 }
 
 let admin: TlsIdentity | undefined;
@@ -130,7 +139,7 @@ async function etcdVersions(): Promise<Record<string, string>> {
   return out;
 }
 
-type Sample = { at: number; ok: boolean; what: string };
+type Sample = { at: number; wall: number; ok: boolean; what: string };
 
 /** API reads through the endpoint's published port every `everyMs` (a new TLS connection each time) until stopped. */
 function apiLoop(everyMs: number): { stop(): Promise<Sample[]> } {
@@ -140,10 +149,11 @@ function apiLoop(everyMs: number): { stop(): Promise<Sample[]> } {
   const loop = (async () => {
     while (!stopping) {
       const at = performance.now() - started;
+      const wall = Date.now();
       samples.push(
         await viaEndpoint('/api/v1/namespaces/kube-system', { timeoutMs: 3000 }).then(
-          (res) => ({ at, ok: res.status === 200, what: `${res.status} ${res.body.slice(0, 120)}` }),
-          (error: Error) => ({ at, ok: false, what: error.message.slice(0, 120) }),
+          (res) => ({ at, wall, ok: res.status === 200, what: `${res.status} ${res.body.slice(0, 120)}` }),
+          (error: Error) => ({ at, wall, ok: false, what: error.message.slice(0, 120) }),
         ),
       );
       const wait = everyMs - (performance.now() - started - at);
@@ -173,6 +183,16 @@ function apiReport(samples: Sample[]): { failed: Sample[]; longestGap: number } 
       failed.slice(0, 20).map((x) => `  failed at ${(x.at / 1000).toFixed(1)} s: ${x.what}\n`).join(''),
   );
   return { failed, longestGap };
+}
+
+/** For a failed API request: what the run printed from 8 s before it to 4 s after, and the endpoint's log (which apiserver it went to, how it ended). */
+async function explainMiss(miss: Sample, run: Run): Promise<void> {
+  const from = miss.wall - 8000;
+  const to = miss.wall + 4000;
+  const stamp = (ms: number) => new Date(ms).toISOString().slice(11, 23);
+  const said = run.lines.filter((l) => l.at >= from && l.at <= to).map((l) => `    ${stamp(l.at)} ${l.line}`);
+  const logs = await execa('docker', ['logs', '-t', '--since', new Date(from).toISOString(), '--until', new Date(to).toISOString(), `${CLUSTER}-api`], { reject: false, all: true });
+  process.stdout.write(`  request at ${stamp(miss.wall)} failed (${miss.what}); the run printed:\n${said.join('\n')}\n  the endpoint's log:\n${String(logs.all ?? '').split('\n').map((l) => `    ${l}`).join('\n')}\n`);
 }
 
 const journalStamp = () => (existsSync(journal) ? `${statSync(journal).size}:${statSync(journal).mtimeMs}` : 'none');
@@ -253,6 +273,11 @@ test(`the run to ${TO} under a NodePort loop and an API loop: zero failed reques
   upgradeMs = run.wallMs;
   assert.is(run.code, 0, run.output.slice(-5000));
   const { failed } = apiReport(samples);
+  // When each restart began and ended, in seconds of the API loop, to read its figures (and a failure's time) against.
+  const loopStart = samples[0]?.wall ?? 0;
+  const steps = run.lines.filter((l) => /^[▶✓] (unit|rollout|upgrade):/.test(l.line)).map((l) => `${((l.at - loopStart) / 1000).toFixed(1)} s ${l.line}`);
+  process.stdout.write(`the run's restarts, in seconds of the API loop:\n${steps.map((l) => `  ${l}\n`).join('')}`);
+  for (const miss of failed.slice(0, 3)) await explainMiss(miss, run);
   process.stdout.write(`upgrade ${FROM} → ${TO}: wall time ${(run.wallMs / 1000).toFixed(1)} s, built ${run.built.length}\n`);
 
   // The order the run finished them in (✓ lines come in completion order).
@@ -268,6 +293,8 @@ test(`the run to ${TO} under a NodePort loop and an API loop: zero failed reques
   assert.equal(etcds, [...etcds].sort((a, b) => a - b), 'etcd members not one control plane after the other');
   assert.ok(Math.max(...etcds) < Math.min(...apiservers), 'an apiserver restarted before the last etcd member');
   for (const cp of CPS) assert.match(run.output, `${cp}'s apiserver is back in the API endpoint`);
+  // Each apiserver's own restart too: out of the endpoint before it stops, back once it is ready.
+  for (const cp of CPS) assert.match(run.output, `took ${cp}'s apiserver out of the API endpoint (drain) while it restarts`);
   // The leader's turn comes (leadership moves only by these hand-overs), and it hands over before it restarts.
   const handovers = run.output.split('\n').filter((l) => /is the etcd leader: etcdctl move-leader/.test(l));
   process.stdout.write(`${handovers.join('\n')}\n`);
