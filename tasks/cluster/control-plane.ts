@@ -67,6 +67,11 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget,
     },
   });
   all.push(ready);
+  // A running apiserver's restart (a new binary, a renewed certificate, a changed flag) is taken out of
+  // the API endpoint first: HAProxy's checks need up to 4 s to notice it stopping and send it new
+  // connections meanwhile (one API read in 1866 went unanswered in such a window during an upgrade).
+  // Only where another apiserver serves.
+  const drains = !!ctx.endpoint && controlPlanes(ctx.config).length >= 2;
   for (const spec of controlPlanes(ctx.config)) {
     const node = spec.name;
     const ip = plannedNode(ctx, node).ip;
@@ -108,10 +113,6 @@ export function controlPlaneTargets(ctx: ClusterContext, etcdHealthy: AnyTarget,
         }),
       }),
     };
-    // A running apiserver's restart (a new binary, a renewed certificate, a changed flag) is taken out of
-    // the API endpoint first: HAProxy's checks need up to 4 s to notice it stopping, and a request it sends
-    // there meanwhile can go unanswered (seen once in 1866 during an upgrade). Only where another serves.
-    const drains = !!ctx.endpoint && controlPlanes(ctx.config).length >= 2;
     const apiserver = unitTarget({
       node,
       nodeTarget: nt,
